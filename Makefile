@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Everything lives in .venv/ inside the checkout; it is rebuilt only when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit benchmarks screenshot clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/marginlab
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check core gui tests benchmarks
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+benchmarks: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/engine.py
+
+screenshot: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/marginlab --screenshot docs/screenshot.png
+
+clean:
+	rm -rf $(VENV) build *.egg-info

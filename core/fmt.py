@@ -1,0 +1,46 @@
+"""Numbers for people: thousands separators, rounding to the tick, "--" where there is none."""
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_EVEN, Decimal
+
+NONE_TEXT = "--"
+
+
+def _decimals(step: float) -> int:
+    d = Decimal(repr(step)).normalize()
+    exp = d.as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def price(x: float | None, tick: float = 0.01) -> str:
+    """Round to the contract's tick: ``price(61880.0, 0.1) == "61,880.0"``; NaN/None -> "--"."""
+    if x is None or not math.isfinite(x):
+        return NONE_TEXT
+    q = Decimal(repr(tick))
+    v = (Decimal(repr(x)) / q).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * q
+    return f"{v:,.{_decimals(tick)}f}"
+
+
+def money(x: float | None, decimals: int = 2) -> str:
+    """``money(34000) == "34,000.00"``; NaN/None -> "--"."""
+    if x is None or not math.isfinite(x):
+        return NONE_TEXT
+    return f"{x:,.{decimals}f}"
+
+
+def pct(x: float | None, decimals: int = 2) -> str:
+    """A fraction as percent: ``pct(0.1) == "10.00 %"``."""
+    if x is None or not math.isfinite(x):
+        return NONE_TEXT if x is None or math.isnan(x) else "∞"
+    return f"{x * 100:,.{decimals}f} %"
+
+
+def num(x: float | None) -> str:
+    """Compact, exact-enough rendering for formulas: ``num(0.01) == "0.01"``, ``num(340000) == "340,000"``."""
+    if x is None or not math.isfinite(x):
+        return NONE_TEXT if x is None or math.isnan(x) else ("∞" if x > 0 else "-∞")
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    s = f"{x:,.6f}".rstrip("0").rstrip(".")
+    return s

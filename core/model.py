@@ -1,0 +1,131 @@
+"""Closed sets and frozen records: sides, margin modes, positions and accounts."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import NewType
+
+from core.errors import InvalidPositionError
+
+Symbol = NewType("Symbol", str)
+
+
+class Side(str, Enum):
+    """Long or short. ``sign`` is +1 / -1 so that long and short share one formula."""
+
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+
+class MarginMode(str, Enum):
+    """Isolated: the position risks only its own margin. Cross: it shares the account's wallet."""
+
+    ISOLATED = "isolated"
+    CROSS = "cross"
+
+
+def _finite_positive(field_name: str, value: float, *, allow_zero: bool = False) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value) or math.isinf(value):
+        raise InvalidPositionError(field_name, f"must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidPositionError(field_name, f"must be {bound}, got {value:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One perpetual position.
+
+    ``qty_base`` is the absolute size in base units (5 means 5 BTC); the direction is ``side``.
+    ``margin_usd`` is the isolated margin assigned to the position (ignored in cross mode, where the
+    account's wallet backs every cross position). ``None`` means "the opening requirement",
+    ``qty_base * entry_price / leverage``.
+    """
+
+    symbol: str
+    side: Side
+    qty_base: float
+    entry_price: float
+    leverage: float
+    mode: MarginMode = MarginMode.ISOLATED
+    margin_usd: float | None = None
+
+    def __post_init__(self) -> None:
+        _finite_positive("qty", self.qty_base)
+        _finite_positive("entry", self.entry_price)
+        _finite_positive("leverage", self.leverage)
+        if self.leverage < 1:
+            raise InvalidPositionError("leverage", f"must be at least 1x, got {self.leverage:g}")
+        if self.margin_usd is not None:
+            _finite_positive("margin", self.margin_usd)
+        if not isinstance(self.side, Side):
+            object.__setattr__(self, "side", Side(self.side))
+        if not isinstance(self.mode, MarginMode):
+            object.__setattr__(self, "mode", MarginMode(self.mode))
+
+    @property
+    def sign(self) -> int:
+        return self.side.sign
+
+    @property
+    def entry_notional(self) -> float:
+        return self.qty_base * self.entry_price
+
+    @property
+    def opening_margin(self) -> float:
+        """The margin the position opened with: ``qty * entry / leverage``."""
+        return self.entry_notional / self.leverage
+
+    @property
+    def isolated_margin(self) -> float:
+        """Margin assigned to an isolated position (the opening margin when none was given)."""
+        return self.opening_margin if self.margin_usd is None else self.margin_usd
+
+    def with_(self, **changes: object) -> Position:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A trader's account on one exchange profile.
+
+    ``wallet_usd`` is the cross collateral (isolated positions carry their margin separately, already
+    taken out of the wallet). ``marks`` maps symbol to the mark price; a symbol without a mark is
+    valued at its entry price.
+    """
+
+    profile_id: str
+    wallet_usd: float = 0.0
+    positions: tuple[Position, ...] = ()
+    marks: tuple[tuple[str, float], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        _finite_positive("wallet", self.wallet_usd, allow_zero=True)
+        object.__setattr__(self, "positions", tuple(self.positions))
+        if isinstance(self.marks, dict):
+            object.__setattr__(self, "marks", tuple(sorted(self.marks.items())))
+        for sym, mark in self.marks:
+            _finite_positive(f"marks.{sym}", mark)
+
+    def mark_of(self, position: Position) -> float:
+        for sym, mark in self.marks:
+            if sym == position.symbol:
+                return mark
+        return position.entry_price
+
+    def with_mark(self, symbol: str, mark: float) -> Account:
+        marks = dict(self.marks)
+        marks[symbol] = mark
+        return replace(self, marks=tuple(sorted(marks.items())))
+
+    def with_(self, **changes: object) -> Account:
+        return replace(self, **changes)  # type: ignore[arg-type]

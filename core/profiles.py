@@ -1,0 +1,338 @@
+"""Exchange rule profiles: the knobs of DOMAIN.md §1 plus dated contract specs and tier tables.
+
+A profile is one TOML file (``resources/exchanges/<id>.toml`` or a user's own in their config
+directory). The file format is documented in ``docs/profiles.md``; every problem is reported as a
+:class:`~core.errors.ProfileError` naming the file, the key and what is wrong.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from core.errors import InvalidInputError, ProfileError, UnknownProfileError
+from core.tiers import TierTable
+
+PROFILE_SCHEMA_VERSION: Final = 1
+
+
+class MMBasis(str, Enum):
+    """Which price the maintenance margin is measured at (DOMAIN.md §1)."""
+
+    ENTRY = "entry"  # MM = MMR * q * EP - cum, fixed while the position is unchanged
+    MARK = "mark"  # MM = MMR * q * P - cum, moves with the price
+
+
+class FeeModel(str, Enum):
+    NONE = "none"
+    TAKER_IN_MMR = "taker_in_mmr"  # MMR raised by the taker fee rate (OKX, Gate, Phemex)
+    CLOSE_FEE = "close_fee"  # IM and MM include the fee to close at the bankruptcy price (Bybit UTA)
+
+
+class PartialLiquidation(str, Enum):
+    NONE = "none"  # the whole position is liquidated at once
+    TIER_STEP_DOWN = "tier_step_down"  # reduce to a lower tier's size until compliant (Binance, Bybit)
+    FRACTION = "fraction"  # a fixed fraction at a time with a cooldown (Hyperliquid)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How an exchange turns a position into margins and a liquidation price."""
+
+    mm_basis: MMBasis = MMBasis.MARK
+    fee_model: FeeModel = FeeModel.NONE
+    tier_at_liquidation: bool = True
+    mmr_from_max_leverage: bool = False
+    taker_fee: float = 0.0
+    liquidation_fee: float = 0.0
+    partial_liquidation: PartialLiquidation = PartialLiquidation.NONE
+    partial_fraction: float = 0.2
+    partial_min_notional: float = 0.0
+    cooldown_s: float = 0.0
+    backstop_mm_fraction: float | None = None  # backstop when equity < this * MM (Hyperliquid 2/3)
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A perpetual contract: its quote currency, price tick, size lot and tier table."""
+
+    symbol: str
+    tiers: TierTable
+    quote: str = "USDT"
+    tick_size: float = 0.01
+    lot_size: float = 0.001
+    liquidation_fee: float | None = None  # overrides rules.liquidation_fee for this contract
+
+    @property
+    def max_leverage(self) -> float:
+        return float(self.tiers.max_leverage[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """An exchange's rules with its contracts, dated and sourced."""
+
+    id: str
+    name: str
+    as_of: str
+    source: str
+    rules: Rules
+    contracts: Mapping[str, Contract]
+    notes: str = ""
+    path: str = ""
+    _symbols: tuple[str, ...] = field(init=False, repr=False, default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_symbols", tuple(self.contracts))
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    def contract(self, symbol: str) -> Contract:
+        try:
+            return self.contracts[symbol]
+        except KeyError:
+            raise UnknownProfileError(
+                "symbol", f"{symbol!r} is not in profile {self.id!r}; choose one of {', '.join(self.symbols)}"
+            ) from None
+
+    def liquidation_fee(self, symbol: str) -> float:
+        fee = self.contract(symbol).liquidation_fee
+        return self.rules.liquidation_fee if fee is None else fee
+
+    def effective_tiers(self, symbol: str) -> TierTable:
+        """The tier table the formulas use: rates raised by the taker fee under ``taker_in_mmr``."""
+        tiers = self.contract(symbol).tiers
+        if self.rules.fee_model is FeeModel.TAKER_IN_MMR:
+            return tiers.with_mmr_offset(self.rules.taker_fee)
+        return tiers
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _enum(path: str, key: str, value: Any, enum: type[Enum]) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
+        raise ProfileError(path, key, f"{value!r} is not one of {allowed}") from None
+
+
+def _number(path: str, key: str, value: Any, *, lo: float, hi: float = math.inf,
+            lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProfileError(path, key, f"expected a finite number, got {value!r}")
+    if value < lo or (lo_open and value == lo) or value > hi:
+        lo_s = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        raise ProfileError(path, key, f"{value!r} is out of range (allowed {lo_s} and <= {hi:g})")
+    return float(value)
+
+
+def _bool(path: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ProfileError(path, key, f"expected true or false, got {value!r}")
+    return value
+
+
+def _str(path: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(path, key, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+_RULE_KEYS: Final = {
+    "mm_basis", "fee_model", "tier_at_liquidation", "mmr_from_max_leverage", "taker_fee",
+    "liquidation_fee", "partial_liquidation", "partial_fraction", "partial_min_notional",
+    "cooldown_s", "backstop_mm_fraction",
+}
+_TIER_KEYS: Final = {"floor", "cap", "max_leverage", "mmr", "maintenance_amount"}
+_CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers"}
+
+
+def _parse_rules(path: str, raw: Any) -> Rules:
+    if not isinstance(raw, dict):
+        raise ProfileError(path, "rules", "expected a table [rules]")
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise ProfileError(path, f"rules.{sorted(unknown)[0]}", f"unknown key; known keys: {', '.join(sorted(_RULE_KEYS))}")
+    kw: dict[str, Any] = {}
+    if "mm_basis" in raw:
+        kw["mm_basis"] = _enum(path, "rules.mm_basis", raw["mm_basis"], MMBasis)
+    if "fee_model" in raw:
+        kw["fee_model"] = _enum(path, "rules.fee_model", raw["fee_model"], FeeModel)
+    if "partial_liquidation" in raw:
+        kw["partial_liquidation"] = _enum(path, "rules.partial_liquidation", raw["partial_liquidation"],
+                                          PartialLiquidation)
+    for key in ("tier_at_liquidation", "mmr_from_max_leverage"):
+        if key in raw:
+            kw[key] = _bool(path, f"rules.{key}", raw[key])
+    for key, lo, hi, lo_open in (
+        ("taker_fee", 0.0, 0.1, False),
+        ("liquidation_fee", 0.0, 0.1, False),
+        ("partial_fraction", 0.0, 1.0, True),
+        ("partial_min_notional", 0.0, math.inf, False),
+        ("cooldown_s", 0.0, 86_400.0, False),
+        ("backstop_mm_fraction", 0.0, 1.0, True),
+    ):
+        if key in raw:
+            kw[key] = _number(path, f"rules.{key}", raw[key], lo=lo, hi=hi, lo_open=lo_open)
+    return Rules(**kw)
+
+
+def _parse_tiers(path: str, symbol: str, raw: Any, rules: Rules) -> TierTable:
+    base = f"contracts.{symbol}.tiers"
+    if not isinstance(raw, list) or not raw:
+        raise ProfileError(path, base, "expected a non-empty list of [[contracts.SYMBOL.tiers]] tables")
+    floors, caps, levs, mmrs, cums = [], [], [], [], []
+    any_cum = any(isinstance(t, dict) and "maintenance_amount" in t for t in raw)
+    for i, t in enumerate(raw):
+        key = f"{base}[{i}]"
+        if not isinstance(t, dict):
+            raise ProfileError(path, key, "expected a table")
+        unknown = set(t) - _TIER_KEYS
+        if unknown:
+            raise ProfileError(path, f"{key}.{sorted(unknown)[0]}", f"unknown key; known keys: {', '.join(sorted(_TIER_KEYS))}")
+        for need in ("floor", "cap", "max_leverage"):
+            if need not in t:
+                raise ProfileError(path, f"{key}.{need}", "missing")
+        floors.append(_number(path, f"{key}.floor", t["floor"], lo=0))
+        cap = t["cap"]
+        if cap == math.inf or cap == "inf":
+            caps.append(math.inf)  # the last tier may be open-ended: `cap = inf`
+        else:
+            caps.append(_number(path, f"{key}.cap", cap, lo=0, lo_open=True))
+        lev = _number(path, f"{key}.max_leverage", t["max_leverage"], lo=1, hi=1000)
+        levs.append(lev)
+        if rules.mmr_from_max_leverage:
+            if "mmr" in t:
+                raise ProfileError(path, f"{key}.mmr", "this profile derives MMR as 1/(2*max_leverage); leave mmr out")
+            mmrs.append(1.0 / (2.0 * lev))
+        else:
+            if "mmr" not in t:
+                raise ProfileError(path, f"{key}.mmr", "missing (or set rules.mmr_from_max_leverage = true)")
+            mmrs.append(_number(path, f"{key}.mmr", t["mmr"], lo=0, hi=1, lo_open=True))
+        if any_cum:
+            if "maintenance_amount" not in t:
+                raise ProfileError(path, f"{key}.maintenance_amount", "give it for every tier or for none (then it is derived)")
+            cums.append(_number(path, f"{key}.maintenance_amount", t["maintenance_amount"], lo=0))
+    try:
+        return TierTable.from_rows(floor=floors, cap=caps, max_leverage=levs, mmr=mmrs,
+                                   cum=cums if any_cum else None)
+    except InvalidInputError as exc:
+        raise ProfileError(path, f"contracts.{symbol}.{exc.field}", exc.reason) from None
+
+
+def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_id: str = "") -> Profile:
+    """Validate a decoded TOML mapping and build a :class:`Profile`."""
+    version = data.get("schema_version")
+    if version != PROFILE_SCHEMA_VERSION:
+        raise ProfileError(path, "schema_version", f"expected {PROFILE_SCHEMA_VERSION}, got {version!r}")
+    pid = _str(path, "id", data.get("id", default_id))
+    name = _str(path, "name", data.get("name", pid))
+    as_of = _str(path, "as_of", data.get("as_of"))
+    source = _str(path, "source", data.get("source"))
+    rules = _parse_rules(path, data.get("rules", {}))
+    raw_contracts = data.get("contracts")
+    if not isinstance(raw_contracts, dict) or not raw_contracts:
+        raise ProfileError(path, "contracts", "expected at least one [contracts.SYMBOL] table")
+    contracts: dict[str, Contract] = {}
+    for symbol, c in raw_contracts.items():
+        if not isinstance(c, dict):
+            raise ProfileError(path, f"contracts.{symbol}", "expected a table")
+        unknown = set(c) - _CONTRACT_KEYS
+        if unknown:
+            raise ProfileError(path, f"contracts.{symbol}.{sorted(unknown)[0]}",
+                               f"unknown key; known keys: {', '.join(sorted(_CONTRACT_KEYS))}")
+        tiers = _parse_tiers(path, symbol, c.get("tiers"), rules)
+        contracts[symbol] = Contract(
+            symbol=symbol,
+            tiers=tiers,
+            quote=_str(path, f"contracts.{symbol}.quote", c.get("quote", "USDT")),
+            tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True),
+            lot_size=_number(path, f"contracts.{symbol}.lot_size", c.get("lot_size", 0.001), lo=0, lo_open=True),
+            liquidation_fee=(None if "liquidation_fee" not in c else
+                             _number(path, f"contracts.{symbol}.liquidation_fee", c["liquidation_fee"], lo=0, hi=0.1)),
+        )
+    notes = data.get("notes", "")
+    return Profile(id=pid, name=name, as_of=as_of, source=source, rules=rules, contracts=contracts,
+                   notes=notes if isinstance(notes, str) else "", path=path)
+
+
+def load_profile(path: Path) -> Profile:
+    """Read one profile file; a syntax error or a bad value raises :class:`ProfileError`."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(str(path), "(syntax)", str(exc)) from None
+    except OSError as exc:
+        raise ProfileError(str(path), "(file)", exc.strerror or str(exc)) from None
+    return parse_profile(data, path=str(path), default_id=path.stem)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSet:
+    """Every profile found, by id, plus the files that were refused (and why)."""
+
+    profiles: Mapping[str, Profile]
+    errors: tuple[ProfileError, ...] = ()
+
+    def get(self, profile_id: str) -> Profile:
+        try:
+            return self.profiles[profile_id]
+        except KeyError:
+            raise UnknownProfileError(
+                "exchange", f"{profile_id!r} is not a known profile; choose one of {', '.join(sorted(self.profiles))}"
+            ) from None
+
+    def __iter__(self) -> Any:
+        return iter(self.profiles.values())
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.profiles)
+
+
+def load_profiles(directories: Iterable[Path]) -> ProfileSet:
+    """Load every ``*.toml`` profile from the directories, in order.
+
+    A later directory's profile with the same id replaces an earlier one (a user's newer table
+    overrides the shipped one). A file that cannot be used is left out and reported in ``errors``.
+    """
+    profiles: dict[str, Profile] = {}
+    errors: list[ProfileError] = []
+    for d in directories:
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for p in sorted(d.glob("*.toml")):
+            try:
+                prof = load_profile(p)
+            except ProfileError as exc:
+                errors.append(exc)
+                continue
+            profiles[prof.id] = prof
+    return ProfileSet(profiles=profiles, errors=tuple(errors))
+
+
+def custom_tiers(*, mmr: float, max_leverage: float = 125.0, maintenance_amount: float = 0.0) -> TierTable:
+    """One-tier table for a custom contract (``--mmr`` on the CLI)."""
+    if not (0 < mmr < 1) or not np.isfinite(mmr):
+        raise InvalidInputError("mmr", f"must lie in (0, 1), got {mmr!r}")
+    if not (1 <= max_leverage <= 1000):
+        raise InvalidInputError("max-leverage", f"must lie in [1, 1000], got {max_leverage!r}")
+    if not (maintenance_amount >= 0) or not np.isfinite(maintenance_amount):
+        raise InvalidInputError("maintenance-amount", f"must be >= 0, got {maintenance_amount!r}")
+    return TierTable.single(mmr=mmr, max_leverage=max_leverage, maintenance_amount=maintenance_amount)

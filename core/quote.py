@@ -1,0 +1,316 @@
+"""Everything a trader asks of one position or one account, with the arithmetic behind each number.
+
+:func:`quote_account` is the one entry point the CLI and the GUI use: it validates the positions
+against the profile, values each at its mark, and returns frozen :class:`PositionQuote` records whose
+``explain`` entries write each headline number's formula with the numbers filled in.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core import fmt
+from core.errors import InvalidInputError, InvalidPositionError
+from core.liquidation import bankruptcy_price, liquidation_price, liquidation_tier
+from core.model import Account, MarginMode, Position
+from core.profiles import FeeModel, MMBasis, Profile
+from core.tiers import TierTable
+
+
+@dataclass(frozen=True, slots=True)
+class TierInfo:
+    index: int
+    floor: float
+    cap: float
+    max_leverage: float
+    mmr: float
+    maintenance_amount: float
+
+    @classmethod
+    def of(cls, tiers: TierTable, k: int) -> TierInfo:
+        return cls(**tiers.row(int(k)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "floor": self.floor, "cap": self.cap if math.isfinite(self.cap) else None,
+            "max_leverage": self.max_leverage, "mmr": self.mmr, "maintenance_amount": self.maintenance_amount,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PositionQuote:
+    """One position valued at its mark under a profile. NaN prices mean "none"."""
+
+    position: Position
+    mark: float
+    notional: float  # at mark
+    entry_notional: float
+    initial_margin: float
+    maintenance_margin: float
+    margin: float  # isolated margin, or the cross wallet backing the position
+    equity: float  # isolated: margin + uPnL; cross: the account's equity
+    unrealized_pnl: float
+    margin_ratio: float
+    liquidation_price: float
+    bankruptcy_price: float
+    liquidatable_now: bool
+    tier: TierInfo
+    liquidation_tier: TierInfo
+    close_fee: float
+    collateral: float  # WB' used in the liquidation equation
+    explain: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def distance_to_liquidation(self) -> float:
+        """Signed fraction of the mark the price may still move before liquidation (NaN if none)."""
+        if not math.isfinite(self.liquidation_price):
+            return math.nan
+        return self.position.sign * (self.mark - self.liquidation_price) / self.mark
+
+    def as_dict(self) -> dict[str, Any]:
+        """The CLI's JSON contract: numbers unrounded, NaN as None."""
+        def n(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
+        p = self.position
+        return {
+            "symbol": p.symbol, "side": p.side.value, "qty": p.qty_base, "entry": p.entry_price,
+            "leverage": p.leverage, "mode": p.mode.value, "mark": self.mark,
+            "notional": self.notional, "entry_notional": self.entry_notional,
+            "initial_margin": self.initial_margin, "maintenance_margin": self.maintenance_margin,
+            "margin": self.margin, "equity": self.equity, "unrealized_pnl": self.unrealized_pnl,
+            "margin_ratio": n(self.margin_ratio), "liquidation_price": n(self.liquidation_price),
+            "bankruptcy_price": n(self.bankruptcy_price), "liquidatable_now": self.liquidatable_now,
+            "distance_to_liquidation": n(self.distance_to_liquidation), "close_fee": self.close_fee,
+            "tier": self.tier.as_dict(), "liquidation_tier": self.liquidation_tier.as_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccountQuote:
+    profile: Profile
+    account: Account
+    positions: tuple[PositionQuote, ...]
+    cross_equity: float
+    cross_maintenance: float
+    cross_margin_ratio: float
+    cross_liquidatable_now: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "exchange": self.profile.id, "as_of": self.profile.as_of, "wallet": self.account.wallet_usd,
+            "cross_equity": self.cross_equity, "cross_maintenance_margin": self.cross_maintenance,
+            "cross_margin_ratio": self.cross_margin_ratio if math.isfinite(self.cross_margin_ratio) else None,
+            "cross_liquidatable_now": self.cross_liquidatable_now,
+            "positions": [q.as_dict() for q in self.positions],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def validate_position(profile: Profile, position: Position) -> None:
+    """Refuse what the exchange would refuse, naming the field and the allowed range."""
+    contract = profile.contract(position.symbol)
+    tiers = contract.tiers
+    n = position.entry_notional
+    if n >= tiers.max_notional:
+        raise InvalidPositionError(
+            "qty", f"notional {fmt.num(n)} {contract.quote} is above the largest tier of "
+            f"{profile.id} {position.symbol} (allowed < {fmt.num(tiers.max_notional)} {contract.quote})")
+    k = int(tiers.index(n))
+    max_lev = float(tiers.max_leverage[k])
+    if position.leverage > max_lev:
+        raise InvalidPositionError(
+            "leverage", f"{position.leverage:g}x is above the tier maximum of {max_lev:g}x for a "
+            f"{fmt.num(n)} {contract.quote} position (tier {k + 1}: {fmt.num(tiers.floor[k])}-"
+            f"{fmt.num(tiers.cap[k])}); allowed 1-{max_lev:g}")
+    mmr = float(profile.effective_tiers(position.symbol).mmr[k])
+    if position.leverage >= 1.0 / mmr:
+        raise InvalidPositionError(
+            "leverage", f"{position.leverage:g}x leaves initial margin at or below maintenance "
+            f"(MMR {mmr:.4%}); allowed below {1.0 / mmr:g}x")
+
+
+# ---------------------------------------------------------------------------------------------
+# Quoting
+
+
+def _close_fee_at_open(profile: Profile, p: Position) -> float:
+    """Fee to close at the opening bankruptcy price EP*(1 -/+ 1/L) (Bybit's IM and MM add it)."""
+    if profile.rules.fee_model is not FeeModel.CLOSE_FEE:
+        return 0.0
+    return profile.rules.taker_fee * p.qty_base * p.entry_price * (1.0 - p.sign / p.leverage)
+
+
+def _mm(profile: Profile, p: Position, mark: float) -> tuple[float, int]:
+    """Maintenance margin at the mark (before the close fee) and its tier index."""
+    tiers = profile.effective_tiers(p.symbol)
+    price = p.entry_price if profile.rules.mm_basis is MMBasis.ENTRY else mark
+    k = int(tiers.index(p.qty_base * price))
+    return float(tiers.mmr[k] * p.qty_base * price - tiers.cum[k]), k
+
+
+def quote_account(profile: Profile, account: Account) -> AccountQuote:
+    """Value every position of ``account`` at its mark; cross positions share the wallet."""
+    for i, p in enumerate(account.positions):
+        try:
+            validate_position(profile, p)
+        except InvalidInputError as exc:
+            if len(account.positions) == 1:
+                raise
+            raise InvalidPositionError(f"positions[{i}].{exc.field}", exc.reason) from None
+    rules = profile.rules
+    marks = [account.mark_of(p) for p in account.positions]
+    upnl = [p.sign * p.qty_base * (m - p.entry_price) for p, m in zip(account.positions, marks, strict=True)]
+    mms = [_mm(profile, p, m) for p, m in zip(account.positions, marks, strict=True)]
+    cross = [p.mode is MarginMode.CROSS for p in account.positions]
+    # A cross position's maintenance requirement includes its own close fee under close_fee;
+    # for the other positions that fee is taken at their opening bankruptcy price.
+    req = [mm + _close_fee_at_open(profile, p) for (mm, _), p in zip(mms, account.positions, strict=True)]
+    cross_equity = account.wallet_usd + sum(u for u, c in zip(upnl, cross, strict=True) if c)
+    cross_mm = sum(r for r, c in zip(req, cross, strict=True) if c)
+    cross_ratio = (cross_mm / cross_equity) if cross_equity > 0 else math.inf
+    quotes = []
+    for i, p in enumerate(account.positions):
+        if cross[i]:
+            others_upnl = sum(upnl[j] for j in range(len(upnl)) if cross[j] and j != i)
+            others_req = sum(req[j] for j in range(len(req)) if cross[j] and j != i)
+            collateral_bp = account.wallet_usd + others_upnl
+            collateral = collateral_bp - others_req
+            equity = cross_equity
+        else:
+            collateral_bp = collateral = p.isolated_margin
+            equity = p.isolated_margin + upnl[i]
+        quotes.append(_quote_one(profile, p, marks[i], upnl[i], mms[i], collateral, collateral_bp, equity,
+                                 account.wallet_usd if cross[i] else p.isolated_margin,
+                                 cross_mm if cross[i] else None))
+    return AccountQuote(profile, account, tuple(quotes), cross_equity, cross_mm, cross_ratio,
+                        bool(any(cross) and cross_equity < cross_mm))
+
+
+def _quote_one(profile: Profile, p: Position, mark: float, upnl: float, mm_k: tuple[float, int],
+               collateral: float, collateral_bp: float, equity: float, margin: float,
+               account_mm: float | None) -> PositionQuote:
+    rules = profile.rules
+    contract = profile.contract(p.symbol)
+    tiers = profile.effective_tiers(p.symbol)
+    mm0, k = mm_k
+    bp = float(bankruptcy_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral_bp,
+                                fee_model=rules.fee_model, taker_fee=rules.taker_fee))
+    fee = 0.0
+    if rules.fee_model is FeeModel.CLOSE_FEE:
+        bp_for_fee = float(bankruptcy_price(side=p.sign, qty=p.qty_base, entry=p.entry_price,
+                                            wallet=collateral, fee_model=rules.fee_model,
+                                            taker_fee=rules.taker_fee))
+        fee = rules.taker_fee * p.qty_base * (bp_for_fee if math.isfinite(bp_for_fee) else 0.0)
+    mm = mm0 + fee
+    im = p.entry_notional / p.leverage + _close_fee_at_open(profile, p)
+    lp = float(liquidation_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral,
+                                 tiers=profile.contract(p.symbol).tiers, mm_basis=rules.mm_basis,
+                                 fee_model=rules.fee_model, taker_fee=rules.taker_fee,
+                                 tier_at_liquidation=rules.tier_at_liquidation))
+    wb_fee = collateral - fee if rules.fee_model is FeeModel.CLOSE_FEE else collateral
+    k_lp = int(liquidation_tier(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=wb_fee, tiers=tiers,
+                                mm_basis=rules.mm_basis, tier_at_liquidation=rules.tier_at_liquidation))
+    check_mm = mm if account_mm is None else account_mm
+    ratio = check_mm / equity if equity > 0 else math.inf
+    q = PositionQuote(
+        position=p, mark=mark, notional=p.qty_base * mark, entry_notional=p.entry_notional,
+        initial_margin=im, maintenance_margin=mm, margin=margin, equity=equity, unrealized_pnl=upnl,
+        margin_ratio=ratio, liquidation_price=lp, bankruptcy_price=bp,
+        liquidatable_now=bool(equity < check_mm), tier=TierInfo.of(tiers, k),
+        liquidation_tier=TierInfo.of(tiers, k_lp), close_fee=fee, collateral=collateral,
+    )
+    object.__setattr__(q, "explain", explain(profile, q, contract.quote))
+    return q
+
+
+def quote_position(profile: Profile, position: Position, *, mark: float | None = None,
+                   wallet: float | None = None) -> PositionQuote:
+    """One position alone: isolated on its margin, or cross on ``wallet`` (default: its margin)."""
+    if position.mode is MarginMode.CROSS:
+        w = position.isolated_margin if wallet is None else wallet
+    else:
+        w = 0.0
+    acct = Account(profile_id=profile.id, wallet_usd=w, positions=(position,),
+                   marks=((position.symbol, position.entry_price if mark is None else mark),))
+    return quote_account(profile, acct).positions[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Explanations
+
+
+def explain(profile: Profile, q: PositionQuote, ccy: str = "USDT") -> dict[str, str]:
+    """The arithmetic behind each headline number, numbers filled in (shown by --explain and the GUI)."""
+    p = q.position
+    r = profile.rules
+    n = fmt.num
+    s = "+" if p.sign > 0 else "-"
+    t, tl = q.tier, q.liquidation_tier
+    ex: dict[str, str] = {}
+    ex["notional"] = f"notional = qty x mark = {n(p.qty_base)} x {n(q.mark)} = {n(q.notional)} {ccy}"
+    im_base = p.entry_notional / p.leverage
+    ex["initial_margin"] = (f"IM = qty x entry / leverage = {n(p.qty_base)} x {n(p.entry_price)} / "
+                            f"{n(p.leverage)} = {n(im_base)} {ccy}")
+    if r.fee_model is FeeModel.CLOSE_FEE:
+        ex["initial_margin"] += (f"; + fee to close at EP x (1 {'-' if p.sign > 0 else '+'} 1/L): "
+                                 f"{n(q.initial_margin - im_base)} -> {n(q.initial_margin)} {ccy}")
+    basis_price = p.entry_price if r.mm_basis is MMBasis.ENTRY else q.mark
+    basis_word = "entry" if r.mm_basis is MMBasis.ENTRY else "mark"
+    mmr_word = "MMR" + (" + taker fee" if r.fee_model is FeeModel.TAKER_IN_MMR else "")
+    mm_text = (f"MM = {mmr_word} x qty x {basis_word} - maintenance amount = {n(t.mmr)} x {n(p.qty_base)} x "
+               f"{n(basis_price)} - {n(t.maintenance_amount)}")
+    if r.fee_model is FeeModel.CLOSE_FEE:
+        mm_text += f" + fee to close {n(q.close_fee)}"
+    ex["maintenance_margin"] = f"{mm_text} = {n(q.maintenance_margin)} {ccy} (tier {t.index + 1}, notional {n(t.floor)}-{n(t.cap)})"
+    ex["unrealized_pnl"] = (f"uPnL = side x qty x (mark - entry) = {s}1 x {n(p.qty_base)} x ({n(q.mark)} - "
+                            f"{n(p.entry_price)}) = {n(q.unrealized_pnl)} {ccy}")
+    ex["margin_ratio"] = f"margin ratio = MM / equity = {n(q.maintenance_margin)} / {n(q.equity)} = {fmt.pct(q.margin_ratio)} (100 % liquidates)"
+    wb = q.collateral - (q.close_fee if r.fee_model is FeeModel.CLOSE_FEE else 0.0)
+    wb_word = "margin" if p.mode is MarginMode.ISOLATED else "collateral (wallet + others' uPnL - others' MM)"
+    if r.fee_model is FeeModel.CLOSE_FEE:
+        wb_word += " - fee to close"
+    if r.mm_basis is MMBasis.MARK:
+        lp_text = (f"LP solves {wb_word} + side x qty x (P - entry) = MMR x qty x P - maintenance amount: "
+                   f"LP = (side x qty x entry - WB - amount) / (qty x (side - MMR)) = "
+                   f"({s}{n(p.qty_base * p.entry_price)} - {n(wb)} - {n(tl.maintenance_amount)}) / "
+                   f"({n(p.qty_base)} x ({s}1 - {n(tl.mmr)})) = {fmt.num(q.liquidation_price)}")
+        if r.tier_at_liquidation:
+            lp_text += f" (tier {tl.index + 1} chosen at the liquidation notional {fmt.num(p.qty_base * q.liquidation_price)})"
+    else:
+        mm_entry = tl.mmr * p.qty_base * p.entry_price - tl.maintenance_amount
+        lp_text = (f"LP = entry {'-' if p.sign > 0 else '+'} ({wb_word} - MM) / qty = {n(p.entry_price)} "
+                   f"{'-' if p.sign > 0 else '+'} ({n(wb)} - {n(mm_entry)}) / {n(p.qty_base)} = "
+                   f"{fmt.num(q.liquidation_price)}")
+        wrong = p.entry_price - p.sign * (wb - mm_entry) / p.leverage
+        if math.isfinite(q.liquidation_price) and abs(wrong - q.liquidation_price) > 1e-9 * p.entry_price:
+            lp_text += (f". Dividing by the leverage instead of the size, as one source FAQ does, gives "
+                        f"{n(wrong)}: a {ccy} amount divided by {n(p.leverage)} is not a price move; "
+                        f"the loss per unit is the amount divided by the {n(p.qty_base)} units held")
+    if not math.isfinite(q.liquidation_price):
+        lp_text += " -> no liquidation price: the collateral covers the whole position (shown as --)"
+    ex["liquidation_price"] = lp_text
+    if r.fee_model is FeeModel.CLOSE_FEE:
+        ex["bankruptcy_price"] = (f"BP = (qty x entry {'-' if p.sign > 0 else '+'} collateral) / (qty x (1 "
+                                  f"{'-' if p.sign > 0 else '+'} taker fee)) = {fmt.num(q.bankruptcy_price)}: "
+                                  f"equity after the fee to close is zero")
+    else:
+        coll_bp = q.collateral if p.mode is MarginMode.ISOLATED else None
+        coll_text = n(coll_bp) if coll_bp is not None else "wallet + others' uPnL"
+        ex["bankruptcy_price"] = (f"BP = entry {'-' if p.sign > 0 else '+'} collateral / qty = {n(p.entry_price)} "
+                                  f"{'-' if p.sign > 0 else '+'} {coll_text} / {n(p.qty_base)} = "
+                                  f"{fmt.num(q.bankruptcy_price)}: equity is zero there")
+    return ex
+
+
+def quote_many(profile: Profile, positions: Sequence[Position], marks: Mapping[str, float] | None = None,
+               wallet: float = 0.0) -> AccountQuote:
+    """Convenience for tests and scripts: an account from a list of positions."""
+    acct = Account(profile_id=profile.id, wallet_usd=wallet, positions=tuple(positions),
+                   marks=tuple(sorted((marks or {}).items())))
+    return quote_account(profile, acct)

@@ -1,0 +1,201 @@
+"""The versioned scenario file: one JSON format for the CLI (`evaluate`, `simulate`) and the GUI.
+
+Schema (version 1; documented in ``docs/scenario-format.md``)::
+
+    {
+      "schema_version": 1,
+      "kind": "marginlab.scenario",
+      "name": "...", "description": "...",          # optional
+      "exchange": "classic",                          # profile id
+      "account": {
+        "wallet": 0,                                  # cross collateral, quote currency
+        "positions": [{"symbol": "BTCUSDT", "side": "long", "qty": 5, "entry": 68000,
+                       "leverage": 10, "mode": "isolated", "margin": 34000}],   # margin optional
+        "marks": {"BTCUSDT": 68000}                   # optional, default: entry
+      },
+      "simulation": {...}                             # optional, validated by core.simulate
+    }
+
+Older versions are upgraded step by step by the ``_vN_to_vN+1`` functions in ``MIGRATIONS``.
+Every problem raises :class:`~core.errors.ScenarioError` naming the file and the field path.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from core.errors import InvalidInputError, ScenarioError
+from core.model import Account, MarginMode, Position, Side
+from core.persistence import atomic_write_json
+
+SCHEMA_VERSION: Final = 1
+KIND: Final = "marginlab.scenario"
+
+# Ordered upgrade steps: MIGRATIONS[n] turns a version-n document into version n+1.
+MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A named account on one profile, plus an optional simulation section (kept as plain data)."""
+
+    exchange: str
+    account: Account
+    name: str = ""
+    description: str = ""
+    simulation: Mapping[str, Any] | None = field(default=None)
+
+
+def _num(where: str, raw: Mapping[str, Any], key: str, *, default: float | None = None,
+         required: bool = True) -> float | None:
+    if key not in raw:
+        if required and default is None:
+            raise InvalidInputError(f"{where}.{key}", "missing")
+        return default
+    v = raw[key]
+    if v is None and not required:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise InvalidInputError(f"{where}.{key}", f"expected a finite number, got {v!r}")
+    return float(v)
+
+
+def position_from_dict(raw: Any, where: str = "position") -> Position:
+    if not isinstance(raw, dict):
+        raise InvalidInputError(where, f"expected an object, got {type(raw).__name__}")
+    try:
+        side = Side(raw.get("side"))
+    except ValueError:
+        raise InvalidInputError(f"{where}.side", f"expected 'long' or 'short', got {raw.get('side')!r}") from None
+    try:
+        mode = MarginMode(raw.get("mode", "isolated"))
+    except ValueError:
+        raise InvalidInputError(f"{where}.mode", f"expected 'isolated' or 'cross', got {raw.get('mode')!r}") from None
+    symbol = raw.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        raise InvalidInputError(f"{where}.symbol", f"expected a symbol such as 'BTCUSDT', got {symbol!r}")
+    try:
+        return Position(
+            symbol=symbol, side=side,
+            qty_base=_num(where, raw, "qty"),  # type: ignore[arg-type]
+            entry_price=_num(where, raw, "entry"),  # type: ignore[arg-type]
+            leverage=_num(where, raw, "leverage"),  # type: ignore[arg-type]
+            mode=mode, margin_usd=_num(where, raw, "margin", required=False),
+        )
+    except InvalidInputError as exc:
+        if exc.field.startswith(where):
+            raise
+        raise InvalidInputError(f"{where}.{exc.field}", exc.reason) from None
+
+
+def position_to_dict(p: Position) -> dict[str, Any]:
+    d: dict[str, Any] = {"symbol": p.symbol, "side": p.side.value, "qty": p.qty_base, "entry": p.entry_price,
+                         "leverage": p.leverage, "mode": p.mode.value}
+    if p.margin_usd is not None:
+        d["margin"] = p.margin_usd
+    return d
+
+
+def scenario_from_dict(doc: Any) -> Scenario:
+    """Validate a decoded document (any supported version) and build a :class:`Scenario`.
+
+    Raises :class:`InvalidInputError` whose ``field`` is the JSON path of the problem.
+    """
+    if not isinstance(doc, dict):
+        raise InvalidInputError("(document)", "expected a JSON object")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidInputError("schema_version", f"expected an integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise InvalidInputError("schema_version", f"{version} is newer than this MarginLab reads "
+                                                  f"(up to {SCHEMA_VERSION}); update MarginLab")
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise InvalidInputError("schema_version", f"{version} is not a known version (1-{SCHEMA_VERSION})")
+        doc = step(doc)
+        version = doc["schema_version"]
+    if doc.get("kind", KIND) != KIND:
+        raise InvalidInputError("kind", f"expected {KIND!r}, got {doc.get('kind')!r}")
+    exchange = doc.get("exchange")
+    if not isinstance(exchange, str) or not exchange:
+        raise InvalidInputError("exchange", f"expected a profile id such as 'binance', got {exchange!r}")
+    acc = doc.get("account")
+    if not isinstance(acc, dict):
+        raise InvalidInputError("account", "expected an object with wallet and positions")
+    raw_positions = acc.get("positions", [])
+    if not isinstance(raw_positions, list):
+        raise InvalidInputError("account.positions", "expected a list")
+    positions = tuple(position_from_dict(p, f"account.positions[{i}]") for i, p in enumerate(raw_positions))
+    marks_raw = acc.get("marks", {})
+    if not isinstance(marks_raw, dict):
+        raise InvalidInputError("account.marks", "expected an object of symbol: price")
+    marks = {}
+    for sym, v in marks_raw.items():
+        m = _num("account.marks", marks_raw, sym)
+        if m is None or m <= 0:
+            raise InvalidInputError(f"account.marks.{sym}", f"must be > 0, got {v!r}")
+        marks[sym] = m
+    wallet = _num("account", acc, "wallet", default=0.0)
+    if wallet is None or wallet < 0:
+        raise InvalidInputError("account.wallet", f"must be >= 0, got {acc.get('wallet')!r}")
+    account = Account(profile_id=exchange, wallet_usd=wallet, positions=positions,
+                      marks=tuple(sorted(marks.items())))
+    sim = doc.get("simulation")
+    if sim is not None and not isinstance(sim, dict):
+        raise InvalidInputError("simulation", "expected an object")
+    name = doc.get("name", "")
+    desc = doc.get("description", "")
+    return Scenario(exchange=exchange, account=account, name=name if isinstance(name, str) else "",
+                    description=desc if isinstance(desc, str) else "", simulation=sim)
+
+
+def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": KIND}
+    if sc.name:
+        doc["name"] = sc.name
+    if sc.description:
+        doc["description"] = sc.description
+    doc["exchange"] = sc.exchange
+    doc["account"] = {
+        "wallet": sc.account.wallet_usd,
+        "positions": [position_to_dict(p) for p in sc.account.positions],
+        "marks": dict(sc.account.marks),
+    }
+    if sc.simulation is not None:
+        doc["simulation"] = sc.simulation
+    return doc
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario file; every problem names the file and the field path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(str(path), "", exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(str(path), "", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except ValueError as exc:
+        raise ScenarioError(str(path), "", str(exc)) from None
+    try:
+        return scenario_from_dict(doc)
+    except InvalidInputError as exc:
+        raise ScenarioError(str(path), exc.field, exc.reason) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a scenario file (use a finite number or null)")
+
+
+def save_scenario(path: Path | str, sc: Scenario) -> None:
+    """Atomic save (temp file, fsync, rename) in the current schema version."""
+    atomic_write_json(path, scenario_to_dict(sc))

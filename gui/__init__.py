@@ -1,0 +1,1 @@
+"""MarginLab's Qt application. Everything it shows is computed by ``core``."""

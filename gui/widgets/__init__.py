@@ -1,0 +1,1 @@
+"""Widgets of the main window; each takes the Session and shows one aspect of it."""
