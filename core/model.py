@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import NewType
 
 from core.errors import InvalidPositionError
@@ -11,7 +11,7 @@ from core.errors import InvalidPositionError
 Symbol = NewType("Symbol", str)
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     """Long or short. ``sign`` is +1 / -1 so that long and short share one formula."""
 
     LONG = "long"
@@ -26,7 +26,7 @@ class Side(str, Enum):
         return Side.SHORT if self is Side.LONG else Side.LONG
 
 
-class MarginMode(str, Enum):
+class MarginMode(StrEnum):
     """Isolated: the position risks only its own margin. Cross: it shares the account's wallet."""
 
     ISOLATED = "isolated"

@@ -10,7 +10,7 @@ import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,20 +22,20 @@ from core.tiers import TierTable
 PROFILE_SCHEMA_VERSION: Final = 1
 
 
-class MMBasis(str, Enum):
+class MMBasis(StrEnum):
     """Which price the maintenance margin is measured at (DOMAIN.md §1)."""
 
     ENTRY = "entry"  # MM = MMR * q * EP - cum, fixed while the position is unchanged
     MARK = "mark"  # MM = MMR * q * P - cum, moves with the price
 
 
-class FeeModel(str, Enum):
+class FeeModel(StrEnum):
     NONE = "none"
     TAKER_IN_MMR = "taker_in_mmr"  # MMR raised by the taker fee rate (OKX, Gate, Phemex)
     CLOSE_FEE = "close_fee"  # IM and MM include the fee to close at the bankruptcy price (Bybit UTA)
 
 
-class PartialLiquidation(str, Enum):
+class PartialLiquidation(StrEnum):
     NONE = "none"  # the whole position is liquidated at once
     TIER_STEP_DOWN = "tier_step_down"  # reduce to a lower tier's size until compliant (Binance, Bybit)
     FRACTION = "fraction"  # a fixed fraction at a time with a cooldown (Hyperliquid)
@@ -123,7 +123,7 @@ def _enum(path: str, key: str, value: Any, enum: type[Enum]) -> Any:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
+        allowed = ", ".join(repr(m.value) for m in enum)
         raise ProfileError(path, key, f"{value!r} is not one of {allowed}") from None
 
 

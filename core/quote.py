@@ -30,7 +30,9 @@ class TierInfo:
 
     @classmethod
     def of(cls, tiers: TierTable, k: int) -> TierInfo:
-        return cls(**tiers.row(int(k)))
+        r = tiers.row(int(k))
+        return cls(index=int(k), floor=r["floor"], cap=r["cap"], max_leverage=r["max_leverage"],
+                   mmr=r["mmr"], maintenance_amount=r["maintenance_amount"])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -163,7 +165,6 @@ def quote_account(profile: Profile, account: Account) -> AccountQuote:
             if len(account.positions) == 1:
                 raise
             raise InvalidPositionError(f"positions[{i}].{exc.field}", exc.reason) from None
-    rules = profile.rules
     marks = [account.mark_of(p) for p in account.positions]
     upnl = [p.sign * p.qty_base * (m - p.entry_price) for p, m in zip(account.positions, marks, strict=True)]
     mms = [_mm(profile, p, m) for p, m in zip(account.positions, marks, strict=True)]

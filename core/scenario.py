@@ -68,7 +68,7 @@ def position_from_dict(raw: Any, where: str = "position") -> Position:
     if not isinstance(raw, dict):
         raise InvalidInputError(where, f"expected an object, got {type(raw).__name__}")
     try:
-        side = Side(raw.get("side"))
+        side = Side(str(raw.get("side")))
     except ValueError:
         raise InvalidInputError(f"{where}.side", f"expected 'long' or 'short', got {raw.get('side')!r}") from None
     try:
