@@ -67,6 +67,10 @@ class Position:
             raise InvalidPositionError("leverage", f"must be at least 1x, got {self.leverage:g}")
         if self.margin_usd is not None:
             _finite_positive("margin", self.margin_usd)
+            object.__setattr__(self, "margin_usd", float(self.margin_usd))
+        # ints from JSON or a form become floats, so every derived number is a float too
+        for name in ("qty_base", "entry_price", "leverage"):
+            object.__setattr__(self, name, float(getattr(self, name)))
         if not isinstance(self.side, Side):
             object.__setattr__(self, "side", Side(self.side))
         if not isinstance(self.mode, MarginMode):
@@ -110,11 +114,13 @@ class Account:
 
     def __post_init__(self) -> None:
         _finite_positive("wallet", self.wallet_usd, allow_zero=True)
+        object.__setattr__(self, "wallet_usd", float(self.wallet_usd))
         object.__setattr__(self, "positions", tuple(self.positions))
         if isinstance(self.marks, dict):
             object.__setattr__(self, "marks", tuple(sorted(self.marks.items())))
         for sym, mark in self.marks:
             _finite_positive(f"marks.{sym}", mark)
+        object.__setattr__(self, "marks", tuple((sym, float(m)) for sym, m in self.marks))
 
     def mark_of(self, position: Position) -> float:
         for sym, mark in self.marks:

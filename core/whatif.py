@@ -1,0 +1,523 @@
+"""What-if: change one position of an account and see every number move.
+
+Each action takes a frozen :class:`~core.model.Account` and the index of one of its positions, and
+returns a frozen :class:`WhatIf`: the quote before, the quote after (``None`` when the position is
+closed completely), the new account, and the change of every headline number. Nothing is mutated;
+bad input raises :class:`~core.errors.InvalidInputError` naming the field and the allowed range, and
+the caller's state is untouched.
+
+Where the money comes from
+--------------------------
+``Account.wallet_usd`` is the account's balance outside the isolated margins (DOMAIN.md notation WB
+for cross positions). Actions that need money (add margin, lower leverage, add to a position) check
+it against a *free balance*:
+
+* ``free_balance=None`` (default): the account's own free balance, :func:`free_balance`, is the
+  source, and ``wallet_usd`` is debited or credited by ``balance_change``;
+* ``free_balance=x``: ``x`` is a balance the caller keeps outside the account (for example the
+  "available" figure an exchange shows). The check uses ``x``; isolated margin movements leave
+  ``wallet_usd`` alone and ``balance_change`` says what the caller should move.
+
+Realised PnL of a **cross** position always lands in ``wallet_usd``: the wallet is its collateral.
+
+The quick calculators at the end (:func:`max_open_size`, :func:`target_price_for_roe`,
+:func:`pnl_and_roe_at_exit`, :func:`size_from_risk`) are plain broadcasting functions.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from core import fmt
+from core.errors import InvalidInputError
+from core.margin import _out, side_sign
+from core.model import Account, MarginMode, Position
+from core.profiles import FeeModel, Profile
+from core.quote import PositionQuote, quote_account, validate_position
+from core.tiers import TierTable
+
+ArrayLike = npt.ArrayLike
+
+#: The numbers whose change every :class:`WhatIf` reports (``after - before``).
+DELTA_KEYS: Final = (
+    "qty", "entry", "leverage", "notional", "margin", "initial_margin", "maintenance_margin",
+    "equity", "unrealized_pnl", "margin_ratio", "liquidation_price", "bankruptcy_price",
+    "distance_to_liquidation",
+)
+_PRICE_KEYS: Final = frozenset({"entry", "liquidation_price", "bankruptcy_price", "distance_to_liquidation",
+                                "margin_ratio", "leverage"})
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """The outcome of one what-if action.
+
+    Attributes
+    ----------
+    action : what was done, e.g. ``"add_margin"``.
+    index : the position's index in ``account.positions`` (and in ``account_before.positions``;
+        a fully closed position is removed, so the index no longer exists in ``account``).
+    before, after : quotes of the position before and after; ``after`` is None when it was closed.
+    account_before, account : the whole account before and after (frozen).
+    position : the new position, or None when it was closed.
+    deltas : ``after - before`` for every key of :data:`DELTA_KEYS`; NaN where a side has no
+        value (no liquidation price). When the position is closed, amounts go to zero and prices
+        to NaN.
+    realized_pnl : profit or loss realised by the action (partial close), before fees.
+    balance_change : money into (+) or out of (-) the free balance.
+    """
+
+    action: str
+    index: int
+    before: PositionQuote
+    after: PositionQuote | None
+    account_before: Account
+    account: Account
+    position: Position | None
+    deltas: Mapping[str, float] = field(default_factory=dict)
+    realized_pnl: float = 0.0
+    balance_change: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN as None."""
+        def n(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
+        return {
+            "action": self.action, "index": self.index, "before": self.before.as_dict(),
+            "after": None if self.after is None else self.after.as_dict(),
+            "deltas": {k: n(v) for k, v in self.deltas.items()},
+            "realized_pnl": self.realized_pnl, "balance_change": self.balance_change,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _finite(name: str, value: Any, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise InvalidInputError(name, f"must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise InvalidInputError(name, f"must be a finite number, got {value!r}")
+    if positive and v <= 0:
+        raise InvalidInputError(name, f"must be > 0, got {v:g}")
+    return v
+
+
+def _position(account: Account, index: int) -> Position:
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(account.positions):
+        hi = len(account.positions) - 1
+        allowed = f"0-{hi}" if hi >= 0 else "none: the account holds no position"
+        raise InvalidInputError("index", f"no position {index!r}; allowed {allowed}")
+    return account.positions[index]
+
+
+def _replace(account: Account, index: int, new: Position | None, wallet: float) -> Account:
+    ps = list(account.positions)
+    if new is None:
+        del ps[index]
+    else:
+        ps[index] = new
+    return account.with_(positions=tuple(ps), wallet_usd=wallet)
+
+
+def _quote(profile: Profile, account: Account, index: int) -> PositionQuote:
+    return quote_account(profile, account).positions[index]
+
+
+def _values(q: PositionQuote | None) -> dict[str, float]:
+    if q is None:
+        return {k: (math.nan if k in _PRICE_KEYS else 0.0) for k in DELTA_KEYS}
+    p = q.position
+    return {
+        "qty": p.qty_base, "entry": p.entry_price, "leverage": p.leverage, "notional": q.notional,
+        "margin": q.margin, "initial_margin": q.initial_margin,
+        "maintenance_margin": q.maintenance_margin, "equity": q.equity,
+        "unrealized_pnl": q.unrealized_pnl, "margin_ratio": q.margin_ratio,
+        "liquidation_price": q.liquidation_price, "bankruptcy_price": q.bankruptcy_price,
+        "distance_to_liquidation": q.distance_to_liquidation,
+    }
+
+
+def _deltas(before: PositionQuote, after: PositionQuote | None) -> dict[str, float]:
+    b, a = _values(before), _values(after)
+    out = {}
+    for k in DELTA_KEYS:
+        d = a[k] - b[k] if math.isfinite(a[k]) and math.isfinite(b[k]) else math.nan
+        out[k] = d
+    return out
+
+
+def _result(action: str, profile: Profile, account: Account, index: int, new: Position | None,
+            wallet: float, *, realized_pnl: float = 0.0, balance_change: float = 0.0) -> WhatIf:
+    before = _quote(profile, account, index)
+    if wallet < 0:
+        # Only a cross realised loss can do this: such an account would have been liquidated.
+        raise InvalidInputError(
+            "exit_price", f"the realised loss {fmt.money(-realized_pnl)} exceeds the wallet "
+            f"{fmt.money(account.wallet_usd)}; the account would have been liquidated first")
+    acct = _replace(account, index, new, wallet)
+    after = None if new is None else _quote(profile, acct, index)
+    return WhatIf(action=action, index=index, before=before, after=after, account_before=account,
+                  account=acct, position=new, deltas=_deltas(before, after),
+                  realized_pnl=realized_pnl, balance_change=balance_change)
+
+
+def _opening_close_fee(profile: Profile, p: Position) -> float:
+    if profile.rules.fee_model is not FeeModel.CLOSE_FEE:
+        return 0.0
+    return profile.rules.taker_fee * p.qty_base * p.entry_price * (1.0 - p.sign / p.leverage)
+
+
+def free_balance(profile: Profile, account: Account) -> float:
+    """Money the account can put into new margin: ``WB + sum(min(uPnL, 0)) - sum(IM)`` over cross.
+
+    Unrealised profit is not counted (an exchange lets you trade on it only in some modes, and
+    never withdraw it); unrealised loss and the cross positions' initial margin are taken off.
+    Never below zero.
+
+    Examples
+    --------
+    An account with 10,000 USDT and only isolated positions has 10,000 free.
+    """
+    out = account.wallet_usd
+    for p in account.positions:
+        if p.mode is MarginMode.CROSS:
+            upnl = p.sign * p.qty_base * (account.mark_of(p) - p.entry_price)
+            out += min(upnl, 0.0) - p.opening_margin - _opening_close_fee(profile, p)
+    return float(max(out, 0.0))
+
+
+def _source(profile: Profile, account: Account, free: float | None) -> tuple[float, bool]:
+    """(balance to check against, whether the wallet pays)."""
+    if free is None:
+        return free_balance(profile, account), True
+    return _finite("free_balance", free, positive=False), False
+
+
+def _need_isolated(p: Position, action: str) -> None:
+    if p.mode is not MarginMode.ISOLATED:
+        raise InvalidInputError(
+            "mode", f"{action} applies to an isolated position; a cross position is backed by the "
+            "wallet (change the wallet instead)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions on one position
+
+
+def add_margin(profile: Profile, account: Account, index: int, amount: float, *,
+               free_balance: float | None = None) -> WhatIf:
+    """Move ``amount`` from the free balance into an isolated position's margin.
+
+    The liquidation price moves away from the mark: a long's by about ``amount / qty`` down.
+    Allowed: ``0 < amount <= free balance``.
+    """
+    p = _position(account, index)
+    _need_isolated(p, "adding margin")
+    amt = _finite("amount", amount)
+    avail, wallet_pays = _source(profile, account, free_balance)
+    if amt > avail:
+        raise InvalidInputError("amount", f"{fmt.money(amt)} is more than the free balance; allowed "
+                                          f"up to {fmt.money(avail)}")
+    new = p.with_(margin_usd=p.isolated_margin + amt)
+    wallet = account.wallet_usd - amt if wallet_pays else account.wallet_usd
+    return _result("add_margin", profile, account, index, new, wallet, balance_change=-amt)
+
+
+def max_removable_margin(profile: Profile, account: Account, index: int) -> float:
+    """How much margin an isolated position can give back.
+
+    ``margin + min(uPnL, 0) - IM at mark``, never below 0, with ``IM at mark = q * mark / L``
+    (plus the fee to close under ``close_fee``). This is the rule the large exchanges apply: what
+    stays must open the same position at today's price, and an unrealised profit cannot be taken
+    out. Removing less than this keeps the position well clear of its maintenance margin (IM > MM
+    because L < 1/MMR).
+
+    Examples
+    --------
+    Source FAQ position, 5 BTC long at 68,000, 10x, margin 40,000, mark 68,000:
+    40,000 + 0 - 34,000 = 6,000.
+    """
+    p = _position(account, index)
+    _need_isolated(p, "removing margin")
+    mark = account.mark_of(p)
+    upnl = p.sign * p.qty_base * (mark - p.entry_price)
+    im_mark = p.qty_base * mark / p.leverage
+    if profile.rules.fee_model is FeeModel.CLOSE_FEE:
+        im_mark += profile.rules.taker_fee * p.qty_base * mark * (1.0 - p.sign / p.leverage)
+    return max(p.isolated_margin + min(upnl, 0.0) - im_mark, 0.0)
+
+
+def remove_margin(profile: Profile, account: Account, index: int, amount: float, *,
+                  free_balance: float | None = None) -> WhatIf:
+    """Take ``amount`` out of an isolated position's margin, back to the free balance.
+
+    Allowed: ``0 < amount <=`` :func:`max_removable_margin`. ``free_balance`` only says where the
+    money goes (see the module notes); it does not limit a removal.
+    """
+    p = _position(account, index)
+    _need_isolated(p, "removing margin")
+    amt = _finite("amount", amount)
+    cap = max_removable_margin(profile, account, index)
+    if amt > cap * (1 + 1e-12):
+        raise InvalidInputError(
+            "amount", f"{fmt.money(amt)} would leave less than the initial margin at the mark "
+            f"(margin + min(uPnL, 0) - IM); allowed up to {fmt.money(cap)}")
+    _, wallet_pays = _source(profile, account, free_balance)
+    new = p.with_(margin_usd=max(p.isolated_margin - amt, 0.0))
+    if new.margin_usd == 0.0:
+        raise InvalidInputError("amount", f"would leave no margin; allowed up to {fmt.money(cap)}")
+    wallet = account.wallet_usd + amt if wallet_pays else account.wallet_usd
+    return _result("remove_margin", profile, account, index, new, wallet, balance_change=amt)
+
+
+def change_leverage(profile: Profile, account: Account, index: int, leverage: float, *,
+                    free_balance: float | None = None) -> WhatIf:
+    """Set a new leverage.
+
+    Refused (``field="leverage"``): above the tier maximum at the position's notional, at or above
+    ``1/MMR`` (the position would be liquidatable at once), when the free balance cannot fund the
+    extra margin, and when the position would be liquidatable at the current mark afterwards.
+
+    Isolated: the margin becomes ``q * EP / L_new`` (any margin added by hand is folded in, as
+    Bybit recomputes the position margin); the difference comes from or goes to the free balance.
+    Cross: the wallet does not move; only the initial margin (what the free balance must cover)
+    changes, and with it nothing in the liquidation price except the fee-to-close term.
+
+    Examples
+    --------
+    5 BTC long at 68,000 from 10x to 5x: margin 34,000 -> 68,000, balance change -34,000.
+    """
+    p = _position(account, index)
+    lev = _finite("leverage", leverage)
+    if lev < 1:
+        raise InvalidInputError("leverage", f"must be at least 1x, got {lev:g}")
+    new = p.with_(leverage=lev, margin_usd=None) if p.mode is MarginMode.ISOLATED else p.with_(leverage=lev)
+    validate_position(profile, new)
+    avail, wallet_pays = _source(profile, account, free_balance)
+    old_im = p.isolated_margin if p.mode is MarginMode.ISOLATED else p.opening_margin
+    need = new.opening_margin - old_im
+    if need > avail * (1 + 1e-12):
+        lo = p.entry_notional / (old_im + avail)
+        raise InvalidInputError(
+            "leverage", f"{lev:g}x needs {fmt.money(need)} more margin than the free balance "
+            f"{fmt.money(avail)} holds; allowed from {lo:.4g}x")
+    wallet = account.wallet_usd
+    if p.mode is MarginMode.ISOLATED and wallet_pays:
+        wallet -= need
+    res = _result("change_leverage", profile, account, index, new, max(wallet, 0.0),
+                  balance_change=-need if p.mode is MarginMode.ISOLATED else 0.0)
+    if res.after is not None and res.after.liquidatable_now:
+        raise InvalidInputError(
+            "leverage", f"at {lev:g}x the position would be liquidated at the current mark "
+            f"(equity {fmt.money(res.after.equity)} < maintenance {fmt.money(res.after.maintenance_margin)}); "
+            "choose a lower leverage")
+    return res
+
+
+def partial_close(profile: Profile, account: Account, index: int, qty: float, exit_price: float, *,
+                  free_balance: float | None = None) -> WhatIf:
+    """Close ``qty`` of the position at ``exit_price`` (before fees).
+
+    ``realized PnL = s * qty * (exit - EP)``. An isolated position releases its margin in proportion,
+    ``margin * qty / q``, so the released margin plus the PnL go to the free balance; the entry price
+    and the leverage stay. A cross position's PnL lands in the wallet. ``qty == q`` closes the
+    position and removes it from the account (``after`` is None).
+
+    Examples
+    --------
+    Close 2 of 5 BTC long at 70,000 (entry 68,000, margin 34,000): PnL +4,000, released 13,600,
+    balance change +17,600; 3 BTC remain with margin 20,400.
+    """
+    p = _position(account, index)
+    dq = _finite("qty", qty)
+    if dq > p.qty_base * (1 + 1e-12):
+        raise InvalidInputError("qty", f"{dq:g} is more than the position holds; allowed up to {p.qty_base:g}")
+    dq = min(dq, p.qty_base)
+    px = _finite("exit_price", exit_price)
+    pnl = p.sign * dq * (px - p.entry_price)
+    remaining = p.qty_base - dq
+    closes = remaining <= p.qty_base * 1e-12
+    new: Position | None
+    if closes:
+        new = None
+    else:
+        new = p.with_(qty_base=remaining,
+                      margin_usd=None if p.margin_usd is None else p.margin_usd * remaining / p.qty_base)
+    wallet = account.wallet_usd
+    if p.mode is MarginMode.ISOLATED:
+        released = p.isolated_margin * (1.0 if closes else dq / p.qty_base)
+        change = released + pnl
+        _, wallet_pays = _source(profile, account, free_balance)
+        if change < 0:  # an isolated loss beyond the margin is the insurance fund's, not the trader's
+            change = 0.0
+        if wallet_pays:
+            wallet += change
+    else:
+        change = pnl
+        wallet += pnl
+    return _result("partial_close", profile, account, index, new, wallet, realized_pnl=pnl,
+                   balance_change=change)
+
+
+def add_to_position(profile: Profile, account: Account, index: int, qty: float, price: float, *,
+                    free_balance: float | None = None) -> WhatIf:
+    """Buy more of a long (sell more of a short) at ``price``, leverage kept.
+
+    New entry ``(q*EP + dq*P) / (q + dq)``; the new margin needed is ``dq * P / L`` (isolated: added
+    to the position's margin; cross: taken from the free balance, the wallet does not move). The
+    tier is re-chosen at the new notional, and a leverage above the new tier's maximum is refused.
+
+    Examples
+    --------
+    5 BTC long at 68,000 plus 5 at 70,000, 10x: entry 69,000, margin 34,000 + 35,000 = 69,000.
+    """
+    p = _position(account, index)
+    dq = _finite("qty", qty)
+    px = _finite("price", price)
+    q_new = p.qty_base + dq
+    ep_new = (p.qty_base * p.entry_price + dq * px) / q_new
+    extra = dq * px / p.leverage
+    margin = None if p.margin_usd is None else p.margin_usd + extra
+    new = p.with_(qty_base=q_new, entry_price=ep_new, margin_usd=margin)
+    validate_position(profile, new)
+    avail, wallet_pays = _source(profile, account, free_balance)
+    if extra > avail * (1 + 1e-12):
+        raise InvalidInputError("qty", f"needs {fmt.money(extra)} margin, more than the free balance "
+                                       f"{fmt.money(avail)}; allowed up to {avail * p.leverage / px:.6g}")
+    wallet = account.wallet_usd
+    if p.mode is MarginMode.ISOLATED and wallet_pays:
+        wallet -= extra
+    return _result("add_to_position", profile, account, index, new, max(wallet, 0.0),
+                   balance_change=-extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quick calculators (broadcasting)
+
+
+def max_open_size(*, balance: ArrayLike, leverage: ArrayLike, price: ArrayLike, tiers: TierTable,
+                  fee_rate: float = 0.0, lot_size: float | None = None) -> Any:
+    """Largest quantity that ``balance`` can open at ``leverage`` and ``price``.
+
+    The notional ``N = qty * price`` must lie in a tier whose maximum leverage allows ``leverage``
+    (and with ``leverage < 1/MMR``), and its cost ``N * (1/L + fee_rate)`` must not exceed the
+    balance. With tiers ``k`` allowed, the answer is ``max_k min(balance / (1/L + fee), cap_k)``
+    over the allowed tiers whose floor the balance reaches; a notional exactly at a cap belongs to
+    the next tier, so the result stays just below it. ``lot_size`` rounds down to whole lots.
+
+    Returns 0 where no tier allows the leverage. Broadcasts over balance, leverage and price.
+
+    Examples
+    --------
+    Binance BTCUSDT (2024-10-24) tier 1 allows 125x up to 50,000: 1,000 USDT at 20x buys
+    20,000 notional; at 125x the 125,000 it could pay for is capped by the 50,000 tier cap.
+
+    >>> from core.tiers import TierTable
+    >>> t = TierTable.from_rows(floor=[0, 50_000], cap=[50_000, 600_000], max_leverage=[125, 100],
+    ...                         mmr=[0.004, 0.005])
+    >>> max_open_size(balance=1_000, leverage=20, price=100_000, tiers=t)
+    0.2
+    >>> float(max_open_size(balance=1_000, leverage=125, price=100_000, tiers=t, lot_size=0.001))
+    0.499
+    """
+    b = np.asarray(balance, dtype=float)
+    lev = np.asarray(leverage, dtype=float)
+    px = np.asarray(price, dtype=float)
+    b, lev, px = np.broadcast_arrays(b, lev, px)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        budget = np.where(lev > 0, b / (1.0 / np.where(lev > 0, lev, 1.0) + fee_rate), 0.0)
+    budget = np.maximum(budget, 0.0)
+    best = np.zeros(b.shape)
+    for k in range(len(tiers)):
+        ok = (tiers.max_leverage[k] >= lev) & (lev * tiers.mmr[k] < 1.0) & (budget >= tiers.floor[k])
+        cap_k = tiers.cap[k]
+        # strictly below the cap: the cap itself is the next tier's floor
+        below_cap = np.nextafter(cap_k, 0.0) if math.isfinite(cap_k) else math.inf
+        n_k = np.minimum(budget, below_cap)
+        best = np.where(ok, np.maximum(best, n_k), best)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        qty = np.where(px > 0, best / np.where(px > 0, px, 1.0), np.nan)
+    if lot_size is not None:
+        lots = np.floor(qty / lot_size * (1 + 1e-12))
+        qty = lots * lot_size
+    # Rounding may carry qty * price onto a cap (the next tier's floor): step down until the
+    # notional sits in a tier that allows the leverage and the cost fits the balance.
+    inv_lev = 1.0 / np.where(lev > 0, lev, 1.0)
+    for _ in range(8):
+        n = qty * px
+        k = tiers.index(np.nan_to_num(n))
+        bad = (qty > 0) & ((tiers.max_leverage[k] < lev) | (n * (inv_lev + fee_rate) > b))
+        if not bad.any():
+            break
+        down = qty - lot_size if lot_size is not None else np.nextafter(qty, 0.0)
+        qty = np.where(bad, np.maximum(down, 0.0), qty)
+    return _out(qty)
+
+
+def target_price_for_roe(*, side: ArrayLike, entry: ArrayLike, leverage: ArrayLike, roe: ArrayLike) -> Any:
+    """Exit price that gives return on equity ``roe`` (a fraction) on the opening margin, before fees.
+
+    ``ROE = s * (P - EP) / EP * L``, so ``P = EP * (1 + s * roe / L)``. NaN where that is not a
+    positive price (a long losing more than its whole margin's worth at L = 1, ...).
+
+    >>> target_price_for_roe(side=1, entry=68_000, leverage=10, roe=0.5)   # +50 % at 10x: +5 %
+    71400.0
+    >>> target_price_for_roe(side=-1, entry=68_000, leverage=10, roe=0.5)
+    64600.0
+    """
+    s = np.asarray(side_sign(side), dtype=float)
+    ep = np.asarray(entry, dtype=float)
+    lev = np.asarray(leverage, dtype=float)
+    r = np.asarray(roe, dtype=float)
+    p = ep * (1.0 + s * r / lev)
+    return _out(np.where(p > 0, p, np.nan))
+
+
+def pnl_and_roe_at_exit(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, exit_price: ArrayLike,
+                        leverage: ArrayLike | None = None, margin: ArrayLike | None = None) -> tuple[Any, Any]:
+    """PnL ``s * q * (exit - EP)`` and ROE = PnL / margin, before fees.
+
+    The margin is ``margin`` when given, else the opening margin ``q * EP / leverage``.
+
+    >>> pnl_and_roe_at_exit(side=1, qty=5, entry=68_000, exit_price=71_400, leverage=10)
+    (17000.0, 0.5)
+    """
+    s = np.asarray(side_sign(side), dtype=float)
+    q = np.asarray(qty, dtype=float)
+    ep = np.asarray(entry, dtype=float)
+    pnl = s * q * (np.asarray(exit_price, dtype=float) - ep)
+    if margin is None:
+        if leverage is None:
+            raise InvalidInputError("leverage", "give the leverage or the margin")
+        m = q * ep / np.asarray(leverage, dtype=float)
+    else:
+        m = np.asarray(margin, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(m > 0, pnl / np.where(m > 0, m, 1.0), np.nan)
+    return _out(pnl), _out(r)
+
+
+def size_from_risk(*, balance: ArrayLike, risk: ArrayLike, entry: ArrayLike, stop: ArrayLike) -> Any:
+    """Position size that loses ``risk * balance`` if the stop is hit (before fees and slippage).
+
+    ``qty = balance * risk / |entry - stop|``; ``risk`` is a fraction (0.01 = 1 % of the account).
+    A stop below the entry means a long, above it a short; NaN where stop == entry.
+
+    >>> size_from_risk(balance=10_000, risk=0.01, entry=68_000, stop=66_000)   # 100 USDT / 2,000
+    0.05
+    """
+    b = np.asarray(balance, dtype=float)
+    r = np.asarray(risk, dtype=float)
+    dist = np.abs(np.asarray(entry, dtype=float) - np.asarray(stop, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(dist > 0, b * r / np.where(dist > 0, dist, 1.0), np.nan)
+    return _out(q)
