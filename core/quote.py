@@ -148,6 +148,26 @@ def _close_fee_at_open(profile: Profile, p: Position) -> float:
     return profile.rules.taker_fee * p.qty_base * p.entry_price * (1.0 - p.sign / p.leverage)
 
 
+def position_margin(profile: Profile, p: Position) -> float:
+    """The margin an isolated position holds: ``margin_usd``, or the opening requirement.
+
+    The opening requirement is ``q * EP / L``, plus under ``close_fee`` the fee to close at the
+    opening bankruptcy price, ``f * q * EP * (1 -/+ 1/L)`` (DOMAIN.md §1): Bybit takes that fee into
+    the position margin when the position opens, which puts the bankruptcy price at exactly
+    ``EP * (1 -/+ 1/L)``.
+
+    Examples
+    --------
+    Bybit UTA, 1 BTC long at 40,000, 50x, taker 0.055 %: 800 + 0.00055 x 40,000 x 0.98 = 821.56.
+    """
+    return opening_requirement(profile, p) if p.margin_usd is None else p.margin_usd
+
+
+def opening_requirement(profile: Profile, p: Position) -> float:
+    """Initial margin to open ``p``: ``q * EP / L`` (+ the fee to close under ``close_fee``)."""
+    return p.opening_margin + _close_fee_at_open(profile, p)
+
+
 def _mm(profile: Profile, p: Position, mark: float) -> tuple[float, int]:
     """Maintenance margin at the mark (before the close fee) and its tier index."""
     tiers = profile.effective_tiers(p.symbol)
@@ -166,7 +186,7 @@ def quote_account(profile: Profile, account: Account) -> AccountQuote:
                 raise
             raise InvalidPositionError(f"positions[{i}].{exc.field}", exc.reason) from None
     marks = [account.mark_of(p) for p in account.positions]
-    upnl = [p.sign * p.qty_base * (m - p.entry_price) for p, m in zip(account.positions, marks, strict=True)]
+    upnl = [float(p.sign * p.qty_base * (m - p.entry_price)) for p, m in zip(account.positions, marks, strict=True)]
     mms = [_mm(profile, p, m) for p, m in zip(account.positions, marks, strict=True)]
     cross = [p.mode is MarginMode.CROSS for p in account.positions]
     # A cross position's maintenance requirement includes its own close fee under close_fee;
@@ -184,10 +204,10 @@ def quote_account(profile: Profile, account: Account) -> AccountQuote:
             collateral = collateral_bp - others_req
             equity = cross_equity
         else:
-            collateral_bp = collateral = p.isolated_margin
-            equity = p.isolated_margin + upnl[i]
+            collateral_bp = collateral = position_margin(profile, p)
+            equity = collateral + upnl[i]
         quotes.append(_quote_one(profile, p, marks[i], upnl[i], mms[i], collateral, collateral_bp, equity,
-                                 account.wallet_usd if cross[i] else p.isolated_margin,
+                                 account.wallet_usd if cross[i] else collateral,
                                  cross_mm if cross[i] else None))
     return AccountQuote(profile, account, tuple(quotes), cross_equity, cross_mm, cross_ratio,
                         bool(any(cross) and cross_equity < cross_mm))
@@ -234,7 +254,7 @@ def quote_position(profile: Profile, position: Position, *, mark: float | None =
                    wallet: float | None = None) -> PositionQuote:
     """One position alone: isolated on its margin, or cross on ``wallet`` (default: its margin)."""
     if position.mode is MarginMode.CROSS:
-        w = position.isolated_margin if wallet is None else wallet
+        w = position_margin(profile, position) if wallet is None else wallet
     else:
         w = 0.0
     acct = Account(profile_id=profile.id, wallet_usd=w, positions=(position,),

@@ -38,7 +38,13 @@ from core.errors import InvalidInputError
 from core.margin import _out, side_sign
 from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, Profile
-from core.quote import PositionQuote, quote_account, validate_position
+from core.quote import (
+    PositionQuote,
+    opening_requirement,
+    position_margin,
+    quote_account,
+    validate_position,
+)
 from core.tiers import TierTable
 
 ArrayLike = npt.ArrayLike
@@ -170,12 +176,6 @@ def _result(action: str, profile: Profile, account: Account, index: int, new: Po
                   realized_pnl=realized_pnl, balance_change=balance_change)
 
 
-def _opening_close_fee(profile: Profile, p: Position) -> float:
-    if profile.rules.fee_model is not FeeModel.CLOSE_FEE:
-        return 0.0
-    return profile.rules.taker_fee * p.qty_base * p.entry_price * (1.0 - p.sign / p.leverage)
-
-
 def free_balance(profile: Profile, account: Account) -> float:
     """Money the account can put into new margin: ``WB + sum(min(uPnL, 0)) - sum(IM)`` over cross.
 
@@ -191,7 +191,7 @@ def free_balance(profile: Profile, account: Account) -> float:
     for p in account.positions:
         if p.mode is MarginMode.CROSS:
             upnl = p.sign * p.qty_base * (account.mark_of(p) - p.entry_price)
-            out += min(upnl, 0.0) - p.opening_margin - _opening_close_fee(profile, p)
+            out += min(upnl, 0.0) - opening_requirement(profile, p)
     return float(max(out, 0.0))
 
 
@@ -227,7 +227,7 @@ def add_margin(profile: Profile, account: Account, index: int, amount: float, *,
     if amt > avail:
         raise InvalidInputError("amount", f"{fmt.money(amt)} is more than the free balance; allowed "
                                           f"up to {fmt.money(avail)}")
-    new = p.with_(margin_usd=p.isolated_margin + amt)
+    new = p.with_(margin_usd=position_margin(profile, p) + amt)
     wallet = account.wallet_usd - amt if wallet_pays else account.wallet_usd
     return _result("add_margin", profile, account, index, new, wallet, balance_change=-amt)
 
@@ -253,7 +253,7 @@ def max_removable_margin(profile: Profile, account: Account, index: int) -> floa
     im_mark = p.qty_base * mark / p.leverage
     if profile.rules.fee_model is FeeModel.CLOSE_FEE:
         im_mark += profile.rules.taker_fee * p.qty_base * mark * (1.0 - p.sign / p.leverage)
-    return max(p.isolated_margin + min(upnl, 0.0) - im_mark, 0.0)
+    return max(position_margin(profile, p) + min(upnl, 0.0) - im_mark, 0.0)
 
 
 def remove_margin(profile: Profile, account: Account, index: int, amount: float, *,
@@ -272,7 +272,7 @@ def remove_margin(profile: Profile, account: Account, index: int, amount: float,
             "amount", f"{fmt.money(amt)} would leave less than the initial margin at the mark "
             f"(margin + min(uPnL, 0) - IM); allowed up to {fmt.money(cap)}")
     _, wallet_pays = _source(profile, account, free_balance)
-    new = p.with_(margin_usd=max(p.isolated_margin - amt, 0.0))
+    new = p.with_(margin_usd=max(position_margin(profile, p) - amt, 0.0))
     if new.margin_usd == 0.0:
         raise InvalidInputError("amount", f"would leave no margin; allowed up to {fmt.money(cap)}")
     wallet = account.wallet_usd + amt if wallet_pays else account.wallet_usd
@@ -303,8 +303,8 @@ def change_leverage(profile: Profile, account: Account, index: int, leverage: fl
     new = p.with_(leverage=lev, margin_usd=None) if p.mode is MarginMode.ISOLATED else p.with_(leverage=lev)
     validate_position(profile, new)
     avail, wallet_pays = _source(profile, account, free_balance)
-    old_im = p.isolated_margin if p.mode is MarginMode.ISOLATED else p.opening_margin
-    need = new.opening_margin - old_im
+    old_im = position_margin(profile, p) if p.mode is MarginMode.ISOLATED else opening_requirement(profile, p)
+    need = opening_requirement(profile, new) - old_im
     if need > avail * (1 + 1e-12):
         lo = p.entry_notional / (old_im + avail)
         raise InvalidInputError(
@@ -354,7 +354,7 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
                       margin_usd=None if p.margin_usd is None else p.margin_usd * remaining / p.qty_base)
     wallet = account.wallet_usd
     if p.mode is MarginMode.ISOLATED:
-        released = p.isolated_margin * (1.0 if closes else dq / p.qty_base)
+        released = position_margin(profile, p) * (1.0 if closes else dq / p.qty_base)
         change = released + pnl
         _, wallet_pays = _source(profile, account, free_balance)
         if change < 0:  # an isolated loss beyond the margin is the insurance fund's, not the trader's
@@ -385,9 +385,10 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
     px = _finite("price", price)
     q_new = p.qty_base + dq
     ep_new = (p.qty_base * p.entry_price + dq * px) / q_new
-    extra = dq * px / p.leverage
-    margin = None if p.margin_usd is None else p.margin_usd + extra
-    new = p.with_(qty_base=q_new, entry_price=ep_new, margin_usd=margin)
+    grown = p.with_(qty_base=q_new, entry_price=ep_new, margin_usd=None)
+    # dq * P / L, plus under close_fee the growth of the fee to close
+    extra = opening_requirement(profile, grown) - opening_requirement(profile, p.with_(margin_usd=None))
+    new = grown if p.margin_usd is None else grown.with_(margin_usd=p.margin_usd + extra)
     validate_position(profile, new)
     avail, wallet_pays = _source(profile, account, free_balance)
     if extra > avail * (1 + 1e-12):
