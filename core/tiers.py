@@ -95,9 +95,22 @@ class TierTable:
         if np.any(self.max_leverage < 1):
             k = int(np.argmax(self.max_leverage < 1))
             raise InvalidInputError(f"tiers[{k}].max_leverage", "must be at least 1")
+        if not np.all(np.isfinite(self.cum)) or np.any(self.cum < 0):
+            k = int(np.argmax(~np.isfinite(self.cum) | (self.cum < 0)))
+            raise InvalidInputError(f"tiers[{k}].maintenance_amount", f"must be a finite number >= 0, got {self.cum[k]:g}")
         mm_floor = self.mmr * self.floor - self.cum
         key_long = self.floor - mm_floor
         key_short = self.floor + mm_floor
+        # The liquidation solver needs N - MM(N) and N + MM(N) to rise from tier to tier; a
+        # maintenance amount far off the continuity recursion would let MM fall at a floor.
+        bad = (np.diff(key_long) <= 0) | (np.diff(key_short) <= 0) | (mm_floor[1:] < 0)
+        if np.any(bad):
+            k = int(np.argmax(bad)) + 1
+            expected = self.cum[k - 1] + self.floor[k] * (self.mmr[k] - self.mmr[k - 1])
+            raise InvalidInputError(
+                f"tiers[{k}].maintenance_amount",
+                f"{self.cum[k]:g} makes the maintenance margin jump at the tier floor "
+                f"{self.floor[k]:g}; the continuity recursion gives {expected:g}")
         key_long.setflags(write=False)
         key_short.setflags(write=False)
         object.__setattr__(self, "_key_long", key_long)
