@@ -254,14 +254,12 @@ def test_cross_two_positions_equity_equals_total_mm(pid):
         assert math.isfinite(lp)
         equity = acc.wallet_usd
         total_mm = 0.0
-        for j, (p, qj) in enumerate(zip(acc.positions, aq.positions, strict=True)):
+        for j, p in enumerate(acc.positions):
             price = lp if i == j else acc.mark_of(p)
             equity += p.sign * p.qty_base * (price - p.entry_price)
             tiers = prof.effective_tiers(p.symbol)
             basis_px = p.entry_price if rules.mm_basis is MMBasis.ENTRY else price
             k = tiers.index(p.qty_base * basis_px)
-            if not rules.tier_at_liquidation or i != j:
-                k = tiers.index(p.qty_base * (p.entry_price if rules.mm_basis is MMBasis.ENTRY else price))
             total_mm += tiers.mmr[k] * p.qty_base * basis_px - tiers.cum[k]
             if rules.fee_model is FeeModel.CLOSE_FEE:
                 # this position's own fee at its bankruptcy price; the others' at their opening one
