@@ -1,0 +1,139 @@
+"""Invariants of the liquidation engine, for every shipped profile, under np.errstate(all="raise")."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import PROFILES, cross_accounts, finite, isolated_cases
+
+from core.liquidation import liquidation_price
+from core.model import Account, MarginMode, Position
+from core.profiles import FeeModel, MMBasis, Profile
+from core.quote import PositionQuote, quote_account, quote_position
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def mm_at(prof: Profile, p: Position, price: float, q: PositionQuote) -> float:
+    """Maintenance margin at ``price`` written out from DOMAIN.md §1, independent of the solver."""
+    tiers = prof.effective_tiers(p.symbol)
+    r = prof.rules
+    basis_px = p.entry_price if r.mm_basis is MMBasis.ENTRY else price
+    tier_px = price if r.tier_at_liquidation else p.entry_price
+    k = int(tiers.index(p.qty_base * tier_px))
+    mm = tiers.mmr[k] * p.qty_base * basis_px - tiers.cum[k]
+    if r.fee_model is FeeModel.CLOSE_FEE:
+        # fee to close at the bankruptcy price, which leaves room for that fee
+        s, f, m = p.sign, r.taker_fee, q.collateral
+        bp = (p.qty_base * p.entry_price - s * m) / (p.qty_base * (1 - s * f))
+        mm += f * p.qty_base * bp
+    return float(mm)
+
+
+@SETTINGS
+@given(isolated_cases())
+def test_equity_equals_mm_at_liquidation_price(case):
+    prof, p = case.profile, case.position
+    with np.errstate(all="raise"):
+        q = quote_position(prof, p)
+    lp = q.liquidation_price
+    if math.isnan(lp):
+        assert p.sign > 0  # only a long can be beyond liquidation
+        return
+    equity = q.margin + p.sign * p.qty_base * (lp - p.entry_price)
+    assert equity == pytest.approx(mm_at(prof, p, lp, q), rel=1e-9, abs=1e-9 * p.entry_notional)
+
+
+@SETTINGS
+@given(isolated_cases())
+def test_lp_on_the_losing_side_of_entry_and_bp_beyond(case):
+    prof, p = case.profile, case.position
+    with np.errstate(all="raise"):
+        q = quote_position(prof, p)
+    lp, bp = q.liquidation_price, q.bankruptcy_price
+    if p.sign > 0:
+        assert math.isnan(lp) or lp < p.entry_price
+        assert math.isnan(bp) or math.isnan(lp) or bp < lp
+    else:
+        assert lp > p.entry_price
+        assert bp > lp
+    assert not q.liquidatable_now  # margin >= IM > MM at the entry mark
+
+
+@SETTINGS
+@given(isolated_cases(), finite(1e-6, 5.0))
+def test_adding_margin_moves_lp_away(case, frac):
+    prof, p = case.profile, case.position
+    extra = frac * p.entry_notional
+    with np.errstate(all="raise"):
+        lp0 = quote_position(prof, p).liquidation_price
+        lp1 = quote_position(prof, p.with_(margin_usd=p.margin_usd + extra)).liquidation_price
+    if p.sign > 0:
+        assert math.isnan(lp1) or lp1 < lp0
+    else:
+        assert lp1 > lp0
+
+
+@SETTINGS
+@given(isolated_cases(extra_margin=False), finite(0.0, 1.0))
+def test_distance_to_liquidation_shrinks_as_leverage_rises(case, t):
+    prof, p = case.profile, case.position
+    if p.leverage <= 1.0:
+        return
+    lower = 1.0 + t * (p.leverage - 1.0)  # a leverage between 1x and the drawn one
+    with np.errstate(all="raise"):
+        q_hi = quote_position(prof, p)
+        q_lo = quote_position(prof, p.with_(leverage=lower))
+    d_hi, d_lo = q_hi.distance_to_liquidation, q_lo.distance_to_liquidation
+    if math.isnan(d_hi):
+        assert math.isnan(d_lo)  # none at the higher leverage -> none at the lower one
+        return
+    assert math.isnan(d_lo) or d_lo >= d_hi * (1 - 1e-12)
+    assert d_hi > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(isolated_cases(profile_id="binance"), min_size=1, max_size=8))
+def test_vectorised_equals_scalar(cases):
+    prof = PROFILES.get("binance")
+    # one symbol's table for the whole array
+    cases = [c for c in cases if c.position.symbol == "BTCUSDT"] or cases[:1]
+    tiers = prof.contract(cases[0].position.symbol).tiers
+    side = np.array([c.position.sign for c in cases], dtype=float)
+    qty = np.array([c.position.qty_base for c in cases])
+    entry = np.array([c.position.entry_price for c in cases])
+    wallet = np.array([c.position.margin_usd for c in cases])
+    with np.errstate(all="raise"):
+        arr = liquidation_price(side=side, qty=qty, entry=entry, wallet=wallet, tiers=tiers)
+        for i in range(len(cases)):
+            one = liquidation_price(side=side[i], qty=qty[i], entry=entry[i], wallet=wallet[i], tiers=tiers)
+            assert (math.isnan(one) and math.isnan(arr[i])) or one == arr[i]
+
+
+@settings(max_examples=100, deadline=None)
+@given(cross_accounts(profile_id="binance"))
+def test_cross_each_lp_holds_others_at_mark(args):
+    prof, positions, marks, wallet = args
+    acc = Account(prof.id, wallet_usd=wallet, positions=positions, marks=marks)
+    with np.errstate(all="raise"):
+        aq = quote_account(prof, acc)
+    # An account already below maintenance has no meaningful "price to liquidation" (it is due now;
+    # a short may then have no positive root at all). The property is about healthy accounts.
+    assume(not aq.cross_liquidatable_now)
+    for i, qi in enumerate(aq.positions):
+        lp = qi.liquidation_price
+        if math.isnan(lp):
+            assert qi.position.sign > 0  # a healthy short always has a liquidation price
+            continue
+        # healthy: the liquidation price lies on the losing side of the mark
+        assert qi.position.sign * (qi.mark - lp) > 0
+        equity, total = wallet, 0.0
+        for j, p in enumerate(positions):
+            px = lp if i == j else marks[p.symbol]
+            equity += p.sign * p.qty_base * (px - p.entry_price)
+            total += prof.effective_tiers(p.symbol).maintenance_margin(p.qty_base * px)
+        assert equity == pytest.approx(total, rel=1e-9, abs=1e-9 * wallet)
+        assert all(p.mode is MarginMode.CROSS for p in positions)
