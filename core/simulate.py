@@ -1,0 +1,1164 @@
+"""The liquidation waterfall played over a price path, with a double-entry ledger.
+
+:func:`simulate` walks a :class:`~core.prices.PricePath` for one account under one exchange profile
+and records what happens after the mark crosses the liquidation price (DOMAIN.md §3-§4):
+
+1. **Margin check at mark.** A scope -- one isolated position, or every cross position of the
+   account together -- is liquidatable when its equity at the mark is below its maintenance margin.
+   The test is the engine's own (:func:`core.quote.quote_account`, ``liquidatable_now``); nothing is
+   re-derived here.
+2. **Trigger** (``liquidation_triggered``) and **cancel open orders** (``orders_cancelled``): the
+   scope's stop-loss and take-profit orders go.
+3. **Liquidation order against the book** (:class:`~core.book.BookModel`): an IOC market order at the
+   last price, with slippage from the book's depth; it may fill only partly (``liquidation_fill``).
+   The profile's liquidation fee is charged on the filled notional, never more than what is left.
+4. **Partial liquidation** by the profile's rule: ``tier_step_down`` reduces the largest position to
+   the floor of its tier and stops once the scope is compliant again; ``fraction`` closes
+   ``partial_fraction`` of a scope whose notional exceeds ``partial_min_notional`` and starts a
+   ``cooldown_s`` cooldown, after which a still-liquidatable scope is liquidated whole
+   (``partial_liquidation``).
+5. **Settlement against the bankruptcy price**: after a whole liquidation what is left of the
+   collateral goes to the insurance fund (``insurance_fund_inflow``); a fill worse than the
+   bankruptcy price leaves a deficit the fund pays (``insurance_fund_payout``).
+6. **Backstop**: where the profile sets ``backstop_mm_fraction`` (Hyperliquid 2/3), a scope whose
+   equity falls below that fraction of MM while the book could not close it (an unfilled
+   remainder, or during the cooldown) is taken over with its collateral by ``liquidator_vault``
+   (``backstop``).
+7. **Auto-deleveraging**: when the fund cannot pay the gap, the part of the position the fund cannot
+   cover is closed at the bankruptcy price against opposite-side counterparties ranked by
+   :func:`adl_score` (``adl``).
+
+Trader actions at given times: ``add_margin`` (``margin_added``), ``change_leverage``
+(``leverage_changed``), ``reduce`` (``position_reduced``), and ``stop_loss`` / ``take_profit`` orders
+that trigger on the **last** price (``stop_triggered`` then ``position_reduced``).
+
+Speed: between events the state is constant, so the first tick where a scope could be liquidatable is
+found with one numpy pass over the remaining path (equity minus MM as the mark moves, anchored on
+the engine's values at the segment start) and only candidate ticks go through the engine.
+
+Money: every balance change is a :class:`~core.ledger.Transfer` between two parties; the realised PnL
+of every close is settled with ``market`` (all other traders), so the sum of balances never changes.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from core import fmt
+from core.book import BookModel
+from core.errors import InvalidInputError
+from core.ledger import Ledger, PartyBalance, Transfer
+from core.liquidation import bankruptcy_price
+from core.margin import maintenance_margin, unrealized_pnl
+from core.model import Account, MarginMode, Position, Side
+from core.prices import (
+    SECONDS_PER_YEAR,
+    Jumps,
+    PricePath,
+    gap,
+    gbm_path,
+    linear_crash,
+    mark_from_index,
+    path_from_points,
+    read_price_csv,
+    time_grid,
+    with_last_wick,
+)
+from core.profiles import MMBasis, PartialLiquidation, Profile
+from core.quote import AccountQuote, quote_account
+
+
+class EventKind(StrEnum):
+    ORDERS_CANCELLED = "orders_cancelled"
+    LIQUIDATION_TRIGGERED = "liquidation_triggered"
+    PARTIAL_LIQUIDATION = "partial_liquidation"
+    LIQUIDATION_FILL = "liquidation_fill"
+    INSURANCE_FUND_INFLOW = "insurance_fund_inflow"
+    INSURANCE_FUND_PAYOUT = "insurance_fund_payout"
+    BACKSTOP = "backstop"
+    ADL = "adl"
+    STOP_TRIGGERED = "stop_triggered"
+    MARGIN_ADDED = "margin_added"
+    LEVERAGE_CHANGED = "leverage_changed"
+    POSITION_REDUCED = "position_reduced"
+
+
+class ActionKind(StrEnum):
+    ADD_MARGIN = "add_margin"
+    CHANGE_LEVERAGE = "change_leverage"
+    REDUCE = "reduce"
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+
+
+WALLET: Final = "trader.wallet"
+SPOT: Final = "trader.spot"
+MARKET: Final = "market"
+FUND: Final = "insurance_fund"
+FEES: Final = "fees"
+VAULT: Final = "liquidator_vault"
+
+
+def _jnum(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One step of the waterfall. ``price`` is the event's own price (fill, trigger, BP); NaN if none.
+
+    ``amount`` is the money the event moved (realised PnL of a fill, a fund flow, a fee-free margin
+    transfer), in quote currency; ``detail`` carries extra numbers (equity, MM, fee, ...).
+    """
+
+    t: float
+    kind: EventKind
+    position: str
+    mark: float
+    last: float
+    price: float = math.nan
+    qty: float = 0.0
+    amount: float = 0.0
+    detail: Mapping[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"t": self.t, "kind": self.kind.value, "position": self.position, "mark": self.mark,
+                "last": self.last, "price": _jnum(self.price), "qty": self.qty, "amount": self.amount,
+                "detail": {k: _jnum(v) for k, v in self.detail.items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationRecord:
+    """The five prices of one liquidation step (DOMAIN.md §3): entry, mark at trigger, LP, BP, fill.
+
+    ``kind`` is ``"whole"``, ``"partial"`` or ``"backstop"``; ``fill_price`` is the average book fill
+    (NaN when nothing filled in the book: a backstop, or a fully auto-deleveraged close).
+    """
+
+    t: float
+    position: str
+    kind: str
+    qty: float
+    entry_price: float
+    mark_at_trigger: float
+    liquidation_price: float
+    bankruptcy_price: float
+    fill_price: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"t": self.t, "position": self.position, "kind": self.kind, "qty": self.qty,
+                "entry": self.entry_price, "mark_at_trigger": self.mark_at_trigger,
+                "liquidation_price": _jnum(self.liquidation_price),
+                "bankruptcy_price": _jnum(self.bankruptcy_price), "fill_price": _jnum(self.fill_price)}
+
+
+@dataclass(frozen=True, slots=True)
+class Counterparty:
+    """An opposite-side trader who may be auto-deleveraged; ``margin`` is its collateral."""
+
+    name: str
+    side: Side
+    qty: float
+    entry: float
+    margin: float
+
+    @property
+    def party(self) -> str:
+        return f"adl.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A scripted trader action at time ``t`` on ``account.positions[position]``.
+
+    ``value`` is the amount (add_margin), the new leverage (change_leverage), the quantity (reduce)
+    or the trigger price (stop_loss, take_profit); ``qty`` is an order's size (None: the whole).
+    """
+
+    t: float
+    kind: ActionKind
+    position: int
+    value: float
+    qty: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """Everything one run produced."""
+
+    path: PricePath
+    symbol: str
+    profile_id: str
+    events: tuple[Event, ...]
+    transfers: tuple[Transfer, ...]
+    parties: tuple[PartyBalance, ...]
+    liquidations: tuple[LiquidationRecord, ...]
+
+    def events_of(self, kind: EventKind | str) -> tuple[Event, ...]:
+        k = EventKind(kind)
+        return tuple(e for e in self.events if e.kind is k)
+
+    def party(self, name: str) -> PartyBalance:
+        for p in self.parties:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def imbalance(self) -> float:
+        """Sum of end balances minus sum of start balances: zero up to rounding, by construction."""
+        return math.fsum(p.end for p in self.parties) - math.fsum(p.start for p in self.parties)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The CLI's ``--json`` contract."""
+        return {"symbol": self.symbol, "exchange": self.profile_id,
+                "events": [e.as_dict() for e in self.events],
+                "ledger": [tr.as_dict() for tr in self.transfers],
+                "parties": [p.as_dict() for p in self.parties],
+                "liquidations": [r.as_dict() for r in self.liquidations]}
+
+    def summary(self) -> str:
+        """A short account for people: the events, the five prices, who gained and lost."""
+        n = fmt.money
+        lines = [f"{self.profile_id} {self.symbol}: {len(self.path)} ticks, "
+                 f"t = {self.path.t[0]:g} .. {self.path.t[-1]:g} s"]
+        if not self.events:
+            lines.append("Nothing happened: no trigger, no order, no action.")
+        for e in self.events:
+            price = "" if not math.isfinite(e.price) else f" @ {fmt.num(round(e.price, 6))}"
+            qty = f" qty {fmt.num(round(e.qty, 9))}" if e.qty else ""
+            amt = f" amount {n(e.amount)}" if e.amount else ""
+            lines.append(f"  t={e.t:>10g}  {e.kind.value:<22} {e.position:<22} mark {fmt.num(round(e.mark, 6))}"
+                         f"{price}{qty}{amt}")
+        for r in self.liquidations:
+            lines.append(f"  {r.kind} liquidation of {r.position} at t={r.t:g}: entry {fmt.num(r.entry_price)}, "
+                         f"mark {fmt.num(round(r.mark_at_trigger, 6))}, liquidation "
+                         f"{fmt.num(round(r.liquidation_price, 6))}, bankruptcy "
+                         f"{fmt.num(round(r.bankruptcy_price, 6))}, fill {fmt.num(round(r.fill_price, 6))}")
+        lines.append("Balances (start -> end):")
+        for p in self.parties:
+            lines.append(f"  {p.name:<28} {n(p.start):>18} -> {n(p.end):>18}  ({'+' if p.change >= 0 else ''}"
+                         f"{n(p.change)})")
+        lines.append(f"Money conserved: sum of changes = {n(self.imbalance)}")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ ADL rank
+
+
+def adl_score(*, side: Any, qty: Any, entry: Any, mark: Any, margin: Any) -> Any:
+    """Auto-deleveraging rank: higher is closed first (BitMEX / MEXC / Bybit form, DOMAIN.md §4.6).
+
+    Notes
+    -----
+    ::
+
+        PnL%           = uPnL / margin = s * q * (mark - entry) / margin
+        eff. leverage  = |mark value| / |mark value - bankruptcy value| = mark / |mark - BP|
+        score          = PnL% * eff. leverage    if PnL% > 0
+                         PnL% / eff. leverage    otherwise
+
+    with ``BP = entry - s * margin / q`` the counterparty's own bankruptcy price (engine function).
+
+    Examples
+    --------
+    A short of 1 BTC from 70,000 with 7,000 margin, mark 60,000: PnL% = 10,000 / 7,000 = 1.4286,
+    BP = 77,000, eff. leverage = 60,000 / 17,000 = 3.5294, score = 5.042.
+
+    >>> round(adl_score(side=-1, qty=1, entry=70_000, mark=60_000, margin=7_000), 3)
+    5.042
+    """
+    s = np.sign(np.asarray(side, dtype=float))
+    q = np.asarray(qty, dtype=float)
+    m = np.asarray(mark, dtype=float)
+    mg = np.asarray(margin, dtype=float)
+    pnl_pct = np.asarray(unrealized_pnl(side=s, qty=q, entry=entry, mark=m)) / mg
+    bp = np.asarray(bankruptcy_price(side=s, qty=q, entry=entry, wallet=mg))
+    bp = np.where(np.isnan(bp), 0.0, bp)  # a long with no bankruptcy price: mark value is all equity
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lev = np.abs(m) / np.abs(m - bp)
+        out = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
+    return float(out) if out.ndim == 0 else out
+
+
+# ------------------------------------------------------------------------------- internal run state
+
+
+@dataclass(slots=True)
+class _Order:
+    kind: ActionKind
+    price: float
+    qty: float | None
+
+
+@dataclass(slots=True)
+class _Pos:
+    index: int
+    label: str
+    party: str
+    symbol: str
+    sign: int
+    qty: float
+    entry: float
+    leverage: float
+    mode: MarginMode
+    on_path: bool
+    const_mark: float
+    orders: list[_Order] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Scope:
+    key: str  # "cross" or the isolated position's label
+    cooldown_until: float = -math.inf
+    partial_done: bool = False
+
+
+@dataclass(slots=True)
+class _Cp:
+    spec: Counterparty
+    qty: float
+
+
+class _Run:
+    def __init__(self, profile: Profile, account: Account, path: PricePath, *, symbol: str,
+                 book: BookModel, insurance_fund: float, counterparties: Sequence[Counterparty],
+                 actions: Sequence[Action]) -> None:
+        self.profile = profile
+        self.rules = profile.rules
+        self.account = account
+        self.path = path
+        self.t, self.mark, self.last = path.t, path.mark, path.last
+        self.symbol = symbol
+        self.book = book
+        self.lot = profile.contract(symbol).lot_size
+        self.events: list[Event] = []
+        self.records: list[LiquidationRecord] = []
+        spot = math.fsum(a.value for a in actions if a.kind is ActionKind.ADD_MARGIN)
+        opening: dict[str, float] = {WALLET: account.wallet_usd}
+        self.positions: list[_Pos] = []
+        seen: dict[str, int] = {}
+        for p in account.positions:
+            seen[p.symbol] = seen.get(p.symbol, 0) + 1
+        count: dict[str, int] = {}
+        for i, p in enumerate(account.positions):
+            count[p.symbol] = count.get(p.symbol, 0) + 1
+            tag = p.symbol if seen[p.symbol] == 1 else f"{p.symbol}#{count[p.symbol]}"
+            if p.mode is MarginMode.ISOLATED:
+                party = f"trader.isolated.{tag}"
+                opening[party] = p.isolated_margin
+            else:
+                party = WALLET
+            self.positions.append(_Pos(index=i, label=f"{tag} {p.side.value}", party=party, symbol=p.symbol,
+                                       sign=p.sign, qty=p.qty_base, entry=p.entry_price, leverage=p.leverage,
+                                       mode=p.mode, on_path=p.symbol == symbol, const_mark=account.mark_of(p)))
+        if spot > 0:
+            opening[SPOT] = spot
+        opening[MARKET] = 0.0
+        opening[FUND] = insurance_fund
+        opening[FEES] = 0.0
+        self.cps = [_Cp(c, c.qty) for c in counterparties]
+        for c in counterparties:
+            opening[c.party] = c.margin
+        self.ledger = Ledger(opening)
+        self.scopes: dict[str, _Scope] = {}
+        self.actions = sorted(enumerate(actions), key=lambda ia: (ia[1].t, ia[0]))
+
+    # -- engine access ------------------------------------------------------------------------
+
+    def alive(self) -> list[_Pos]:
+        return [p for p in self.positions if p.qty > 0]
+
+    def quote(self, j: int) -> tuple[AccountQuote, list[_Pos]]:
+        alive = self.alive()
+        mark = float(self.mark[j])
+        positions = []
+        marks: dict[str, float] = {}
+        for p in alive:
+            margin = None
+            if p.mode is MarginMode.ISOLATED:
+                margin = max(self.ledger.balance(p.party), 1e-9)
+            positions.append(Position(symbol=p.symbol, side=Side.LONG if p.sign > 0 else Side.SHORT,
+                                      qty_base=p.qty, entry_price=p.entry, leverage=p.leverage, mode=p.mode,
+                                      margin_usd=margin))
+            marks[p.symbol] = mark if p.on_path else p.const_mark
+        acct = Account(profile_id=self.profile.id, wallet_usd=max(self.ledger.balance(WALLET), 0.0),
+                       positions=tuple(positions), marks=tuple(sorted(marks.items())))
+        return quote_account(self.profile, acct), alive
+
+    def scope_keys(self) -> list[str]:
+        alive = self.alive()
+        keys = [p.label for p in alive if p.mode is MarginMode.ISOLATED]
+        if any(p.mode is MarginMode.CROSS for p in alive):
+            keys.append("cross")
+        return keys
+
+    def scope_positions(self, key: str) -> list[_Pos]:
+        if key == "cross":
+            return [p for p in self.alive() if p.mode is MarginMode.CROSS]
+        return [p for p in self.alive() if p.label == key]
+
+    def scope(self, key: str) -> _Scope:
+        if key not in self.scopes:
+            self.scopes[key] = _Scope(key)
+        return self.scopes[key]
+
+    def scope_state(self, aq: AccountQuote, alive: list[_Pos], key: str) -> tuple[float, float, bool]:
+        """(equity, maintenance margin, liquidatable) of a scope, as the engine reports them."""
+        if key == "cross":
+            return aq.cross_equity, aq.cross_maintenance, aq.cross_liquidatable_now
+        k = next(i for i, p in enumerate(alive) if p.label == key)
+        pq = aq.positions[k]
+        return pq.equity, pq.maintenance_margin, pq.liquidatable_now
+
+    def position_quote(self, aq: AccountQuote, alive: list[_Pos], pos: _Pos) -> Any:
+        return aq.positions[next(i for i, p in enumerate(alive) if p is pos)]
+
+    def _mm_curve(self, p: _Pos, prices: Any) -> Any:
+        """The position's maintenance margin as the mark moves (engine's margin function)."""
+        tiers = self.profile.effective_tiers(p.symbol)
+        return maintenance_margin(qty=p.qty, price=prices, tiers=tiers)
+
+    def backstop_on(self) -> bool:
+        return self.rules.backstop_mm_fraction is not None
+
+    def wants(self, key: str, j: int, equity: float, mm: float, liquidatable: bool) -> str | None:
+        """What the waterfall does to a scope at tick j: "liquidate", "backstop" or None."""
+        sc = self.scope(key)
+        in_cool = self.t[j] < sc.cooldown_until
+        bs = self.backstop_on() and equity < (self.rules.backstop_mm_fraction or 0.0) * mm
+        if in_cool:
+            return "backstop" if (liquidatable and bs) else None
+        return "liquidate" if liquidatable else None
+
+    # -- fast search ----------------------------------------------------------------------------
+
+    def first_liquidation(self, a: int, b: int) -> tuple[int, str] | None:
+        """First tick in [a, b) at which some scope wants liquidation or a backstop (engine-confirmed)."""
+        if a >= b:
+            return None
+        aq, alive = self.quote(a)
+        best: tuple[int, str] | None = None
+        prices = self.mark[a:b]
+        p0 = float(self.mark[a])
+        tt = self.t[a:b]
+        for key in self.scope_keys():
+            e0, mm0, _ = self.scope_state(aq, alive, key)
+            d_e = np.zeros(prices.shape)
+            d_mm = np.zeros(prices.shape)
+            for p in self.scope_positions(key):
+                if not p.on_path:
+                    continue
+                d_e += np.asarray(unrealized_pnl(side=p.sign, qty=p.qty, entry=p0, mark=prices))
+                if self.rules.mm_basis is MMBasis.MARK:
+                    d_mm += np.asarray(self._mm_curve(p, prices)) - float(self._mm_curve(p, np.float64(p0)))
+            eq = e0 + d_e
+            mm = mm0 + d_mm
+            tol = 1e-9 * (1.0 + abs(mm0) + abs(e0))
+            sc = self.scope(key)
+            mask = (eq - mm < tol)
+            if sc.cooldown_until > tt[0]:
+                cool = tt < sc.cooldown_until
+                frac = self.rules.backstop_mm_fraction
+                bs = (eq - frac * mm < tol) if frac is not None else np.zeros(mask.shape, dtype=bool)
+                mask &= (~cool) | bs
+            limit = b if best is None else best[0]
+            cand = np.flatnonzero(mask[: limit - a])
+            for k in cand:
+                j = a + int(k)
+                aqj, alive_j = self.quote(j)
+                e, m, liq = self.scope_state(aqj, alive_j, key)
+                if self.wants(key, j, e, m, liq):
+                    if best is None or j < best[0]:
+                        best = (j, key)
+                    break
+        return best
+
+    def first_stop(self, a: int, b: int) -> int | None:
+        best: int | None = None
+        last = self.last[a:b]
+        for p in self.alive():
+            if not p.on_path:
+                continue
+            for o in p.orders:
+                below = (o.kind is ActionKind.STOP_LOSS) == (p.sign > 0)
+                hit = last <= o.price if below else last >= o.price
+                k = np.flatnonzero(hit[: (b if best is None else best) - a])
+                if k.size:
+                    best = a + int(k[0])
+        return best
+
+    # -- ledger helpers -------------------------------------------------------------------------
+
+    def event(self, j: int, kind: EventKind, position: str, **kw: Any) -> None:
+        self.events.append(Event(t=float(self.t[j]), kind=kind, position=position, mark=float(self.mark[j]),
+                                 last=float(self.last[j]), **kw))
+
+    def round_lot(self, qty: float, *, up: bool = False) -> float:
+        steps = qty / self.lot
+        steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
+        return steps * self.lot
+
+    def close_in_book(self, j: int, p: _Pos, qty: float, reason: str, fee_rate: float) -> tuple[float, float, float, float]:
+        """Close up to ``qty`` of ``p`` in the book at the last price: (filled, avg price, pnl, fee)."""
+        fill = self.book.fill(side=-p.sign, qty=min(qty, p.qty), price=float(self.last[j]))
+        if fill.qty <= 0:
+            return 0.0, math.nan, 0.0, 0.0
+        pnl = float(unrealized_pnl(side=p.sign, qty=fill.qty, entry=p.entry, mark=fill.price))
+        t = float(self.t[j])
+        self.ledger.transfer(t, MARKET, p.party, pnl, f"{reason}: {p.label} {fill.qty:g} @ {fill.price:.6g}")
+        fee = min(fee_rate * fill.qty * fill.price, max(self.ledger.balance(p.party), 0.0))
+        self.ledger.transfer(t, p.party, FEES, fee, f"{reason} fee: {p.label}")
+        p.qty = max(p.qty - fill.qty, 0.0)
+        if p.qty < self.lot * 1e-6:
+            p.qty = 0.0
+        return fill.qty, fill.price, pnl, fee
+
+    # -- the waterfall --------------------------------------------------------------------------
+
+    def liquidate(self, j: int, key: str) -> None:
+        aq, alive = self.quote(j)
+        equity, mm, liq = self.scope_state(aq, alive, key)
+        what = self.wants(key, j, equity, mm, liq)
+        if what is None:
+            return
+        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * float(self.mark[j]))
+        quotes = {id(p): self.position_quote(aq, alive, p) for p in members}
+        sc = self.scope(key)
+        self.event(j, EventKind.LIQUIDATION_TRIGGERED, key, price=quotes[id(members[0])].liquidation_price,
+                   qty=math.fsum(p.qty for p in members), amount=equity - mm,
+                   detail={"equity": equity, "maintenance_margin": mm,
+                           "unrealized_pnl": math.fsum(quotes[id(p)].unrealized_pnl for p in members),
+                           "bankruptcy_price": quotes[id(members[0])].bankruptcy_price})
+        n_orders = sum(len(p.orders) for p in members)
+        for p in members:
+            p.orders.clear()
+        self.event(j, EventKind.ORDERS_CANCELLED, key, qty=float(n_orders))
+        if what == "backstop":
+            self.backstop(j, key, members, quotes)
+            return
+        rule = self.rules.partial_liquidation
+        notional = math.fsum(p.qty for p in members) * float(self.mark[j])
+        if (rule is PartialLiquidation.FRACTION and not sc.partial_done
+                and notional > self.rules.partial_min_notional):
+            self.partial_fraction(j, key, members, quotes)
+            return
+        if rule is PartialLiquidation.TIER_STEP_DOWN and self.step_down(j, key, members, quotes):
+            return
+        self.whole(j, key)
+
+    def record(self, j: int, p: _Pos, q: Any, kind: str, qty: float, fill: float) -> None:
+        self.records.append(LiquidationRecord(
+            t=float(self.t[j]), position=p.label, kind=kind, qty=qty, entry_price=p.entry,
+            mark_at_trigger=float(self.mark[j]), liquidation_price=q.liquidation_price,
+            bankruptcy_price=q.bankruptcy_price, fill_price=fill))
+
+    def cover_negative(self, j: int, party: str, position: str) -> None:
+        bal = self.ledger.balance(party)
+        if bal < 0:
+            self.ledger.transfer(float(self.t[j]), FUND, party, -bal, f"fund pays the gap past bankruptcy: {position}")
+            self.event(j, EventKind.INSURANCE_FUND_PAYOUT, position, amount=-bal,
+                       detail={"fund_after": self.ledger.balance(FUND)})
+
+    def partial_fraction(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> None:
+        sc = self.scope(key)
+        fee_rate = self.profile.liquidation_fee(self.symbol)
+        for p in members:
+            x = max(self.round_lot(p.qty * self.rules.partial_fraction), self.lot)
+            q = quotes[id(p)]
+            filled, price, pnl, fee = self.close_in_book(j, p, x, "partial liquidation", fee_rate)
+            self.event(j, EventKind.PARTIAL_LIQUIDATION, p.label, price=price, qty=filled, amount=pnl,
+                       detail={"fraction": self.rules.partial_fraction, "fee": fee,
+                               "cooldown_until": float(self.t[j]) + self.rules.cooldown_s})
+            self.record(j, p, q, "partial", filled, price)
+            self.cover_negative(j, p.party, p.label)
+        sc.partial_done = True
+        sc.cooldown_until = float(self.t[j]) + self.rules.cooldown_s
+        self.after_book(j, key)
+
+    def step_down(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> bool:
+        """Tier step-down; True when the scope ended compliant (False: liquidate whole)."""
+        fee_rate = self.profile.liquidation_fee(self.symbol)
+        mark = float(self.mark[j])
+        for _ in range(64):
+            best = None
+            for p in self.scope_positions(key):
+                tiers = self.profile.effective_tiers(p.symbol)
+                price = p.entry if self.rules.mm_basis is MMBasis.ENTRY else (mark if p.on_path else p.const_mark)
+                k = int(tiers.index(p.qty * price))
+                if k > 0 and (best is None or p.qty * price > best[0]):
+                    best = (p.qty * price, p, float(tiers.floor[k]), price)
+            if best is None:
+                return False
+            _, p, floor, price = best
+            target = floor / price
+            x = self.round_lot(p.qty - target, up=True)
+            x = min(max(x, self.lot), p.qty)
+            q = quotes.get(id(p))
+            if q is None:
+                aq, alive = self.quote(j)
+                q = self.position_quote(aq, alive, p)
+            filled, fprice, pnl, fee = self.close_in_book(j, p, x, "tier step-down", fee_rate)
+            self.event(j, EventKind.PARTIAL_LIQUIDATION, p.label, price=fprice, qty=filled, amount=pnl,
+                       detail={"target_notional": floor, "fee": fee})
+            self.record(j, p, q, "partial", filled, fprice)
+            self.cover_negative(j, p.party, p.label)
+            quotes.pop(id(p), None)
+            if not self.scope_positions(key):
+                return True
+            if filled <= 0:
+                return False
+            aq, alive = self.quote(j)
+            if not self.scope_state(aq, alive, key)[2]:
+                return True
+        return False
+
+    def whole(self, j: int, key: str) -> None:
+        aq, alive = self.quote(j)
+        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * float(self.mark[j]))
+        fee_rate = self.profile.liquidation_fee(self.symbol)
+        committed = 0.0
+        party = members[0].party
+        for p in members:
+            q = self.position_quote(aq, alive, p)
+            bp = q.bankruptcy_price
+            last = float(self.last[j])
+            fill = self.book.fill(side=-p.sign, qty=p.qty, price=last)
+            x = fill.qty
+
+            def gap_of(x_: float, p: _Pos = p, bp: float = bp, last: float = last) -> float:
+                if x_ <= 0 or not math.isfinite(bp):
+                    return 0.0
+                price = self.book.price_for(side=-p.sign, qty=x_, price=last)
+                return x_ * max(p.sign * (bp - price), 0.0)
+
+            fund_left = max(self.ledger.balance(FUND) - committed, 0.0)
+            adl_qty = 0.0
+            have_cp = any(c.qty > 0 and c.spec.side.sign == -p.sign for c in self.cps)
+            if have_cp and gap_of(x) > fund_left + 1e-9:
+                lo, hi = 0.0, x
+                for _ in range(80):
+                    mid = 0.5 * (lo + hi)
+                    if gap_of(mid) <= fund_left:
+                        lo = mid
+                    else:
+                        hi = mid
+                x = self.round_lot(lo)
+                adl_qty = p.qty - x
+            committed += gap_of(x)
+            before = p.qty
+            filled, fprice, pnl, fee = (0.0, math.nan, 0.0, 0.0)
+            if x > 0:
+                filled, fprice, pnl, fee = self.close_in_book(j, p, x, "liquidation fill", fee_rate)
+                self.event(j, EventKind.LIQUIDATION_FILL, p.label, price=fprice, qty=filled, amount=pnl,
+                           detail={"fee": fee, "bankruptcy_price": bp, "unfilled": before - filled - adl_qty})
+            if adl_qty > 0:
+                self.adl(j, p, adl_qty, bp)
+            self.record(j, p, q, "whole", before - p.qty, fprice)
+        if not self.scope_positions(key):
+            bal = self.ledger.balance(party)
+            t = float(self.t[j])
+            if bal > 0:
+                self.ledger.transfer(t, party, FUND, bal, f"surplus over bankruptcy to the fund: {key}")
+                self.event(j, EventKind.INSURANCE_FUND_INFLOW, key, amount=bal,
+                           detail={"fund_after": self.ledger.balance(FUND)})
+            else:
+                self.cover_negative(j, party, key)
+        else:
+            self.cover_negative(j, party, key)
+            self.after_book(j, key)
+
+    def after_book(self, j: int, key: str) -> None:
+        """Backstop a remainder the book could not absorb if equity is below the backstop line."""
+        if not self.backstop_on() or not self.scope_positions(key):
+            return
+        aq, alive = self.quote(j)
+        e, m, liq = self.scope_state(aq, alive, key)
+        if liq and e < (self.rules.backstop_mm_fraction or 0.0) * m:
+            members = self.scope_positions(key)
+            self.backstop(j, key, members, {id(p): self.position_quote(aq, alive, p) for p in members})
+
+    def backstop(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> None:
+        self.ledger.ensure(VAULT)
+        t = float(self.t[j])
+        for p in members:
+            q = quotes[id(p)]
+            self.event(j, EventKind.BACKSTOP, p.label, price=q.bankruptcy_price, qty=p.qty,
+                       detail={"equity": q.equity, "maintenance_margin": q.maintenance_margin})
+            self.record(j, p, q, "backstop", p.qty, math.nan)
+            p.qty = 0.0
+        party = members[0].party
+        bal = self.ledger.balance(party)
+        self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
+
+    def adl(self, j: int, p: _Pos, qty: float, bp: float) -> None:
+        """Close ``qty`` of ``p`` at its bankruptcy price against ranked opposite-side counterparties."""
+        mark = float(self.mark[j])
+        t = float(self.t[j])
+        pool = [c for c in self.cps if c.qty > 0 and c.spec.side.sign == -p.sign]
+        scores = [float(adl_score(side=c.spec.side.sign, qty=c.qty, entry=c.spec.entry, mark=mark,
+                                  margin=self.ledger.balance(c.spec.party))) for c in pool]
+        order = sorted(range(len(pool)), key=lambda k: -scores[k])
+        left = qty
+        for k in order:
+            if left <= 0:
+                break
+            c = pool[k]
+            z = min(left, c.qty)
+            own = float(unrealized_pnl(side=p.sign, qty=z, entry=p.entry, mark=bp))
+            self.ledger.transfer(t, MARKET, p.party, own, f"adl close at bankruptcy: {p.label} {z:g} @ {bp:.6g}")
+            theirs = float(unrealized_pnl(side=c.spec.side.sign, qty=z, entry=c.spec.entry, mark=bp))
+            self.ledger.transfer(t, MARKET, c.spec.party, theirs,
+                                 f"adl: {c.spec.name} closed {z:g} @ {bp:.6g} against {p.label}")
+            c.qty -= z
+            left -= z
+            p.qty = max(p.qty - z, 0.0)
+            self.event(j, EventKind.ADL, c.spec.name, price=bp, qty=z, amount=theirs,
+                       detail={"rank_score": scores[k], "against": float(p.index)})
+
+    # -- trader actions -------------------------------------------------------------------------
+
+    def apply(self, j: int, k: int, a: Action) -> None:
+        where = f"simulation.actions[{k}]"
+        p = self.positions[a.position]
+        t = float(self.t[j])
+        if p.qty <= 0:
+            return  # the position is gone (liquidated or closed): the action has nothing to act on
+        if a.kind is ActionKind.ADD_MARGIN:
+            dst = p.party
+            self.ledger.transfer(t, SPOT, dst, a.value, f"add margin: {p.label}")
+            self.event(j, EventKind.MARGIN_ADDED, p.label, amount=a.value,
+                       detail={"balance_after": self.ledger.balance(dst)})
+        elif a.kind is ActionKind.CHANGE_LEVERAGE:
+            old = p.leverage
+            if p.mode is MarginMode.ISOLATED:
+                delta = p.qty * p.entry / a.value - p.qty * p.entry / old
+                if delta > self.ledger.balance(WALLET) + 1e-9:
+                    raise InvalidInputError(f"{where}.leverage",
+                                            f"{a.value:g}x needs {delta:,.2f} more margin but the wallet holds "
+                                            f"{self.ledger.balance(WALLET):,.2f}")
+                if -delta >= self.ledger.balance(p.party):
+                    raise InvalidInputError(f"{where}.leverage",
+                                            f"{a.value:g}x would take out more margin than the position holds")
+                self.ledger.transfer(t, WALLET, p.party, delta, f"change leverage {old:g}x -> {a.value:g}x: {p.label}")
+            else:
+                delta = 0.0
+            p.leverage = a.value
+            self.event(j, EventKind.LEVERAGE_CHANGED, p.label, qty=a.value, amount=delta, detail={"from": old})
+        elif a.kind is ActionKind.REDUCE:
+            self.reduce(j, p, min(a.value, p.qty), "reduce")
+        else:
+            p.orders.append(_Order(a.kind, a.value, a.qty))
+
+    def reduce(self, j: int, p: _Pos, qty: float, why: str) -> None:
+        filled, price, pnl, fee = self.close_in_book(j, p, qty, why, self.rules.taker_fee)
+        self.event(j, EventKind.POSITION_REDUCED, p.label, price=price, qty=filled, amount=pnl, detail={"fee": fee})
+        if p.qty == 0 and p.mode is MarginMode.ISOLATED:
+            # a closed isolated position returns its margin to the wallet
+            self.ledger.transfer(float(self.t[j]), p.party, WALLET, self.ledger.balance(p.party),
+                                 f"margin back to the wallet: {p.label} closed")
+        if p.qty == 0:
+            p.orders.clear()
+
+    def stops_at(self, j: int) -> None:
+        last = float(self.last[j])
+        for p in self.alive():
+            if not p.on_path:
+                continue
+            for o in list(p.orders):
+                below = (o.kind is ActionKind.STOP_LOSS) == (p.sign > 0)
+                if (last <= o.price) if below else (last >= o.price):
+                    p.orders.remove(o)
+                    self.event(j, EventKind.STOP_TRIGGERED, p.label, price=o.price,
+                               qty=p.qty if o.qty is None else min(o.qty, p.qty), detail={"kind_sl": float(
+                                   o.kind is ActionKind.STOP_LOSS)})
+                    self.reduce(j, p, p.qty if o.qty is None else min(o.qty, p.qty), o.kind.value)
+                    if p.qty == 0:
+                        break
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        n = len(self.path)
+        ticks = [int(np.searchsorted(self.t, a.t, side="left")) for _, a in self.actions]
+        ptr = 0
+        i = 0
+        while i < n:
+            while ptr < len(self.actions) and ticks[ptr] <= i:
+                k, a = self.actions[ptr]
+                self.apply(i, k, a)
+                ptr += 1
+            if not self.alive():
+                break
+            seg_end = ticks[ptr] if ptr < len(self.actions) else n
+            seg_end = min(max(seg_end, i + 1), n)
+            j_stop = self.first_stop(i, seg_end)
+            liq = self.first_liquidation(i, seg_end if j_stop is None else j_stop + 1)
+            j_liq = None if liq is None else liq[0]
+            cands = [x for x in (j_stop, j_liq) if x is not None]
+            if not cands:
+                i = seg_end
+                continue
+            j = min(cands)
+            if j_stop == j:
+                self.stops_at(j)
+            for key in self.scope_keys():
+                if self.scope_positions(key):
+                    self.liquidate(j, key)
+            i = j + 1
+
+
+def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str | None = None,
+             book: BookModel | None = None, insurance_fund: float = 0.0,
+             counterparties: Sequence[Counterparty] = (), actions: Sequence[Action] = ()) -> SimulationResult:
+    """Play the liquidation waterfall for ``account`` over ``path`` (the path's symbol: ``symbol``).
+
+    Positions on other symbols stay at their account marks. Raises :class:`InvalidInputError` for an
+    account the profile refuses (via :func:`core.quote.quote_account`) or an action that cannot be
+    carried out (its field path named).
+
+    Examples
+    --------
+    The source FAQ's 5 BTC long at 68,000, 10x, classic rules; the mark gaps to 61,500 (below the
+    liquidation price 61,880 but above the bankruptcy price 61,200), the book fills at 61,500:
+    the trader loses the 34,000 margin, the market takes 5 x 6,500 = 32,500, the fund 1,500.
+
+    >>> from pathlib import Path
+    >>> from core.profiles import load_profile
+    >>> from core.paths import exchanges_dir
+    >>> prof = load_profile(exchanges_dir() / "classic.toml")
+    >>> pos = Position(symbol="BTCUSDT", side=Side.LONG, qty_base=5, entry_price=68_000, leverage=10)
+    >>> acct = Account(profile_id="classic", positions=(pos,))
+    >>> res = simulate(prof, acct, PricePath.from_mark([0, 1], [68_000, 61_500]))
+    >>> res.party("insurance_fund").end, res.party("trader.isolated.BTCUSDT").end
+    (1500.0, 0.0)
+    """
+    sym = symbol or (account.positions[0].symbol if account.positions else "")
+    if not account.positions:
+        raise InvalidInputError("account.positions", "the simulation needs at least one position")
+    profile.contract(sym)
+    quote_account(profile, account.with_mark(sym, float(path.mark[0])))  # refuse what the exchange refuses
+    for k, a in enumerate(actions):
+        if not 0 <= a.position < len(account.positions):
+            raise InvalidInputError(f"simulation.actions[{k}].position",
+                                    f"must be 0-{len(account.positions) - 1}, got {a.position}")
+    names = [c.name for c in counterparties]
+    if len(set(names)) != len(names):
+        raise InvalidInputError("simulation.counterparties", "names must be unique")
+    run = _Run(profile, account, path, symbol=sym, book=book or BookModel(), insurance_fund=insurance_fund,
+               counterparties=counterparties, actions=actions)
+    run.run()
+    return SimulationResult(path=path, symbol=sym, profile_id=profile.id, events=tuple(run.events),
+                            transfers=run.ledger.transfers, parties=run.ledger.parties(),
+                            liquidations=tuple(run.records))
+
+
+# ------------------------------------------------------------------------------ the file's section
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationSpec:
+    """The ``simulation`` section of a scenario file, validated. ``path`` stays plain data (built by
+    :func:`build_path`), so that a spec round-trips through :func:`simulation_to_dict` unchanged."""
+
+    path: Mapping[str, Any]
+    symbol: str | None = None
+    book: BookModel = field(default_factory=BookModel)
+    insurance_fund: float = 0.0
+    counterparties: tuple[Counterparty, ...] = ()
+    actions: tuple[Action, ...] = ()
+
+
+_PATH_KINDS: Final = ("gbm", "linear_crash", "gap", "points", "csv")
+_PATH_KEYS: Final = {
+    "gbm": {"s0", "mu", "sigma", "dt", "n", "seed", "jumps"},
+    "linear_crash": {"s0", "s1", "t_start", "t_end", "dt", "n"},
+    "gap": {"s0", "s1", "t_gap", "dt", "n"},
+    "points": {"t", "mark", "last", "dt"},
+    "csv": {"file"},
+}
+_COMMON_PATH_KEYS: Final = {"kind", "wick", "mark_window_s"}
+
+
+def _need(d: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in d:
+        raise InvalidInputError(f"{where}.{key}", "missing")
+    return d[key]
+
+
+def _number(v: Any, where: str, *, gt: float | None = None, ge: float | None = None,
+            lt: float | None = None, integer: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise InvalidInputError(where, f"expected a finite number, got {v!r}")
+    if integer and v != int(v):
+        raise InvalidInputError(where, f"expected a whole number, got {v!r}")
+    if gt is not None and not v > gt:
+        raise InvalidInputError(where, f"must be > {gt:g}, got {v:g}")
+    if ge is not None and not v >= ge:
+        raise InvalidInputError(where, f"must be >= {ge:g}, got {v:g}")
+    if lt is not None and not v < lt:
+        raise InvalidInputError(where, f"must be < {lt:g}, got {v:g}")
+    return float(v)
+
+
+def _obj(v: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(v, dict):
+        raise InvalidInputError(where, f"expected an object, got {type(v).__name__}")
+    return v
+
+
+def _no_unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    extra = sorted(set(d) - allowed)
+    if extra:
+        raise InvalidInputError(f"{where}.{extra[0]}", f"unknown key; known keys: {', '.join(sorted(allowed))}")
+
+
+def _series(v: Any, where: str) -> list[float]:
+    if not isinstance(v, list) or not v:
+        raise InvalidInputError(where, "expected a non-empty list of numbers")
+    return [_number(x, f"{where}[{i}]") for i, x in enumerate(v)]
+
+
+def _validate_path(raw: Any) -> dict[str, Any]:
+    where = "simulation.path"
+    d = _obj(raw, where)
+    kind = d.get("kind")
+    if kind not in _PATH_KINDS:
+        raise InvalidInputError(f"{where}.kind", f"expected one of {', '.join(_PATH_KINDS)}, got {kind!r}")
+    _no_unknown(d, _PATH_KEYS[kind] | _COMMON_PATH_KEYS, where)
+    w = f"{where}."
+    if kind == "gbm":
+        _number(_need(d, "s0", where), w + "s0", gt=0)
+        _number(d.get("mu", 0.0), w + "mu")
+        _number(_need(d, "sigma", where), w + "sigma", gt=0)
+        _number(_need(d, "dt", where), w + "dt", gt=0)
+        _number(_need(d, "n", where), w + "n", ge=1, integer=True)
+        _number(d.get("seed", 0), w + "seed", ge=0, integer=True)
+        if "jumps" in d:
+            j = _obj(d["jumps"], w + "jumps")
+            _no_unknown(j, {"rate", "mean", "std"}, w + "jumps")
+            _number(_need(j, "rate", w + "jumps"), w + "jumps.rate", ge=0)
+            _number(_need(j, "mean", w + "jumps"), w + "jumps.mean")
+            _number(j.get("std", 0.0), w + "jumps.std", ge=0)
+    elif kind in ("linear_crash", "gap"):
+        _number(_need(d, "s0", where), w + "s0", gt=0)
+        _number(_need(d, "s1", where), w + "s1", gt=0)
+        _number(_need(d, "dt", where), w + "dt", gt=0)
+        n = _number(_need(d, "n", where), w + "n", ge=1, integer=True)
+        if kind == "gap":
+            _number(_need(d, "t_gap", where), w + "t_gap", ge=0)
+        else:
+            t0 = _number(_need(d, "t_start", where), w + "t_start", ge=0)
+            _number(_need(d, "t_end", where), w + "t_end", gt=t0)
+        if n > 50_000_000:
+            raise InvalidInputError(w + "n", f"must be <= 50,000,000, got {n:g}")
+    elif kind == "points":
+        t = _series(_need(d, "t", where), w + "t")
+        m = _series(_need(d, "mark", where), w + "mark")
+        if len(m) != len(t):
+            raise InvalidInputError(w + "mark", f"expected {len(t)} numbers (one per time), got {len(m)}")
+        if "last" in d:
+            la = _series(d["last"], w + "last")
+            if len(la) != len(t):
+                raise InvalidInputError(w + "last", f"expected {len(t)} numbers (one per time), got {len(la)}")
+        for k in range(1, len(t)):
+            if not t[k] > t[k - 1]:
+                raise InvalidInputError(f"{w}t[{k}]", f"times must increase, got {t[k]:g} after {t[k - 1]:g}")
+        for name in ("mark", "last"):
+            for k, v in enumerate(d.get(name, [])):
+                if v <= 0:
+                    raise InvalidInputError(f"{w}{name}[{k}]", f"must be > 0, got {v:g}")
+        if "dt" in d:
+            _number(d["dt"], w + "dt", gt=0)
+    else:
+        f = d.get("file")
+        if not isinstance(f, str) or not f:
+            raise InvalidInputError(w + "file", f"expected a CSV file name, got {f!r}")
+    if "wick" in d:
+        wk = _obj(d["wick"], w + "wick")
+        _no_unknown(wk, {"t_start", "duration", "price"}, w + "wick")
+        _number(_need(wk, "t_start", w + "wick"), w + "wick.t_start")
+        _number(_need(wk, "duration", w + "wick"), w + "wick.duration", gt=0)
+        _number(_need(wk, "price", w + "wick"), w + "wick.price", gt=0)
+    if "mark_window_s" in d:
+        _number(d["mark_window_s"], w + "mark_window_s", gt=0)
+    return dict(d)
+
+
+def build_path(spec: Mapping[str, Any], *, base_dir: Path | str | None = None) -> PricePath:
+    """Turn a validated ``simulation.path`` mapping into a :class:`PricePath`.
+
+    The generated series is the **index** (and the last price); a ``wick`` replaces the last price
+    for a while; with ``mark_window_s`` the mark is the index plus the moving average of the basis
+    (``core.prices.mark_from_index``), otherwise the mark is the index itself. GBM ``mu`` and
+    ``sigma`` are annualised (365-day year); ``dt`` and every time are seconds.
+    """
+    d = _validate_path(spec)
+    kind = d["kind"]
+    if kind == "gbm":
+        jumps = None
+        if "jumps" in d:
+            j = d["jumps"]
+            jumps = Jumps(rate=j["rate"] / SECONDS_PER_YEAR, mean=j["mean"], std=j.get("std", 0.0))
+        n = int(d["n"])
+        prices = gbm_path(s0=d["s0"], mu=d.get("mu", 0.0) / SECONDS_PER_YEAR,
+                          sigma=d["sigma"] / math.sqrt(SECONDS_PER_YEAR), dt=d["dt"], n=n,
+                          seed=int(d.get("seed", 0)), jumps=jumps)
+        base = PricePath.from_mark(time_grid(n=n, dt=d["dt"]), prices)
+    elif kind == "linear_crash":
+        n = int(d["n"])
+        base = PricePath.from_mark(time_grid(n=n, dt=d["dt"]),
+                                   linear_crash(s0=d["s0"], s1=d["s1"], t_start=d["t_start"], t_end=d["t_end"],
+                                                dt=d["dt"], n=n))
+    elif kind == "gap":
+        n = int(d["n"])
+        base = PricePath.from_mark(time_grid(n=n, dt=d["dt"]),
+                                   gap(s0=d["s0"], s1=d["s1"], t_gap=d["t_gap"], dt=d["dt"], n=n))
+    elif kind == "points":
+        base = path_from_points(d["t"], d["mark"], d.get("last"), dt=d.get("dt"))
+    else:
+        p = Path(d["file"])
+        if not p.is_absolute() and base_dir is not None:
+            p = Path(base_dir) / p
+        try:
+            base = read_price_csv(p, name=d["file"])
+        except InvalidInputError as exc:
+            raise InvalidInputError("simulation.path.file", f"{exc.field}: {exc.reason}") from None
+    index = base.mark
+    last = base.last
+    if "wick" in d:
+        wk = d["wick"]
+        last = with_last_wick(base, t_start=wk["t_start"], duration=wk["duration"], price=wk["price"]).last
+    if "mark_window_s" in d:
+        return mark_from_index(base.t, index, last, window_s=d["mark_window_s"])
+    return PricePath(t=base.t, mark=index, last=last)
+
+
+def simulation_from_dict(raw: Any) -> SimulationSpec:
+    """Validate a scenario's ``simulation`` section; every problem names its JSON path.
+
+    >>> simulation_from_dict({"path": {"kind": "gbm", "s0": 100, "sigma": -1, "dt": 1, "n": 10}})
+    Traceback (most recent call last):
+    ...
+    core.errors.InvalidInputError: simulation.path.sigma: must be > 0, got -1
+    """
+    where = "simulation"
+    d = _obj(raw, where)
+    _no_unknown(d, {"path", "symbol", "book", "insurance_fund", "counterparties", "actions"}, where)
+    path = _validate_path(_need(d, "path", where))
+    symbol = d.get("symbol")
+    if symbol is not None and (not isinstance(symbol, str) or not symbol):
+        raise InvalidInputError("simulation.symbol", f"expected a symbol such as 'BTCUSDT', got {symbol!r}")
+    book = BookModel()
+    if "book" in d:
+        b = _obj(d["book"], "simulation.book")
+        _no_unknown(b, {"depth", "half_spread", "max_slippage"}, "simulation.book")
+        depth = b.get("depth")
+        book = BookModel(
+            depth=math.inf if depth is None else _number(depth, "simulation.book.depth", gt=0),
+            half_spread=_number(b.get("half_spread", 0.0), "simulation.book.half_spread", ge=0, lt=0.5),
+            max_slippage=_number(b.get("max_slippage", 0.05), "simulation.book.max_slippage", gt=0, lt=1),
+        )
+    fund = _number(d.get("insurance_fund", 0.0), "simulation.insurance_fund", ge=0)
+    cps_raw = d.get("counterparties", [])
+    if not isinstance(cps_raw, list):
+        raise InvalidInputError("simulation.counterparties", "expected a list")
+    cps = []
+    for i, c in enumerate(cps_raw):
+        w = f"simulation.counterparties[{i}]"
+        c = _obj(c, w)
+        _no_unknown(c, {"name", "side", "qty", "entry", "margin"}, w)
+        name = c.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"{w}.name", f"expected a non-empty name, got {name!r}")
+        if c.get("side") not in ("long", "short"):
+            raise InvalidInputError(f"{w}.side", f"expected 'long' or 'short', got {c.get('side')!r}")
+        cps.append(Counterparty(name=name, side=Side(c["side"]),
+                                qty=_number(_need(c, "qty", w), f"{w}.qty", gt=0),
+                                entry=_number(_need(c, "entry", w), f"{w}.entry", gt=0),
+                                margin=_number(_need(c, "margin", w), f"{w}.margin", gt=0)))
+    if len({c.name for c in cps}) != len(cps):
+        raise InvalidInputError("simulation.counterparties", "names must be unique")
+    acts_raw = d.get("actions", [])
+    if not isinstance(acts_raw, list):
+        raise InvalidInputError("simulation.actions", "expected a list")
+    acts = []
+    for i, a in enumerate(acts_raw):
+        w = f"simulation.actions[{i}]"
+        a = _obj(a, w)
+        try:
+            kind = ActionKind(str(a.get("kind")))
+        except ValueError:
+            raise InvalidInputError(f"{w}.kind", f"expected one of {', '.join(k.value for k in ActionKind)}, "
+                                                 f"got {a.get('kind')!r}") from None
+        value_key = {ActionKind.ADD_MARGIN: "amount", ActionKind.CHANGE_LEVERAGE: "leverage",
+                     ActionKind.REDUCE: "qty"}.get(kind, "price")
+        allowed = {"t", "kind", "position", value_key} | ({"qty"} if value_key == "price" else set())
+        _no_unknown(a, allowed, w)
+        t = _number(_need(a, "t", w), f"{w}.t", ge=0)
+        pos = int(_number(a.get("position", 0), f"{w}.position", ge=0, integer=True))
+        if kind is ActionKind.CHANGE_LEVERAGE:
+            value = _number(_need(a, value_key, w), f"{w}.{value_key}", ge=1.0)
+        else:
+            value = _number(_need(a, value_key, w), f"{w}.{value_key}", gt=0.0)
+        qty = None
+        if value_key == "price" and "qty" in a:
+            qty = _number(a["qty"], f"{w}.qty", gt=0)
+        acts.append(Action(t=t, kind=kind, position=pos, value=value, qty=qty))
+    return SimulationSpec(path=path, symbol=symbol, book=book, insurance_fund=fund,
+                          counterparties=tuple(cps), actions=tuple(acts))
+
+
+def simulation_to_dict(spec: SimulationSpec) -> dict[str, Any]:
+    """The inverse of :func:`simulation_from_dict` (``simulation_from_dict(simulation_to_dict(s)) == s``)."""
+    d: dict[str, Any] = {"path": dict(spec.path)}
+    if spec.symbol is not None:
+        d["symbol"] = spec.symbol
+    b = spec.book
+    d["book"] = {"depth": None if math.isinf(b.depth) else b.depth, "half_spread": b.half_spread,
+                 "max_slippage": b.max_slippage}
+    d["insurance_fund"] = spec.insurance_fund
+    d["counterparties"] = [{"name": c.name, "side": c.side.value, "qty": c.qty, "entry": c.entry,
+                            "margin": c.margin} for c in spec.counterparties]
+    acts = []
+    for a in spec.actions:
+        key = {ActionKind.ADD_MARGIN: "amount", ActionKind.CHANGE_LEVERAGE: "leverage",
+               ActionKind.REDUCE: "qty"}.get(a.kind, "price")
+        item: dict[str, Any] = {"t": a.t, "kind": a.kind.value, "position": a.position, key: a.value}
+        if a.qty is not None:
+            item["qty"] = a.qty
+        acts.append(item)
+    d["actions"] = acts
+    return d
+
+
+def run_scenario(scenario: Any, profiles: Any, *, base_dir: Path | str | None = None) -> SimulationResult:
+    """Run a :class:`core.scenario.Scenario`'s simulation section under its exchange profile.
+
+    ``profiles`` is a :class:`core.profiles.ProfileSet` (or any mapping-like ``get(id)``);
+    ``base_dir`` resolves a relative CSV file (the scenario file's folder).
+    """
+    if scenario.simulation is None:
+        raise InvalidInputError("simulation", "missing: this scenario has no simulation section")
+    spec = simulation_from_dict(scenario.simulation)
+    profile = profiles.get(scenario.exchange)
+    path = build_path(spec.path, base_dir=base_dir)
+    for k, a in enumerate(spec.actions):
+        if a.t > path.t[-1]:
+            raise InvalidInputError(f"simulation.actions[{k}].t",
+                                    f"{a.t:g} s is after the end of the path ({path.t[-1]:g} s)")
+    try:
+        return simulate(profile, scenario.account, path, symbol=spec.symbol, book=spec.book,
+                        insurance_fund=spec.insurance_fund, counterparties=spec.counterparties,
+                        actions=spec.actions)
+    except InvalidInputError as exc:
+        if exc.field.startswith(("simulation", "account")):
+            raise
+        raise InvalidInputError(f"account.{exc.field}" if exc.field not in ("symbol",) else "simulation.symbol",
+                                exc.reason) from None
