@@ -154,6 +154,7 @@ _RULE_KEYS: Final = {
     "liquidation_fee", "partial_liquidation", "partial_fraction", "partial_min_notional",
     "cooldown_s", "backstop_mm_fraction",
 }
+_TOP_KEYS: Final = {"schema_version", "id", "name", "as_of", "source", "notes", "rules", "contracts"}
 _TIER_KEYS: Final = {"floor", "cap", "max_leverage", "mmr", "maintenance_amount"}
 _CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers"}
 
@@ -234,8 +235,12 @@ def _parse_tiers(path: str, symbol: str, raw: Any, rules: Rules) -> TierTable:
 def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_id: str = "") -> Profile:
     """Validate a decoded TOML mapping and build a :class:`Profile`."""
     version = data.get("schema_version")
-    if version != PROFILE_SCHEMA_VERSION:
+    if isinstance(version, bool) or version != PROFILE_SCHEMA_VERSION:
         raise ProfileError(path, "schema_version", f"expected {PROFILE_SCHEMA_VERSION}, got {version!r}")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        # a misspelt [rules] table would otherwise be ignored and the defaults used in silence
+        raise ProfileError(path, sorted(unknown)[0], f"unknown key; known keys: {', '.join(sorted(_TOP_KEYS))}")
     pid = _str(path, "id", data.get("id", default_id))
     name = _str(path, "name", data.get("name", pid))
     as_of = _str(path, "as_of", data.get("as_of"))
@@ -263,8 +268,10 @@ def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_i
                              _number(path, f"contracts.{symbol}.liquidation_fee", c["liquidation_fee"], lo=0, hi=0.1)),
         )
     notes = data.get("notes", "")
+    if not isinstance(notes, str):
+        raise ProfileError(path, "notes", f"expected a string, got {notes!r}")
     return Profile(id=pid, name=name, as_of=as_of, source=source, rules=rules, contracts=contracts,
-                   notes=notes if isinstance(notes, str) else "", path=path)
+                   notes=notes, path=path)
 
 
 def load_profile(path: Path) -> Profile:
