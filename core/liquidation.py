@@ -41,7 +41,9 @@ https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -98,9 +100,179 @@ def _mark_basis_tier(tiers: TierTable, s: Any, target: Any) -> Any:
     n = len(tiers)
     if n == 1:
         return np.zeros(np.shape(target), dtype=np.intp)
+    flat = _fast_flat(s, target)
+    look = _mark_lookup(tiers) if flat is not None else None
+    if flat is not None and look is not None:
+        (s_f, target_f), shape = flat
+        return _mark_tier_fast(look, s_f, target_f).reshape(shape)
     k_long = np.searchsorted(tiers._key_long, target, side="right") - 1
     k_short = np.searchsorted(tiers._key_short, target, side="right") - 1
     return np.clip(np.where(s > 0, k_long, k_short), 0, n - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast path for large arrays: the tier at the liquidation price without a binary search.
+#
+# np.searchsorted over a million targets costs six times the whole closed form. The keys are few
+# and fixed per table, so the lookup is precomputed instead: the top 16 bits of a float64 (sign,
+# exponent and 4 mantissa bits: 1/16 of an octave) name a bucket, and a table gives, per side and
+# bucket, how many keys lie at or below every value of the bucket. The few buckets that hold a key
+# are marked; only their elements are compared with that key. The result is the same count
+# np.searchsorted(keys, target, side="right") gives, so the prices are bit for bit those of the
+# plain path (tests/core/test_liquidation_fastpath.py checks it against a per-tier brute force).
+# The work runs in chunks that stay in cache, reusing a few buffers.
+
+_BUCKET_SHIFT: Final = 48  # keep the top 64 - 48 = 16 bits of the float64 bit pattern
+_N_BUCKETS: Final = 1 << (64 - _BUCKET_SHIFT)
+_FAST_MIN_SIZE: Final = 32_768  # below this the table does not pay for itself; use searchsorted
+_CHUNK: Final = 65_536
+_LOOKUP_CACHE_SIZE: Final = 32
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _MarkLookup:
+    """Per-table lookup for the mark-basis tier at the liquidation notional.
+
+    ``bucket[(2*b + is_long) mod 2*2**16]`` is a flat index ``j`` into the per-side arrays (short
+    entries first, then long ones; ``n + 1`` entries per side, the count of keys at or below the
+    target), or ``~j`` when a key lies inside bucket ``b`` and the element must be compared.
+    """
+
+    bucket: npt.NDArray[np.intp]
+    key: npt.NDArray[np.float64]  # the keys of each side followed by +inf
+    tier: npt.NDArray[np.intp]  # count -> tier index, clipped to [0, n-1]
+    mmr: npt.NDArray[np.float64]
+    cum: npt.NDArray[np.float64]
+    steps: int  # the most keys inside one bucket: how many comparisons a marked element needs
+
+
+_LOOKUPS: dict[tuple[int, float], tuple[TierTable, _MarkLookup | None]] = {}
+
+
+def _build_mark_lookup(tiers: TierTable) -> _MarkLookup | None:
+    """The bucket table of ``tiers``; None when a side's keys are not sorted (then searchsorted)."""
+    n = len(tiers)
+    keys_by_side = (tiers._key_short, tiers._key_long)
+    if any(np.any(np.diff(k) < 0) or not np.all(np.isfinite(k)) for k in keys_by_side):
+        return None
+    b = np.arange(_N_BUCKETS, dtype=np.int64)
+    low_bits = b.astype(np.uint64) << np.uint64(_BUCKET_SHIFT)
+    first = low_bits.view(np.float64)  # the bit pattern that opens the bucket
+    last = (low_bits | np.uint64((1 << _BUCKET_SHIFT) - 1)).view(np.float64)
+    negative = b >= _N_BUCKETS // 2
+    exp_mask = 0x7FF << (52 - _BUCKET_SHIFT)
+    special = (b & exp_mask) == exp_mask  # inf and NaN: take the opening pattern (inf, -inf, NaN)
+    lo = np.where(special, first, np.where(negative, last, first))  # smallest value in the bucket
+    hi = np.where(special, first, np.where(negative, first, last))  # largest value in the bucket
+    signed = np.where(negative, b - _N_BUCKETS, b)  # what `bits >> 48` gives as int64
+    bucket = np.empty(2 * _N_BUCKETS, dtype=np.intp)
+    key = np.empty(2 * (n + 1))
+    tier = np.empty(2 * (n + 1), dtype=np.intp)
+    steps = 0
+    for is_long, keys in enumerate(keys_by_side):
+        base = is_long * (n + 1)
+        with np.errstate(invalid="ignore"):
+            c_lo = np.searchsorted(keys, lo, side="right")
+            c_hi = np.searchsorted(keys, hi, side="right")
+        inside = np.where(special, 0, c_hi - c_lo)
+        steps = max(steps, int(inside.max()))
+        j = base + c_lo
+        bucket[(2 * signed + is_long) % (2 * _N_BUCKETS)] = np.where(inside > 0, ~j, j)
+        key[base:base + n] = keys
+        key[base + n] = np.inf
+        tier[base:base + n + 1] = np.clip(np.arange(n + 1) - 1, 0, n - 1)
+    return _MarkLookup(bucket=bucket, key=key, tier=tier, mmr=tiers.mmr[tier], cum=tiers.cum[tier],
+                       steps=steps)
+
+
+def _mark_lookup(tiers: TierTable, mmr_offset: float = 0.0) -> _MarkLookup | None:
+    """The cached lookup of ``tiers`` with every rate raised by ``mmr_offset`` (taker_in_mmr)."""
+    cache_key = (id(tiers), mmr_offset)
+    hit = _LOOKUPS.get(cache_key)
+    if hit is not None and hit[0] is tiers:
+        return hit[1]
+    lookup = _build_mark_lookup(tiers.with_mmr_offset(mmr_offset))
+    if len(_LOOKUPS) >= _LOOKUP_CACHE_SIZE:
+        _LOOKUPS.pop(next(iter(_LOOKUPS)))
+    _LOOKUPS[cache_key] = (tiers, lookup)
+    return lookup
+
+
+def _fast_flat(*arrays: Any) -> tuple[tuple[npt.NDArray[np.float64], ...], tuple[int, ...]] | None:
+    """The inputs broadcast and flattened to contiguous float64, or None if too small to bother."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    if math.prod(shape) < _FAST_MIN_SIZE:
+        return None
+    flat = tuple(np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=float), shape)).ravel()
+                 for a in arrays)
+    return flat, shape
+
+
+def _flat_index(look: _MarkLookup, target: Any, is_long: Any, out: Any, scratch: Any) -> Any:
+    """Flat index ``j`` (see :class:`_MarkLookup`) for one chunk, written into ``out``."""
+    np.right_shift(target.view(np.int64), _BUCKET_SHIFT, out=scratch)
+    np.left_shift(scratch, 1, out=scratch)
+    np.bitwise_or(scratch, is_long, out=scratch)
+    look.bucket.take(scratch, mode="wrap", out=out)
+    marked = np.flatnonzero(out < 0)
+    if marked.size:
+        j = ~out[marked]
+        t = target[marked]
+        for _ in range(look.steps):
+            j += t >= look.key[j]
+        out[marked] = j
+    return out
+
+
+def _mark_tier_fast(look: _MarkLookup, s: Any, target: Any) -> Any:
+    """``_mark_basis_tier`` for large flat arrays, chunk by chunk."""
+    n = s.size
+    k = np.empty(n, dtype=np.intp)
+    scratch = np.empty(min(n, _CHUNK), dtype=np.int64)
+    is_long = np.empty(min(n, _CHUNK), dtype=bool)
+    for i in range(0, n, _CHUNK):
+        e = min(i + _CHUNK, n)
+        m = e - i
+        np.greater(s[i:e], 0, out=is_long[:m])
+        _flat_index(look, target[i:e], is_long[:m], k[i:e], scratch[:m])
+        look.tier.take(k[i:e], mode="clip", out=k[i:e])
+    return k
+
+
+def _mark_price_fast(look: _MarkLookup, s: Any, q: Any, ep: Any, wb: Any) -> Any:
+    """Mark-basis liquidation prices, tier at the liquidation notional, for large flat arrays.
+
+    The same operations in the same order as the plain path,
+    ``LP = (s*q*EP - WB - cum_k) / (q*(s - MMR_k))`` with ``k`` from the target ``q*EP - s*WB``,
+    so every result is identical to it, NaN where the price is not positive.
+    """
+    n = s.size
+    lp = np.empty(n)
+    c = min(n, _CHUNK)
+    qe, target, buf = np.empty(c), np.empty(c), np.empty(c)
+    j, scratch = np.empty(c, dtype=np.intp), np.empty(c, dtype=np.int64)
+    flag = np.empty(c, dtype=bool)
+    for i in range(0, n, _CHUNK):
+        e = min(i + _CHUNK, n)
+        m = e - i
+        if m != c:
+            qe, target, buf, j, scratch, flag = (a[:m] for a in (qe, target, buf, j, scratch, flag))
+        si, qi, o = s[i:e], q[i:e], lp[i:e]
+        np.multiply(qi, ep[i:e], out=qe)
+        np.multiply(si, wb[i:e], out=target)
+        np.subtract(qe, target, out=target)
+        np.greater(si, 0, out=flag)
+        _flat_index(look, target, flag, j, scratch)
+        np.multiply(si, qe, out=o)  # (s*q)*EP == s*(q*EP) exactly: s is -1, 0, +1 or NaN
+        np.subtract(o, wb[i:e], out=o)
+        look.cum.take(j, mode="clip", out=buf)
+        np.subtract(o, buf, out=o)
+        look.mmr.take(j, mode="clip", out=buf)
+        np.subtract(si, buf, out=buf)
+        np.multiply(qi, buf, out=buf)
+        np.divide(o, buf, out=o)
+        np.copyto(o, np.nan, where=np.less_equal(o, 0, out=flag))
+    return lp
 
 
 def _entry_basis_tier_at_lp(tiers: TierTable, s: Any, q: Any, ep: Any, wb: Any) -> Any:
@@ -178,12 +350,23 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
     ep = np.asarray(entry, dtype=float)
     wb = np.asarray(wallet, dtype=float)
     fm = FeeModel(fee_model)
+    mmr_offset = 0.0
     if fm is FeeModel.TAKER_IN_MMR:
-        tiers = tiers.with_mmr_offset(taker_fee)
-    elif fm is FeeModel.CLOSE_FEE:
-        bp = (q * ep - s * wb) / (q * (1.0 - s * taker_fee))
-        wb = wb - taker_fee * q * bp
+        mmr_offset = taker_fee
+        tiers_in, tiers = tiers, tiers.with_mmr_offset(taker_fee)
+    else:
+        tiers_in = tiers
+        if fm is FeeModel.CLOSE_FEE:
+            bp = (q * ep - s * wb) / (q * (1.0 - s * taker_fee))
+            wb = wb - taker_fee * q * bp
     basis = MMBasis(mm_basis)
+    if basis is MMBasis.MARK and tier_at_liquidation and len(tiers) > 1:
+        flat = _fast_flat(s, q, ep, wb)
+        look = _mark_lookup(tiers_in, mmr_offset) if flat is not None else None
+        if flat is not None and look is not None:
+            (s_f, q_f, ep_f, wb_f), shape = flat
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return _mark_price_fast(look, s_f, q_f, ep_f, wb_f).reshape(shape)
     if not tier_at_liquidation:
         k = tiers.index(q * ep)
     elif basis is MMBasis.MARK:
