@@ -1,0 +1,152 @@
+"""Entry point: ``marginlab`` opens the window; ``marginlab --screenshot PATH`` renders it to a PNG.
+
+``--screenshot PATH [--scenario FILE] [--play-seconds N]`` builds the real main window offscreen (it
+sets ``QT_QPA_PLATFORM=offscreen`` unless a platform is given), opens FILE or the first-launch
+example, plays N seconds of the feed at the default speed (deterministically: N x 60 frames), saves
+the window to PATH and exits. It reads no autosave and writes none, so it never disturbs a user's
+workspace.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+_T0 = time.perf_counter()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="marginlab", description="Perpetual-futures margin and liquidation workbench.")
+    ap.add_argument("--screenshot", metavar="PATH", type=Path, help="render the main window to PATH (PNG) and exit")
+    ap.add_argument("--scenario", metavar="FILE", type=Path, help="scenario file to open")
+    ap.add_argument("--play-seconds", metavar="N", type=float, default=0.0,
+                    help="with --screenshot: play the feed for N seconds of playback first")
+    ap.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.play_seconds < 0 or args.play_seconds > 3600:
+        ap.error(f"--play-seconds must lie in [0, 3600], got {args.play_seconds:g}")
+    return args
+
+
+def apply_theme(theme: str) -> None:
+    """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    hints = QGuiApplication.styleHints()
+    scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(theme, Qt.ColorScheme.Unknown)
+    if hasattr(hints, "setColorScheme"):
+        hints.setColorScheme(scheme)
+
+
+def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
+    """QApplication, settings, profiles, session and main window (not shown)."""
+    # PySide6 before pyqtgraph, so pyqtgraph binds to it; options once, before any widget exists.
+    import pyqtgraph as pg
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(antialias=True, useOpenGL=False, mouseRateLimit=60)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MarginLab")
+    app.setApplicationDisplayName("MarginLab")
+    QGuiApplication.setDesktopFileName("marginlab")
+
+    from core.paths import exchanges_dir
+    from core.profiles import load_profiles
+    from gui import paths
+    from gui import settings as S
+    from gui.main_window import MainWindow, app_icon
+    from gui.session import Session
+    from gui.workspace import example_scenario
+
+    settings = S.Settings.load(paths.settings_path())
+    apply_theme(settings.get(S.THEME))
+    app.setWindowIcon(app_icon())
+    profiles = load_profiles([exchanges_dir(), paths.user_exchanges_dir()])
+    pid = settings.get(S.DEFAULT_PROFILE) if settings.get(S.DEFAULT_PROFILE) in profiles.profiles else "classic"
+    session = Session(profiles, example_scenario(profiles.get(pid)), seed=settings.get(S.FEED_SEED),
+                      volatility=settings.get(S.FEED_VOLATILITY), speed=settings.get(S.FEED_SPEED))
+    window = MainWindow(session, settings, autosave=not screenshot)
+    hints = QGuiApplication.styleHints()
+    hints.colorSchemeChanged.connect(lambda _s: window.chart.apply_palette())
+    return app, settings, profiles, session, window
+
+
+def screenshot(args: argparse.Namespace) -> int:
+    app, _settings, _profiles, session, window = build(screenshot=True)
+    from core.errors import MarginEngineError
+
+    if args.scenario is not None:
+        try:
+            session.open_file(args.scenario)
+        except (MarginEngineError, OSError) as exc:
+            print(f"marginlab: {exc}", file=sys.stderr)
+            return 2
+    else:
+        window.start(restore=False)
+    window.show()
+    app.processEvents()
+    for _ in range(round(args.play_seconds * 60)):
+        session.step_frame()
+        if session.liquidations:
+            break
+    app.processEvents()
+    window.repaint()
+    app.processEvents()
+    args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(args.screenshot), "PNG"):
+        print(f"marginlab: could not write {args.screenshot}", file=sys.stderr)
+        return 1
+    print(args.screenshot)
+    return 0
+
+
+def startup_probe() -> int:
+    """Benchmark helper: print the seconds from process start to the first painted window."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    app, _settings, _profiles, _session, window = build(screenshot=True)
+    window.start(restore=False)
+
+    class _FirstPaint(QObject):
+        def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+            if ev.type() == QEvent.Type.Paint and obj is window:
+                print(f"{time.perf_counter() - _T0:.6f}")
+                QTimer.singleShot(0, app.quit)
+                window.removeEventFilter(self)
+            return False
+
+    f = _FirstPaint()
+    window.installEventFilter(f)
+    window.show()
+    return app.exec()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshot is not None or args.startup_probe:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.startup_probe:
+        return startup_probe()
+    if args.screenshot is not None:
+        return screenshot(args)
+    app, settings, profiles, _session, window = build()
+    from gui import errors
+
+    errors.install()
+    window.start(restore=True)
+    if args.scenario is not None:
+        window.open_file(args.scenario)
+    window.show()
+    problems = [settings.problem] if settings.problem else []
+    problems += [str(e) for e in profiles.errors]
+    if problems:
+        window.inform("Some files were not used", "\n\n".join(problems))
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,492 @@
+"""The main window: position form and account table, live chart, results and what-if, menus.
+
+The window wires widgets to the session and handles files, settings and autosave; it computes no
+numbers. Dialogs go through a few small methods (``ask``, ``inform``, ``ask_save``, ``open_path``,
+``save_path``) so that tests can answer them without a modal loop.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
+
+from core import fmt
+from core.errors import InvalidInputError, MarginEngineError
+from core.paths import resources_dir
+from core.persistence import atomic_write_text
+from core.scenario import load_scenario
+from gui import paths
+from gui import settings as S
+from gui.errors import show_error
+from gui.session import Session
+from gui.widgets.chart import QtMarkChart
+from gui.widgets.position_form import QtPositionForm
+from gui.widgets.position_table import QtPositionTable
+from gui.widgets.results import ROWS, QtResults
+from gui.widgets.settings_dialog import SettingsDialog
+from gui.widgets.whatif_panel import QtWhatIfPanel
+from gui.workspace import DamagedAutosave, example_scenario, read_autosave, write_autosave
+
+AUTOSAVE_DELAY_MS = 1000
+SCENARIO_FILTER = "MarginLab scenario (*.json);;All files (*)"
+
+
+def app_icon() -> QIcon:
+    icons = resources_dir() / "icons"
+    icon = QIcon()
+    for name in ("marginlab.svg", "marginlab.png"):
+        if (icons / name).exists():
+            icon.addFile(str(icons / name))
+    return icon
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session, settings: S.Settings, *, autosave: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self.autosave_enabled = autosave and settings.get(S.AUTOSAVE)
+        self.setWindowIcon(app_icon())
+        self.resize(1440, 900)
+
+        self.form = QtPositionForm(session)
+        self.table = QtPositionTable(session)
+        self.chart = QtMarkChart(session)
+        self.results = QtResults(session)
+        self.whatif = QtWhatIfPanel(session)
+        self.events = QListWidget()
+        self.events.setObjectName("eventLog")
+        self.events.setToolTip("What happened in this workspace: liquidations, applied what-ifs, files, feed resets.")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.whatif, "What-if")
+        self.tabs.addTab(self.events, "Events")
+
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.form)
+        left.addWidget(self.table)
+        left.setStretchFactor(0, 0)
+        left.setStretchFactor(1, 1)
+        left.setSizes([330, 520])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.results)
+        bottom.addWidget(self.tabs)
+        bottom.setSizes([520, 480])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.chart)
+        right.addWidget(bottom)
+        right.setStretchFactor(0, 5)
+        right.setStretchFactor(1, 4)
+        right.setSizes([470, 400])
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(left)
+        main.addWidget(right)
+        main.setStretchFactor(1, 1)
+        main.setSizes([360, 1080])
+        self.splitters = {"main": main, "left": left, "right": right, "bottom": bottom}
+        self.setCentralWidget(main)
+
+        self._build_menus()
+        self.statusBar().showMessage("Ready")
+
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.write_autosave)
+        session.scenarioChanged.connect(self._schedule_autosave)
+        session.modifiedChanged.connect(self.setWindowModified)
+        session.modifiedChanged.connect(lambda _m: self._schedule_autosave())
+        session.fileChanged.connect(self._update_title)
+        session.eventsChanged.connect(self._refresh_events)
+        session.liquidated.connect(lambda ev: self.statusBar().showMessage(ev.describe(session.tick)))
+        self._update_title()
+        self._refresh_recent()
+        self._restore_geometry()
+
+    # ================================================================== dialogs (tests replace these)
+
+    def ask(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def inform(self, title: str, text: str) -> None:
+        show_error(self, title, text)
+
+    def ask_save(self) -> str:
+        """'save', 'discard' or 'cancel' for a workspace with unsaved changes."""
+        b = QMessageBox.StandardButton
+        r = QMessageBox.question(self, "Unsaved changes", "Save the changes to this workspace first?",
+                                 b.Save | b.Discard | b.Cancel, b.Save)
+        return {b.Save: "save", b.Discard: "discard"}.get(r, "cancel")
+
+    def open_path(self, title: str, filt: str = SCENARIO_FILTER) -> Path | None:
+        path, _ = QFileDialog.getOpenFileName(self, title, str(self._last_dir()), filt)
+        return Path(path) if path else None
+
+    def save_path(self, title: str, filt: str = SCENARIO_FILTER, suggested: str = "scenario.json") -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(self._last_dir() / suggested), filt)
+        return Path(path) if path else None
+
+    def _last_dir(self) -> Path:
+        recent = self.settings.get(S.RECENT_FILES)
+        return Path(recent[0]).parent if recent else Path.home()
+
+    # ================================================================== menus
+
+    def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        SK = QKeySequence.StandardKey
+        f = mb.addMenu("&File")
+        self.act_new = self._action("&New", self.new_file, SK.New, "Start again from the example position.")
+        self.act_open = self._action("&Open…", self.open_file, SK.Open, "Open a scenario file (the CLI's format).")
+        self.act_save = self._action("&Save", self.save_file, SK.Save, "Save the workspace as a scenario file.")
+        self.act_save_as = self._action("Save &As…", self.save_file_as, SK.SaveAs, "Save under another name.")
+        f.addActions([self.act_new, self.act_open])
+        self.recent_menu = f.addMenu("Open &Recent")
+        f.addActions([self.act_save, self.act_save_as])
+        f.addSeparator()
+        self.act_replay = self._action("Replay Price &CSV…", self.open_price_csv, None,
+                                       "Replay a CSV of prices (timestamp,price or OHLC) instead of the simulated feed.")
+        self.act_sim = self._action("Use Simulated &Feed", lambda: self.session.use_simulated_feed(), None,
+                                    "Go back to the seeded simulated feed.")
+        f.addActions([self.act_replay, self.act_sim])
+        f.addSeparator()
+        self.act_export_png = self._action("Export Chart as &PNG…", self.export_chart_png, None, "Save the chart as a picture.")
+        self.act_export_results = self._action("Export &Results as CSV…", self.export_results_csv, None,
+                                               "Save the results of every position, with their arithmetic.")
+        self.act_export_events = self._action("Export &Events as CSV…", self.export_events_csv, None,
+                                              "Save the event log (liquidations, applied what-ifs).")
+        f.addActions([self.act_export_png, self.act_export_results, self.act_export_events])
+        f.addSeparator()
+        self.act_settings = self._action("Se&ttings…", self.edit_settings, SK.Preferences, "Default profile, theme, feed.")
+        f.addAction(self.act_settings)
+        f.addSeparator()
+        f.addAction(self._action("&Quit", self.close, SK.Quit))
+
+        e = mb.addMenu("&Edit")
+        self.act_undo = self.session.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence(SK.Undo))
+        self.act_redo = self.session.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(SK.Redo)])
+        e.addActions([self.act_undo, self.act_redo])
+        e.addSeparator()
+        e.addAction(self._action("&Add Position", lambda: self.table._run(self.session.add_position), None,
+                                 "Add a copy of the selected position."))
+        e.addAction(self._action("&Remove Position", lambda: self.table._run(self.session.remove_position), None,
+                                 "Remove the selected position."))
+
+        v = mb.addMenu("&Feed")
+        self.act_play = self._action("&Play / Pause", self.session.toggle_play, "Space", "Play or pause the feed.")
+        self.act_play.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        v.addAction(self.act_play)
+        v.addAction(self._action("&Reset", self.session.reset_feed, "Ctrl+R", "Back to the scenario's mark."))
+
+        h = mb.addMenu("&Help")
+        h.addAction(self._action("Open &Log Folder", self._show_log_location))
+        h.addAction(self._action("&About MarginLab", self._about))
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.get(S.RECENT_FILES)
+        for p in recent:
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.setStatusTip(p)
+            a.triggered.connect(lambda _c=False, p=p: self.open_file(Path(p)))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _update_title(self) -> None:
+        name = self.session.file_path.name if self.session.file_path else (self.session.scenario.name or "Untitled")
+        self.setWindowTitle(f"{name}[*] — MarginLab")
+        self.setWindowModified(self.session.is_modified())
+
+    def _refresh_events(self) -> None:
+        self.events.clear()
+        for ev in self.session.events:
+            self.events.addItem(f"{ev.wall_time}  t={ev.feed_t_s:,.0f}s  {ev.kind}: {ev.detail}")
+        self.events.scrollToBottom()
+
+    # ================================================================== start-up
+
+    def start(self, *, restore: bool = True) -> None:
+        """Restore the last workspace (offering unsaved changes back), or open the example."""
+        restored = None
+        if restore:
+            try:
+                restored = read_autosave(paths.autosave_path(), self.session.profiles)
+            except DamagedAutosave as exc:
+                self.inform("Last workspace not restored", str(exc))
+        where = "an untitled workspace" if restored is None or restored.file is None else restored.file.name
+        if restored is not None and restored.modified and not self.ask(
+                "Recover unsaved changes?", f"MarginLab closed with unsaved changes in {where}. Recover them?"):
+            if restored.file is not None and restored.file.exists():
+                try:
+                    self.session.open_file(restored.file)
+                    return
+                except (MarginEngineError, OSError) as exc:
+                    self.inform("Could not open the last file", str(exc))
+            restored = None
+        if restored is not None:
+            self.session.new_workspace(restored.scenario, path=restored.file, modified=restored.modified,
+                                       selected=restored.selected)
+            self.statusBar().showMessage("Restored the last workspace", 5000)
+        else:
+            self.session.new_workspace(self._example())
+
+    def _example(self):  # type: ignore[no-untyped-def]
+        pid = self.settings.get(S.DEFAULT_PROFILE)
+        try:
+            profile = self.session.profiles.get(pid)
+        except InvalidInputError:
+            profile = self.session.profiles.get("classic")
+        return example_scenario(profile)
+
+    # ================================================================== files
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current workspace."""
+        if not self.session.is_modified():
+            return True
+        choice = self.ask_save()
+        if choice == "save":
+            return self.save_file()
+        self._discarded = choice == "discard"
+        return self._discarded
+
+    def new_file(self) -> None:
+        if self.maybe_save():
+            self.session.new_workspace(self._example())
+
+    def open_file(self, path: Path | None = None) -> bool:
+        if not self.maybe_save():
+            return False
+        path = path or self.open_path("Open scenario")
+        if path is None:
+            return False
+        try:
+            self.session.open_file(path)
+        except (MarginEngineError, OSError) as exc:
+            self.inform("Could not open the scenario", str(exc))
+            return False
+        self.settings.add_recent(path)
+        self._save_settings()
+        self._refresh_recent()
+        return True
+
+    def save_file(self) -> bool:
+        if self.session.file_path is None:
+            return self.save_file_as()
+        return self._save_to(self.session.file_path)
+
+    def save_file_as(self) -> bool:
+        path = self.save_path("Save scenario as")
+        return False if path is None else self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            saved = self.session.save(path)
+        except (MarginEngineError, OSError) as exc:
+            self.inform("Could not save", str(exc))
+            return False
+        self.settings.add_recent(saved)
+        self._save_settings()
+        self._refresh_recent()
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        self.write_autosave()
+        return True
+
+    def open_price_csv(self) -> None:
+        path = self.open_path("Replay prices", "CSV (*.csv);;All files (*)")
+        if path is None:
+            return
+        try:
+            self.session.load_price_csv(path)
+        except (MarginEngineError, OSError) as exc:
+            self.inform("Could not read the prices", str(exc))
+
+    # ================================================================== export
+
+    def export_chart_png(self, path: Path | None = None) -> bool:
+        path = path or self.save_path("Export chart", "PNG image (*.png)", "chart.png")
+        if path is None:
+            return False
+        if not self.chart.plot.grab().save(str(path), "PNG"):
+            self.inform("Could not export", f"Could not write {path}")
+            return False
+        return True
+
+    def results_rows(self) -> list[list[str]]:
+        """Every position's numbers (from its quote) with the arithmetic, for CSV export."""
+        s = self.session
+        rows = [["position", "symbol", "field", "value", "arithmetic"]]
+        if s.quote is None:
+            return rows
+        for i, q in enumerate(s.quote.positions):
+            tick = s.profile.contract(q.position.symbol).tick_size
+            values = {
+                "entry_price": fmt.price(q.position.entry_price, tick), "mark_price": fmt.price(q.mark, tick),
+                "liquidation_price": fmt.price(q.liquidation_price, tick),
+                "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
+                "initial_margin": fmt.money(q.initial_margin), "maintenance_margin": fmt.money(q.maintenance_margin),
+                "tier": str(q.tier.index + 1), "margin_ratio": fmt.pct(q.margin_ratio),
+                "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": fmt.money(q.unrealized_pnl),
+                "equity": fmt.money(q.equity),
+            }
+            ev = next((e for e in s.liquidations if e.index == i), None)
+            values["fill_price"] = fmt.price(None if ev is None else ev.fill_price, tick)
+            for key in [k for k, _ in ROWS] + ["margin_ratio"]:
+                rows.append([str(i + 1), q.position.symbol, key, values[key], q.explain.get(key, "")])
+        return rows
+
+    def _write_csv(self, path: Path, rows: list[list[str]]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        atomic_write_text(path, buf.getvalue())
+
+    def export_results_csv(self, path: Path | None = None) -> bool:
+        path = path or self.save_path("Export results", "CSV (*.csv)", "results.csv")
+        if path is None:
+            return False
+        try:
+            self._write_csv(path, self.results_rows())
+        except OSError as exc:
+            self.inform("Could not export", str(exc))
+            return False
+        return True
+
+    def export_events_csv(self, path: Path | None = None) -> bool:
+        path = path or self.save_path("Export events", "CSV (*.csv)", "events.csv")
+        if path is None:
+            return False
+        rows = [["wall_time", "feed_time_s", "kind", "detail"]]
+        rows += [[e.wall_time, f"{e.feed_t_s:g}", e.kind, e.detail] for e in self.session.events]
+        try:
+            self._write_csv(path, rows)
+        except OSError as exc:
+            self.inform("Could not export", str(exc))
+            return False
+        return True
+
+    # ================================================================== settings, autosave, geometry
+
+    def edit_settings(self) -> None:
+        dlg = SettingsDialog(self.settings, self.session.profiles, self)
+        if dlg.exec():
+            dlg.apply()
+            self._save_settings()
+            self.apply_theme()
+
+    def apply_theme(self) -> None:
+        from gui.app import apply_theme
+
+        apply_theme(self.settings.get(S.THEME))
+        self.chart.apply_palette()
+
+    def _save_settings(self) -> None:
+        try:
+            self.settings.save()
+        except OSError as exc:
+            self.statusBar().showMessage(f"Settings not saved: {exc}", 5000)
+
+    def _schedule_autosave(self) -> None:
+        if self.autosave_enabled:
+            self._autosave_timer.start()
+
+    def write_autosave(self) -> None:
+        if not self.autosave_enabled:
+            return
+        self._autosave_timer.stop()
+        s = self.session
+        try:
+            write_autosave(paths.autosave_path(), s.scenario, file=s.file_path, modified=s.is_modified(),
+                           selected=s.selected)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
+
+    def _forget_discarded(self) -> None:
+        """Changes were discarded on quit: the next start restores the saved file, not them."""
+        if not self.autosave_enabled:
+            return
+        path = self.session.file_path
+        try:
+            if path is not None and path.exists():
+                sc = load_scenario(path)
+                write_autosave(paths.autosave_path(), sc, file=path, modified=False, selected=0)
+            else:
+                paths.autosave_path().unlink(missing_ok=True)
+        except (MarginEngineError, OSError):
+            paths.autosave_path().unlink(missing_ok=True)
+
+    def _qsettings(self) -> QSettings:
+        return QSettings(str(paths.qsettings_path()), QSettings.Format.IniFormat)
+
+    def _restore_geometry(self) -> None:
+        qs = self._qsettings()
+        geo = qs.value("window/geometry", QByteArray(), type=QByteArray)
+        if geo and not geo.isEmpty():
+            self.restoreGeometry(geo)
+            self._clamp_to_screen()
+        for name, sp in self.splitters.items():
+            st = qs.value(f"window/splitter_{name}", QByteArray(), type=QByteArray)
+            if st and not st.isEmpty():
+                sp.restoreState(st)
+
+    def _clamp_to_screen(self) -> None:
+        """A window restored onto a screen that is no longer connected comes back onto this one."""
+        screens = QGuiApplication.screens()
+        if not screens:
+            return
+        frame = self.frameGeometry()
+        if not any(s.availableGeometry().intersects(frame) for s in screens):
+            avail = QGuiApplication.primaryScreen().availableGeometry()
+            self.resize(min(frame.width(), avail.width()), min(frame.height(), avail.height()))
+            self.move(avail.topLeft())
+
+    def save_geometry(self) -> None:
+        qs = self._qsettings()
+        qs.setValue("window/geometry", self.saveGeometry())
+        for name, sp in self.splitters.items():
+            qs.setValue(f"window/splitter_{name}", sp.saveState())
+        qs.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.session.pause()
+        self.save_geometry()
+        if getattr(self, "_discarded", False) and self.session.is_modified():
+            self._forget_discarded()
+        else:
+            self.write_autosave()
+        self._save_settings()
+        event.accept()
+
+    def _show_log_location(self) -> None:
+        QMessageBox.information(self, "Log folder", f"Unexpected errors are logged in\n{paths.log_path()}")
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About MarginLab",
+                          "MarginLab: margins, liquidation and bankruptcy prices of perpetual futures, to each "
+                          "exchange's own rules. Numbers come from the margin engine (core); profiles are dated.")

@@ -1,0 +1,638 @@
+"""The one view-model between the widgets and ``core``.
+
+:class:`Session` owns the current frozen :class:`~core.scenario.Scenario`, the quote of its account
+(from :func:`core.quote.quote_account`), the selected position, the mark-price feed and its playback,
+the what-if preview, and the ``QUndoStack`` through which every edit passes. Widgets subscribe to the
+fine-grained signals and never compute a margin: every number they show is a field of a core record.
+
+Edits validate first (building the new frozen position and quoting the new account); a refused edit
+raises :class:`~core.errors.InvalidInputError` naming the field and the allowed range and leaves the
+state untouched. An accepted edit is pushed as a command that stores the scenario before and after.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from core import fmt, whatif
+from core.errors import InvalidInputError
+from core.model import Account, MarginMode, Position, Side
+from core.prices import read_price_csv
+from core.profiles import Profile, ProfileSet
+from core.quote import AccountQuote, PositionQuote, quote_account
+from core.scenario import Scenario, load_scenario, save_scenario
+from gui import commands
+from gui.feed import Feed
+
+FRAME_S: Final = 1.0 / 60.0
+SPEEDS: Final = (1, 60, 600, 3_600, 21_600, 86_400)  # simulated seconds per real second
+
+WHATIF_ACTIONS: Final[dict[str, tuple[str, Callable[..., whatif.WhatIf]]]] = {
+    "add_margin": ("Add margin", whatif.add_margin),
+    "remove_margin": ("Remove margin", whatif.remove_margin),
+    "change_leverage": ("Change leverage", whatif.change_leverage),
+    "partial_close": ("Partial close", whatif.partial_close),
+    "add_to_position": ("Add to position", whatif.add_to_position),
+}
+
+_FIELD_LABELS: Final = {"qty": "size", "notional": "size", "entry": "entry", "leverage": "leverage",
+                        "margin": "margin", "side": "side", "mode": "mode", "symbol": "symbol"}
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationEvent:
+    """What happened when the streamed mark crossed a position's liquidation price."""
+
+    index: int
+    symbol: str
+    side: Side
+    qty: float
+    cross: bool
+    t_s: float  # feed time, seconds since the feed started
+    mark: float  # the streamed mark at which the quote said ``liquidatable_now``
+    liquidation_price: float
+    fill_price: float  # booked at the bankruptcy price (DOMAIN.md §3)
+    loss: float  # realised loss at the fill: the isolated margin, or the cross collateral used
+    margin: float
+
+    def describe(self, tick: float) -> str:
+        where = "the cross collateral" if self.cross else "the whole isolated margin"
+        return (f"Liquidated at t = {_clock(self.t_s)}: the mark {fmt.price(self.mark, tick)} crossed the "
+                f"liquidation price {fmt.price(self.liquidation_price, tick)}. The {self.side.value} "
+                f"{fmt.num(self.qty)} {self.symbol} was closed at the bankruptcy price "
+                f"{fmt.price(self.fill_price, tick)}; loss {fmt.money(self.loss)} = {where}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    wall_time: str
+    feed_t_s: float
+    kind: str
+    detail: str
+
+
+def _clock(t_s: float) -> str:
+    t = round(t_s)
+    d, rem = divmod(t, 86_400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+class Session(QObject):
+    """State, undo stack and signals of one workspace."""
+
+    scenarioChanged = Signal()  # positions, wallet, marks or profile changed
+    selectionChanged = Signal(int)
+    resultsChanged = Signal()  # self.quote was recomputed (after an edit or a new mark)
+    marketChanged = Signal()  # the feed advanced or was reset
+    previewChanged = Signal(object)  # a whatif.WhatIf, or None when the preview is cleared
+    liquidated = Signal(object)  # LiquidationEvent
+    playingChanged = Signal(bool)
+    modifiedChanged = Signal(bool)
+    fileChanged = Signal()
+    eventsChanged = Signal()
+    speedChanged = Signal(int)
+
+    def __init__(self, profiles: ProfileSet, scenario: Scenario, *, seed: int = 7, volatility: float = 0.8,
+                 speed: int = 3_600, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.profiles = profiles
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.scenario = scenario
+        self.selected = 0
+        self.file_path: Path | None = None
+        self._recovered_modified = False
+        self.quote: AccountQuote | None = None
+        self.problem = ""
+        self.preview_result: whatif.WhatIf | None = None
+        self.preview_action = ""
+        self.liquidations: list[LiquidationEvent] = []
+        self._liquidated_idx: set[int] = set()
+        self.events: list[Event] = []
+        self.speed = int(speed)
+        self._carry = 0.0
+        self.feed = Feed(s0=self._scenario_mark(), seed=seed, volatility=volatility)
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(FRAME_S * 1000))
+        self._timer.timeout.connect(self._on_timer)
+        self._last_frame = 0.0
+        self._requote()
+
+    # ================================================================== reading
+
+    @property
+    def profile(self) -> Profile:
+        return self.profiles.get(self.scenario.exchange)
+
+    @property
+    def account(self) -> Account:
+        return self.scenario.account
+
+    @property
+    def position(self) -> Position | None:
+        ps = self.scenario.account.positions
+        return ps[self.selected] if 0 <= self.selected < len(ps) else None
+
+    @property
+    def position_quote(self) -> PositionQuote | None:
+        if self.quote is None or not 0 <= self.selected < len(self.quote.positions):
+            return None
+        return self.quote.positions[self.selected]
+
+    @property
+    def chart_symbol(self) -> str | None:
+        p = self.position
+        return None if p is None else p.symbol
+
+    @property
+    def tick(self) -> float:
+        sym = self.chart_symbol
+        return self.profile.contract(sym).tick_size if sym else 0.01
+
+    @property
+    def quote_ccy(self) -> str:
+        sym = self.chart_symbol
+        return self.profile.contract(sym).quote if sym else "USDT"
+
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    @property
+    def live_mark(self) -> float:
+        return self.feed.last_mark
+
+    def is_modified(self) -> bool:
+        return self._recovered_modified or not self.undo_stack.isClean()
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modifiedChanged.emit(self._recovered_modified or not clean)
+
+    def is_liquidated(self, index: int) -> bool:
+        return index in self._liquidated_idx
+
+    def max_leverage(self, index: int | None = None) -> tuple[float, float]:
+        """(tier max leverage at the position's entry notional, 1/MMR bound) for the form's hint."""
+        p = self.scenario.account.positions[self.selected if index is None else index]
+        tiers = self.profile.contract(p.symbol).tiers
+        k = int(tiers.index(min(p.entry_notional, tiers.max_notional * (1 - 1e-12))))
+        mmr = float(self.profile.effective_tiers(p.symbol).mmr[k])
+        return float(tiers.max_leverage[k]), 1.0 / mmr
+
+    def _scenario_mark(self, scenario: Scenario | None = None, index: int | None = None) -> float:
+        sc = scenario or self.scenario
+        ps = sc.account.positions
+        i = self.selected if index is None else index
+        if not ps:
+            return 1.0
+        p = ps[min(max(i, 0), len(ps) - 1)]
+        return sc.account.mark_of(p)
+
+    def account_for_quote(self, scenario: Scenario | None = None) -> Account:
+        """The scenario's account with the streamed mark for the chart symbol once the feed has moved."""
+        sc = scenario or self.scenario
+        sym = self.chart_symbol
+        if sym is None or self.feed.n <= 1:
+            return sc.account
+        return sc.account.with_mark(sym, self.feed.last_mark)
+
+    def quote_at(self, mark: float) -> PositionQuote | None:
+        """The selected position quoted at another mark (crosshair read-out, liquidation fill)."""
+        p = self.position
+        if p is None or not (mark > 0 and math.isfinite(mark)):
+            return None
+        try:
+            return quote_account(self.profile, self.account_for_quote().with_mark(p.symbol, mark)).positions[self.selected]
+        except InvalidInputError:
+            return None
+
+    # ================================================================== quoting
+
+    def _requote(self) -> None:
+        try:
+            self.quote = quote_account(self.profile, self.account_for_quote())
+            self.problem = ""
+        except InvalidInputError as exc:
+            self.quote = None
+            self.problem = str(exc)
+        self.resultsChanged.emit()
+
+    def _check(self, scenario: Scenario) -> None:
+        """Raise InvalidInputError when ``scenario`` would be refused; touch nothing."""
+        profile = self.profiles.get(scenario.exchange)
+        quote_account(profile, scenario.account)
+
+    # ================================================================== commands (every edit)
+
+    def _install(self, scenario: Scenario, selected: int) -> None:
+        """Called by the commands only: make ``scenario`` current and tell everyone."""
+        old_symbol, old_mark = self.chart_symbol, self._scenario_mark()
+        self.scenario = scenario
+        n = len(scenario.account.positions)
+        sel_changed = selected != self.selected
+        self.selected = min(max(selected, 0), max(n - 1, 0))
+        self._clear_preview(emit=True)
+        if self.chart_symbol != old_symbol or self._scenario_mark() != old_mark:
+            self._reset_feed_state()
+        self._liquidated_idx = {i for i in self._liquidated_idx if i < n}
+        self._requote()
+        self.scenarioChanged.emit()
+        if sel_changed:
+            self.selectionChanged.emit(self.selected)
+        self.modifiedChanged.emit(self.is_modified())
+
+    def _push(self, cls: type[commands.ReplaceScenario], after: Scenario, text: str, *,
+              selected: int | None = None, merge_key: str | None = None) -> None:
+        self._check(after)
+        cmd = cls(self, before=self.scenario, after=after, text=text, selected_before=self.selected,
+                  selected_after=self.selected if selected is None else selected, merge_key=merge_key)
+        self.undo_stack.push(cmd)
+
+    def _with_account(self, **changes: Any) -> Scenario:
+        return replace(self.scenario, account=self.scenario.account.with_(**changes))
+
+    def edit_position(self, index: int, **changes: Any) -> None:
+        """Change fields of position ``index``: symbol, side, qty, notional, entry, leverage, mode, margin.
+
+        ``notional`` (quote currency at the entry price) is turned into ``qty``; ``margin=None``
+        means the opening requirement. Raises InvalidInputError (nothing changes).
+        """
+        positions = list(self.scenario.account.positions)
+        if not 0 <= index < len(positions):
+            raise InvalidInputError("position", f"no position #{index + 1}; there are {len(positions)}")
+        p = positions[index]
+        kw: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "symbol":
+                self.profile.contract(value)  # UnknownProfileError names the allowed symbols
+                kw["symbol"] = value
+            elif key == "side":
+                kw["side"] = Side(value)
+            elif key == "mode":
+                kw["mode"] = MarginMode(value)
+            elif key == "qty":
+                kw["qty_base"] = float(value)
+            elif key == "entry":
+                kw["entry_price"] = float(value)
+            elif key == "leverage":
+                kw["leverage"] = float(value)
+            elif key == "margin":
+                kw["margin_usd"] = None if value is None else float(value)
+            elif key != "notional":
+                raise InvalidInputError(key, "is not a position field")
+        if "notional" in changes:
+            notional = float(changes["notional"])
+            if not (notional > 0 and math.isfinite(notional)):
+                raise InvalidInputError("notional", f"must be > 0, got {notional:g}")
+            kw["qty_base"] = notional / kw.get("entry_price", p.entry_price)
+        new = p.with_(**kw)
+        if new == p:
+            return
+        positions[index] = new
+        after = self._with_account(positions=tuple(positions))
+        if "symbol" in kw and kw["symbol"] != p.symbol and all(s != kw["symbol"] for s, _ in after.account.marks):
+            after = replace(after, account=after.account.with_mark(kw["symbol"], new.entry_price))
+        field = next(iter(changes)) if len(changes) == 1 else "+".join(sorted(changes))
+        label = _FIELD_LABELS.get(field, field)
+        self._push(commands.EditPosition, after, f"Set {label} of #{index + 1}", merge_key=f"{index}.{field}")
+
+    def set_wallet(self, wallet: float) -> None:
+        if wallet == self.scenario.account.wallet_usd:
+            return
+        self._push(commands.EditAccount, self._with_account(wallet_usd=float(wallet)), "Set wallet",
+                   merge_key="wallet")
+
+    def set_mark(self, symbol: str, mark: float) -> None:
+        """The scenario's own mark (the feed restarts from it)."""
+        m = float(mark)
+        if not (m > 0 and math.isfinite(m)):
+            raise InvalidInputError("mark", f"must be > 0, got {m:g}")
+        if self.scenario.account.mark_of(next(p for p in self.account.positions if p.symbol == symbol)) == m:
+            return
+        after = replace(self.scenario, account=self.scenario.account.with_mark(symbol, m))
+        self._push(commands.EditAccount, after, f"Set mark of {symbol}", merge_key=f"mark.{symbol}")
+
+    def set_profile(self, profile_id: str) -> None:
+        """Move the workspace to another exchange's rules; symbols map by base asset (BTCUSDT -> BTC)."""
+        if profile_id == self.scenario.exchange:
+            return
+        target = self.profiles.get(profile_id)
+
+        def base(sym: str) -> str:
+            for suffix in ("USDT", "USDC", "USD", "-PERP"):
+                if sym.upper().endswith(suffix):
+                    return sym.upper()[: -len(suffix)]
+            return sym.upper()
+
+        mapping = {}
+        for p in self.scenario.account.positions:
+            match = next((s for s in target.symbols if base(s) == base(p.symbol)), None)
+            if match is None:
+                raise InvalidInputError("exchange", f"{target.name} has no contract for {p.symbol}; "
+                                                    f"it lists {', '.join(target.symbols)}")
+            mapping[p.symbol] = match
+        acct = self.scenario.account
+        positions = tuple(p.with_(symbol=mapping[p.symbol]) for p in acct.positions)
+        marks = tuple(sorted((mapping.get(s, s), m) for s, m in acct.marks))
+        after = replace(self.scenario, exchange=profile_id,
+                        account=acct.with_(profile_id=profile_id, positions=positions, marks=marks))
+        self._push(commands.EditAccount, after, f"Use {target.name}")
+
+    def add_position(self, position: Position | None = None) -> None:
+        """Append a position (default: a copy of the selected one) and select it."""
+        src = position or self.position
+        if src is None:
+            sym = self.profile.symbols[0]
+            src = Position(symbol=sym, side=Side.LONG, qty_base=1.0, entry_price=self.feed.last_mark, leverage=10.0)
+        positions = (*self.scenario.account.positions, src)
+        after = self._with_account(positions=positions)
+        if all(s != src.symbol for s, _ in after.account.marks):
+            after = replace(after, account=after.account.with_mark(src.symbol, src.entry_price))
+        self._push(commands.AddPosition, after, "Add position", selected=len(positions) - 1)
+
+    def remove_position(self, index: int | None = None) -> None:
+        i = self.selected if index is None else index
+        positions = list(self.scenario.account.positions)
+        if len(positions) <= 1:
+            raise InvalidInputError("positions", "the workspace needs at least one position; edit it instead")
+        del positions[i]
+        after = self._with_account(positions=tuple(positions))
+        self._push(commands.RemovePosition, after, f"Remove position #{i + 1}", selected=max(0, min(i, len(positions) - 1)))
+
+    def select(self, index: int) -> None:
+        """Selection is a view of the state, not an edit: it is not on the undo stack."""
+        n = len(self.scenario.account.positions)
+        if not 0 <= index < n or index == self.selected:
+            return
+        old_symbol = self.chart_symbol
+        self.selected = index
+        self._clear_preview(emit=True)
+        if self.chart_symbol != old_symbol:
+            self._reset_feed_state()
+        self._requote()
+        self.selectionChanged.emit(index)
+
+    # ================================================================== what-if
+
+    def preview(self, action: str, **params: Any) -> whatif.WhatIf:
+        """Compute a what-if on the selected position at the current mark and show it as a preview.
+
+        Raises InvalidInputError (the preview is cleared, nothing else changes).
+        """
+        if action not in WHATIF_ACTIONS:
+            raise InvalidInputError("action", f"expected one of {', '.join(WHATIF_ACTIONS)}")
+        if self.position is None:
+            raise InvalidInputError("position", "select a position first")
+        fn = WHATIF_ACTIONS[action][1]
+        try:
+            result = fn(self.profile, self.account_for_quote(), self.selected, **params)
+        except InvalidInputError:
+            self._clear_preview(emit=True)
+            raise
+        self.preview_result = result
+        self.preview_action = action
+        self.previewChanged.emit(result)
+        return result
+
+    def whatif_limits(self) -> dict[str, float]:
+        """Bounds for the what-if controls, from core: free balance, removable margin, leverage cap."""
+        out = {"free_balance": 0.0, "max_removable": 0.0, "max_leverage": 1.0, "qty": 0.0, "mark": 0.0}
+        p = self.position
+        if p is None:
+            return out
+        acct = self.account_for_quote()
+        out["free_balance"] = whatif.free_balance(self.profile, acct)
+        if p.mode is MarginMode.ISOLATED:
+            out["max_removable"] = whatif.max_removable_margin(self.profile, acct, self.selected)
+        max_lev, mmr_cap = self.max_leverage()
+        out["max_leverage"] = min(max_lev, math.nextafter(mmr_cap, 0.0))
+        out["qty"] = p.qty_base
+        out["mark"] = acct.mark_of(p)
+        return out
+
+    def clear_preview(self) -> None:
+        self._clear_preview(emit=True)
+
+    def _clear_preview(self, *, emit: bool) -> None:
+        had = self.preview_result is not None
+        self.preview_result = None
+        self.preview_action = ""
+        if had and emit:
+            self.previewChanged.emit(None)
+
+    def apply_preview(self) -> None:
+        """Make the previewed what-if an undoable command."""
+        res = self.preview_result
+        if res is None:
+            raise InvalidInputError("what-if", "nothing to apply: preview a change first")
+        label = WHATIF_ACTIONS[self.preview_action][0]
+        # The preview was valued at the streamed mark; the scenario keeps its own marks.
+        acct = res.account.with_(marks=self.scenario.account.marks)
+        after = replace(self.scenario, account=acct)
+        n = len(acct.positions)
+        sel = self.selected if res.position is not None else max(0, min(self.selected, n - 1))
+        if n == 0:
+            raise InvalidInputError("qty", "closing the last position leaves nothing to watch; close less "
+                                           "than the whole size or add another position first")
+        self._log("what-if", f"{label}: {self._delta_text(res)}")
+        self._push(commands.ApplyWhatIf, after, label, selected=sel)
+
+    def _delta_text(self, res: whatif.WhatIf) -> str:
+        tick = self.tick
+        if res.after is None:
+            return "position closed"
+        return (f"LP {fmt.price(res.before.liquidation_price, tick)} -> {fmt.price(res.after.liquidation_price, tick)}, "
+                f"IM {fmt.money(res.before.initial_margin)} -> {fmt.money(res.after.initial_margin)}")
+
+    # ================================================================== feed and playback
+
+    def play(self) -> None:
+        if self.feed.finished or self.position is None:
+            return
+        if not self._timer.isActive():
+            self._last_frame = time.perf_counter()
+            self._timer.start()
+            self.playingChanged.emit(True)
+
+    def pause(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self.playingChanged.emit(False)
+
+    def toggle_play(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def set_speed(self, speed: int) -> None:
+        if speed <= 0:
+            raise InvalidInputError("speed", f"must be > 0, got {speed}")
+        self.speed = int(speed)
+        self.speedChanged.emit(self.speed)
+
+    def reset_feed(self) -> None:
+        """Back to the scenario's mark; liquidations shown on the chart are cleared."""
+        self._reset_feed_state()
+        self._requote()
+        self._log("feed", f"reset to {fmt.price(self.feed.last_mark, self.tick)}")
+
+    def _reset_feed_state(self) -> None:
+        self.pause()
+        self.feed.reset(self._scenario_mark())
+        self._carry = 0.0
+        self.liquidations.clear()
+        self._liquidated_idx.clear()
+        self.marketChanged.emit()
+
+    def load_price_csv(self, path: Path | str) -> None:
+        """Replay a CSV of prices (``timestamp,price`` or OHLC) instead of the simulated feed."""
+        p = read_price_csv(path)
+        self.pause()
+        self.feed.load_replay(p, name=Path(path).name)
+        self._carry = 0.0
+        self.liquidations.clear()
+        self._liquidated_idx.clear()
+        self.marketChanged.emit()
+        self._requote()
+        self._log("feed", f"replaying {Path(path).name} ({len(p)} points)")
+
+    def use_simulated_feed(self, *, seed: int | None = None, volatility: float | None = None) -> None:
+        self.pause()
+        self.feed.use_simulation(seed=seed, volatility=volatility, s0=self._scenario_mark())
+        self._carry = 0.0
+        self.liquidations.clear()
+        self._liquidated_idx.clear()
+        self.marketChanged.emit()
+        self._requote()
+
+    def _on_timer(self) -> None:
+        self.step_frame(FRAME_S)
+
+    def step_frame(self, dt_s: float = FRAME_S) -> int:
+        """Advance the feed by ``speed * dt_s`` simulated seconds; returns the number of new points."""
+        self._carry += self.speed * dt_s
+        k = int(self._carry)
+        self._carry -= k
+        return self.advance(k)
+
+    def advance(self, k: int) -> int:
+        """Append ``k`` feed points, detect a liquidation among them, re-quote at the last one."""
+        if self.position is None:
+            return 0
+        start, n = self.feed.advance(k)
+        if n == 0:
+            if self.feed.finished:
+                self.pause()
+            return 0
+        self._detect_liquidation(start, n)
+        self._requote()
+        self.marketChanged.emit()
+        if self.feed.finished:
+            self.pause()
+        return n
+
+    def _detect_liquidation(self, start: int, n: int) -> None:
+        """Find the first new point where a position of the chart symbol becomes liquidatable.
+
+        The candidate is where the mark crosses the quoted liquidation price (exact under the
+        profile's rules while the other marks stay put); the quote at that mark confirms it.
+        """
+        if self.quote is None:
+            return
+        sym = self.chart_symbol
+        if sym is None:
+            return
+        t, y = self.feed.view()
+        y_new, t_new = y[start:start + n], t[start:start + n]
+        best: tuple[int, int] | None = None  # (point index, position index)
+        for i, q in enumerate(self.quote.positions):
+            p = q.position
+            if p.symbol != sym or i in self._liquidated_idx or not math.isfinite(q.liquidation_price):
+                continue
+            hit = p.sign * (y_new - q.liquidation_price) <= 0
+            if hit.any():
+                j = int(np.argmax(hit))
+                if best is None or j < best[0]:
+                    best = (j, i)
+        if best is None:
+            return
+        j0, i = best
+        base = self.scenario.account
+        for j in range(j0, n):
+            mark = float(y_new[j])
+            qa = quote_account(self.profile, base.with_mark(sym, mark))
+            q = qa.positions[i]
+            if not q.liquidatable_now:
+                continue
+            at_fill = quote_account(self.profile, base.with_mark(sym, q.bankruptcy_price)).positions[i]
+            ev = LiquidationEvent(index=i, symbol=q.position.symbol, side=q.position.side, qty=q.position.qty_base,
+                                  cross=q.position.mode is MarginMode.CROSS, t_s=float(t_new[j]), mark=mark,
+                                  liquidation_price=q.liquidation_price, fill_price=q.bankruptcy_price,
+                                  loss=-at_fill.unrealized_pnl, margin=q.margin)
+            if ev.cross:
+                self._liquidated_idx |= {k for k, pq in enumerate(qa.positions) if pq.position.mode is MarginMode.CROSS}
+            else:
+                self._liquidated_idx.add(i)
+            self.liquidations.append(ev)
+            # Stop the stream at the liquidation so the chart and the results show that moment.
+            self.feed.truncate(start + j + 1)
+            self.pause()
+            self._log("liquidation", ev.describe(self.tick))
+            self.liquidated.emit(ev)
+            return
+
+    # ================================================================== files
+
+    def new_workspace(self, scenario: Scenario, *, path: Path | None = None, modified: bool = False,
+                      selected: int = 0) -> None:
+        """Replace everything (undo history included) by ``scenario``. Raises InvalidInputError."""
+        self._check(scenario)
+        self.pause()
+        self.undo_stack.clear()
+        self.scenario = scenario
+        self.selected = min(max(selected, 0), max(len(scenario.account.positions) - 1, 0))
+        self.file_path = path
+        self._recovered_modified = modified
+        self._clear_preview(emit=True)
+        self._reset_feed_state()
+        self.events.clear()
+        self._requote()
+        self.scenarioChanged.emit()
+        self.selectionChanged.emit(self.selected)
+        self.fileChanged.emit()
+        self.modifiedChanged.emit(self.is_modified())
+        self.eventsChanged.emit()
+
+    def open_file(self, path: Path | str) -> None:
+        """Load a scenario file (ScenarioError / InvalidInputError leave the workspace unchanged)."""
+        path = Path(path)
+        sc = load_scenario(path)
+        self.new_workspace(sc, path=path.resolve())
+        self._log("file", f"opened {path.name}")
+
+    def save(self, path: Path | str | None = None) -> Path:
+        target = Path(path) if path is not None else self.file_path
+        if target is None:
+            raise InvalidInputError("path", "choose a file name (Save As)")
+        save_scenario(target, self.scenario)
+        self.file_path = target.resolve()
+        self._recovered_modified = False
+        self.undo_stack.setClean()
+        self.fileChanged.emit()
+        self.modifiedChanged.emit(False)
+        self._log("file", f"saved {target.name}")
+        return self.file_path
+
+    # ================================================================== event log
+
+    def _log(self, kind: str, detail: str) -> None:
+        self.events.append(Event(time.strftime("%Y-%m-%dT%H:%M:%S"), self.feed.last_t, kind, detail))
+        self.eventsChanged.emit()

@@ -1,0 +1,304 @@
+"""The live chart: the streamed mark against the position's entry, liquidation and bankruptcy prices.
+
+pyqtgraph recipe (STYLE.md §14): every item is created once and updated with ``setData`` /
+``setValue``; the mark curve uses clip-to-view and peak downsampling so a million points of history
+stay smooth (both need increasing x, which feed time is); the price levels are labelled horizontal
+``InfiniteLine`` items added with ``ignoreBounds=True`` so they never stretch the y range; the what-if
+ghost liquidation line is dashed; the crosshair follows ``sigMouseMoved`` mapped into the view.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import fmt
+from gui.session import SPEEDS, LiquidationEvent, Session, _clock
+from gui.widgets import tips
+
+ENTRY_COLOR = "#5b8def"
+LIQ_COLOR = "#e5484d"
+BANKRUPT_COLOR = "#8e1b1f"
+GHOST_COLOR = "#f5a524"
+MARK_COLOR = "#2fb67c"
+
+
+def _speed_text(s: int) -> str:
+    if s < 60:
+        return f"{s} s/s"
+    if s < 3600:
+        return f"{s // 60} min/s"
+    if s < 86_400:
+        return f"{s // 3600} h/s"
+    return f"{s // 86_400} d/s"
+
+
+class TimeAxis(pg.AxisItem):
+    """Feed time as a clock (d hh:mm:ss) rather than raw seconds."""
+
+    def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
+        return [_clock(v) if v >= 0 else "" for v in values]
+
+
+class QtMarkChart(QWidget):
+    """Mark price history with labelled price levels, playback controls and a crosshair read-out."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.follow = True
+        self._window_s = 6 * 3600.0
+
+        # ---- controls
+        self.play_button = QPushButton()
+        self.play_button.setToolTip("Play or pause the mark-price feed (Space).")
+        self.play_button.clicked.connect(session.toggle_play)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSkipBackward))
+        self.reset_button.setToolTip("Restart the feed from the scenario's mark and clear the liquidation.")
+        self.reset_button.clicked.connect(session.reset_feed)
+        self.speed_combo = QComboBox()
+        for s in SPEEDS:
+            self.speed_combo.addItem(_speed_text(s), s)
+        self.speed_combo.setToolTip("Playback speed: simulated time per real second.")
+        self.speed_combo.currentIndexChanged.connect(lambda i: session.set_speed(self.speed_combo.itemData(i)))
+        self.follow_box = QCheckBox("Follow")
+        self.follow_box.setChecked(True)
+        self.follow_box.setToolTip("Keep the latest prices in view; untick to zoom and pan freely.")
+        self.follow_box.toggled.connect(self._set_follow)
+        self.source_label = QLabel()
+        self.readout = QLabel()
+        self.readout.setObjectName("crosshairReadout")
+        self.readout.setToolTip("Crosshair read-out: feed time and price under the mouse, and the position's "
+                                "unrealised PnL and margin ratio if the mark stood there.")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for w in (self.play_button, self.reset_button, QLabel("Speed"), self.speed_combo, self.follow_box,
+                  self.source_label):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.readout)
+
+        # ---- plot
+        self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(orientation="bottom")})
+        self.plot.setToolTip("")
+        pi = self.plot.getPlotItem()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setLabel("left", "price")
+        pi.setLabel("bottom", "feed time")
+        pi.setMenuEnabled(True)
+        self.plot.setMouseTracking(True)
+        self.curve = pi.plot([], [], pen=pg.mkPen(MARK_COLOR, width=1.5), name="mark")
+        self.curve.setClipToView(True)
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setToolTip("Mark price: the exchange's fair price, which drives uPnL and liquidation.")
+
+        def level(color: str, text: str, style: Qt.PenStyle = Qt.PenStyle.SolidLine, pos: float = 0.05,
+                  movable: bool = False) -> pg.InfiniteLine:
+            line = pg.InfiniteLine(angle=0, movable=movable, pen=pg.mkPen(color, width=1.5, style=style),
+                                   label=text, labelOpts={"position": pos, "color": color, "movable": False,
+                                                          "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
+            pi.addItem(line, ignoreBounds=True)
+            return line
+
+        self.entry_line = level(ENTRY_COLOR, "entry {value:,.1f}", pos=0.02)
+        self.liq_line = level(LIQ_COLOR, "liquidation {value:,.1f}", pos=0.02)
+        self.bankrupt_line = level(BANKRUPT_COLOR, "bankruptcy {value:,.1f}", Qt.PenStyle.DotLine, pos=0.02)
+        self.ghost_line = level(GHOST_COLOR, "what-if liquidation {value:,.1f}", Qt.PenStyle.DashLine, pos=0.6)
+        self.ghost_line.setVisible(False)
+        self.fill_line = level(BANKRUPT_COLOR, "fill {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.6)
+        self.fill_line.setVisible(False)
+        self.liq_marker = pg.ScatterPlotItem(size=16, symbol="x", pen=pg.mkPen(LIQ_COLOR, width=3),
+                                             brush=pg.mkBrush(LIQ_COLOR))
+        pi.addItem(self.liq_marker)
+        self.liq_text = pg.TextItem("", color=LIQ_COLOR, anchor=(1, 1))
+        pi.addItem(self.liq_text, ignoreBounds=True)
+        self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((150, 150, 150), width=1))
+        self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen((150, 150, 150), width=1))
+        for item in (self.cross_v, self.cross_h):
+            item.setVisible(False)
+            pi.addItem(item, ignoreBounds=True)
+        vb = pi.getViewBox()
+        vb.disableAutoRange()  # following: _follow_view sets both ranges (clip-to-view needs x fixed)
+        vb.sigRangeChangedManually.connect(lambda *_: self.follow_box.setChecked(False))
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot, 1)
+
+        session.marketChanged.connect(self.refresh_curve)
+        session.resultsChanged.connect(self.refresh_levels)
+        session.previewChanged.connect(self.refresh_preview)
+        session.playingChanged.connect(self._refresh_play_button)
+        session.liquidated.connect(self._on_liquidated)
+        session.speedChanged.connect(self._refresh_speed)
+        self._refresh_play_button(session.playing)
+        self._refresh_speed(session.speed)
+        self.apply_palette()
+        self.refresh_curve()
+        self.refresh_levels()
+
+    # ------------------------------------------------------------------ theme
+
+    def apply_palette(self) -> None:
+        pal = self.palette()
+        bg = pal.color(QPalette.ColorRole.Base)
+        fg = pal.color(QPalette.ColorRole.Text)
+        self.plot.setBackground(bg)
+        pi = self.plot.getPlotItem()
+        for name in ("left", "bottom"):
+            ax = pi.getAxis(name)
+            ax.setPen(pg.mkPen(fg))
+            ax.setTextPen(pg.mkPen(fg))
+        self.readout.setStyleSheet(f"color: {fg.name()}; font-family: monospace;")
+        self._muted = QColor(fg)
+
+    # ------------------------------------------------------------------ updates
+
+    def refresh_curve(self) -> None:
+        t, y = self.session.feed.view()
+        self.curve.setData(t, y)
+        if not self.session.liquidations:
+            self.liq_marker.setData([], [])
+            self.liq_text.setText("")
+            self.fill_line.setVisible(False)
+        if self.follow and len(t):
+            self._follow_view(t, y)
+        self.source_label.setText(f"{self.session.feed.source_name} feed · {len(t):,} points")
+        self._refresh_play_button(self.session.playing)
+
+    def _follow_view(self, t: Any = None, y: Any = None) -> None:
+        """Show the latest window of prices and every price level, so the distance is visible."""
+        if t is None or y is None:
+            t, y = self.session.feed.view()
+        if not len(t):
+            return
+        hi = float(t[-1])
+        window = max(self._window_s, 600.0)
+        if hi < window:  # the whole history fits: show it all with room ahead
+            x0, x1 = 0.0, max(hi * 1.15, 600.0)
+        else:
+            x0, x1 = hi - window, hi + window * 0.05
+        k = int(np.searchsorted(t, x0))
+        seen = y[k:]
+        levels = [float(seen.min()), float(seen.max())]
+        for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line):
+            if line.isVisible():
+                levels.append(float(line.value()))
+        lo, top = min(levels), max(levels)
+        pad = max((top - lo) * 0.06, abs(top) * 1e-4)
+        vb = self.plot.getPlotItem().getViewBox()
+        vb.setRange(xRange=(x0, x1), yRange=(lo - pad, top + pad), padding=0, update=True)
+
+    def refresh_levels(self) -> None:
+        q = self.session.position_quote
+        tick = self.session.tick
+        fmt_value = self._fmt_price_label
+        for line, value, name in (
+            (self.entry_line, None if q is None else q.position.entry_price, "entry"),
+            (self.liq_line, None if q is None else q.liquidation_price, "liquidation"),
+            (self.bankrupt_line, None if q is None else q.bankruptcy_price, "bankruptcy"),
+        ):
+            ok = value is not None and math.isfinite(value) and value > 0
+            line.setVisible(ok)
+            if ok:
+                line.setValue(value)
+                line.label.setFormat(f"{name} {fmt_value(value, tick)}")
+        if self.follow:
+            self._follow_view()
+        self.entry_line.setToolTip(tips.TIPS["entry"])
+        self.liq_line.setToolTip(tips.TIPS["liquidation_price"])
+        self.bankrupt_line.setToolTip(tips.TIPS["bankruptcy_price"])
+
+    @staticmethod
+    def _fmt_price_label(value: float, tick: float) -> str:
+        # pyqtgraph formats the label with str.format; braces in our text must be escaped.
+        return fmt.price(value, tick).replace("{", "{{").replace("}", "}}")
+
+    def refresh_preview(self, result: Any) -> None:
+        after = None if result is None else result.after
+        lp = math.nan if after is None else after.liquidation_price
+        ok = result is not None and math.isfinite(lp) and lp > 0
+        self.ghost_line.setVisible(ok)
+        if ok:
+            self.ghost_line.setValue(lp)
+            self.ghost_line.label.setFormat(f"what-if liquidation {self._fmt_price_label(lp, self.session.tick)}")
+        if self.follow:
+            self._follow_view()
+
+    def _on_liquidated(self, ev: LiquidationEvent) -> None:
+        xs = [e.t_s for e in self.session.liquidations]
+        ys = [e.mark for e in self.session.liquidations]
+        self.liq_marker.setData(xs, ys)
+        self.liq_text.setText(f"liquidated · filled at {fmt.price(ev.fill_price, self.session.tick)}")
+        self.liq_text.setPos(ev.t_s, ev.mark)
+        self.fill_line.setValue(ev.fill_price)
+        self.fill_line.label.setFormat(f"fill {self._fmt_price_label(ev.fill_price, self.session.tick)}")
+        self.fill_line.setVisible(True)
+
+    def _refresh_play_button(self, playing: bool) -> None:
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setEnabled(not self.session.feed.finished or playing)
+
+    def _refresh_speed(self, speed: int) -> None:
+        i = self.speed_combo.findData(speed)
+        if i < 0:
+            self.speed_combo.addItem(_speed_text(speed), speed)
+            i = self.speed_combo.count() - 1
+        self.speed_combo.blockSignals(True)
+        self.speed_combo.setCurrentIndex(i)
+        self.speed_combo.blockSignals(False)
+        # Follow about two real minutes of playback, never less than ten simulated minutes.
+        self._window_s = float(max(600, speed * 120))
+        if self.follow:
+            self.refresh_curve()
+
+    def _set_follow(self, on: bool) -> None:
+        self.follow = on
+        if on:
+            self.refresh_curve()
+
+    # ------------------------------------------------------------------ crosshair
+
+    def _on_mouse_moved(self, pos: Any) -> None:
+        vb = self.plot.getPlotItem().getViewBox()
+        if not self.plot.sceneBoundingRect().contains(pos) or not vb.sceneBoundingRect().contains(pos):
+            self.cross_v.setVisible(False)
+            self.cross_h.setVisible(False)
+            return
+        p = vb.mapSceneToView(pos)
+        self.show_crosshair(p.x(), p.y())
+
+    def show_crosshair(self, x: float, y: float) -> None:
+        """Move the crosshair to (feed time, price) and write the read-out."""
+        self.cross_v.setVisible(True)
+        self.cross_h.setVisible(True)
+        self.cross_v.setValue(x)
+        self.cross_h.setValue(y)
+        t, marks = self.session.feed.view()
+        text = f"t {_clock(max(x, 0.0))}  price {fmt.price(y, self.session.tick)}"
+        if len(t) and 0 <= x <= t[-1]:
+            k = int(np.clip(np.searchsorted(t, x), 0, len(t) - 1))
+            text += f"  mark then {fmt.price(float(marks[k]), self.session.tick)}"
+        q = self.session.quote_at(y)
+        if q is not None:
+            text += f"  uPnL {fmt.money(q.unrealized_pnl)}  ratio {fmt.pct(q.margin_ratio)}"
+        self.readout.setText(text)

@@ -1,0 +1,238 @@
+"""The form for the selected position and the account around it.
+
+Every change goes to the session as an edit (an undoable command). A refused value stays visible in
+its field, marked red with the session's message (which names the allowed range), and nothing is
+applied; the next accepted edit or an undo clears the mark.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import fmt
+from core.errors import InvalidInputError
+from core.model import MarginMode, Side
+from gui.session import Session
+from gui.widgets.tips import TIPS
+
+_ERROR_STYLE = "border: 1px solid #e5484d;"
+
+
+def _spin(decimals: int, lo: float, hi: float, suffix: str = "", step: float = 1.0) -> QDoubleSpinBox:
+    w = QDoubleSpinBox()
+    w.setDecimals(decimals)
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
+    w.setKeyboardTracking(False)  # commit on Enter, focus-out or an arrow step, not on every keystroke
+    w.setGroupSeparatorShown(True)
+    w.setAccelerated(True)
+    if suffix:
+        w.setSuffix(suffix)
+    w.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
+    return w
+
+
+class QtPositionForm(QWidget):
+    """Profile, symbol, side, size or notional, entry, leverage, mode, margin or wallet, mark."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._updating = False
+        self.errors: dict[str, QLabel] = {}
+        self.fields: dict[str, QWidget] = {}
+
+        self.profile = QComboBox()
+        for p in sorted(session.profiles, key=lambda p: p.name):
+            self.profile.addItem(p.name, p.id)
+        self.symbol = QComboBox()
+        self.side = QComboBox()
+        self.side.addItem("Long", Side.LONG.value)
+        self.side.addItem("Short", Side.SHORT.value)
+        self.size = _spin(6, 0.0, 1e12, step=0.1)
+        self.size_unit = QComboBox()
+        self.size_unit.setToolTip("Enter the size in the base asset or as notional in the quote currency.")
+        self.entry = _spin(2, 0.0, 1e12, step=100.0)
+        self.leverage = _spin(2, 0.0, 1000.0, "x", 1.0)
+        self.leverage_hint = QLabel()
+        self.leverage_hint.setObjectName("leverageHint")
+        self.mode = QComboBox()
+        self.mode.addItem("Isolated", MarginMode.ISOLATED.value)
+        self.mode.addItem("Cross", MarginMode.CROSS.value)
+        self.margin = _spin(2, 0.0, 1e12, step=100.0)
+        self.margin.setSpecialValueText("opening requirement")
+        self.wallet = _spin(2, 0.0, 1e12, step=1000.0)
+        self.mark = _spin(2, 0.0, 1e12, step=100.0)
+
+        size_row = QHBoxLayout()
+        size_row.setContentsMargins(0, 0, 0, 0)
+        size_row.addWidget(self.size, 1)
+        size_row.addWidget(self.size_unit)
+        size_w = QWidget()
+        size_w.setLayout(size_row)
+        lev_row = QHBoxLayout()
+        lev_row.setContentsMargins(0, 0, 0, 0)
+        lev_row.addWidget(self.leverage, 1)
+        lev_row.addWidget(self.leverage_hint)
+        lev_w = QWidget()
+        lev_w.setLayout(lev_row)
+
+        box = QGroupBox("Position")
+        form = QFormLayout(box)
+        form.setVerticalSpacing(2)
+        rows: list[tuple[str, str, QWidget, QWidget]] = [
+            ("profile", "Exchange", self.profile, self.profile),
+            ("symbol", "Symbol", self.symbol, self.symbol),
+            ("side", "Side", self.side, self.side),
+            ("qty", "Size", size_w, self.size),
+            ("entry", "Entry", self.entry, self.entry),
+            ("leverage", "Leverage", lev_w, self.leverage),
+            ("mode", "Margin mode", self.mode, self.mode),
+            ("margin", "Isolated margin", self.margin, self.margin),
+            ("wallet", "Wallet", self.wallet, self.wallet),
+            ("mark", "Start mark", self.mark, self.mark),
+        ]
+        for key, caption, container, field in rows:
+            err = QLabel()
+            err.setObjectName(f"error_{key}")
+            err.setWordWrap(True)
+            err.setStyleSheet("color: #e5484d;")
+            err.setVisible(False)
+            holder = QWidget()
+            v = QVBoxLayout(holder)
+            v.setContentsMargins(0, 0, 0, 0)
+            v.setSpacing(1)
+            v.addWidget(container)
+            v.addWidget(err)
+            cap = QLabel(caption)
+            tip = TIPS.get(key, "")
+            cap.setToolTip(tip)
+            field.setToolTip(tip)
+            form.addRow(cap, holder)
+            self.errors[key] = err
+            self.fields[key] = field
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+
+        self.profile.currentIndexChanged.connect(lambda _i: self._commit("profile", lambda: session.set_profile(self.profile.currentData())))
+        self.symbol.currentIndexChanged.connect(lambda _i: self._edit("symbol", symbol=self.symbol.currentText()))
+        self.side.currentIndexChanged.connect(lambda _i: self._edit("side", side=self.side.currentData()))
+        self.size.valueChanged.connect(self._size_changed)
+        self.size_unit.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.entry.valueChanged.connect(lambda v: self._edit("entry", entry=v))
+        self.leverage.valueChanged.connect(lambda v: self._edit("leverage", leverage=v))
+        self.mode.currentIndexChanged.connect(lambda _i: self._edit("mode", mode=self.mode.currentData()))
+        self.margin.valueChanged.connect(lambda v: self._edit("margin", margin=None if v == 0 else v))
+        self.wallet.valueChanged.connect(lambda v: self._commit("wallet", lambda: session.set_wallet(v)))
+        self.mark.valueChanged.connect(self._mark_changed)
+
+        session.scenarioChanged.connect(self.refresh)
+        session.selectionChanged.connect(lambda _i: self.refresh())
+        self.refresh()
+
+    # ------------------------------------------------------------------ commits
+
+    def _size_changed(self, v: float) -> None:
+        if self.size_unit.currentIndex() == 1:
+            self._edit("qty", notional=v)
+        else:
+            self._edit("qty", qty=v)
+
+    def _mark_changed(self, v: float) -> None:
+        sym = self.session.chart_symbol
+        if sym is not None:
+            self._commit("mark", lambda: self.session.set_mark(sym, v))
+
+    def _edit(self, key: str, **changes: Any) -> None:
+        self._commit(key, lambda: self.session.edit_position(self.session.selected, **changes))
+
+    def _commit(self, key: str, action: Callable[[], None]) -> None:
+        if self._updating:
+            return
+        try:
+            action()
+        except InvalidInputError as exc:
+            self.show_error(self._field_key(exc.field, key), exc.reason)
+            return
+        self.clear_errors()
+
+    @staticmethod
+    def _field_key(field: str, fallback: str) -> str:
+        last = field.split(".")[-1] if not field.startswith("marks") else "mark"
+        last = {"exchange": "profile", "notional": "qty", "qty_base": "qty", "margin_usd": "margin",
+                "entry_price": "entry", "amount": fallback}.get(last, last)
+        return last if last in ("profile", "symbol", "side", "qty", "entry", "leverage", "mode", "margin",
+                                "wallet", "mark") else fallback
+
+    def show_error(self, key: str, message: str) -> None:
+        self.clear_errors()
+        self.errors[key].setText(message)
+        self.errors[key].setVisible(True)
+        self.fields[key].setStyleSheet(_ERROR_STYLE)
+
+    def clear_errors(self) -> None:
+        for key, err in self.errors.items():
+            if err.isVisible():
+                err.setVisible(False)
+                err.setText("")
+                self.fields[key].setStyleSheet("")
+
+    def error_text(self, key: str) -> str:
+        return self.errors[key].text() if self.errors[key].isVisible() or self.errors[key].text() else ""
+
+    # ------------------------------------------------------------------ refresh from the session
+
+    def refresh(self) -> None:
+        s = self.session
+        p = s.position
+        self._updating = True
+        try:
+            self.clear_errors()
+            self.profile.setCurrentIndex(self.profile.findData(s.scenario.exchange))
+            self.symbol.clear()
+            self.symbol.addItems(list(s.profile.symbols))
+            if p is None:
+                return
+            contract = s.profile.contract(p.symbol)
+            decimals = max(0, -math.floor(math.log10(contract.tick_size) + 1e-9))
+            for w in (self.entry, self.mark):
+                w.setDecimals(max(decimals, 2))
+            self.symbol.setCurrentText(p.symbol)
+            self.side.setCurrentIndex(self.side.findData(p.side.value))
+            base = p.symbol.upper().removesuffix(contract.quote.upper()) or p.symbol
+            unit = self.size_unit.currentIndex()
+            self.size_unit.blockSignals(True)
+            self.size_unit.clear()
+            self.size_unit.addItems([base, contract.quote])
+            self.size_unit.setCurrentIndex(max(unit, 0))
+            self.size_unit.blockSignals(False)
+            self.size.setValue(p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
+            self.entry.setValue(p.entry_price)
+            self.leverage.setValue(p.leverage)
+            max_lev, mmr_cap = s.max_leverage()
+            self.leverage_hint.setText(f"max {fmt.num(max_lev)}x")
+            self.leverage_hint.setToolTip(
+                f"At {fmt.num(p.entry_notional)} {contract.quote} the tier allows up to {fmt.num(max_lev)}x; "
+                f"leverage must also stay below 1/MMR = {mmr_cap:.4g}x.")
+            self.mode.setCurrentIndex(self.mode.findData(p.mode.value))
+            self.margin.setEnabled(p.mode is MarginMode.ISOLATED)
+            self.margin.setValue(0.0 if p.margin_usd is None else p.margin_usd)
+            self.wallet.setValue(s.account.wallet_usd)
+            self.mark.setValue(s.account.mark_of(p))
+        finally:
+            self._updating = False

@@ -1,0 +1,198 @@
+"""Results of the selected position: the five prices, margins, tier, margin-ratio gauge, distance.
+
+Every number is a field of :class:`core.quote.PositionQuote` formatted by ``core.fmt`` (prices to the
+contract tick, "--" where there is none). Hovering a number shows what it means and its arithmetic
+(``PositionQuote.explain``); the Arithmetic pane lists them all.
+"""
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QProgressBar,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import fmt
+from core.quote import PositionQuote
+from gui.session import LiquidationEvent, Session
+from gui.widgets.tips import TIPS
+
+WARN_RATIO: Final = 0.5  # gauge turns amber
+DANGER_RATIO: Final = 0.8  # and red; 100 % liquidates
+
+ROWS: Final = (
+    ("entry_price", "Entry"),
+    ("mark_price", "Mark"),
+    ("liquidation_price", "Liquidation"),
+    ("bankruptcy_price", "Bankruptcy"),
+    ("fill_price", "Liquidation fill"),
+    ("initial_margin", "Initial margin"),
+    ("maintenance_margin", "Maintenance margin"),
+    ("tier", "Tier"),
+    ("distance", "Distance to liq."),
+    ("unrealized_pnl", "Unrealised PnL"),
+    ("equity", "Equity"),
+)
+
+_GAUGE_STYLE: Final = {
+    "ok": "QProgressBar::chunk { background: #2fb67c; }",
+    "warn": "QProgressBar::chunk { background: #f5a524; }",
+    "danger": "QProgressBar::chunk { background: #e5484d; }",
+}
+
+
+def gauge_level(ratio: float) -> str:
+    if not math.isfinite(ratio) or ratio >= DANGER_RATIO:
+        return "danger"
+    return "warn" if ratio >= WARN_RATIO else "ok"
+
+
+class QtResults(QWidget):
+    """The headline numbers of the selected position, with their arithmetic."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        box = QGroupBox("Results")
+        grid = QGridLayout(box)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(3)
+        self.values: dict[str, QLabel] = {}
+        self.captions: dict[str, QLabel] = {}
+        for r, (key, caption) in enumerate(ROWS):
+            cap = QLabel(caption)
+            cap.setToolTip(TIPS.get(key, ""))
+            val = QLabel("--")
+            val.setObjectName(f"result_{key}")
+            val.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            val.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            grid.addWidget(cap, r, 0)
+            grid.addWidget(val, r, 1)
+            self.values[key] = val
+            self.captions[key] = cap
+        r = len(ROWS)
+        cap = QLabel("Margin ratio")
+        cap.setToolTip(TIPS["margin_ratio"])
+        self.gauge = QProgressBar()
+        self.gauge.setObjectName("marginRatioGauge")
+        self.gauge.setRange(0, 1000)
+        self.gauge.setTextVisible(True)
+        self.gauge.setMinimumWidth(140)
+        self.gauge.setProperty("level", "ok")
+        grid.addWidget(cap, r, 0)
+        grid.addWidget(self.gauge, r, 1)
+        self.captions["margin_ratio"] = cap
+        grid.setColumnStretch(1, 1)
+
+        self.status = QLabel()
+        self.status.setObjectName("resultsStatus")
+        self.status.setWordWrap(True)
+        self.status.setFrameShape(QFrame.Shape.StyledPanel)
+        self.status.setVisible(False)
+
+        self.details = QTextBrowser()
+        self.details.setObjectName("arithmetic")
+        self.details.setToolTip("The arithmetic behind each number, with the position's numbers filled in.")
+        self.details.setMinimumHeight(60)
+        dbox = QGroupBox("Arithmetic")
+        dl = QVBoxLayout(dbox)
+        dl.setContentsMargins(4, 4, 4, 4)
+        dl.addWidget(self.details)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+        layout.addWidget(self.status)
+        layout.addWidget(dbox, 1)
+
+        session.resultsChanged.connect(self.refresh)
+        session.liquidated.connect(lambda _ev: self.refresh())
+        self.refresh()
+
+    def text(self, key: str) -> str:
+        return self.values[key].text() if key in self.values else self.gauge.format()
+
+    def refresh(self) -> None:
+        s = self.session
+        q = s.position_quote
+        if q is None:
+            for v in self.values.values():
+                v.setText(fmt.NONE_TEXT)
+                v.setToolTip("")
+            self.gauge.setValue(0)
+            self.gauge.setFormat(fmt.NONE_TEXT)
+            self.details.setPlainText(s.problem)
+            self._set_status(s.problem, "danger" if s.problem else "")
+            return
+        tick = s.tick
+        ccy = s.quote_ccy
+        ev = next((e for e in reversed(s.liquidations) if e.index == s.selected
+                   or (e.cross and q.position.mode.value == "cross")), None)
+        t = q.tier
+        cap = "∞" if not math.isfinite(t.cap) else fmt.num(t.cap)
+        texts = {
+            "entry_price": fmt.price(q.position.entry_price, tick),
+            "mark_price": fmt.price(q.mark, tick),
+            "liquidation_price": fmt.price(q.liquidation_price, tick),
+            "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
+            "fill_price": fmt.price(None if ev is None else ev.fill_price, tick),
+            "initial_margin": f"{fmt.money(q.initial_margin)} {ccy}",
+            "maintenance_margin": f"{fmt.money(q.maintenance_margin)} {ccy}",
+            "tier": f"{t.index + 1}: {fmt.num(t.floor)}-{cap}, max {fmt.num(t.max_leverage)}x, MMR {fmt.pct(t.mmr)}",
+            "distance": fmt.pct(q.distance_to_liquidation),
+            "unrealized_pnl": f"{fmt.money(q.unrealized_pnl)} {ccy}",
+            "equity": f"{fmt.money(q.equity)} {ccy}",
+        }
+        explain = dict(q.explain)
+        explain_key = {"entry_price": None, "mark_price": "notional", "fill_price": None, "tier": "maintenance_margin",
+                       "distance": "liquidation_price"}
+        for key, label in self.values.items():
+            label.setText(texts[key])
+            ek = explain_key.get(key, key)
+            arithmetic = explain.get(ek, "") if ek else ""
+            if key == "fill_price" and ev is not None:
+                arithmetic = ev.describe(tick)
+            if key == "distance" and math.isfinite(q.distance_to_liquidation):
+                arithmetic = (f"distance = side x (mark - LP) / mark = ({fmt.price(q.mark, tick)} - "
+                              f"{fmt.price(q.liquidation_price, tick)}) / {fmt.price(q.mark, tick)} = "
+                              f"{fmt.pct(q.distance_to_liquidation)}")
+            label.setToolTip(TIPS.get(key, "") + (f"\n\n{arithmetic}" if arithmetic else ""))
+        self._set_gauge(q)
+        lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in explain.items()]
+        self.details.setHtml("<br>".join(lines))
+        if ev is not None:
+            self._set_status(ev.describe(tick), "danger")
+        elif q.liquidatable_now:
+            self._set_status("At this mark the position is liquidatable: equity is below the maintenance margin.", "danger")
+        elif s.problem:
+            self._set_status(s.problem, "danger")
+        else:
+            self._set_status("", "")
+
+    def _set_gauge(self, q: PositionQuote) -> None:
+        ratio = q.margin_ratio
+        level = gauge_level(ratio)
+        self.gauge.setValue(round(min(max(ratio, 0.0), 1.0) * 1000) if math.isfinite(ratio) else 1000)
+        self.gauge.setFormat(fmt.pct(ratio))
+        self.gauge.setProperty("level", level)
+        self.gauge.setStyleSheet(_GAUGE_STYLE[level])
+        self.gauge.setToolTip(TIPS["margin_ratio"] + "\n\n" + q.explain.get("margin_ratio", ""))
+
+    def _set_status(self, text: str, level: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+        self.status.setProperty("level", level)
+        color = "#e5484d" if level == "danger" else "#f5a524"
+        self.status.setStyleSheet(f"QLabel {{ border: 1px solid {color}; padding: 4px; color: {color}; }}" if text else "")
+
+    def last_liquidation(self) -> LiquidationEvent | None:
+        return self.session.liquidations[-1] if self.session.liquidations else None

@@ -1,0 +1,307 @@
+"""What-if: try a change on the selected position before making it.
+
+Moving a control previews the change through the session (``core.whatif``): the chart shows the new
+liquidation price as a dashed ghost line and the table shows before, after and the change of each
+number. Apply pushes the change as one undoable command; a refused value shows the core's message
+(naming the allowed range) and nothing is previewed.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import fmt
+from core.errors import InvalidInputError
+from gui.session import WHATIF_ACTIONS, Session
+from gui.widgets.tips import TIPS
+
+SLIDER_STEPS: Final = 1000
+
+DELTA_ROWS: Final = (
+    ("liquidation_price", "Liquidation", "price"),
+    ("bankruptcy_price", "Bankruptcy", "price"),
+    ("initial_margin", "Initial margin", "money"),
+    ("maintenance_margin", "Maint. margin", "money"),
+    ("margin", "Margin", "money"),
+    ("margin_ratio", "Margin ratio", "pct"),
+    ("distance_to_liquidation", "Distance", "pct"),
+)
+
+
+def _spin(decimals: int, hi: float = 1e12, suffix: str = "") -> QDoubleSpinBox:
+    w = QDoubleSpinBox()
+    w.setDecimals(decimals)
+    w.setRange(0.0, hi)
+    w.setGroupSeparatorShown(True)
+    w.setKeyboardTracking(False)
+    if suffix:
+        w.setSuffix(suffix)
+    return w
+
+
+class _Page(QWidget):
+    """An amount (spin box) paired with a slider over [0, upper]."""
+
+    def __init__(self, panel: QtWhatIfPanel, decimals: int, suffix: str = "") -> None:
+        super().__init__()
+        self.panel = panel
+        self.spin = _spin(decimals, suffix=suffix)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.upper = 1.0
+        self.lower = 0.0
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.spin.valueChanged.connect(self._from_spin)
+        self._sync = False
+
+    def set_bounds(self, lower: float, upper: float) -> None:
+        self.lower, self.upper = lower, max(upper, lower)
+        self._from_spin(self.spin.value(), preview=False)
+
+    def _from_slider(self, v: int) -> None:
+        if self._sync:
+            return
+        self._sync = True
+        self.spin.setValue(self.lower + (self.upper - self.lower) * v / SLIDER_STEPS)
+        self._sync = False
+        self.panel.update_preview()
+
+    def _from_spin(self, v: float, preview: bool = True) -> None:
+        if self._sync:
+            return
+        self._sync = True
+        span = self.upper - self.lower
+        self.slider.setValue(round((v - self.lower) / span * SLIDER_STEPS) if span > 0 else 0)
+        self._sync = False
+        if preview:
+            self.panel.update_preview()
+
+
+class QtWhatIfPanel(QWidget):
+    """Add/remove margin, leverage slider, partial close, add to the position; preview and apply."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._quiet = False
+        self.action = QComboBox()
+        for key, (label, _fn) in WHATIF_ACTIONS.items():
+            self.action.addItem(label, key)
+            self.action.setItemData(self.action.count() - 1, TIPS[key], Qt.ItemDataRole.ToolTipRole)
+        self.action.setToolTip(TIPS["whatif"])
+        self.pages = QStackedWidget()
+
+        self.add_margin = _Page(self, 2)
+        self.add_margin.form.addRow("Amount", self.add_margin.spin)
+        self.add_margin.form.addRow("", self.add_margin.slider)
+        self.remove_margin = _Page(self, 2)
+        self.remove_margin.form.addRow("Amount", self.remove_margin.spin)
+        self.remove_margin.form.addRow("", self.remove_margin.slider)
+        self.leverage = _Page(self, 2, "x")
+        self.leverage.form.addRow("Leverage", self.leverage.spin)
+        self.leverage.form.addRow("", self.leverage.slider)
+        self.close_qty = _Page(self, 6)
+        self.close_price = _spin(2)
+        self.close_price.valueChanged.connect(lambda _v: self.update_preview())
+        self.close_qty.form.addRow("Close size", self.close_qty.spin)
+        self.close_qty.form.addRow("", self.close_qty.slider)
+        self.close_qty.form.addRow("At price", self.close_price)
+        self.add_qty = _Page(self, 6)
+        self.add_price = _spin(2)
+        self.add_price.valueChanged.connect(lambda _v: self.update_preview())
+        self.add_qty.form.addRow("Add size", self.add_qty.spin)
+        self.add_qty.form.addRow("", self.add_qty.slider)
+        self.add_qty.form.addRow("At price", self.add_price)
+        self.page_of = {"add_margin": self.add_margin, "remove_margin": self.remove_margin,
+                        "change_leverage": self.leverage, "partial_close": self.close_qty,
+                        "add_to_position": self.add_qty}
+        for key, page in self.page_of.items():
+            page.setToolTip(TIPS[key])
+            self.pages.addWidget(page)
+        self.action.currentIndexChanged.connect(self._on_action)
+
+        self.table = QTableWidget(len(DELTA_ROWS), 3)
+        self.table.setObjectName("whatifDeltas")
+        self.table.setHorizontalHeaderLabels(("Now", "After", "Change"))
+        self.table.setVerticalHeaderLabels([r[1] for r in DELTA_ROWS])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.setToolTip("Before and after the change, and the difference (after - before).")
+        self.message = QLabel()
+        self.message.setObjectName("whatifMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #e5484d;")
+        self.message.setVisible(False)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Make the previewed change (undo with Ctrl+Z).")
+        self.apply_button.clicked.connect(self.apply)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Forget the preview.")
+        self.clear_button.clicked.connect(self.clear)
+
+        box = QGroupBox("What-if")
+        v = QVBoxLayout(box)
+        v.setContentsMargins(6, 6, 6, 6)
+        v.addWidget(self.action)
+        v.addWidget(self.pages)
+        v.addWidget(self.message)
+        v.addWidget(self.table, 1)
+        v.addWidget(self.note)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.clear_button)
+        row.addWidget(self.apply_button)
+        v.addLayout(row)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+
+        session.previewChanged.connect(self._show)
+        session.scenarioChanged.connect(self.reset_controls)
+        session.selectionChanged.connect(lambda _i: self.reset_controls())
+        self.reset_controls()
+
+    # ------------------------------------------------------------------ controls
+
+    @property
+    def current_action(self) -> str:
+        return str(self.action.currentData())
+
+    def set_action(self, key: str) -> None:
+        self.action.setCurrentIndex(self.action.findData(key))
+
+    def _on_action(self, _i: int) -> None:
+        self.pages.setCurrentWidget(self.page_of[self.current_action])
+        self.session.clear_preview()
+        self.message.setVisible(False)
+
+    def reset_controls(self) -> None:
+        """Bounds and starting values from the session (no preview)."""
+        self._quiet = True
+        try:
+            lim = self.session.whatif_limits()
+            p = self.session.position
+            self.add_margin.spin.setValue(0.0)
+            self.add_margin.set_bounds(0.0, lim["free_balance"])
+            self.remove_margin.spin.setValue(0.0)
+            self.remove_margin.set_bounds(0.0, lim["max_removable"])
+            self.leverage.spin.setRange(1.0, max(lim["max_leverage"], 1.0))
+            self.leverage.spin.setValue(1.0 if p is None else p.leverage)
+            self.leverage.set_bounds(1.0, lim["max_leverage"])
+            self.close_qty.spin.setValue(0.0)
+            self.close_qty.set_bounds(0.0, lim["qty"])
+            self.close_price.setValue(lim["mark"])
+            self.add_qty.spin.setValue(0.0)
+            self.add_qty.set_bounds(0.0, lim["qty"])
+            self.add_price.setValue(lim["mark"])
+            self.note.setText(f"Free balance {fmt.money(lim['free_balance'])}; removable margin "
+                              f"{fmt.money(lim['max_removable'])}")
+        finally:
+            self._quiet = False
+        self.message.setVisible(False)
+        self._fill_table(None)
+        self.apply_button.setEnabled(False)
+
+    def params(self) -> dict[str, Any]:
+        a = self.current_action
+        if a == "add_margin":
+            return {"amount": self.add_margin.spin.value()}
+        if a == "remove_margin":
+            return {"amount": self.remove_margin.spin.value()}
+        if a == "change_leverage":
+            return {"leverage": self.leverage.spin.value()}
+        if a == "partial_close":
+            return {"qty": self.close_qty.spin.value(), "exit_price": self.close_price.value()}
+        return {"qty": self.add_qty.spin.value(), "price": self.add_price.value()}
+
+    def update_preview(self) -> None:
+        if self._quiet:
+            return
+        try:
+            self.session.preview(self.current_action, **self.params())
+        except InvalidInputError as exc:
+            self.message.setText(f"{exc.field}: {exc.reason}")
+            self.message.setVisible(True)
+            self.apply_button.setEnabled(False)
+            self._fill_table(None)
+            return
+        self.message.setVisible(False)
+
+    def apply(self) -> None:
+        try:
+            self.session.apply_preview()
+        except InvalidInputError as exc:
+            self.message.setText(f"{exc.field}: {exc.reason}")
+            self.message.setVisible(True)
+
+    def clear(self) -> None:
+        self.session.clear_preview()
+        self.reset_controls()
+
+    # ------------------------------------------------------------------ table
+
+    def _show(self, result: Any) -> None:
+        self._fill_table(result)
+        self.apply_button.setEnabled(result is not None)
+
+    def _fill_table(self, result: Any) -> None:
+        s = self.session
+        q = s.position_quote
+        tick = s.tick
+        before = q if result is None else result.before
+        after = None if result is None else result.after
+        for r, (key, _label, kind) in enumerate(DELTA_ROWS):
+            def show(x: float | None, signed: bool = False, kind: str = kind) -> str:
+                if x is None or (isinstance(x, float) and math.isnan(x)):
+                    return fmt.NONE_TEXT
+                if kind == "price":
+                    text = fmt.price(x, tick)
+                elif kind == "pct":
+                    text = fmt.pct(x)
+                else:
+                    text = fmt.money(x)
+                return ("+" + text) if signed and x > 0 else text
+            now = None if before is None else self._value(before, key)
+            aft = None if after is None else self._value(after, key)
+            delta = None if result is None else result.deltas.get(key)
+            for c, text in enumerate((show(now), show(aft) if result is not None else "",
+                                      show(delta, signed=True) if result is not None else "")):
+                item = self.table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(r, c, item)
+                item.setText(text)
+
+    @staticmethod
+    def _value(q: Any, key: str) -> float:
+        return float(q.distance_to_liquidation if key == "distance_to_liquidation" else getattr(q, key))
+
+    def cell(self, key: str, column: int) -> str:
+        r = [k for k, _l, _t in DELTA_ROWS].index(key)
+        item = self.table.item(r, column)
+        return "" if item is None else item.text()

@@ -1,0 +1,166 @@
+"""Form -> session -> results and chart: the numbers shown are core's, and edits are undoable.
+
+Golden values are hand derivations under the classic profile (DOMAIN.md §5: MM on the entry
+notional, no maintenance amount; 5 BTC at 68,000 is tier 3, MMR 1 %, max 50x):
+LP = entry - (margin - MM) / qty, BP = entry - margin / qty, margin = 5 x 68,000 / leverage.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from gui.widgets.results import ROWS
+
+
+def snapshot(window):
+    r = window.results
+    texts = {k: r.values[k].text() for k, _ in ROWS}
+    texts["gauge"] = r.gauge.format()
+    texts["liq_line"] = window.chart.liq_line.value()
+    texts["bankrupt_line"] = window.chart.bankrupt_line.value()
+    texts["form_leverage"] = window.form.leverage.value()
+    texts["form_margin"] = window.form.margin.value()
+    return texts
+
+
+def test_first_launch_opens_on_the_faq_example_ready_to_play(window):
+    s = window.session
+    p = s.position
+    assert (s.scenario.exchange, p.symbol, p.side.value, p.qty_base, p.entry_price, p.leverage, p.mode.value) == (
+        "classic", "BTCUSDT", "long", 5.0, 68_000.0, 10.0, "isolated")
+    # LP = 68,000 - (34,000 - 3,400) / 5 = 61,880; BP = 68,000 - 34,000 / 5 = 61,200 (DOMAIN.md §5).
+    assert window.results.values["liquidation_price"].text() == "61,880.0"
+    assert window.results.values["bankruptcy_price"].text() == "61,200.0"
+    assert window.results.values["initial_margin"].text() == "34,000.00 USDT"
+    assert window.results.values["maintenance_margin"].text() == "3,400.00 USDT"
+    assert window.results.values["fill_price"].text() == "--"  # no liquidation yet
+    assert window.chart.liq_line.value() == pytest.approx(61_880.0)
+    assert window.chart.entry_line.value() == pytest.approx(68_000.0)
+    assert window.chart.play_button.isEnabled() and not s.playing
+    assert s.feed.n == 1 and s.feed.last_mark == 68_000.0
+    # The arithmetic is there, including why the FAQ's 64,940 is wrong.
+    tip = window.results.values["liquidation_price"].toolTip()
+    assert "68,000 - (34,000 - 3,400) / 5 = 61,880" in tip and "64,940" in tip
+
+
+def test_editing_the_form_updates_results_and_chart(window, qtbot):
+    window.form.leverage.setValue(20.0)
+    # 20x: margin 17,000; LP = 68,000 - (17,000 - 3,400) / 5 = 65,280; BP = 68,000 - 17,000 / 5 = 64,600.
+    assert window.results.values["liquidation_price"].text() == "65,280.0"
+    assert window.results.values["bankruptcy_price"].text() == "64,600.0"
+    assert window.results.values["initial_margin"].text() == "17,000.00 USDT"
+    assert window.chart.liq_line.value() == pytest.approx(65_280.0)
+    assert window.session.undo_stack.count() == 1
+    assert window.isWindowModified()
+    # Size as notional: 170,000 USDT at 68,000 is 2.5 BTC -> tier 2 (50k-250k, MMR 0.5 %):
+    # margin 8,500, MM 850, LP = 68,000 - (8,500 - 850) / 2.5 = 64,940.
+    window.form.size_unit.setCurrentIndex(1)
+    window.form.size.setValue(170_000.0)
+    assert window.session.position.qty_base == pytest.approx(2.5)
+    assert window.results.values["liquidation_price"].text() == "64,940.0"
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("leverage", 80.0, "allowed 1-50"),  # tier 3 allows at most 50x
+    ("size", 0.0, "must be > 0"),
+    ("entry", 0.0, "must be > 0"),
+])
+def test_bad_input_shows_its_message_and_changes_nothing(window, field, value, expected):
+    before_state = window.session.scenario
+    before = snapshot(window)
+    getattr(window.form, field).setValue(value)
+    key = {"size": "qty"}.get(field, field)
+    err = window.form.errors[key]
+    assert not err.isHidden() and expected in err.text()
+    assert window.session.scenario is before_state
+    assert window.session.undo_stack.count() == 0
+    after = snapshot(window)
+    after.pop(f"form_{field}", None)
+    before.pop(f"form_{field}", None)
+    assert after == before
+
+
+def test_preview_apply_undo_restores_every_number(window):
+    start = snapshot(window)
+    panel = window.whatif
+    panel.set_action("add_margin")
+    panel.add_margin.spin.setValue(5_000.0)
+    # Preview: margin 39,000 -> LP = 68,000 - (39,000 - 3,400) / 5 = 60,880 (1,000 lower).
+    assert window.chart.ghost_line.isVisible()
+    assert window.chart.ghost_line.value() == pytest.approx(60_880.0)
+    assert panel.cell("liquidation_price", 1) == "60,880.0"
+    assert panel.cell("liquidation_price", 2) == "-1,000.0"
+    assert panel.cell("bankruptcy_price", 2) == "-1,000.0"  # BP = 68,000 - 39,000 / 5 = 60,200
+    assert snapshot(window) == start  # a preview changes nothing
+    panel.apply_button.click()
+    assert window.results.values["liquidation_price"].text() == "60,880.0"
+    assert window.results.values["bankruptcy_price"].text() == "60,200.0"
+    assert window.session.account.wallet_usd == pytest.approx(15_000.0)  # paid from the free balance
+    assert not window.chart.ghost_line.isVisible()
+    assert window.act_undo.text().endswith("Add margin")
+    window.act_undo.trigger()
+    assert snapshot(window) == start
+    assert window.session.account.wallet_usd == pytest.approx(20_000.0)
+    window.act_redo.trigger()
+    assert window.results.values["liquidation_price"].text() == "60,880.0"
+
+
+def test_leverage_slider_previews_and_refuses_out_of_range(window):
+    panel = window.whatif
+    panel.set_action("change_leverage")
+    panel.leverage.spin.setValue(20.0)
+    # 20x -> LP 65,280 (see test above): +3,400 from 61,880.
+    assert panel.cell("liquidation_price", 2) == "+3,400.0"
+    assert window.chart.ghost_line.value() == pytest.approx(65_280.0)
+    # 5x needs 34,000 more margin than the 20,000 free balance: refused with the allowed range.
+    panel.leverage.spin.setValue(5.0)
+    assert not panel.message.isHidden() and "allowed from" in panel.message.text()
+    assert not window.chart.ghost_line.isVisible()
+    assert not panel.apply_button.isEnabled()
+
+
+@pytest.mark.parametrize(("mark", "level", "text"), [
+    (63_000.0, "ok", "37.78 %"),  # equity 34,000 - 5 x 5,000 = 9,000; 3,400 / 9,000
+    (62_400.0, "warn", "56.67 %"),  # equity 6,000; 3,400 / 6,000
+    (62_000.0, "danger", "85.00 %"),  # equity 4,000; 3,400 / 4,000
+])
+def test_margin_ratio_gauge_turns_amber_then_red(window, mark, level, text):
+    window.form.mark.setValue(mark)
+    assert window.results.gauge.property("level") == level
+    assert window.results.gauge.format() == text
+
+
+def test_crosshair_reads_price_and_pnl_there(window):
+    window.chart.show_crosshair(10.0, 65_000.0)
+    text = window.chart.readout.text()
+    assert "price 65,000.0" in text
+    assert "uPnL -15,000.00" in text  # 5 x (65,000 - 68,000)
+    assert window.chart.cross_h.value() == pytest.approx(65_000.0)
+
+
+def test_several_positions_in_a_cross_account(window):
+    s = window.session
+    window.table.add_button.click()
+    assert window.table.table.rowCount() == 2 and s.selected == 1
+    window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
+    assert s.position.mode.value == "cross"
+    # Cross on a 20,000 wallet: LP = 68,000 - (20,000 - 3,400) / 5 = 64,680 (entry basis).
+    assert window.results.values["liquidation_price"].text() == "64,680.0"
+    assert "cross equity" in window.table.account_label.text()
+    window.table.table.selectRow(0)
+    assert s.selected == 0 and window.results.values["liquidation_price"].text() == "61,880.0"
+    window.form.wallet.setValue(100_000.0)
+    s.select(1)
+    # 100,000 covers 5 BTC down to 68,000 - (100,000 - 3,400) / 5 = 48,680.
+    assert window.results.values["liquidation_price"].text() == "48,680.0"
+
+
+def test_no_liquidation_price_shows_dashes(window):
+    window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
+    window.form.wallet.setValue(1_000_000.0)
+    # 1,000,000 - 3,400 covers 5 BTC far below zero: LP would be negative -> none (DOMAIN.md §1).
+    assert window.results.values["liquidation_price"].text() == "--"
+    assert window.results.values["distance"].text() == "--"
+    assert not window.chart.liq_line.isVisible()
+    assert math.isnan(window.session.position_quote.liquidation_price)
