@@ -1,0 +1,120 @@
+"""One asset, many contract names: BTCUSDT on Binance and Bybit is BTC on Hyperliquid.
+
+Exchanges name the same perpetual differently: ``BTCUSDT`` (Binance, Bybit), ``BTC`` (Hyperliquid),
+``BTC-PERP``, ``BTC/USDT:USDT`` (ccxt), ``BTCUSDT.P`` (TradingView), ``XBTUSDT`` (BitMEX), and
+``1000PEPEUSDT`` on Binance is ``kPEPE`` on Hyperliquid (both 1,000 PEPE per unit). This module
+reduces a name to its base asset and finds a profile's contract for it, so that one position can
+be compared across profiles (``marginlab-cli compare``) and a portfolio file written for one
+exchange can be read under another.
+
+Only names are mapped: quantities and prices are taken as given, so the units must already agree
+(1 BTC is 1 BTC everywhere; 1 ``1000PEPE`` is 1 ``kPEPE``).
+"""
+from __future__ import annotations
+
+from typing import Final
+
+from core.errors import UnknownProfileError
+from core.profiles import Profile
+
+#: Quote currencies recognised at the end of a name, longest first so that USDC wins over USD.
+QUOTES: Final = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD")
+#: Preferred quote when a profile lists the same asset against several.
+QUOTE_PREFERENCE: Final = ("USDT", "USDC", "USD")
+#: Other names of the same asset.
+ALIASES: Final = {"XBT": "BTC"}
+_SUFFIXES: Final = ("-PERPETUAL", "-PERP", "-SWAP", ".P", "PERP")
+_SEPARATORS: Final = "-/_:"
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``(base asset, quote currency)`` of a contract name; the quote is "" when the name has none.
+
+    Examples
+    --------
+    >>> split_symbol("BTCUSDT"), split_symbol("BTC"), split_symbol("ETH-PERP")
+    (('BTC', 'USDT'), ('BTC', ''), ('ETH', ''))
+    >>> split_symbol("BTC/USDT:USDT"), split_symbol("XBTUSD"), split_symbol("kPEPE")
+    (('BTC', 'USDT'), ('BTC', 'USD'), ('1000PEPE', ''))
+    """
+    name = symbol.strip()
+    # Hyperliquid writes a thousand units with a lower-case k (kPEPE, kSHIB); upper-casing first
+    # would confuse it with assets that start with K (KAVA, KSM).
+    if len(name) > 1 and name[0] == "k" and name[1:2].isupper():
+        name = "1000" + name[1:]
+    name = name.upper()
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    base, quote = name, ""
+    parts = [p for p in _split(name) if p]
+    if len(parts) > 1:
+        base = parts[0]
+        quote = parts[1] if parts[1] in QUOTES else ""
+    else:
+        for q in QUOTES:
+            if name.endswith(q) and len(name) > len(q):
+                base, quote = name[: -len(q)], q
+                break
+    return ALIASES.get(base, base), quote
+
+
+def _split(name: str) -> list[str]:
+    for sep in _SEPARATORS:
+        name = name.replace(sep, " ")
+    return name.split()
+
+
+def base_asset(symbol: str) -> str:
+    """The asset a contract is on: ``base_asset("ETHUSDT") == "ETH"``."""
+    return split_symbol(symbol)[0]
+
+
+def resolve_symbol(profile: Profile, symbol: str) -> str:
+    """The profile's own contract name for ``symbol`` (any exchange's spelling).
+
+    An exact name wins, then a case-insensitive one, then the contract on the same base asset,
+    preferring the requested quote currency, then USDT, USDC, USD, then the profile's order.
+
+    Raises
+    ------
+    UnknownProfileError
+        (field ``symbol``) when the profile has no contract on that asset; the message lists the
+        profile's contracts.
+
+    Examples
+    --------
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> profiles = load_profiles([exchanges_dir()])
+    >>> resolve_symbol(profiles.get("hyperliquid"), "BTCUSDT")
+    'BTC'
+    >>> resolve_symbol(profiles.get("binance"), "ETH")
+    'ETHUSDT'
+    """
+    if symbol in profile.contracts:
+        return symbol
+    folded = {s.upper(): s for s in profile.symbols}
+    if symbol.strip().upper() in folded:
+        return folded[symbol.strip().upper()]
+    base, quote = split_symbol(symbol)
+    candidates = [s for s in profile.symbols if split_symbol(s)[0] == base]
+    if not candidates:
+        raise UnknownProfileError(
+            "symbol", f"{profile.id} has no {base} contract (from {symbol!r}); "
+                      f"it lists {', '.join(profile.symbols)}")
+    by_quote = {split_symbol(s)[1] or profile.contracts[s].quote.upper(): s for s in reversed(candidates)}
+    for q in (quote, *QUOTE_PREFERENCE):
+        if q and q in by_quote:
+            return by_quote[q]
+    return candidates[0]
+
+
+def contracts_by_asset(profiles: list[Profile] | tuple[Profile, ...]) -> dict[str, dict[str, str]]:
+    """``{base asset: {profile id: contract}}`` over the given profiles (the first contract each)."""
+    out: dict[str, dict[str, str]] = {}
+    for p in profiles:
+        for s in p.symbols:
+            out.setdefault(base_asset(s), {}).setdefault(p.id, s)
+    return out
