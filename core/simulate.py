@@ -189,6 +189,21 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """A position still open when the path ends; ``party`` holds its collateral."""
+
+    label: str
+    party: str
+    side: Side
+    qty: float
+    entry: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"position": self.label, "party": self.party, "side": self.side.value, "qty": self.qty,
+                "entry": self.entry}
+
+
+@dataclass(frozen=True, slots=True)
 class SimulationResult:
     """Everything one run produced."""
 
@@ -199,6 +214,7 @@ class SimulationResult:
     transfers: tuple[Transfer, ...]
     parties: tuple[PartyBalance, ...]
     liquidations: tuple[LiquidationRecord, ...]
+    open_positions: tuple[OpenPosition, ...] = ()
 
     def events_of(self, kind: EventKind | str) -> tuple[Event, ...]:
         k = EventKind(kind)
@@ -221,7 +237,8 @@ class SimulationResult:
                 "events": [e.as_dict() for e in self.events],
                 "ledger": [tr.as_dict() for tr in self.transfers],
                 "parties": [p.as_dict() for p in self.parties],
-                "liquidations": [r.as_dict() for r in self.liquidations]}
+                "liquidations": [r.as_dict() for r in self.liquidations],
+                "open_positions": [p.as_dict() for p in self.open_positions]}
 
     def summary(self) -> str:
         """A short account for people: the events, the five prices, who gained and lost."""
@@ -439,8 +456,11 @@ class _Run:
 
     # -- fast search ----------------------------------------------------------------------------
 
-    def first_liquidation(self, a: int, b: int) -> tuple[int, str] | None:
-        """First tick in [a, b) at which some scope wants liquidation or a backstop (engine-confirmed)."""
+    def first_liquidation(self, a: int, b: int, *, skip_first: bool = False) -> tuple[int, str] | None:
+        """First tick in [a, b) at which some scope wants liquidation or a backstop (engine-confirmed).
+
+        ``skip_first``: tick ``a`` was already checked (before the trader's actions of that tick).
+        """
         if a >= b:
             return None
         aq, alive = self.quote(a)
@@ -463,6 +483,8 @@ class _Run:
             tol = 1e-9 * (1.0 + abs(mm0) + abs(e0))
             sc = self.scope(key)
             mask = (eq - mm < tol)
+            if skip_first:
+                mask[0] = False
             if sc.cooldown_until > tt[0]:
                 cool = tt < sc.cooldown_until
                 frac = self.rules.backstop_mm_fraction
@@ -790,6 +812,14 @@ class _Run:
         ptr = 0
         i = 0
         while i < n:
+            checked = False
+            if ptr < len(self.actions) and ticks[ptr] <= i:
+                # The liquidation engine acts before the trader: a scope already liquidatable at this
+                # tick is liquidated first, then the trader's actions of this tick apply.
+                for key in self.scope_keys():
+                    if self.scope_positions(key):
+                        self.liquidate(i, key)
+                checked = True
             while ptr < len(self.actions) and ticks[ptr] <= i:
                 k, a = self.actions[ptr]
                 self.apply(i, k, a)
@@ -799,7 +829,7 @@ class _Run:
             seg_end = ticks[ptr] if ptr < len(self.actions) else n
             seg_end = min(max(seg_end, i + 1), n)
             j_stop = self.first_stop(i, seg_end)
-            liq = self.first_liquidation(i, seg_end if j_stop is None else j_stop + 1)
+            liq = self.first_liquidation(i, seg_end if j_stop is None else j_stop + 1, skip_first=checked)
             j_liq = None if liq is None else liq[0]
             cands = [x for x in (j_stop, j_liq) if x is not None]
             if not cands:
@@ -856,7 +886,9 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     run.run()
     return SimulationResult(path=path, symbol=sym, profile_id=profile.id, events=tuple(run.events),
                             transfers=run.ledger.transfers, parties=run.ledger.parties(),
-                            liquidations=tuple(run.records))
+                            liquidations=tuple(run.records),
+                            open_positions=tuple(OpenPosition(p.label, p.party, Side.LONG if p.sign > 0 else Side.SHORT,
+                                                              p.qty, p.entry) for p in run.alive()))
 
 
 # ------------------------------------------------------------------------------ the file's section
