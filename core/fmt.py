@@ -19,6 +19,8 @@ def price(x: float | None, tick: float = 0.01) -> str:
         return NONE_TEXT
     q = Decimal(repr(tick))
     v = (Decimal(repr(x)) / q).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * q
+    if v.is_zero():
+        v = v.copy_abs()  # never "-0.0"
     return f"{v:,.{_decimals(tick)}f}"
 
 
@@ -32,7 +34,7 @@ def money(x: float | None, decimals: int = 2) -> str:
 def pct(x: float | None, decimals: int = 2) -> str:
     """A fraction as percent: ``pct(0.1) == "10.00 %"``."""
     if x is None or not math.isfinite(x):
-        return NONE_TEXT if x is None or math.isnan(x) else "∞"
+        return NONE_TEXT if x is None or math.isnan(x) else ("∞" if x > 0 else "-∞")
     return f"{x * 100:,.{decimals}f} %"
 
 

@@ -6,11 +6,12 @@ short. Amounts are in the contract's quote currency (USDT, USDC).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import InvalidInputError
 from core.tiers import TierTable
 
 ArrayLike = npt.ArrayLike
@@ -22,10 +23,19 @@ def _out(x: Any) -> Any:
     return float(a) if a.ndim == 0 else a
 
 
+_SIDE_WORDS: Final = {"long": 1.0, "buy": 1.0, "short": -1.0, "sell": -1.0}
+
+
 def side_sign(side: Any) -> Any:
-    """+1/-1 from a Side, a string "long"/"short", a number, or an array of them."""
+    """+1/-1 from a Side, a string "long"/"short" ("buy"/"sell"), a number, or an array of them.
+
+    An unknown word is refused (a typo must not turn a long into a short); numbers give their sign.
+    """
     if isinstance(side, str):
-        return 1.0 if side.lower() in ("long", "buy") else -1.0
+        try:
+            return _SIDE_WORDS[side.strip().lower()]
+        except KeyError:
+            raise InvalidInputError("side", f"expected 'long' or 'short', got {side!r}") from None
     if hasattr(side, "sign") and not isinstance(side, np.ndarray):
         return float(side.sign)
     return np.sign(np.asarray(side, dtype=float))

@@ -332,6 +332,10 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
     and the leverage stay. A cross position's PnL lands in the wallet. ``qty == q`` closes the
     position and removes it from the account (``after`` is None).
 
+    Refused: ``qty`` above the size held; for an isolated position, an exit beyond
+    ``EP -/+ margin / q`` (the margin would not cover the loss: the position is liquidated before
+    any trade there); for a cross position, a realised loss larger than the wallet.
+
     Examples
     --------
     Close 2 of 5 BTC long at 70,000 (entry 68,000, margin 34,000): PnL +4,000, released 13,600,
@@ -356,9 +360,15 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
     if p.mode is MarginMode.ISOLATED:
         released = position_margin(profile, p) * (1.0 if closes else dq / p.qty_base)
         change = released + pnl
+        if change < 0:
+            # released + PnL < 0 exactly when the exit is beyond EP -/+ margin/q, where the margin is
+            # gone: the position would have been liquidated before a trade there.
+            bound = p.entry_price - p.sign * position_margin(profile, p) / p.qty_base
+            side_word = "above" if p.sign > 0 else "below"
+            raise InvalidInputError(
+                "exit_price", f"{fmt.num(px)} is beyond the bankruptcy price {fmt.num(bound)}, where the "
+                f"isolated margin is used up; allowed {side_word} {fmt.num(bound)}")
         _, wallet_pays = _source(profile, account, free_balance)
-        if change < 0:  # an isolated loss beyond the margin is the insurance fund's, not the trader's
-            change = 0.0
         if wallet_pays:
             wallet += change
     else:

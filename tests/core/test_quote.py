@@ -133,3 +133,40 @@ def test_cross_account_totals():
     # the isolated position does not take part
     assert aq.positions[2].equity == pytest.approx(3_050.0 + 0.5 * (61_000 - 59_000))
     json.dumps(aq.as_dict(), allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers for people
+
+
+@pytest.mark.parametrize(
+    ("x", "tick", "text"),
+    [
+        (61_880.0, 0.1, "61,880.0"),       # DOMAIN.md §5 LP on BTCUSDT's 0.1 tick
+        (61_818.1818, 0.1, "61,818.2"),
+        (0.32323, 0.0001, "0.3232"),
+        (2.5, 1.0, "2"),                    # half to even
+        (3.5, 1.0, "4"),
+        (-0.04, 0.1, "0.0"),                # never "-0.0"
+        (math.nan, 0.1, "--"),
+        (None, 0.1, "--"),
+    ],
+)
+def test_fmt_price(x, tick, text):
+    from core import fmt
+    assert fmt.price(x, tick) == text
+
+
+def test_fmt_pct_money_num():
+    from core import fmt
+    assert fmt.pct(0.1) == "10.00 %" and fmt.pct(math.inf) == "∞" and fmt.pct(-math.inf) == "-∞"
+    assert fmt.pct(math.nan) == "--" and fmt.money(34_000) == "34,000.00" and fmt.money(None) == "--"
+    assert fmt.num(340_000.0) == "340,000" and fmt.num(0.01) == "0.01" and fmt.num(math.nan) == "--"
+
+
+def test_side_words():
+    from core.margin import side_sign
+    assert side_sign("long") == 1.0 and side_sign("SELL") == -1.0 and side_sign(Side.SHORT) == -1.0
+    with pytest.raises(InvalidInputError) as ei:
+        side_sign("lnog")
+    assert ei.value.field == "side"

@@ -188,6 +188,15 @@ def test_partial_close_whole_position_removes_it(classic):
     assert math.isnan(r.deltas["liquidation_price"])
 
 
+def test_partial_close_refuses_exit_beyond_bankruptcy(classic):
+    # BP = 68,000 - 34,000/5 = 61,200 (DOMAIN.md §5): a close at 61,000 loses more than the margin.
+    with pytest.raises(InvalidInputError, match="61,200") as ei:
+        w.partial_close(classic, faq_account(), 0, 2, 61_000)
+    assert ei.value.field == "exit_price"
+    # at 61,500 it is allowed: PnL 2 x (-6,500) = -13,000, released 13,600 -> +600
+    assert w.partial_close(classic, faq_account(), 0, 2, 61_500).balance_change == pytest.approx(600.0)
+
+
 def test_partial_close_refuses_more_than_held(classic):
     with pytest.raises(InvalidInputError, match="up to 5") as ei:
         w.partial_close(classic, faq_account(), 0, 5.5, 70_000)
