@@ -170,3 +170,20 @@ def test_side_words():
     with pytest.raises(InvalidInputError) as ei:
         side_sign("lnog")
     assert ei.value.field == "side"
+
+
+# ---------------------------------------------------------------------------------------------
+# The worked numbers in the engine's docstrings run as doctests (STYLE.md §4)
+
+
+@pytest.mark.parametrize("module", ["core.margin", "core.tiers", "core.liquidation", "core.whatif",
+                                    "core.quote", "core.fmt"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    if module in ("core.margin", "core.tiers", "core.liquidation", "core.whatif"):
+        assert result.attempted > 0
