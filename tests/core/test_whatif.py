@@ -5,12 +5,16 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import finite, isolated_cases
 
 from core import whatif as w
 from core.errors import InvalidInputError
 from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.profiles import load_profiles
+from core.quote import position_margin
 from core.tiers import TierTable
 
 
@@ -302,3 +306,43 @@ def test_whatif_as_dict_is_json_ready(classic):
     import json
     r = w.partial_close(classic, faq_account(), 0, 5, 66_000)
     json.dumps(r.as_dict(), allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Money is conserved (DOMAIN.md §4.7): wallet + isolated margins change only by realised PnL
+
+
+def _money(profile, acc: Account) -> float:
+    return acc.wallet_usd + sum(position_margin(profile, p) for p in acc.positions
+                                if p.mode is MarginMode.ISOLATED)
+
+
+@settings(max_examples=120, deadline=None)
+@given(isolated_cases(), finite(0.0, 1.0), finite(0.01, 0.99), finite(0.9, 1.1),
+       st.sampled_from(["add", "remove", "leverage", "close", "grow"]))
+def test_actions_conserve_money(case, t, frac, px_factor, action):
+    prof, p = case.profile, case.position
+    acc = Account(prof.id, wallet_usd=p.entry_notional, positions=(p,))
+    before = _money(prof, acc)
+    with np.errstate(all="raise"):
+        try:
+            if action == "add":
+                r = w.add_margin(prof, acc, 0, t * acc.wallet_usd + 1e-6)
+            elif action == "remove":
+                cap = w.max_removable_margin(prof, acc, 0)
+                if cap <= 0:
+                    return
+                r = w.remove_margin(prof, acc, 0, max(t * cap, 1e-9))
+            elif action == "leverage":
+                r = w.change_leverage(prof, acc, 0, 1.0 + t * (p.leverage - 1.0))
+            elif action == "close":
+                r = w.partial_close(prof, acc, 0, frac * p.qty_base, p.entry_price * px_factor)
+            else:
+                r = w.add_to_position(prof, acc, 0, frac * p.qty_base, p.entry_price * px_factor)
+        except InvalidInputError as exc:
+            # a refusal is fine when it names a field; nothing else may escape
+            assert exc.field in {"amount", "leverage", "qty", "exit_price"}
+            return
+    after = _money(prof, r.account)
+    assert after == pytest.approx(before + r.realized_pnl, rel=1e-9, abs=1e-9 * before)
+    assert r.account_before is acc
