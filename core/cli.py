@@ -1,0 +1,709 @@
+"""``marginlab-cli``: margins, liquidation and bankruptcy prices from the command line.
+
+Commands (documented with examples in ``docs/cli.md``)::
+
+    marginlab-cli quote    one position under one profile (--json, --explain)
+    marginlab-cli profiles the rule profiles found, their contracts, dates and sources
+    marginlab-cli compare  one position under every profile, side by side
+    marginlab-cli evaluate a portfolio file (the scenario format of core.scenario)
+
+The output is a contract other tools rely on: ``--json`` prints one JSON object with unrounded
+numbers (``null`` where there is no price); people's output rounds prices to the contract's tick
+and shows "--" where there is none. Bad input exits with status 2 and ONE line on stderr that
+names the flag (or the file and field) and the allowed range; no traceback.
+
+Adding a command
+----------------
+:func:`build_parser` runs every registrar in :data:`REGISTRARS`. A registrar takes the
+sub-parsers object and adds one command::
+
+    def register(subparsers):
+        p = add_command(subparsers, "simulate", help="...", description="...")
+        add_common_arguments(p)          # --profiles-dir DIR (repeatable) and --json
+        p.add_argument("file", ...)
+        p.set_defaults(func=run)         # run(args) -> exit status (int)
+
+and is wired in with ``REGISTRARS.append(register)`` before :func:`main` runs. Inside ``run``,
+:func:`load_profile_set` loads the shipped and the user's profiles (warning about refused files),
+:func:`print_json` prints a JSON answer, and bad input is raised as a :mod:`core.errors` exception
+(or :class:`CliError` for a flag): :func:`main` turns it into the one-line message and status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import numpy as np
+
+from core import fmt
+from core.errors import InvalidInputError, MarginEngineError, ScenarioError, UnknownProfileError
+from core.model import Account, MarginMode, Position, Side
+from core.paths import exchanges_dir
+from core.profiles import (
+    Contract,
+    FeeModel,
+    MMBasis,
+    Profile,
+    ProfileSet,
+    custom_tiers,
+    load_profiles,
+)
+from core.quote import AccountQuote, PositionQuote, quote_account, quote_position
+from core.scenario import load_scenario
+from core.symbols import resolve_symbol
+from core.tiers import TierTable
+
+PROG: Final = "marginlab-cli"
+EXIT_OK: Final = 0
+EXIT_INTERNAL: Final = 1  # a bug: Python's own traceback, never on purpose
+EXIT_USAGE: Final = 2  # bad input: one line on stderr
+
+Registrar = Callable[[Any], None]
+
+
+class CliError(MarginEngineError):
+    """Bad input found by the CLI itself: ``flag`` (``--wallet``) and what is allowed."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"{flag}: {message}")
+        self.flag = flag
+        self.reason = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (status 2), never usage plus a message."""
+
+    def error(self, message: str) -> Any:
+        message = _one_line(message)
+        if message.startswith("argument "):  # "argument --qty: ..." -> "--qty: ...", as elsewhere
+            message = message[len("argument "):]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument types: a number in a range, refused with the flag and the range named
+
+
+def number_type(*, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+                hi_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` accepting a finite number in the range, e.g. ``number_type(lo=0, lo_open=True)``.
+
+    argparse prefixes the message with the flag: ``argument --qty: must be a finite number > 0,
+    got 'nan'``.
+    """
+    if lo is not None and hi is not None:
+        allowed = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    elif lo is not None:
+        allowed = f"{'>' if lo_open else '>='} {lo:g}"
+    elif hi is not None:
+        allowed = f"{'<' if hi_open else '<='} {hi:g}"
+    else:
+        allowed = "(any finite value)"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {allowed}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number {allowed}, got {text!r}")
+        if ((lo is not None and (value < lo or (lo_open and value == lo)))
+                or (hi is not None and (value > hi or (hi_open and value == hi)))):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+POSITIVE: Final = number_type(lo=0, lo_open=True)
+NON_NEGATIVE: Final = number_type(lo=0)
+LEVERAGE: Final = number_type(lo=1, hi=1000)
+RATE: Final = number_type(lo=0, hi=1, lo_open=True, hi_open=True)
+FEE_RATE: Final = number_type(lo=0, hi=0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The parser and its extension point
+
+
+def add_command(subparsers: Any, name: str, *, help: str, description: str = "",
+                epilog: str = "") -> argparse.ArgumentParser:
+    """A sub-command parser with this CLI's conventions (one-line errors, no abbreviations)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=description or help, epilog=epilog, allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, json_help: str = "") -> None:
+    """``--profiles-dir DIR`` (repeatable) and ``--json``, which every command takes."""
+    parser.add_argument("--profiles-dir", metavar="DIR", action="append", type=Path, default=[],
+                        help="also load the profile files (*.toml) in DIR; repeatable; a profile "
+                             "with the id of a shipped one replaces it")
+    parser.add_argument("--json", action="store_true",
+                        help=json_help or "print one JSON object (numbers unrounded, null where none)")
+
+
+def _add_position_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--side", required=True, choices=[s.value for s in Side], help="long or short")
+    p.add_argument("--qty", required=True, type=POSITIVE, metavar="QTY",
+                   help="size in base units (5 = 5 BTC), > 0")
+    p.add_argument("--entry", required=True, type=POSITIVE, metavar="PRICE", help="average entry price, > 0")
+    p.add_argument("--leverage", required=True, type=LEVERAGE, metavar="X",
+                   help="leverage, 1 to the tier's maximum")
+    p.add_argument("--mode", choices=[m.value for m in MarginMode], default=MarginMode.ISOLATED.value,
+                   help="margin mode (default isolated)")
+    p.add_argument("--margin", type=POSITIVE, metavar="AMOUNT",
+                   help="isolated margin (default: the opening requirement, qty*entry/leverage, plus "
+                        "the fee to close under fee model close_fee); less is accepted, as fees "
+                        "make it so")
+    p.add_argument("--wallet", type=NON_NEGATIVE, metavar="AMOUNT",
+                   help="cross collateral (--mode cross; default: the opening requirement)")
+    p.add_argument("--mark", type=POSITIVE, metavar="PRICE", help="mark price (default: the entry)")
+
+
+def _register_quote(subparsers: Any) -> None:
+    p = add_command(
+        subparsers, "quote", help="margins, liquidation and bankruptcy price of one position",
+        epilog=textwrap.dedent("""\
+            example (DOMAIN.md §5, the source FAQ corrected: LP 61,880, not 64,940):
+              marginlab-cli quote --exchange classic --symbol BTCUSDT --side long \\
+                  --qty 5 --entry 68000 --leverage 10 --explain"""))
+    p.add_argument("--exchange", default="classic", metavar="ID",
+                   help="rule profile id (default classic; see `marginlab-cli profiles`)")
+    p.add_argument("--symbol", metavar="SYMBOL",
+                   help="contract, in any exchange's spelling (BTCUSDT, BTC, BTC-PERP); default: "
+                        "the profile's first contract")
+    _add_position_arguments(p)
+    g = p.add_argument_group("custom contract (override the profile)")
+    g.add_argument("--mmr", type=RATE, metavar="RATE",
+                   help="maintenance-margin rate in (0, 1): replaces the tier table by one tier")
+    g.add_argument("--maintenance-amount", type=NON_NEGATIVE, metavar="AMOUNT",
+                   help="maintenance amount of that one tier (needs --mmr; default 0)")
+    g.add_argument("--max-leverage", type=LEVERAGE, metavar="X",
+                   help="maximum leverage, 1-1000 (of the custom tier; without --mmr it caps every tier)")
+    g.add_argument("--mm-basis", choices=[b.value for b in MMBasis], help="maintenance margin on entry or mark")
+    g.add_argument("--fee-model", choices=[f.value for f in FeeModel], help="how fees enter the margins")
+    g.add_argument("--taker-fee", type=FEE_RATE, metavar="RATE", help="taker fee rate in [0, 0.1]")
+    add_common_arguments(p)
+    p.add_argument("--explain", action="store_true",
+                   help="write out the arithmetic behind each number (with --json: an \"explain\" object)")
+    p.set_defaults(func=_cmd_quote)
+
+
+def _register_profiles(subparsers: Any) -> None:
+    p = add_command(subparsers, "profiles", help="the rule profiles: contracts, dates, sources")
+    add_common_arguments(p)
+    p.set_defaults(func=_cmd_profiles)
+
+
+def _register_compare(subparsers: Any) -> None:
+    p = add_command(
+        subparsers, "compare", help="one position under every profile, side by side",
+        description="One position under every profile, side by side: initial and maintenance "
+                    "margin, tier, liquidation and bankruptcy price. The symbol is matched to each "
+                    "profile's own contract (BTCUSDT on Binance is BTC on Hyperliquid); a profile "
+                    "that lacks the asset or refuses the position shows the reason instead.")
+    p.add_argument("--symbol", default="BTC", metavar="SYMBOL",
+                   help="asset or contract in any spelling (default BTC)")
+    p.add_argument("--exchange", action="append", default=[], metavar="ID",
+                   help="only these profiles (repeatable; default: all)")
+    _add_position_arguments(p)
+    add_common_arguments(p)
+    p.set_defaults(func=_cmd_compare)
+
+
+def _register_evaluate(subparsers: Any) -> None:
+    p = add_command(
+        subparsers, "evaluate", help="a portfolio file: every position and the account",
+        description="Evaluate a portfolio file (a MarginLab scenario file: a wallet and several "
+                    "positions, isolated or cross, with marks). See docs/cli.md for the format.")
+    p.add_argument("file", type=Path, metavar="FILE", help="portfolio / scenario JSON file")
+    p.add_argument("--exchange", metavar="ID",
+                   help="evaluate under this profile instead of the file's (symbols are matched)")
+    add_common_arguments(p)
+    p.add_argument("--explain", action="store_true", help="write out the arithmetic for each position")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+#: Every sub-command's registrar, in help order. Append to add a command (see the module notes).
+REGISTRARS: list[Registrar] = [_register_quote, _register_profiles, _register_compare, _register_evaluate]
+
+
+def build_parser(registrars: Iterable[Registrar] | None = None) -> argparse.ArgumentParser:
+    """The argparse parser with one sub-parser per registrar (default :data:`REGISTRARS`)."""
+    parser = _Parser(
+        prog=PROG, allow_abbrev=False,
+        description="MarginLab from the command line: margins, liquidation and bankruptcy prices "
+                    "to each exchange's own rules.",
+        epilog="exit status: 0 done, 2 bad input (one line on stderr), 1 an internal error. "
+               "`marginlab-cli COMMAND --help` for a command's flags.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for register in REGISTRARS if registrars is None else registrars:
+        register(sub)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("marginlab")
+    except Exception:  # not installed: running from a clone
+        return "(source)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status (the console script exits with it)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors (already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    func = getattr(args, "func", None)
+    if func is None:
+        return _fail(PROG, "choose a command: " + ", ".join(_command_names(parser)) + " (see --help)")
+    prog = f"{PROG} {args.command}"
+    try:
+        return int(func(args) or EXIT_OK)
+    except CliError as exc:
+        return _fail(prog, f"{exc.flag}: {exc.reason}")
+    except InvalidInputError as exc:
+        return _fail(prog, f"{flag_for(exc.field)}: {exc.reason}")
+    except MarginEngineError as exc:  # ScenarioError, ProfileError: they name the file themselves
+        return _fail(prog, str(exc))
+    except BrokenPipeError:  # `marginlab-cli profiles | head`: the reader left, nothing to say
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return EXIT_OK
+
+
+def _command_names(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {_one_line(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+_FIELD_FLAGS: Final = {
+    "exchange": "--exchange", "symbol": "--symbol", "side": "--side", "qty": "--qty",
+    "entry": "--entry", "leverage": "--leverage", "margin": "--margin", "wallet": "--wallet",
+    "mode": "--mode", "mmr": "--mmr", "max-leverage": "--max-leverage",
+    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee",
+}
+
+
+def flag_for(field: str) -> str:
+    """The flag a core field name comes from: ``"leverage"`` -> ``"--leverage"``, ``"marks.X"`` -> ``"--mark"``."""
+    if field.startswith("marks."):
+        return "--mark"
+    return _FIELD_FLAGS.get(field, field)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers for commands
+
+
+def load_profile_set(args: argparse.Namespace, *, stderr: TextIO | None = None) -> ProfileSet:
+    """The shipped profiles plus those in each ``--profiles-dir``; refused files are warned about.
+
+    One warning line per refused file, naming the file, the key and the problem; the command goes
+    on with the profiles that loaded.
+    """
+    dirs = [exchanges_dir(), *getattr(args, "profiles_dir", [])]
+    for d in getattr(args, "profiles_dir", []):
+        if not Path(d).is_dir():
+            raise CliError("--profiles-dir", f"{d} is not a directory")
+    profiles = load_profiles(dirs)
+    err = sys.stderr if stderr is None else stderr
+    for e in profiles.errors:
+        print(f"{PROG}: warning: {_one_line(str(e))} (file skipped)", file=err)
+    return profiles
+
+
+def jsonable(x: Any) -> Any:
+    """Plain JSON data: non-finite floats become null, numpy scalars become Python numbers."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    if isinstance(x, bool | str) or x is None:
+        return x
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float):
+        return x + 0.0 if math.isfinite(x) else None  # + 0.0: no "-0.0" in the output
+    return x
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False))
+
+
+def _profile_summary(p: Profile) -> dict[str, Any]:
+    return {"id": p.id, "name": p.name, "as_of": p.as_of, "source": p.source}
+
+
+# ---------------------------------------------------------------------------------------------
+# quote
+
+
+def _custom_profile(profile: Profile, args: argparse.Namespace) -> tuple[Profile, str, dict[str, Any]]:
+    """The profile with the command line's overrides applied, the contract symbol, and the overrides."""
+    overrides: dict[str, Any] = {}
+    if args.maintenance_amount is not None and args.mmr is None:
+        raise CliError("--maintenance-amount", "belongs to the one custom tier: give --mmr too")
+    if args.symbol is None:
+        symbol = profile.symbols[0]
+    elif args.mmr is not None:
+        try:
+            symbol = resolve_symbol(profile, args.symbol)
+        except UnknownProfileError:
+            symbol = args.symbol.strip().upper()  # a contract the profile does not list: custom
+    else:
+        symbol = resolve_symbol(profile, args.symbol)
+    rules = profile.rules
+    rule_changes: dict[str, Any] = {}
+    if args.mm_basis is not None:
+        rule_changes["mm_basis"] = MMBasis(args.mm_basis)
+    if args.fee_model is not None:
+        rule_changes["fee_model"] = FeeModel(args.fee_model)
+    if args.taker_fee is not None:
+        rule_changes["taker_fee"] = args.taker_fee
+    if rule_changes:
+        rules = dataclasses.replace(rules, **rule_changes)
+        overrides.update({k: (v.value if hasattr(v, "value") else v) for k, v in rule_changes.items()})
+    contract = profile.contracts.get(symbol)
+    contracts = dict(profile.contracts)
+    if args.mmr is not None:
+        max_lev = args.max_leverage if args.max_leverage is not None else (
+            contract.max_leverage if contract is not None else 125.0)
+        tiers = custom_tiers(mmr=args.mmr, max_leverage=max_lev,
+                             maintenance_amount=args.maintenance_amount or 0.0)
+        base = contract or Contract(symbol=symbol, tiers=tiers,
+                                    quote=profile.contracts[profile.symbols[0]].quote)
+        contracts[symbol] = dataclasses.replace(base, tiers=tiers)
+        overrides.update({"mmr": args.mmr, "maintenance_amount": args.maintenance_amount or 0.0,
+                          "max_leverage": max_lev})
+    elif args.max_leverage is not None:
+        assert contract is not None  # resolve_symbol found it
+        t = contract.tiers
+        capped = TierTable.from_rows(floor=t.floor, cap=t.cap, max_leverage=np.minimum(t.max_leverage,
+                                     args.max_leverage), mmr=t.mmr, cum=t.cum)
+        contracts[symbol] = dataclasses.replace(contract, tiers=capped)
+        overrides["max_leverage"] = args.max_leverage
+    if not overrides:
+        return profile, symbol, overrides
+    return dataclasses.replace(profile, rules=rules, contracts=contracts), symbol, overrides
+
+
+def _position(args: argparse.Namespace, symbol: str) -> Position:
+    mode = MarginMode(args.mode)
+    if mode is MarginMode.CROSS and args.margin is not None:
+        raise CliError("--margin", "applies to --mode isolated only; give the cross collateral with --wallet")
+    if mode is MarginMode.ISOLATED and args.wallet is not None:
+        raise CliError("--wallet", "applies to --mode cross only; give an isolated position's margin with --margin")
+    return Position(symbol=symbol, side=Side(args.side), qty_base=args.qty, entry_price=args.entry,
+                    leverage=args.leverage, mode=mode, margin_usd=args.margin)
+
+
+def quote_to_json(profile: Profile, q: PositionQuote, *, explain: bool = False,
+                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick."""
+    contract = profile.contract(q.position.symbol)
+    out: dict[str, Any] = {"exchange": profile.id, "as_of": profile.as_of, **q.as_dict(),
+                           "quote_currency": contract.quote, "tick_size": contract.tick_size}
+    if overrides:
+        out["overrides"] = overrides
+    if explain:
+        out["explain"] = dict(q.explain)
+    return out
+
+
+def _money(x: float) -> str:
+    return fmt.money(x + 0.0)  # + 0.0 turns -0.0 (a short at its entry) into 0.00, not -0.00
+
+
+def _yes_no(b: bool) -> str:
+    return "YES" if b else "no"
+
+
+def _tier_text(t: Any, ccy: str) -> str:
+    cap = fmt.num(t.cap) if t.cap is not None and math.isfinite(t.cap) else "∞"
+    return (f"tier {t.index + 1} ({fmt.num(t.floor)}-{cap} {ccy}, MMR {fmt.pct(t.mmr, 3)}, "
+            f"max {t.max_leverage:g}x)")
+
+
+def quote_lines(profile: Profile, q: PositionQuote) -> list[str]:
+    """People's rendering of one quote: prices to the tick, amounts to the cent, "--" for none."""
+    p = q.position
+    c = profile.contract(p.symbol)
+    ccy, tick = c.quote, c.tick_size
+    mode = p.mode.value
+    lines = [
+        f"{profile.id} {p.symbol}: {p.side.value} {fmt.num(p.qty_base)} @ {fmt.price(p.entry_price, tick)}, "
+        f"{p.leverage:g}x {mode}, mark {fmt.price(q.mark, tick)}",
+        f"  {profile.name}, as of {profile.as_of}",
+        "",
+        f"  {'Notional':<22}{fmt.money(q.notional):>18} {ccy}",
+        f"  {'Initial margin':<22}{fmt.money(q.initial_margin):>18} {ccy}",
+        f"  {'Maintenance margin':<22}{fmt.money(q.maintenance_margin):>18} {ccy}   {_tier_text(q.tier, ccy)}",
+        f"  {'Margin' if p.mode is MarginMode.ISOLATED else 'Wallet (cross)':<22}{fmt.money(q.margin):>18} {ccy}",
+        f"  {'Unrealized PnL':<22}{_money(q.unrealized_pnl):>18} {ccy}",
+        f"  {'Margin ratio':<22}{fmt.pct(q.margin_ratio):>18}   (100 % liquidates)",
+        f"  {'Liquidation price':<22}{fmt.price(q.liquidation_price, tick):>18}"
+        + (f"   {_tier_text(q.liquidation_tier, ccy)} at the liquidation price"
+           if q.liquidation_tier.index != q.tier.index and math.isfinite(q.liquidation_price) else ""),
+        f"  {'Bankruptcy price':<22}{fmt.price(q.bankruptcy_price, tick):>18}",
+        f"  {'Distance to LP':<22}{fmt.pct(q.distance_to_liquidation):>18}",
+        f"  {'Liquidatable now':<22}{_yes_no(q.liquidatable_now):>18}",
+    ]
+    return lines
+
+
+def explain_lines(q: PositionQuote) -> list[str]:
+    out = ["", "How the numbers come about:"]
+    for text in q.explain.values():
+        out.extend(textwrap.wrap(text, width=100, initial_indent="  ", subsequent_indent="      ",
+                                 break_on_hyphens=False))
+    return out
+
+
+def _cmd_quote(args: argparse.Namespace) -> int:
+    profiles = load_profile_set(args)
+    profile, symbol, overrides = _custom_profile(profiles.get(args.exchange), args)
+    position = _position(args, symbol)
+    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet)
+    if args.json:
+        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides))
+        return EXIT_OK
+    lines = quote_lines(profile, q)
+    if overrides:
+        lines.insert(2, "  overrides: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    if args.explain:
+        lines += explain_lines(q)
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# profiles
+
+
+def _profile_json(p: Profile) -> dict[str, Any]:
+    r = p.rules
+    return {
+        **_profile_summary(p), "path": p.path, "notes": p.notes,
+        "rules": {f.name: (v.value if hasattr(v, "value") else v)
+                  for f in dataclasses.fields(r) for v in [getattr(r, f.name)]},
+        "symbols": [{
+            "symbol": c.symbol, "quote": c.quote, "tick_size": c.tick_size, "lot_size": c.lot_size,
+            "tiers": len(c.tiers), "max_leverage": c.max_leverage,
+            "max_notional": c.tiers.max_notional, "liquidation_fee": p.liquidation_fee(c.symbol),
+        } for c in p.contracts.values()],
+    }
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    profiles = load_profile_set(args)
+    if args.json:
+        print_json({"profiles": [_profile_json(p) for p in profiles],
+                    "errors": [{"path": e.path, "key": e.key, "problem": e.problem} for e in profiles.errors]})
+        return EXIT_OK
+    lines: list[str] = []
+    for p in profiles:
+        r = p.rules
+        tier_rule = "tier at the liquidation price" if r.tier_at_liquidation else "tier at entry"
+        lines += [
+            f"{p.id:<12} {p.name}  (as of {p.as_of})",
+            f"{'':<12} MM on {r.mm_basis.value}, fee model {r.fee_model.value} (taker {fmt.pct(r.taker_fee, 3)}), "
+            f"{tier_rule}",
+            f"{'':<12} " + ", ".join(f"{c.symbol} ({c.quote}, {len(c.tiers)} tier{'s' * (len(c.tiers) > 1)}, "
+                                     f"max {c.max_leverage:g}x)" for c in p.contracts.values()),
+            f"{'':<12} source: {p.source}",
+            f"{'':<12} file: {p.path}",
+            "",
+        ]
+    print("\n".join(lines).rstrip())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# compare
+
+
+_COMPARE_ROWS: Final = ("contract", "initial margin", "maintenance margin", "tier", "liquidation price",
+                        "bankruptcy price", "distance to LP", "rules")
+
+
+def _compare_cells(profile: Profile, q: PositionQuote) -> list[str]:
+    c = profile.contract(q.position.symbol)
+    t = q.tier
+    return [
+        f"{c.symbol} ({c.quote})",
+        fmt.money(q.initial_margin),
+        fmt.money(q.maintenance_margin),
+        f"{t.index + 1}: MMR {fmt.pct(t.mmr, 3)}, {t.max_leverage:g}x",
+        fmt.price(q.liquidation_price, c.tick_size),
+        fmt.price(q.bankruptcy_price, c.tick_size),
+        fmt.pct(q.distance_to_liquidation),
+        f"MM on {profile.rules.mm_basis.value}, fee {profile.rules.fee_model.value}",
+    ]
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    profiles = load_profile_set(args)
+    chosen = [profiles.get(pid) for pid in args.exchange] if args.exchange else list(profiles)
+    results: list[tuple[Profile, PositionQuote | None, InvalidInputError | None]] = []
+    for profile in chosen:
+        try:
+            symbol = resolve_symbol(profile, args.symbol)
+            pq = quote_position(profile, _position(args, symbol), mark=args.mark, wallet=args.wallet)
+            results.append((profile, pq, None))
+        except CliError:
+            raise
+        except InvalidInputError as exc:
+            results.append((profile, None, exc))
+    if args.json:
+        print_json({
+            "position": {"symbol": args.symbol, "side": args.side, "qty": args.qty, "entry": args.entry,
+                         "leverage": args.leverage, "mode": args.mode, "margin": args.margin,
+                         "wallet": args.wallet, "mark": args.mark},
+            "profiles": [
+                {**_profile_summary(p), "ok": q is not None,
+                 **({"quote": quote_to_json(p, q)} if q is not None else
+                    {"error": {"field": flag_for(e.field), "message": e.reason}} if e is not None else {})}
+                for p, q, e in results],
+        })
+        return EXIT_OK
+    columns: list[list[str]] = []
+    for p, q, e in results:
+        if q is not None:
+            columns.append(_compare_cells(p, q))
+        else:
+            assert e is not None
+            reason = f"{flag_for(e.field)}: {e.reason}" if e.field != "symbol" else e.reason
+            columns.append(["(not available)", *textwrap.wrap(reason, width=30, break_on_hyphens=False)])
+    n_rows = max(len(_COMPARE_ROWS), *(len(c) for c in columns))
+    widths = [max(len(p.id), *(len(x) for x in col)) for (p, _, _), col in zip(results, columns, strict=True)]
+    label_w = max(len(r) for r in _COMPARE_ROWS) + 2
+    side = f"{args.side} {fmt.num(args.qty)} {args.symbol} @ {fmt.num(args.entry)}, {args.leverage:g}x {args.mode}"
+    if args.mark is not None:
+        side += f", mark {fmt.num(args.mark)}"
+    lines = [side, "", " " * label_w + "  ".join(p.id.rjust(w) for (p, _, _), w in zip(results, widths, strict=True))]
+    for i in range(n_rows):
+        label = _COMPARE_ROWS[i] if i < len(_COMPARE_ROWS) else ""
+        cells = []
+        for (_, q, _), col, w in zip(results, columns, widths, strict=True):
+            text = col[i] if i < len(col) else ""
+            cells.append(text.rjust(w) if q is not None else text.ljust(w))
+        lines.append(f"{label:<{label_w}}" + "  ".join(cells).rstrip())
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
+
+
+def _remap_account(profile: Profile, account: Account) -> Account:
+    """The account with every symbol in the profile's own spelling (marks follow their position)."""
+    names: dict[str, str] = {}
+    positions = []
+    for i, p in enumerate(account.positions):
+        try:
+            names[p.symbol] = resolve_symbol(profile, p.symbol)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"account.positions[{i}].symbol", exc.reason) from None
+        positions.append(p.with_(symbol=names[p.symbol]))
+    marks = {names.get(s, s): m for s, m in account.marks}
+    return account.with_(profile_id=profile.id, positions=tuple(positions), marks=tuple(sorted(marks.items())))
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    path = str(args.file)
+    scenario = load_scenario(args.file)
+    profiles = load_profile_set(args)
+    try:
+        profile = profiles.get(args.exchange or scenario.exchange)
+    except UnknownProfileError as exc:
+        if args.exchange:
+            raise
+        raise ScenarioError(path, "exchange", exc.reason) from None
+    try:
+        account = _remap_account(profile, scenario.account)
+        if not account.positions:
+            raise InvalidInputError("account.positions", "the portfolio has no positions")
+        aq = quote_account(profile, account)
+    except InvalidInputError as exc:
+        field = exc.field
+        if not field.startswith("account."):
+            field = "account." + (field if field.startswith("positions[") else f"positions[0].{field}")
+        raise ScenarioError(path, field, exc.reason) from None
+    if args.json:
+        out = {"file": path, "name": scenario.name, "description": scenario.description, **aq.as_dict()}
+        out["positions"] = [quote_to_json(profile, q, explain=args.explain) for q in aq.positions]
+        print_json(out)
+        return EXIT_OK
+    print("\n".join(_evaluate_lines(path, scenario.name, profile, aq, explain=args.explain)))
+    return EXIT_OK
+
+
+def _evaluate_lines(path: str, name: str, profile: Profile, aq: AccountQuote, *, explain: bool) -> list[str]:
+    header = ("#", "symbol", "side", "qty", "entry", "lev", "mode", "mark", "IM", "MM", "uPnL", "LP", "BP", "liq now")
+    rows = []
+    for i, q in enumerate(aq.positions):
+        p = q.position
+        tick = profile.contract(p.symbol).tick_size
+        rows.append((str(i), p.symbol, p.side.value, fmt.num(p.qty_base), fmt.price(p.entry_price, tick),
+                     f"{p.leverage:g}x", p.mode.value, fmt.price(q.mark, tick), fmt.money(q.initial_margin),
+                     fmt.money(q.maintenance_margin), _money(q.unrealized_pnl),
+                     fmt.price(q.liquidation_price, tick), fmt.price(q.bankruptcy_price, tick),
+                     _yes_no(q.liquidatable_now)))
+    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
+    left = {1, 2, 6}
+
+    def fmt_row(r: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+
+    ccy = profile.contract(aq.positions[0].position.symbol).quote
+    lines = [f"{name or Path(path).name}: {len(aq.positions)} position{'s' * (len(aq.positions) != 1)} on "
+             f"{profile.id} ({profile.name}, as of {profile.as_of})", "", fmt_row(header), *map(fmt_row, rows), ""]
+    if any(q.position.mode is MarginMode.CROSS for q in aq.positions):
+        lines += [
+            f"  {'Wallet (cross)':<26}{fmt.money(aq.account.wallet_usd):>16} {ccy}",
+            f"  {'Cross equity':<26}{fmt.money(aq.cross_equity):>16} {ccy}",
+            f"  {'Cross maintenance margin':<26}{fmt.money(aq.cross_maintenance):>16} {ccy}",
+            f"  {'Cross margin ratio':<26}{fmt.pct(aq.cross_margin_ratio):>16}   (100 % liquidates)",
+            f"  {'Cross liquidatable now':<26}{_yes_no(aq.cross_liquidatable_now):>16}",
+            "  Each cross liquidation price holds the other positions at their marks.",
+        ]
+    else:
+        lines.append(f"  Wallet {fmt.money(aq.account.wallet_usd)} {ccy}; every position is isolated.")
+    if explain:
+        for i, q in enumerate(aq.positions):
+            lines += ["", f"#{i} {q.position.symbol} {q.position.side.value}:", *explain_lines(q)[2:]]
+    return lines
+
+
+if __name__ == "__main__":  # python -m core.cli
+    raise SystemExit(main())
