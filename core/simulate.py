@@ -681,7 +681,16 @@ class _Run:
                 self.event(j, EventKind.LIQUIDATION_FILL, p.label, price=fprice, qty=filled, amount=pnl,
                            detail={"fee": fee, "bankruptcy_price": bp, "unfilled": before - filled - adl_qty})
             if adl_qty > 0:
-                self.adl(j, p, adl_qty, bp)
+                left = self.adl(j, p, adl_qty, bp)
+                if left > 0:
+                    # not enough opposite-side counterparties: the rest goes to the book after all and
+                    # the fund pays the gap even past its balance (shown as a negative fund)
+                    more, mprice, mpnl, mfee = self.close_in_book(j, p, left, "liquidation fill", fee_rate)
+                    if more > 0:
+                        self.event(j, EventKind.LIQUIDATION_FILL, p.label, price=mprice, qty=more, amount=mpnl,
+                                   detail={"fee": mfee, "bankruptcy_price": bp, "unfilled": left - more})
+                        fprice = mprice if filled <= 0 else (filled * fprice + more * mprice) / (filled + more)
+                        filled += more
             self.record(j, p, q, "whole", before - p.qty, fprice)
         if not self.scope_positions(key):
             bal = self.ledger.balance(party)
@@ -719,8 +728,11 @@ class _Run:
         bal = self.ledger.balance(party)
         self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
 
-    def adl(self, j: int, p: _Pos, qty: float, bp: float) -> None:
-        """Close ``qty`` of ``p`` at its bankruptcy price against ranked opposite-side counterparties."""
+    def adl(self, j: int, p: _Pos, qty: float, bp: float) -> float:
+        """Close ``qty`` of ``p`` at its bankruptcy price against ranked opposite-side counterparties.
+
+        Returns the quantity no counterparty could take.
+        """
         mark = float(self.mark[j])
         t = float(self.t[j])
         pool = [c for c in self.cps if c.qty > 0 and c.spec.side.sign == -p.sign]
@@ -743,6 +755,7 @@ class _Run:
             p.qty = max(p.qty - z, 0.0)
             self.event(j, EventKind.ADL, c.spec.name, price=bp, qty=z, amount=theirs,
                        detail={"rank_score": scores[k], "against": float(p.index)})
+        return max(left, 0.0)
 
     # -- trader actions -------------------------------------------------------------------------
 
@@ -782,13 +795,22 @@ class _Run:
         filled, price, pnl, fee = self.close_in_book(j, p, qty, why, self.rules.taker_fee)
         self.event(j, EventKind.POSITION_REDUCED, p.label, price=price, qty=filled, amount=pnl, detail={"fee": fee})
         if p.qty == 0 and p.mode is MarginMode.ISOLATED:
-            # a closed isolated position returns its margin to the wallet
-            self.ledger.transfer(float(self.t[j]), p.party, WALLET, self.ledger.balance(p.party),
-                                 f"margin back to the wallet: {p.label} closed")
+            # a closed isolated position returns what is left of its margin to the wallet; a close
+            # so far past bankruptcy that nothing is left is the fund's to cover, as in a liquidation
+            bal = self.ledger.balance(p.party)
+            if bal > 0:
+                self.ledger.transfer(float(self.t[j]), p.party, WALLET, bal,
+                                     f"margin back to the wallet: {p.label} closed")
+            else:
+                self.cover_negative(j, p.party, p.label)
+        elif p.qty == 0 and not any(q.mode is MarginMode.CROSS for q in self.alive()):
+            self.cover_negative(j, p.party, p.label)  # the last cross position closed past bankruptcy
         if p.qty == 0:
             p.orders.clear()
 
-    def stops_at(self, j: int) -> None:
+    def stops_at(self, j: int) -> bool:
+        """Fire the orders whose trigger the last price has reached; True if any fired."""
+        fired = False
         last = float(self.last[j])
         for p in self.alive():
             if not p.on_path:
@@ -797,12 +819,14 @@ class _Run:
                 below = (o.kind is ActionKind.STOP_LOSS) == (p.sign > 0)
                 if (last <= o.price) if below else (last >= o.price):
                     p.orders.remove(o)
+                    fired = True
                     self.event(j, EventKind.STOP_TRIGGERED, p.label, price=o.price,
                                qty=p.qty if o.qty is None else min(o.qty, p.qty), detail={"kind_sl": float(
                                    o.kind is ActionKind.STOP_LOSS)})
                     self.reduce(j, p, p.qty if o.qty is None else min(o.qty, p.qty), o.kind.value)
                     if p.qty == 0:
                         break
+        return fired
 
     # -- main loop ------------------------------------------------------------------------------
 
@@ -816,9 +840,7 @@ class _Run:
             if ptr < len(self.actions) and ticks[ptr] <= i:
                 # The liquidation engine acts before the trader: a scope already liquidatable at this
                 # tick is liquidated first, then the trader's actions of this tick apply.
-                for key in self.scope_keys():
-                    if self.scope_positions(key):
-                        self.liquidate(i, key)
+                self.check_all(i)
                 checked = True
             while ptr < len(self.actions) and ticks[ptr] <= i:
                 k, a = self.actions[ptr]
@@ -836,12 +858,15 @@ class _Run:
                 i = seg_end
                 continue
             j = min(cands)
-            if j_stop == j:
-                self.stops_at(j)
-            for key in self.scope_keys():
-                if self.scope_positions(key):
-                    self.liquidate(j, key)
+            self.check_all(j)  # the margin check comes first: a liquidation cancels the stops
+            if j_stop == j and self.stops_at(j):
+                self.check_all(j)  # a stop's market order can itself leave a scope liquidatable
             i = j + 1
+
+    def check_all(self, j: int) -> None:
+        for key in self.scope_keys():
+            if self.scope_positions(key):
+                self.liquidate(j, key)
 
 
 def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str | None = None,
