@@ -346,3 +346,26 @@ def test_actions_conserve_money(case, t, frac, px_factor, action):
     after = _money(prof, r.account)
     assert after == pytest.approx(before + r.realized_pnl, rel=1e-9, abs=1e-9 * before)
     assert r.account_before is acc
+
+
+def test_cross_actions_on_an_account_index(binance):
+    btc = Position("BTCUSDT", Side.LONG, 1, 60_000, 20, mode=MarginMode.CROSS)
+    eth = Position("ETHUSDT", Side.SHORT, 10, 3_000, 20, mode=MarginMode.CROSS)
+    acc = Account("binance", wallet_usd=8_000, positions=(btc, eth), marks={"BTCUSDT": 60_000.0, "ETHUSDT": 2_900.0})
+    # closing the profitable ETH short realises -1 x 10 x (2,900 - 3,000) = +1,000 into the wallet
+    r = w.partial_close(binance, acc, 1, 10, 2_900)
+    assert r.after is None and r.account.wallet_usd == pytest.approx(9_000.0)
+    # the BTC long now has only the wallet behind it (the ETH uPnL moved into the wallet, and the
+    # ETH maintenance margin no longer counts), so its liquidation price falls
+    from core.quote import quote_account
+    lp_before = quote_account(binance, acc).positions[0].liquidation_price
+    lp_after = quote_account(binance, r.account).positions[0].liquidation_price
+    # before: WB' = 8,000 + 1,000 - ETH MM (0.4 % x 29,000 = 116) = 8,884; after: WB' = 9,000.
+    # 1 BTC near 51,000 is in bracket 2 (50k-600k: MMR 0.5 %, cum 50), so
+    # LP = (60,000 - WB' - 50) / (1 x 0.995): 51,066/0.995 = 51,322.61 -> 50,950/0.995 = 51,206.03
+    assert lp_before == pytest.approx((60_000 - 8_884 - 50) / 0.995, rel=1e-12)
+    assert lp_after == pytest.approx((60_000 - 9_000 - 50) / 0.995, rel=1e-12)
+    # cross leverage change: the wallet does not move, only the IM the free balance must cover
+    r2 = w.change_leverage(binance, acc, 0, 10)
+    assert r2.account.wallet_usd == acc.wallet_usd and r2.balance_change == 0.0
+    assert r2.deltas["initial_margin"] == pytest.approx(6_000.0 - 3_000.0)
