@@ -63,6 +63,9 @@ class PositionQuote:
     close_fee: float
     collateral: float  # WB' used in the liquidation equation
     explain: Mapping[str, str] = field(default_factory=dict)
+    # cross: the maintenance margin of every cross position, which the margin ratio compares with
+    # the account's equity; None for an isolated position
+    account_maintenance: float | None = None
 
     @property
     def distance_to_liquidation(self) -> float:
@@ -245,6 +248,7 @@ def _quote_one(profile: Profile, p: Position, mark: float, upnl: float, mm_k: tu
         margin_ratio=ratio, liquidation_price=lp, bankruptcy_price=bp,
         liquidatable_now=bool(equity < check_mm), tier=TierInfo.of(tiers, k),
         liquidation_tier=TierInfo.of(tiers, k_lp), close_fee=fee, collateral=collateral,
+        account_maintenance=account_mm,
     )
     object.__setattr__(q, "explain", explain(profile, q, contract.quote))
     return q
@@ -291,7 +295,13 @@ def explain(profile: Profile, q: PositionQuote, ccy: str = "USDT") -> dict[str, 
     ex["maintenance_margin"] = f"{mm_text} = {n(q.maintenance_margin)} {ccy} (tier {t.index + 1}, notional {n(t.floor)}-{n(t.cap)})"
     ex["unrealized_pnl"] = (f"uPnL = side x qty x (mark - entry) = {s}1 x {n(p.qty_base)} x ({n(q.mark)} - "
                             f"{n(p.entry_price)}) = {n(q.unrealized_pnl)} {ccy}")
-    ex["margin_ratio"] = f"margin ratio = MM / equity = {n(q.maintenance_margin)} / {n(q.equity)} = {fmt.pct(q.margin_ratio)} (100 % liquidates)"
+    if q.account_maintenance is None:
+        ex["margin_ratio"] = (f"margin ratio = MM / equity = {n(q.maintenance_margin)} / {n(q.equity)} = "
+                              f"{fmt.pct(q.margin_ratio)} (100 % liquidates)")
+    else:
+        ex["margin_ratio"] = (f"margin ratio = MM of all cross positions / account equity = "
+                              f"{n(q.account_maintenance)} / {n(q.equity)} = {fmt.pct(q.margin_ratio)} "
+                              "(100 % liquidates every cross position)")
     wb = q.collateral - (q.close_fee if r.fee_model is FeeModel.CLOSE_FEE else 0.0)
     wb_word = "margin" if p.mode is MarginMode.ISOLATED else "collateral (wallet + others' uPnL - others' MM)"
     if r.fee_model is FeeModel.CLOSE_FEE:

@@ -187,3 +187,15 @@ def test_docstring_examples(module):
     assert result.failed == 0
     if module in ("core.margin", "core.tiers", "core.liquidation", "core.whatif"):
         assert result.attempted > 0
+
+
+def test_cross_margin_ratio_explained_with_account_totals():
+    p1 = Position("BTCUSDT", Side.LONG, 1, 60_000, 20, mode=MarginMode.CROSS)
+    p2 = Position("ETHUSDT", Side.SHORT, 10, 3_000, 20, mode=MarginMode.CROSS)
+    aq = quote_many(BINANCE, [p1, p2], marks={"BTCUSDT": 59_000, "ETHUSDT": 3_100}, wallet=5_000)
+    q = aq.positions[0]
+    # 369 / 3,000 (see test_cross_account_totals): the text's numbers give the ratio shown
+    assert q.account_maintenance == pytest.approx(369.0)
+    assert q.margin_ratio == pytest.approx(369 / 3_000)
+    assert "369" in q.explain["margin_ratio"] and "3,000" in q.explain["margin_ratio"]
+    assert "12.30 %" in q.explain["margin_ratio"]
