@@ -2,7 +2,7 @@
 the GUI and the CLI pass the user's directories in explicitly."""
 from __future__ import annotations
 
-from importlib import resources as _ir
+import importlib.util
 from pathlib import Path
 
 
@@ -11,7 +11,15 @@ def resources_dir() -> Path:
     here = Path(__file__).resolve().parent.parent / "resources"
     if (here / "exchanges").is_dir():
         return here
-    return Path(str(_ir.files("marginlab_resources")))
+    # In a wheel, `resources/` is installed as the namespace package `marginlab_resources`
+    # (pyproject's package-dir); its search location is the folder itself.
+    spec = importlib.util.find_spec("marginlab_resources")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("MarginLab's resources are missing: reinstall the package")
+    for loc in spec.submodule_search_locations:
+        if (Path(loc) / "exchanges").is_dir():
+            return Path(loc)
+    raise FileNotFoundError("MarginLab's resources are missing: reinstall the package")
 
 
 def exchanges_dir() -> Path:

@@ -40,18 +40,7 @@ print(json.dumps({"res": str(res), "core": core.__file__, "binance": (res / "exc
 """
 
 
-# Known defect (reported; core/paths.py and resources/ belong to another part of the project):
-# `resources/` has no __init__.py, so in a wheel `marginlab_resources` is a namespace package and
-# importlib.resources.files() returns a MultiplexedPath whose str() is its repr, not a directory.
-# Either an empty resources/__init__.py or reading the path from the spec fixes it; then this
-# condition turns false and the test must pass (xfail_strict).
-_PATHS_BUG = (not (ROOT / "resources" / "__init__.py").exists()
-              and "Path(str(_ir.files(" in (ROOT / "core" / "paths.py").read_text(encoding="utf-8"))
-
-
 @pytest.mark.slow
-@pytest.mark.xfail(_PATHS_BUG, reason="core.paths.resources_dir() returns a MultiplexedPath repr from a wheel",
-                   strict=True, raises=AssertionError)
 def test_wheel_carries_resources(tmp_path):
     # Build from a copy, so the checkout (shared with other work) gets no build/ directory.
     src = tmp_path / "src"
