@@ -200,7 +200,10 @@ def _mark_lookup(tiers: TierTable, mmr_offset: float = 0.0) -> _MarkLookup | Non
 
 def _fast_flat(*arrays: Any) -> tuple[tuple[npt.NDArray[np.float64], ...], tuple[int, ...]] | None:
     """The inputs broadcast and flattened to contiguous float64, or None if too small to bother."""
-    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    shapes = [np.shape(a) for a in arrays]
+    if not any(shapes):  # all scalars: one position, the common call from quote and the GUI
+        return None
+    shape = np.broadcast_shapes(*shapes)
     if math.prod(shape) < _FAST_MIN_SIZE:
         return None
     flat = tuple(np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=float), shape)).ravel()
