@@ -23,7 +23,9 @@ sub-parsers object and adds one command::
         p.add_argument("file", ...)
         p.set_defaults(func=run)         # run(args) -> exit status (int)
 
-and is wired in with ``REGISTRARS.append(register)`` before :func:`main` runs. Inside ``run``,
+and is wired in by listing it in :data:`REGISTRARS`, either the function itself or, to import the
+module only when the parser is built (no import cycle with a module that imports this one), its
+``"module:function"`` name, e.g. ``"core.simulate_cli:register"``. Inside ``run``,
 :func:`load_profile_set` loads the shipped and the user's profiles (warning about refused files),
 :func:`print_json` prints a JSON answer, and bad input is raised as a :mod:`core.errors` exception
 (or :class:`CliError` for a flag): :func:`main` turns it into the one-line message and status 2.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -67,7 +70,7 @@ EXIT_OK: Final = 0
 EXIT_INTERNAL: Final = 1  # a bug: Python's own traceback, never on purpose
 EXIT_USAGE: Final = 2  # bad input: one line on stderr
 
-Registrar = Callable[[Any], None]
+Registrar = Callable[[Any], None] | str  # a function, or "package.module:function"
 
 
 class CliError(MarginEngineError):
@@ -240,7 +243,7 @@ def _register_evaluate(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
-#: Every sub-command's registrar, in help order. Append to add a command (see the module notes).
+#: Every sub-command's registrar, in help order: functions or "module:function" names (module notes).
 REGISTRARS: list[Registrar] = [_register_quote, _register_profiles, _register_compare, _register_evaluate]
 
 
@@ -254,9 +257,17 @@ def build_parser(registrars: Iterable[Registrar] | None = None) -> argparse.Argu
                "`marginlab-cli COMMAND --help` for a command's flags.")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for register in REGISTRARS if registrars is None else registrars:
-        register(sub)
+    for registrar in REGISTRARS if registrars is None else registrars:
+        _resolve_registrar(registrar)(sub)
     return parser
+
+
+def _resolve_registrar(registrar: Registrar) -> Callable[[Any], None]:
+    if not isinstance(registrar, str):
+        return registrar
+    module_name, _, func_name = registrar.partition(":")
+    func: Callable[[Any], None] = getattr(importlib.import_module(module_name), func_name or "register")
+    return func
 
 
 def _version() -> str:

@@ -422,3 +422,26 @@ def test_registrars_extend_the_parser(capsys, monkeypatch):
     code, _, err = run(capsys, "simulate", "--steps", "0")
     assert code == 2 and "--steps: must be >= 1" in err
     assert calls == [3, 11]
+
+
+def test_registrar_by_module_name_is_imported_when_the_parser_is_built(capsys, monkeypatch, tmp_path):
+    # The way a module that itself imports core.cli (the simulator's) is wired in without a cycle.
+    (tmp_path / "extra_cli_for_test.py").write_text(
+        "from core import cli\n"
+        "def register(subparsers):\n"
+        "    p = cli.add_command(subparsers, 'hello', help='say hello')\n"
+        "    cli.add_common_arguments(p)\n"
+        "    p.set_defaults(func=lambda args: cli.print_json({'hello': 'world'}))\n",
+        encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "REGISTRARS", [*cli.REGISTRARS, "extra_cli_for_test:register"])
+    assert run_json(capsys, "hello") == {"hello": "world"}
+
+
+def test_evaluate_explain(capsys):
+    code, out, _ = run(capsys, "evaluate", str(scenarios_dir() / "portfolio-mixed.json"), "--explain")
+    assert code == 0
+    assert "#0 BTCUSDT long:" in out and "#1 ETHUSDT long:" in out
+    assert "LP solves" in out  # Binance: mark basis, the equation written out
+    d = run_json(capsys, "evaluate", str(scenarios_dir() / "portfolio-mixed.json"), "--explain")
+    assert all("liquidation_price" in p["explain"] for p in d["positions"])
