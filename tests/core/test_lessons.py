@@ -1,0 +1,138 @@
+"""Every shipped lesson runs, shows the events that make its point, and conserves money."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from core.ledger import replay
+from core.paths import exchanges_dir, scenarios_dir
+from core.profiles import load_profiles
+from core.scenario import load_scenario
+from core.simulate import run_scenario
+
+PROFILES = load_profiles([exchanges_dir()])
+
+
+def run(name, **sim_changes):
+    sc = load_scenario(scenarios_dir() / f"{name}.json")
+    if sim_changes:
+        sc = dataclasses.replace(sc, simulation={**sc.simulation, **sim_changes})
+    return sc, run_scenario(sc, PROFILES)
+
+
+def kinds(res):
+    return [e.kind.value for e in res.events]
+
+
+def check_faq_crash(res):
+    # DOMAIN.md §5: LP 61,880, BP 61,200; fill 61,500 -> 5 * 300 = 1,500 surplus to the fund
+    (rec,) = res.liquidations
+    assert rec.liquidation_price == pytest.approx(61_880.0)
+    assert rec.bankruptcy_price == pytest.approx(61_200.0)
+    assert rec.fill_price == 61_500.0
+    assert res.events_of("insurance_fund_inflow")[0].amount == pytest.approx(1_500.0)
+    assert "insurance_fund_payout" not in kinds(res)
+
+
+def check_gap(res):
+    # fill 60,000 < BP 61,200: 5 * 1,200 = 6,000 paid by the fund, the trader loses exactly 34,000
+    assert res.events_of("insurance_fund_payout")[0].amount == pytest.approx(6_000.0)
+    assert res.party("trader.isolated.BTCUSDT").end == pytest.approx(0.0)
+    assert "adl" not in kinds(res)
+
+
+def check_adl(res):
+    # derivation in tests/core/test_simulate.py::test_fund_exhausted_adl_ranked_counterparties
+    adl = res.events_of("adl")
+    assert [e.position for e in adl] == ["bob"]
+    assert adl[0].price == pytest.approx(61_200.0)
+    assert res.party("insurance_fund").end == pytest.approx(0.4)
+
+
+def check_hyperliquid(res):
+    # 20 % of 50 BTC at the first trigger, a 30 s cooldown, then the backstop before it ends
+    part = res.events_of("partial_liquidation")
+    assert len(part) == 1 and part[0].qty == pytest.approx(10.0)
+    assert part[0].detail["cooldown_until"] == part[0].t + 30
+    (bs,) = res.events_of("backstop")
+    assert part[0].t < bs.t < part[0].t + 30
+    assert res.party("liquidator_vault").end > 0
+    assert "liquidation_fill" not in kinds(res)
+
+
+def check_step_down(res):
+    # derivation in tests/core/test_simulate.py::test_binance_tier_step_down_restores_compliance
+    (part,) = res.events_of("partial_liquidation")
+    assert part.qty == pytest.approx(0.758)
+    assert "liquidation_fill" not in kinds(res)
+    assert res.open_positions[0].qty == pytest.approx(9.242)
+
+
+def check_hedge_isolated(res):
+    assert "liquidation_triggered" in kinds(res)
+    assert res.party("trader.isolated.BTCUSDT#1").end == 0.0  # the long is gone
+    assert res.party("trader.isolated.BTCUSDT#2").end == 1_360.0  # the short untouched
+
+
+def check_hedge_cross(res):
+    assert res.events == ()
+    assert res.party("trader.wallet").end == 2_720.0
+
+
+def check_wick(res):
+    assert "liquidation_triggered" not in kinds(res)
+    # the path really has a wick below bankruptcy in the last price while the mark stays above LP
+    assert res.path.last.min() == 60_000.0
+    assert res.path.mark.min() > 61_880.0
+
+
+def check_add_margin(res):
+    assert kinds(res) == ["margin_added"]
+    assert res.party("trader.isolated.BTCUSDT").end == 44_000.0
+
+
+def check_loss_vs_upnl(res):
+    upnl = res.events_of("liquidation_triggered")[0].detail["unrealized_pnl"]
+    iso = res.party("trader.isolated.BTCUSDT")
+    assert iso.start - iso.end == pytest.approx(3_400.0)
+    assert iso.start - iso.end > -upnl + 200  # noticeably more than the uPnL shown at the trigger
+
+
+CHECKS = {
+    "lesson-faq-crash": check_faq_crash,
+    "lesson-gap-through-bankruptcy": check_gap,
+    "lesson-fund-exhausted-adl": check_adl,
+    "lesson-hyperliquid-large-position": check_hyperliquid,
+    "lesson-tier-step-down": check_step_down,
+    "lesson-hedge-isolated": check_hedge_isolated,
+    "lesson-hedge-cross": check_hedge_cross,
+    "lesson-wick-no-liquidation": check_wick,
+    "lesson-add-margin-in-time": check_add_margin,
+    "lesson-loss-bigger-than-upnl": check_loss_vs_upnl,
+}
+
+
+def test_every_lesson_file_has_a_check():
+    assert {p.stem for p in scenarios_dir().glob("lesson-*.json")} == set(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_lesson(name):
+    sc, res = run(name)
+    assert sc.name and len(sc.description) > 200  # a one-paragraph story
+    CHECKS[name](res)
+    assert abs(res.imbalance) < 1e-6
+    rebuilt = replay({p.name: p.start for p in res.parties}, res.transfers)
+    for p in res.parties:
+        assert rebuilt[p.name] == pytest.approx(p.end, abs=1e-6)
+
+
+def test_the_margin_top_up_is_what_saves_the_position():
+    _, res = run("lesson-add-margin-in-time", actions=[])
+    assert "liquidation_triggered" in kinds(res)
+
+
+def test_the_fund_size_is_what_decides_adl():
+    _, res = run("lesson-fund-exhausted-adl", insurance_fund=50_000)
+    assert "adl" not in kinds(res)
