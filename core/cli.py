@@ -280,6 +280,7 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (the console script exits with it)."""
+    _tolerate_narrow_encodings()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -301,6 +302,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return EXIT_OK
+
+
+def _tolerate_narrow_encodings() -> None:
+    """On a terminal that cannot show "Ⓢ" or "∞" (ASCII, cp1252), print "?" rather than fail."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(Exception):
+                stream.reconfigure(errors="replace")
 
 
 def _command_names(parser: argparse.ArgumentParser) -> list[str]:
@@ -367,7 +377,7 @@ def jsonable(x: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    print(json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False))
+    print(json.dumps(jsonable(obj), allow_nan=False))  # ASCII: safe on any terminal encoding
 
 
 def _profile_summary(p: Profile) -> dict[str, Any]:

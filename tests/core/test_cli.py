@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,10 @@ def test_console_script_in_a_subprocess():
     bad = subprocess.run([exe, *FAQ[:-1], "60"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "--leverage" in bad.stderr and "50x" in bad.stderr
+    # A terminal that cannot encode "Ⓢ" (Binance USDⓈ-M) still gets its answer.
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    narrow = subprocess.run([exe, "profiles"], capture_output=True, text=True, timeout=60, env=env)
+    assert narrow.returncode == 0 and "Binance USD?-M" in narrow.stdout
 
 
 def test_cross_mode_with_wallet(capsys):
