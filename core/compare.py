@@ -1,0 +1,342 @@
+"""One position under every exchange profile, and why the numbers differ.
+
+:func:`compare_position` values one position under each profile (the symbol matched to the
+profile's own contract by :func:`core.symbols.resolve_symbol`, the numbers from
+:func:`core.quote.quote_position`); a profile that lacks the asset or refuses the size or the
+leverage gives a row carrying the reason instead of numbers. ``marginlab-cli compare`` and the
+GUI's Compare tab show the same rows.
+
+:func:`explain_differences` names the rule behind each difference against a reference profile and,
+where it can, measures it by a counterfactual: the same position quoted under the other profile
+with that one rule (or that tier table) replaced by the reference's. The effects of several rules
+need not add up exactly (the tier at the liquidation price depends on all of them); each line
+says what that rule alone moves.
+
+Examples
+--------
+The source FAQ's position, 5 BTC long at 68,000, 10x isolated (DOMAIN.md §5). Classic: 61,880
+(entry basis, 1 %). Binance, tier 2 (MMR 0.5 %, amount 50) on the mark:
+(340,000 - 34,000 - 50) / (5 x (1 - 0.005)) = 305,950 / 4.975 = 61,497.49.
+
+>>> from core.paths import exchanges_dir
+>>> from core.profiles import load_profiles
+>>> from core.model import Position, Side
+>>> ps = load_profiles([exchanges_dir()])
+>>> rows = compare_position([ps.get("classic"), ps.get("binance")],
+...                         Position("BTCUSDT", Side.LONG, 5, 68_000, 10))
+>>> [(r.profile.id, round(r.liquidation_price, 2)) for r in rows]
+[('classic', 61880.0), ('binance', 61497.49)]
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from core import fmt
+from core.errors import InvalidInputError
+from core.model import MarginMode, Position
+from core.profiles import FeeModel, MMBasis, Profile
+from core.quote import PositionQuote, TierInfo, quote_position
+from core.symbols import resolve_symbol
+
+#: LP differences smaller than this fraction of the price are "the same" in the explanations.
+SAME_PRICE_REL: Final = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRow:
+    """One profile's view of the position: the quote, or the reason the profile refuses it.
+
+    ``symbol`` is the profile's own contract name ("" when the profile has no contract on the
+    asset); ``error_field`` and ``error`` name the refused input and the allowed range. The
+    numeric properties are NaN on an error row.
+    """
+
+    profile: Profile
+    symbol: str
+    quote: PositionQuote | None = None
+    error_field: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.quote is not None
+
+    def _num(self, name: str) -> float:
+        return math.nan if self.quote is None else float(getattr(self.quote, name))
+
+    @property
+    def initial_margin(self) -> float:
+        return self._num("initial_margin")
+
+    @property
+    def maintenance_margin(self) -> float:
+        return self._num("maintenance_margin")
+
+    @property
+    def liquidation_price(self) -> float:
+        return self._num("liquidation_price")
+
+    @property
+    def bankruptcy_price(self) -> float:
+        return self._num("bankruptcy_price")
+
+    @property
+    def distance_to_liquidation(self) -> float:
+        return math.nan if self.quote is None else self.quote.distance_to_liquidation
+
+    @property
+    def tier(self) -> TierInfo | None:
+        return None if self.quote is None else self.quote.tier
+
+    @property
+    def tick_size(self) -> float:
+        return self.profile.contract(self.symbol).tick_size if self.symbol else 0.01
+
+    @property
+    def quote_currency(self) -> str:
+        return self.profile.contract(self.symbol).quote if self.symbol else ""
+
+
+def compare_position(profiles: Iterable[Profile], position: Position, *, mark: float | None = None,
+                     wallet: float | None = None) -> tuple[ComparisonRow, ...]:
+    """Quote ``position`` alone under every profile, in the order given.
+
+    Parameters
+    ----------
+    profiles : the profiles to compare (a :class:`~core.profiles.ProfileSet` or any iterable).
+    position : the position; its ``symbol`` may be any exchange's spelling (BTCUSDT, BTC, XBTUSD).
+    mark : mark price (default: the entry), as ``marginlab-cli compare --mark``.
+    wallet : cross collateral for a cross position (default: its opening requirement), as
+        ``--wallet``. Ignored for an isolated position, whose margin is ``position.margin_usd`` or
+        the profile's opening requirement.
+
+    Returns
+    -------
+    One :class:`ComparisonRow` per profile. A profile without a contract on the asset, or one
+    that refuses the size or the leverage (:func:`core.quote.validate_position`), gives a row
+    with ``error_field``/``error`` and no quote; nothing is raised for those.
+    """
+    rows: list[ComparisonRow] = []
+    for profile in profiles:
+        try:
+            symbol = resolve_symbol(profile, position.symbol)
+        except InvalidInputError as exc:
+            rows.append(ComparisonRow(profile, "", None, exc.field, exc.reason))
+            continue
+        try:
+            q = quote_position(profile, position.with_(symbol=symbol), mark=mark, wallet=wallet)
+        except InvalidInputError as exc:
+            rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason))
+            continue
+        rows.append(ComparisonRow(profile, symbol, q))
+    return tuple(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Explanations
+
+
+def _requote(row: ComparisonRow, profile: Profile) -> PositionQuote | None:
+    """``row``'s position and market under a modified profile; None when that profile refuses it."""
+    q = row.quote
+    assert q is not None
+    wallet = q.margin if q.position.mode is MarginMode.CROSS else None
+    try:
+        return quote_position(profile, q.position, mark=q.mark, wallet=wallet)
+    except InvalidInputError:
+        return None
+
+
+def _lp_move(before: float, after: float, tick: float) -> str:
+    """"LP 61,510.05 -> 61,880.00 (+369.95)" with "--" for none."""
+    if math.isfinite(before) and math.isfinite(after):
+        return f"{fmt.price(before, tick)} -> {fmt.price(after, tick)} ({after - before:+,.2f})"
+    return f"{fmt.price(before, tick)} -> {fmt.price(after, tick)}"
+
+
+def _tier_words(t: TierInfo, profile: Profile) -> str:
+    how = (f" = 1/(2 x {t.max_leverage:g}x max leverage)" if profile.rules.mmr_from_max_leverage else "")
+    amount = f", maintenance amount {fmt.num(t.maintenance_amount)}" if t.maintenance_amount else ""
+    return f"MMR {fmt.pct(t.mmr, 3)}{how}{amount} (tier {t.index + 1})"
+
+
+def _counterfactual(row: ComparisonRow, ref: ComparisonRow, what: str, changed: Profile, *,
+                    unchanged: str = "") -> str:
+    """" -> with <ref>'s <what> instead, LP would be X" (empty when that profile refuses it)."""
+    alt = _requote(row, changed)
+    if alt is None or row.quote is None:
+        return ""
+    tick = row.tick_size
+    before, after = row.quote.liquidation_price, alt.liquidation_price
+    if (math.isfinite(before) and math.isfinite(after)
+            and abs(after - before) <= SAME_PRICE_REL * max(abs(before), 1.0)) or (
+            math.isnan(before) and math.isnan(after)):
+        return f"; with {ref.profile.id}'s {what} instead, {row.profile.id}'s LP would not move{unchanged}"
+    return (f"; with {ref.profile.id}'s {what} instead, {row.profile.id}'s LP would move "
+            f"{_lp_move(before, after, tick)}")
+
+
+def _with_rules(profile: Profile, **changes: object) -> Profile:
+    return dataclasses.replace(profile, rules=dataclasses.replace(profile.rules, **changes))  # type: ignore[arg-type]
+
+
+def _with_tiers_of(profile: Profile, symbol: str, ref: ComparisonRow) -> Profile:
+    """``profile`` with the reference's tier table on ``symbol`` (rates as the reference derives them)."""
+    contracts = dict(profile.contracts)
+    contracts[symbol] = dataclasses.replace(contracts[symbol], tiers=ref.profile.contract(ref.symbol).tiers)
+    return dataclasses.replace(profile, contracts=contracts,
+                               rules=dataclasses.replace(profile.rules,
+                                                         mmr_from_max_leverage=ref.profile.rules.mmr_from_max_leverage))
+
+
+def _pair_lines(row: ComparisonRow, ref: ComparisonRow) -> list[str]:
+    q, r = row.quote, ref.quote
+    assert q is not None and r is not None
+    a, b = row.profile, ref.profile
+    ra, rb = a.rules, b.rules
+    tick = row.tick_size
+    out: list[str] = []
+    lp_a, lp_b = q.liquidation_price, r.liquidation_price
+    if math.isfinite(lp_a) and math.isfinite(lp_b):
+        d = lp_a - lp_b
+        if abs(d) <= SAME_PRICE_REL * max(abs(lp_b), 1.0):
+            head = f"{a.id}: LP {fmt.price(lp_a, tick)}, the same as {b.id}"
+        else:
+            closer = (d * q.position.sign) > 0  # a long's LP higher / a short's lower: nearer the mark
+            head = (f"{a.id}: LP {fmt.price(lp_a, tick)} vs {b.id} {fmt.price(lp_b, ref.tick_size)}: "
+                    f"{'higher' if d > 0 else 'lower'} by {fmt.money(abs(d))} "
+                    f"({'closer to' if closer else 'further from'} the mark)")
+    else:
+        head = f"{a.id}: LP {fmt.price(lp_a, tick)} vs {b.id} {fmt.price(lp_b, ref.tick_size)}"
+        if not math.isfinite(lp_a):
+            head += f" ({a.id}: no liquidation price, the collateral covers the whole position)"
+    out.append(head)
+
+    # 1. The rates: different tier tables, or MMR derived from the max leverage.
+    t_a, t_b = q.liquidation_tier, r.liquidation_tier
+    tables_differ = (a.contract(row.symbol).tiers is not b.contract(ref.symbol).tiers
+                     and (t_a.mmr != t_b.mmr or t_a.maintenance_amount != t_b.maintenance_amount
+                          or t_a.max_leverage != t_b.max_leverage))
+    if tables_differ or ra.mmr_from_max_leverage != rb.mmr_from_max_leverage:
+        rule = ("mmr_from_max_leverage: " if ra.mmr_from_max_leverage or rb.mmr_from_max_leverage else
+                "different tier tables: ")
+        line = (f"{a.id}: {rule}{_tier_words(t_a, a)} vs {b.id} {_tier_words(t_b, b)} "
+                f"at the liquidation notional")
+        out.append(line + _counterfactual(row, ref, "tier table", _with_tiers_of(a, row.symbol, ref)))
+
+    # 2. The maintenance amount of the tier used at the liquidation price.
+    if t_a.maintenance_amount != t_b.maintenance_amount:
+        more, less = (a.id, b.id) if t_a.maintenance_amount > t_b.maintenance_amount else (b.id, a.id)
+        out.append(f"{a.id}: maintenance amount {fmt.money(t_a.maintenance_amount)} (tier {t_a.index + 1}) vs "
+                   f"{b.id} {fmt.money(t_b.maintenance_amount)} (tier {t_b.index + 1}), deducted from MM "
+                   f"(MM = MMR x notional - amount, which keeps MM continuous across tiers): {more}'s "
+                   f"smaller MM lets the price go further than {less}'s at the same rate")
+
+    # 3. Entry vs mark basis.
+    if ra.mm_basis is not rb.mm_basis:
+        if ra.mm_basis is MMBasis.ENTRY:
+            what = (f"{a.id}: mm_basis entry: MM fixed on the entry notional "
+                    f"({fmt.money(q.maintenance_margin)} at any price) vs {b.id} mm_basis mark: MM on the "
+                    f"mark notional, {'smaller' if q.position.sign > 0 else 'larger'} at a "
+                    f"{'long' if q.position.sign > 0 else 'short'}'s liquidation price")
+        else:
+            what = (f"{a.id}: mm_basis mark: MM moves with the mark notional vs {b.id} mm_basis entry: "
+                    f"MM fixed on the entry notional ({fmt.money(r.maintenance_margin)})")
+        out.append(what + _counterfactual(row, ref, "mm_basis", _with_rules(a, mm_basis=rb.mm_basis)))
+
+    # 4. Fees.
+    if ra.fee_model is not rb.fee_model or (ra.fee_model is not FeeModel.NONE and ra.taker_fee != rb.taker_fee):
+        if ra.fee_model is FeeModel.CLOSE_FEE:
+            what = (f"{a.id}: fee_model close_fee: the fee to close at the bankruptcy price, taker "
+                    f"{fmt.pct(ra.taker_fee, 3)} x qty x BP = {fmt.money(q.close_fee)}, is part of IM "
+                    f"({fmt.money(q.initial_margin)}) and MM ({fmt.money(q.maintenance_margin)})")
+        elif ra.fee_model is FeeModel.TAKER_IN_MMR:
+            what = (f"{a.id}: fee_model taker_in_mmr: every MMR is raised by the taker fee "
+                    f"{fmt.pct(ra.taker_fee, 3)}")
+        else:
+            what = f"{a.id}: fee_model none: no fee term in IM or MM"
+        what += f" vs {b.id} fee_model {rb.fee_model.value}"
+        offset = (" (the fee reserved in the margin at the opening bankruptcy price offsets the fee in MM)"
+                  if ra.fee_model is FeeModel.CLOSE_FEE or rb.fee_model is FeeModel.CLOSE_FEE else "")
+        out.append(what + _counterfactual(row, ref, "fee model",
+                                          _with_rules(a, fee_model=rb.fee_model, taker_fee=rb.taker_fee),
+                                          unchanged=offset))
+
+    # 5. Which tier the liquidation price is computed with.
+    if ra.tier_at_liquidation != rb.tier_at_liquidation or t_a.index != q.tier.index:
+        if ra.tier_at_liquidation:
+            what = (f"{a.id}: tier_at_liquidation: the tier is re-chosen at the liquidation notional "
+                    f"(tier {t_a.index + 1} at LP, tier {q.tier.index + 1} at entry)")
+        else:
+            what = f"{a.id}: the tier is the one of the entry notional (tier {q.tier.index + 1}), kept at LP"
+        if ra.tier_at_liquidation != rb.tier_at_liquidation:
+            what += f" vs {b.id} {'at LP' if rb.tier_at_liquidation else 'at entry'}"
+            what += _counterfactual(row, ref, "tier choice",
+                                    _with_rules(a, tier_at_liquidation=rb.tier_at_liquidation),
+                                    unchanged=" (the tier at the liquidation notional is the entry one here)")
+        out.append(what)
+
+    # 6. IM and BP follow from the fee model and the margin; say so when they differ.
+    if abs(q.initial_margin - r.initial_margin) > 1e-9 * max(r.initial_margin, 1.0):
+        out.append(f"{a.id}: IM {fmt.money(q.initial_margin)} vs {b.id} {fmt.money(r.initial_margin)}: "
+                   f"the same qty x entry / leverage, {'plus' if q.initial_margin > r.initial_margin else 'minus'} "
+                   f"the fee to close held with the margin")
+    bp_a, bp_b = q.bankruptcy_price, r.bankruptcy_price
+    if math.isfinite(bp_a) and math.isfinite(bp_b) and abs(bp_a - bp_b) > SAME_PRICE_REL * bp_b:
+        out.append(f"{a.id}: BP {fmt.price(bp_a, tick)} vs {b.id} {fmt.price(bp_b, ref.tick_size)}: "
+                   "BP = where the margin is used up; it moves only with the margin and the fee to close")
+    return out
+
+
+def explain_differences(rows: Sequence[ComparisonRow], *, reference: str | None = None) -> list[str]:
+    """Sentences naming the rule behind each difference from a reference profile.
+
+    Parameters
+    ----------
+    rows : the output of :func:`compare_position`.
+    reference : the profile id to compare against (default: the first row with a quote).
+
+    Returns
+    -------
+    For every other profile with a quote: a headline (LP vs the reference's, how much higher or
+    lower, closer to or further from the mark), then one line per rule that differs:
+    ``mmr_from_max_leverage`` / different tier tables, the maintenance amount, ``mm_basis``,
+    ``fee_model`` and ``tier_at_liquidation``. Where possible a line says how far that rule alone
+    moves the liquidation price (the position re-quoted with the reference's rule). A refused
+    profile gives one line with its reason.
+
+    Examples
+    --------
+    Hyperliquid against Binance for 5 BTC long at 68,000, 10x: Hyperliquid's MMR is
+    1/(2 x 40) = 1.25 % against Binance's 0.5 % (less an amount of 50) at that notional, so its LP
+    is higher: 306,000 / (5 x 0.9875) = 61,974.68 (shown to Hyperliquid's 1-dollar tick) against
+    305,950 / 4.975 = 61,497.49, a difference of 477.20:
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> from core.model import Position, Side
+    >>> ps = load_profiles([exchanges_dir()])
+    >>> rows = compare_position([ps.get("binance"), ps.get("hyperliquid")],
+    ...                         Position("BTCUSDT", Side.LONG, 5, 68_000, 10))
+    >>> explain_differences(rows)[0]
+    'hyperliquid: LP 61,975 vs binance 61,497.5: higher by 477.20 (closer to the mark)'
+    """
+    ok = [r for r in rows if r.ok]
+    if reference is not None:
+        ref = next((r for r in ok if r.profile.id == reference), None)
+    else:
+        ref = ok[0] if ok else None
+    out: list[str] = []
+    for row in rows:
+        if not row.ok:
+            where = f" ({row.error_field})" if row.error_field and row.error_field != "symbol" else ""
+            out.append(f"{row.profile.id}: not available{where}: {row.error}")
+            continue
+        if ref is None or row is ref:
+            continue
+        out.extend(_pair_lines(row, ref))
+    return out

@@ -1,0 +1,142 @@
+"""core.compare: one position under every profile, equal to `marginlab-cli compare`, and explained."""
+from __future__ import annotations
+
+import doctest
+import json
+import math
+
+import pytest
+
+import core.compare
+from core import fmt
+from core.cli import main
+from core.compare import compare_position, explain_differences
+from core.model import MarginMode, Position, Side
+from core.paths import exchanges_dir
+from core.profiles import load_profiles
+
+PS = load_profiles([exchanges_dir()])
+FAQ = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # DOMAIN.md §5
+
+
+def _row(rows, pid):
+    return next(r for r in rows if r.profile.id == pid)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(core.compare, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_faq_position_golden_numbers():
+    rows = compare_position(PS, FAQ)
+    assert [r.profile.id for r in rows] == [p.id for p in PS]
+    classic = _row(rows, "classic")
+    # DOMAIN.md §5: IM 34,000, MM 3,400 (1 % of 340,000 on entry), LP 61,880, BP 61,200
+    assert classic.initial_margin == pytest.approx(34_000)
+    assert classic.maintenance_margin == pytest.approx(3_400)
+    assert classic.liquidation_price == pytest.approx(61_880)
+    assert classic.bankruptcy_price == pytest.approx(61_200)
+    hl = _row(rows, "hyperliquid")
+    # Hyperliquid names it BTC; MMR 1/(2 x 40) = 1.25 % on the mark:
+    # LP = (340,000 - 34,000) / (5 x (1 - 0.0125)) = 306,000 / 4.9375 = 61,974.68...
+    assert hl.symbol == "BTC"
+    assert hl.tier is not None and hl.tier.mmr == pytest.approx(0.0125)
+    assert hl.liquidation_price == pytest.approx(306_000 / 4.9375)
+    binance = _row(rows, "binance")
+    # Binance tier 2 (50k-600k): MMR 0.5 %, amount 50: (340,000 - 34,000 - 50) / (5 x 0.995)
+    assert binance.tier is not None and binance.tier.index == 1
+    assert binance.liquidation_price == pytest.approx(305_950 / 4.975)
+
+
+def test_refusals_become_rows_with_the_reason():
+    # 50 BTC at 68,000 = 3.4M: Bybit's one BTCUSDT tier stops at 2,000,000 (DOMAIN.md §2)
+    rows = compare_position(PS, Position("BTC", Side.SHORT, 50, 68_000, 20))
+    bybit = _row(rows, "bybit")
+    assert not bybit.ok and bybit.error_field == "qty" and "2,000,000" in bybit.error
+    assert math.isnan(bybit.liquidation_price) and bybit.tier is None
+    assert _row(rows, "binance").ok
+    sol = compare_position(PS, Position("SOL", Side.LONG, 100, 150, 10))
+    assert [r.ok for r in sol] == [r.profile.id == "hyperliquid" for r in sol]
+    assert _row(sol, "binance").error_field == "symbol" and "no SOL contract" in _row(sol, "binance").error
+    lines = explain_differences(sol)
+    assert any(line.startswith("binance: not available") for line in lines)
+    # a leverage above a tier's maximum: Hyperliquid BTC allows 40x, Binance tier 1 125x
+    rows = compare_position(PS, Position("BTCUSDT", Side.LONG, 0.1, 68_000, 50))
+    assert not _row(rows, "hyperliquid").ok and _row(rows, "hyperliquid").error_field == "leverage"
+    assert "40x" in _row(rows, "hyperliquid").error
+
+
+def _cli_json(capsys, pos: Position, *, mark=None, wallet=None) -> dict:
+    argv = ["compare", "--symbol", pos.symbol, "--side", pos.side.value, "--qty", repr(pos.qty_base),
+            "--entry", repr(pos.entry_price), "--leverage", repr(pos.leverage), "--mode", pos.mode.value, "--json"]
+    if pos.margin_usd is not None:
+        argv += ["--margin", repr(pos.margin_usd)]
+    if mark is not None:
+        argv += ["--mark", repr(mark)]
+    if wallet is not None:
+        argv += ["--wallet", repr(wallet)]
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _n(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+@pytest.mark.parametrize(("pos", "mark", "wallet"), [
+    (FAQ, None, None),
+    (Position("BTC", Side.SHORT, 50, 68_000, 20), 66_000.0, None),
+    (Position("BTCUSDT", Side.LONG, 2, 60_000, 20, margin_usd=9_000.0), 61_000.0, None),
+    (Position("XBTUSD", Side.LONG, 1, 60_000, 10, mode=MarginMode.CROSS), None, 80_000.0),  # no LP
+    (Position("ETH", Side.SHORT, 30, 3_000, 25, mode=MarginMode.CROSS), 3_050.0, 5_000.0),
+])
+def test_rows_equal_cli_compare_json(capsys, pos, mark, wallet):
+    data = _cli_json(capsys, pos, mark=mark, wallet=wallet)
+    rows = compare_position(PS, pos, mark=mark, wallet=wallet)
+    assert [p["id"] for p in data["profiles"]] == [r.profile.id for r in rows]
+    for cli, row in zip(data["profiles"], rows, strict=True):
+        assert cli["ok"] == row.ok
+        if not row.ok:
+            assert cli["error"]["message"] == row.error
+            continue
+        q = cli["quote"]
+        assert q["symbol"] == row.symbol
+        assert q["initial_margin"] == row.initial_margin
+        assert q["maintenance_margin"] == row.maintenance_margin
+        assert q["liquidation_price"] == _n(row.liquidation_price)
+        assert q["bankruptcy_price"] == _n(row.bankruptcy_price)
+        assert row.tier is not None and q["tier"]["index"] == row.tier.index
+        assert q["distance_to_liquidation"] == _n(row.distance_to_liquidation)
+
+
+def test_explanations_name_the_rule_and_measure_it():
+    rows = compare_position(PS, FAQ)
+    lines = explain_differences(rows, reference="binance")
+    hl = [line for line in lines if line.startswith("hyperliquid: mmr_from_max_leverage")]
+    assert len(hl) == 1 and "1/(2 x 40x max leverage)" in hl[0] and "1.250 %" in hl[0]
+    # Under Binance's tier table Hyperliquid's rules (mark basis, no fee, tier at LP) are Binance's,
+    # so its LP becomes Binance's: 305,950 / 4.975 = 61,497.49, shown to Hyperliquid's tick of 1
+    assert f"-> {fmt.price(305_950 / 4.975, 1.0)}" in hl[0]
+    head = next(line for line in lines if line.startswith("hyperliquid: LP"))
+    assert "higher by 477.20" in head and "closer to the mark" in head  # 61,974.68 - 61,497.49
+    # classic measures MM on the entry notional; on the mark it would be 61,818.18 (DOMAIN.md §5)
+    classic_basis = next(line for line in lines if line.startswith("classic: mm_basis entry"))
+    assert "61,818.2" in classic_basis
+    # Binance's 50 maintenance amount against classic's none is named as a rule of its own
+    amount = explain_differences(rows, reference="classic")
+    assert any(line.startswith("binance: maintenance amount 50.00") for line in amount)
+    # Bybit holds the fee to close at BP: 0.055 % x 5 x 61,200 = 168.30 in IM and MM
+    fee = next(line for line in lines if line.startswith("bybit: fee_model close_fee"))
+    assert "168.30" in fee and "34,168.30" in fee
+
+
+def test_explanations_reference_defaults_to_first_and_skip_it():
+    rows = compare_position(PS, FAQ)
+    lines = explain_differences(rows)
+    first = rows[0].profile.id
+    assert not any(line.startswith(f"{first}:") for line in lines)
+    assert all(any(line.startswith(f"{r.profile.id}: LP") for line in lines) for r in rows[1:])
+    # identical profiles give a headline saying so and no rule lines
+    same = compare_position([PS.get("binance"), PS.get("binance")], FAQ)
+    assert explain_differences(same) == [f"binance: LP {fmt.price(same[0].liquidation_price, 0.1)}, the same as binance"]
