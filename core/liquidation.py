@@ -42,6 +42,7 @@ https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -147,6 +148,7 @@ class _MarkLookup:
 
 
 _LOOKUPS: dict[tuple[int, float], tuple[TierTable, _MarkLookup | None]] = {}
+_LOOKUPS_LOCK = threading.Lock()
 
 
 def _build_mark_lookup(tiers: TierTable) -> _MarkLookup | None:
@@ -189,12 +191,13 @@ def _mark_lookup(tiers: TierTable, mmr_offset: float = 0.0) -> _MarkLookup | Non
     """The cached lookup of ``tiers`` with every rate raised by ``mmr_offset`` (taker_in_mmr)."""
     cache_key = (id(tiers), mmr_offset)
     hit = _LOOKUPS.get(cache_key)
-    if hit is not None and hit[0] is tiers:
+    if hit is not None and hit[0] is tiers:  # the same table, not a new one at a recycled id
         return hit[1]
     lookup = _build_mark_lookup(tiers.with_mmr_offset(mmr_offset))
-    if len(_LOOKUPS) >= _LOOKUP_CACHE_SIZE:
-        _LOOKUPS.pop(next(iter(_LOOKUPS)))
-    _LOOKUPS[cache_key] = (tiers, lookup)
+    with _LOOKUPS_LOCK:  # the GUI solves on a worker thread too
+        while len(_LOOKUPS) >= _LOOKUP_CACHE_SIZE:
+            _LOOKUPS.pop(next(iter(_LOOKUPS)))
+        _LOOKUPS[cache_key] = (tiers, lookup)
     return lookup
 
 
