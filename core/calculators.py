@@ -1,0 +1,232 @@
+"""The trader's calculators, checked: what exchange calculators and position sizers offer.
+
+The arithmetic lives in :mod:`core.whatif` (``pnl_and_roe_at_exit``, ``target_price_for_roe``,
+``max_open_size``, ``size_from_risk``), which broadcasts and answers NaN where there is no answer.
+A calculator a person types into needs the other behaviour: refuse the input that has no answer
+with :class:`~core.errors.InvalidInputError` naming the field and the allowed range. This module
+does that checking, then calls :mod:`core.whatif`, and adds the one calculator it lacks,
+:func:`average_entry`.
+
+Field names are the ones the GUI's calculator panel marks: ``qty``, ``entry``, ``exit_price``,
+``leverage``, ``roe``, ``balance``, ``price``, ``risk``, ``stop``, ``fills[i].price``,
+``fills[i].qty``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core import fmt, whatif
+from core.errors import InvalidInputError
+from core.model import Side
+from core.profiles import Profile
+
+
+def number(field: str, value: object, *, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False, hi_open: bool = False) -> float:
+    """``value`` as a finite float in the range, else InvalidInputError naming ``field`` and the range.
+
+    Accepts numbers and text (thousands separators allowed: "68,000").
+
+    >>> number("qty", "5"), number("entry", "68,000")
+    (5.0, 68000.0)
+    >>> number("qty", "0", lo=0, lo_open=True)
+    Traceback (most recent call last):
+    ...
+    core.errors.InvalidInputError: qty: must be > 0, got 0
+    """
+    if lo is not None and hi is not None:
+        allowed = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    elif lo is not None:
+        allowed = f"{'>' if lo_open else '>='} {lo:g}"
+    elif hi is not None:
+        allowed = f"{'<' if hi_open else '<='} {hi:g}"
+    else:
+        allowed = "(any finite number)"
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"expected a number {allowed}, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("_", "")
+        if not text:
+            raise InvalidInputError(field, f"is empty; enter a number {allowed}")
+        try:
+            x = float(text)
+        except ValueError:
+            raise InvalidInputError(field, f"expected a number {allowed}, got {value.strip()!r}") from None
+    elif isinstance(value, int | float):
+        x = float(value)
+    else:
+        raise InvalidInputError(field, f"expected a number {allowed}, got {value!r}")
+    if not math.isfinite(x):
+        raise InvalidInputError(field, f"must be a finite number {allowed}, got {x!r}")
+    if ((lo is not None and (x < lo or (lo_open and x == lo)))
+            or (hi is not None and (x > hi or (hi_open and x == hi)))):
+        raise InvalidInputError(field, f"must be {allowed}, got {x:g}")
+    return x
+
+
+def _side(side: Side | str) -> Side:
+    try:
+        return side if isinstance(side, Side) else Side(str(side).strip().lower())
+    except ValueError:
+        raise InvalidInputError("side", f"expected 'long' or 'short', got {side!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PnlRoe:
+    pnl: float
+    roe: float  # a fraction of the opening margin
+    margin: float
+
+
+def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: object, leverage: object,
+                max_leverage: float = 1000.0) -> PnlRoe:
+    """PnL and ROE at an exit price, before fees: :func:`core.whatif.pnl_and_roe_at_exit`.
+
+    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``.
+
+    Examples
+    --------
+    5 BTC long at 68,000, 10x, exit 71,400: PnL 5 x 3,400 = 17,000 on a margin of 34,000: ROE 50 %.
+
+    >>> pnl_and_roe(side="long", qty=5, entry=68_000, exit_price=71_400, leverage=10)
+    PnlRoe(pnl=17000.0, roe=0.5, margin=34000.0)
+    """
+    s = _side(side)
+    q = number("qty", qty, lo=0, lo_open=True)
+    ep = number("entry", entry, lo=0, lo_open=True)
+    ex = number("exit_price", exit_price, lo=0, lo_open=True)
+    lev = number("leverage", leverage, lo=1, hi=max_leverage)
+    pnl, roe = whatif.pnl_and_roe_at_exit(side=s.sign, qty=q, entry=ep, exit_price=ex, leverage=lev)
+    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=q * ep / lev)
+
+
+def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: object,
+                 max_leverage: float = 1000.0) -> float:
+    """Exit price for a wanted ROE (in percent), before fees: :func:`core.whatif.target_price_for_roe`.
+
+    ``P = EP * (1 + s * roe / L)``; a positive price needs ``roe > -L`` for a long (a loss of
+    more than L x 100 % of the margin would need a price below zero) and ``roe < L`` for a short.
+
+    >>> target_price(side="long", entry=68_000, leverage=10, roe_pct=50)    # 68,000 x 1.05
+    71400.0
+    >>> target_price(side="short", entry=68_000, leverage=10, roe_pct=1_000)
+    Traceback (most recent call last):
+    ...
+    core.errors.InvalidInputError: roe: a short at 10x cannot make 1,000 % (the price would reach zero); allowed below 1,000 %
+    """
+    s = _side(side)
+    ep = number("entry", entry, lo=0, lo_open=True)
+    lev = number("leverage", leverage, lo=1, hi=max_leverage)
+    r_pct = number("roe", roe_pct)
+    bound = lev * 100.0
+    if s is Side.LONG and r_pct <= -bound:
+        raise InvalidInputError("roe", f"a long at {lev:g}x cannot lose {fmt.num(-r_pct)} % (the price would "
+                                       f"reach zero); allowed above -{fmt.num(bound)} %")
+    if s is Side.SHORT and r_pct >= bound:
+        raise InvalidInputError("roe", f"a short at {lev:g}x cannot make {fmt.num(r_pct)} % (the price would "
+                                       f"reach zero); allowed below {fmt.num(bound)} %")
+    return float(whatif.target_price_for_roe(side=s.sign, entry=ep, leverage=lev, roe=r_pct / 100.0))
+
+
+@dataclass(frozen=True, slots=True)
+class MaxOpen:
+    qty: float
+    notional: float
+    cost: float  # margin plus the opening fee
+
+
+def max_open(profile: Profile, symbol: str, *, balance: object, leverage: object, price: object,
+             include_fee: bool = True) -> MaxOpen:
+    """Largest size a balance opens at a leverage and price: :func:`core.whatif.max_open_size`.
+
+    Uses the contract's tier table (a notional whose tier does not allow the leverage is out of
+    reach), its lot size (rounded down), and the profile's taker fee for opening when
+    ``include_fee``. Leverage is allowed from 1x to the contract's maximum.
+
+    Examples
+    --------
+    Binance BTCUSDT: 1,000 USDT at 20x, price 100,000, no fee: 20,000 notional = 0.2 BTC.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> binance = load_profiles([exchanges_dir()]).get("binance")
+    >>> max_open(binance, "BTCUSDT", balance=1_000, leverage=20, price=100_000, include_fee=False).qty
+    0.2
+    """
+    contract = profile.contract(symbol)
+    b = number("balance", balance, lo=0, lo_open=True)
+    lev = number("leverage", leverage, lo=1, hi=contract.max_leverage)
+    px = number("price", price, lo=0, lo_open=True)
+    fee = profile.rules.taker_fee if include_fee else 0.0
+    q = float(whatif.max_open_size(balance=b, leverage=lev, price=px, tiers=contract.tiers, fee_rate=fee,
+                                   lot_size=contract.lot_size))
+    n = q * px
+    return MaxOpen(qty=q, notional=n, cost=n * (1.0 / lev + fee))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSize:
+    qty: float
+    side: Side  # a stop below the entry means a long
+    notional: float
+    loss_at_stop: float
+
+
+def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object) -> RiskSize:
+    """Size that loses ``risk_pct`` % of the balance at the stop: :func:`core.whatif.size_from_risk`.
+
+    ``qty = balance * risk / |entry - stop|``, before fees and slippage.
+
+    >>> risk_size(balance=10_000, risk_pct=1, entry=68_000, stop=66_000)   # 100 / 2,000
+    RiskSize(qty=0.05, side=<Side.LONG: 'long'>, notional=3400.0, loss_at_stop=100.0)
+    """
+    b = number("balance", balance, lo=0, lo_open=True)
+    r = number("risk", risk_pct, lo=0, hi=100, lo_open=True)
+    ep = number("entry", entry, lo=0, lo_open=True)
+    st = number("stop", stop, lo=0, lo_open=True)
+    if st == ep:
+        raise InvalidInputError("stop", f"equals the entry {fmt.num(ep)}; allowed any other price > 0 "
+                                        "(below the entry for a long, above for a short)")
+    q = float(whatif.size_from_risk(balance=b, risk=r / 100.0, entry=ep, stop=st))
+    return RiskSize(qty=q, side=Side.LONG if st < ep else Side.SHORT, notional=q * ep,
+                    loss_at_stop=q * abs(ep - st))
+
+
+@dataclass(frozen=True, slots=True)
+class AverageEntry:
+    price: float
+    qty: float
+    notional: float
+
+
+def average_entry(prices: Sequence[object], qtys: Sequence[object]) -> AverageEntry:
+    """Average entry over several fills: ``sum(p_i * q_i) / sum(q_i)``.
+
+    Parameters
+    ----------
+    prices, qtys : one price (> 0) and one quantity (> 0) per fill, same length, at least one.
+
+    Raises
+    ------
+    InvalidInputError
+        ``fills[i].price`` / ``fills[i].qty`` for a bad value, ``fills`` for none or a length mismatch.
+
+    Examples
+    --------
+    5 BTC at 68,000 then 5 at 70,000: (340,000 + 350,000) / 10 = 69,000 (the same as
+    :func:`core.whatif.add_to_position`'s new entry).
+
+    >>> average_entry([68_000, 70_000], [5, 5])
+    AverageEntry(price=69000.0, qty=10.0, notional=690000.0)
+    """
+    if len(prices) != len(qtys):
+        raise InvalidInputError("fills", f"{len(prices)} prices but {len(qtys)} quantities; give one of each per fill")
+    if not prices:
+        raise InvalidInputError("fills", "enter at least one fill (a price and a quantity)")
+    ps = [number(f"fills[{i}].price", p, lo=0, lo_open=True) for i, p in enumerate(prices)]
+    qs = [number(f"fills[{i}].qty", q, lo=0, lo_open=True) for i, q in enumerate(qtys)]
+    total_q = math.fsum(qs)
+    notional = math.fsum(p * q for p, q in zip(ps, qs, strict=True))
+    return AverageEntry(price=notional / total_q, qty=total_q, notional=notional)

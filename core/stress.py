@@ -1,0 +1,213 @@
+"""Stress grids: the distance to liquidation over leverage x added margin, in one array call.
+
+The GUI's stress map asks "how far may the mark move before this position is liquidated, had I
+opened it at another leverage or added margin?" for thousands of cells at once. Every cell is the
+same position (side, size, entry, contract, profile rules) with
+
+    margin(L, A) = q * EP / L  [+ f * q * EP * (1 - s/L) under fee_model close_fee]  + A
+
+(the profile's opening requirement at leverage ``L`` plus ``A`` added by hand; DOMAIN.md §1), and
+
+    LP(L, A) = core.liquidation.liquidation_price(..., wallet=margin(L, A))
+    distance(L, A) = s * (mark - LP) / mark
+
+computed by broadcasting a column of leverages against a row of added margins: no Python loop
+over cells. A cross position's collateral does not depend on its leverage (only what the free
+balance must cover does), so its rows are equal: ``collateral + A`` in every column.
+
+Cells whose leverage the profile refuses at this notional (above the tier's maximum, or at or
+above ``1/MMR``, where IM <= MM) are NaN and ``allowed`` is False there; a cell with no
+liquidation price (a long whose collateral covers the whole notional) has ``liquidation_price``
+NaN and ``distance`` +inf: the price may fall to zero.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from core.errors import InvalidInputError
+from core.liquidation import liquidation_price
+from core.model import MarginMode, Position
+from core.profiles import FeeModel, Profile
+from core.quote import opening_requirement, position_margin, quote_position, validate_position
+
+FloatArray = npt.NDArray[np.float64]
+
+DEFAULT_LEVERAGE_CELLS: Final = 60
+DEFAULT_MARGIN_CELLS: Final = 40
+MAX_CELLS: Final = 1_000_000
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StressGrid:
+    """Distance to liquidation of one position over leverage (rows) x added margin (columns).
+
+    Attributes
+    ----------
+    leverage : shape (n_lev,), the leverages of the rows.
+    added_margin : shape (n_add,), quote currency added on top of the opening requirement.
+    margin : shape (n_lev, n_add), the isolated margin (or cross collateral) of each cell.
+    liquidation_price : shape (n_lev, n_add); NaN where refused or where there is none.
+    distance : shape (n_lev, n_add), ``s * (mark - LP) / mark``; NaN where refused, +inf where there
+        is no liquidation price, negative where the cell is liquidatable at the mark.
+    allowed : shape (n_lev, n_add), False where the profile refuses the leverage at this notional.
+    mark : the mark price the distance is measured from.
+    current : (leverage, added margin) of the position itself.
+    """
+
+    position: Position
+    profile_id: str
+    leverage: FloatArray
+    added_margin: FloatArray
+    margin: FloatArray
+    liquidation_price: FloatArray
+    distance: FloatArray
+    allowed: npt.NDArray[np.bool_]
+    mark: float
+    current: tuple[float, float]
+
+
+def leverage_limit(profile: Profile, position: Position) -> float:
+    """The highest leverage the profile accepts for this notional: min(tier max, just below 1/MMR)."""
+    tiers = profile.contract(position.symbol).tiers
+    k = int(tiers.index(position.entry_notional))
+    mmr = float(profile.effective_tiers(position.symbol).mmr[k])
+    return min(float(tiers.max_leverage[k]), math.nextafter(1.0 / mmr, 0.0))
+
+
+def current_point(profile: Profile, position: Position) -> tuple[float, float]:
+    """(leverage, added margin) of ``position``: added = its margin - the opening requirement."""
+    if position.mode is MarginMode.CROSS or position.margin_usd is None:
+        return position.leverage, 0.0
+    return position.leverage, position.margin_usd - opening_requirement(profile, position)
+
+
+def default_axes(profile: Profile, position: Position, *, n_leverage: int = DEFAULT_LEVERAGE_CELLS,
+                 n_margin: int = DEFAULT_MARGIN_CELLS) -> tuple[FloatArray, FloatArray]:
+    """Evenly spaced axes: leverage 1x to the profile's limit, added margin 0 to twice the opening
+    margin at the position's leverage (or twice what it already has added, if more).
+
+    Evenly spaced because a heat map draws cells of equal size.
+    """
+    lev_hi = max(leverage_limit(profile, position), 1.0 + 1e-9)
+    _, added = current_point(profile, position)
+    hi = max(2.0 * position.opening_margin, 1.25 * added, 1.0)
+    return np.linspace(1.0, lev_hi, n_leverage), np.linspace(min(0.0, 1.25 * added), hi, n_margin)
+
+
+def _check_axis(name: str, values: npt.ArrayLike, *, lo: float, lo_open: bool = False) -> FloatArray:
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 1 or a.size == 0:
+        raise InvalidInputError(name, "expected a non-empty list of numbers")
+    if not np.all(np.isfinite(a)):
+        raise InvalidInputError(name, "must be finite numbers")
+    if np.any(a < lo) or (lo_open and np.any(a == lo)):
+        raise InvalidInputError(name, f"must be {'>' if lo_open else '>='} {lo:g}, got {float(a.min()):g}")
+    return a
+
+
+def liquidation_distance_grid(profile: Profile, position: Position, *, leverage: npt.ArrayLike | None = None,
+                              added_margin: npt.ArrayLike | None = None, mark: float | None = None,
+                              wallet: float | None = None) -> StressGrid:
+    """Liquidation price and distance over ``leverage`` x ``added_margin``, vectorised.
+
+    Parameters
+    ----------
+    profile : the exchange's rules; ``position.symbol`` must be one of its contracts.
+    position : the position (its side, size, entry, mode; leverage and margin are what varies).
+    leverage : 1-D, >= 1 (default :func:`default_axes`).
+    added_margin : 1-D, quote currency on top of the opening requirement (may be negative as long as
+        the margin stays > 0; default :func:`default_axes`).
+    mark : the mark the distance is measured from (default: the entry).
+    wallet : cross collateral of a cross position (default: its opening requirement), as in
+        :func:`core.quote.quote_position`; that collateral plus ``A`` backs each cell.
+
+    Returns
+    -------
+    StressGrid
+
+    Notes
+    -----
+    Per cell (isolated): ``margin = q*EP/L (+ f*q*EP*(1 - s/L) under close_fee) + A``, then the one
+    equation of DOMAIN.md §1 solved by :func:`core.liquidation.liquidation_price` on the whole
+    (n_lev, n_add) array. Each allowed cell equals ``quote_position(profile, position with leverage
+    L and margin_usd = margin(L, A))`` (tests/core/test_stress.py checks cells one by one).
+
+    Examples
+    --------
+    Classic BTCUSDT, 5 BTC long at 68,000 (entry basis; tier 3, MMR 1 %, MM 3,400): at 10x with
+    nothing added the margin is 34,000 and LP = 68,000 - (34,000 - 3,400)/5 = 61,880; adding 5,000
+    moves it 1,000 lower, 60,880; at 20x the margin is 17,000 and
+    LP = 68,000 - (17,000 - 3,400)/5 = 65,280; 100x is above the tier's 50x maximum: refused (NaN).
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> from core.model import Side
+    >>> classic = load_profiles([exchanges_dir()]).get("classic")
+    >>> g = liquidation_distance_grid(classic, Position("BTCUSDT", Side.LONG, 5, 68_000, 10),
+    ...                               leverage=[10, 20, 100], added_margin=[0, 5_000])
+    >>> g.liquidation_price.tolist()
+    [[61880.0, 60880.0], [65280.0, 64280.0], [nan, nan]]
+    >>> g.allowed[:, 0].tolist()
+    [True, True, False]
+    >>> round(float(g.distance[0, 0]), 4)   # (68,000 - 61,880) / 68,000
+    0.09
+    """
+    validate_position(profile, position)  # the contract exists and the notional fits a tier
+    lev_default, add_default = default_axes(profile, position)
+    lev = _check_axis("leverage", lev_default if leverage is None else leverage, lo=1.0)
+    add = _check_axis("added_margin", add_default if added_margin is None else added_margin, lo=-math.inf)
+    if lev.size * add.size > MAX_CELLS:
+        raise InvalidInputError("grid", f"{lev.size} x {add.size} cells; allowed up to {MAX_CELLS:,}")
+    m = position.entry_price if mark is None else float(mark)
+    if not (m > 0 and math.isfinite(m)):
+        raise InvalidInputError("mark", f"must be a finite number > 0, got {m!r}")
+    rules = profile.rules
+    contract = profile.contract(position.symbol)
+    s = float(position.sign)
+    q, ep = position.qty_base, position.entry_price
+    col = lev[:, None]
+    if position.mode is MarginMode.CROSS:
+        # the collateral quote_position uses: the wallet (default: the position's margin)
+        base = position_margin(profile, position) if wallet is None else float(wallet)
+        margin = np.broadcast_to(base + add[None, :], (lev.size, add.size)).astype(float)
+    else:
+        need = q * ep / col
+        if rules.fee_model is FeeModel.CLOSE_FEE:
+            # the fee to close at the opening bankruptcy price EP*(1 - s/L), held with the margin
+            need = need + rules.taker_fee * q * ep * (1.0 - s / col)
+        margin = need + add[None, :]
+    tiers = contract.tiers
+    k = int(tiers.index(position.entry_notional))
+    mmr = float(profile.effective_tiers(position.symbol).mmr[k])
+    allowed_lev = (lev <= float(tiers.max_leverage[k])) & (lev * mmr < 1.0)
+    allowed = allowed_lev[:, None] & (margin > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lp = np.asarray(liquidation_price(side=s, qty=q, entry=ep, wallet=np.where(allowed, margin, 1.0),
+                                          tiers=tiers, mm_basis=rules.mm_basis, fee_model=rules.fee_model,
+                                          taker_fee=rules.taker_fee,
+                                          tier_at_liquidation=rules.tier_at_liquidation), dtype=float)
+        lp = np.where(allowed, lp, np.nan)
+        dist = np.where(np.isnan(lp), np.inf, s * (m - lp) / m)
+    dist = np.where(allowed, dist, np.nan)
+    return StressGrid(position=position, profile_id=profile.id, leverage=lev, added_margin=add,
+                      margin=np.asarray(margin), liquidation_price=lp, distance=dist, allowed=allowed,
+                      mark=m, current=current_point(profile, position))
+
+
+def scalar_cell(profile: Profile, grid: StressGrid, i: int, j: int, *, wallet: float | None = None) -> float:
+    """The liquidation price of cell (i, j) by :func:`core.quote.quote_position` (for checks).
+
+    Raises InvalidInputError where the profile refuses that cell.
+    """
+    p = grid.position
+    lev = float(grid.leverage[i])
+    if p.mode is MarginMode.CROSS:
+        q = quote_position(profile, p.with_(leverage=lev), mark=grid.mark, wallet=float(grid.margin[i, j]))
+    else:
+        q = quote_position(profile, p.with_(leverage=lev, margin_usd=float(grid.margin[i, j])), mark=grid.mark)
+    return q.liquidation_price

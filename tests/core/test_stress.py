@@ -1,0 +1,124 @@
+"""core.stress: the leverage x added-margin grid equals scalar quotes cell by cell."""
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import core.stress
+from core.errors import InvalidInputError
+from core.model import MarginMode, Position, Side
+from core.paths import exchanges_dir
+from core.profiles import load_profiles
+from core.quote import quote_position
+from core.stress import default_axes, leverage_limit, liquidation_distance_grid, scalar_cell
+
+PS = load_profiles([exchanges_dir()])
+
+
+def test_docstring_examples():
+    result = doctest.testmod(core.stress, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+CASES = [
+    ("classic", Position("BTCUSDT", Side.LONG, 5, 68_000, 10), None, None),
+    ("binance", Position("BTCUSDT", Side.SHORT, 5, 68_000, 10), 66_000.0, None),
+    ("bybit", Position("BTCUSDT", Side.LONG, 2, 60_000, 20, margin_usd=7_000.0), 61_000.0, None),
+    ("hyperliquid", Position("ETH", Side.SHORT, 30, 3_000, 10), 3_100.0, None),
+    ("binance", Position("BTCUSDT", Side.LONG, 1, 60_000, 10, mode=MarginMode.CROSS), 59_000.0, 9_000.0),
+    ("bybit", Position("BTCUSDT", Side.SHORT, 1, 60_000, 10, mode=MarginMode.CROSS), None, 4_000.0),
+]
+
+
+@pytest.mark.parametrize(("pid", "pos", "mark", "wallet"), CASES)
+def test_grid_equals_scalar_quotes_cell_by_cell(pid, pos, mark, wallet):
+    profile = PS.get(pid)
+    g = liquidation_distance_grid(profile, pos, mark=mark, wallet=wallet)
+    assert g.liquidation_price.shape == (g.leverage.size, g.added_margin.size)
+    rng = np.random.default_rng(3)
+    cells = [(0, 0), (g.leverage.size - 1, g.added_margin.size - 1)]
+    cells += [(int(i), int(j)) for i, j in zip(rng.integers(0, g.leverage.size, 8),
+                                                rng.integers(0, g.added_margin.size, 8), strict=True)]
+    m = pos.entry_price if mark is None else mark
+    for i, j in cells:
+        assert g.allowed[i, j]
+        lp = scalar_cell(profile, g, i, j, wallet=wallet)
+        np.testing.assert_allclose(g.liquidation_price[i, j], lp, rtol=1e-12, equal_nan=True)
+        # and straight from quote_position, with the margin written out as the module defines it
+        lev = float(g.leverage[i])
+        if pos.mode is MarginMode.ISOLATED:
+            need = pos.qty_base * pos.entry_price / lev
+            if profile.rules.fee_model.value == "close_fee":
+                need += profile.rules.taker_fee * pos.qty_base * pos.entry_price * (1 - pos.sign / lev)
+            q = quote_position(profile, pos.with_(leverage=lev, margin_usd=need + float(g.added_margin[j])), mark=m)
+        else:
+            q = quote_position(profile, pos.with_(leverage=lev), mark=m, wallet=wallet + float(g.added_margin[j]))
+        np.testing.assert_allclose(g.liquidation_price[i, j], q.liquidation_price, rtol=1e-12, equal_nan=True)
+        if np.isfinite(q.liquidation_price):
+            np.testing.assert_allclose(g.distance[i, j], q.distance_to_liquidation, rtol=1e-9, atol=1e-12)
+        else:
+            assert g.distance[i, j] == np.inf  # no LP: the price may fall to zero
+
+
+def test_refused_leverage_is_nan_and_quote_refuses_it_too():
+    classic = PS.get("classic")
+    pos = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # 340,000: tier 3 allows 50x (DOMAIN.md §2)
+    g = liquidation_distance_grid(classic, pos, leverage=[49, 50, 51, 120], added_margin=[0, 1_000])
+    assert g.allowed[:, 0].tolist() == [True, True, False, False]
+    assert np.isnan(g.liquidation_price[2:]).all() and np.isnan(g.distance[2:]).all()
+    with pytest.raises(InvalidInputError) as ei:
+        scalar_cell(classic, g, 2, 0)
+    assert ei.value.field == "leverage"
+    assert leverage_limit(classic, pos) == 50.0
+    # Hyperliquid: MMR 1.25 % would refuse 80x, but the 40x tier maximum binds first
+    assert leverage_limit(PS.get("hyperliquid"), pos.with_(symbol="BTC")) == 40.0
+
+
+def test_distance_grows_with_margin_and_shrinks_with_leverage():
+    for pid in ("classic", "binance", "bybit"):
+        profile = PS.get(pid)
+        g = liquidation_distance_grid(profile, Position("BTCUSDT", Side.LONG, 5, 68_000, 10))
+        d = np.where(np.isinf(g.distance), 10.0, g.distance)  # no LP: further than any LP
+        ok = g.allowed.all(axis=1)
+        finite = np.isfinite(g.distance[ok])
+        d_margin, d_lev = np.diff(d[ok], axis=1), np.diff(d[ok], axis=0)
+        assert np.all(d_margin[finite[:, 1:]] > 0)  # more margin, further away
+        assert np.all(d_margin >= 0)
+        assert np.all(d_lev[finite[:-1, :]] < 0)  # more leverage, closer
+        assert np.all(d_lev <= 0)
+
+
+def test_large_grid_takes_the_fast_path_and_agrees_with_a_small_one():
+    # 300 x 300 = 90,000 cells: above core.liquidation's fast-path size (32,768)
+    binance = PS.get("binance")
+    pos = Position("BTCUSDT", Side.SHORT, 20, 68_000, 10)
+    lev, add = np.linspace(1, 50, 300), np.linspace(0, 200_000, 300)
+    big = liquidation_distance_grid(binance, pos, leverage=lev, added_margin=add)
+    small = liquidation_distance_grid(binance, pos, leverage=lev[::37], added_margin=add[::41])
+    np.testing.assert_array_equal(big.liquidation_price[::37, ::41], small.liquidation_price)
+
+
+def test_current_point_and_default_axes():
+    bybit = PS.get("bybit")
+    pos = Position("BTCUSDT", Side.LONG, 2, 60_000, 20, margin_usd=7_000.0)
+    g = liquidation_distance_grid(bybit, pos)
+    # opening requirement 6,000 + 0.055 % x 120,000 x (1 - 1/20) = 6,062.70; 7,000 - 6,062.70 added
+    assert g.current == pytest.approx((20.0, 7_000 - 6_062.70))
+    lev, add = default_axes(bybit, pos)
+    assert lev[0] == 1.0 and lev[-1] == 100.0  # Bybit BTCUSDT risk limit 1: 100x (DOMAIN.md §2)
+    assert add[0] == 0.0 and add[-1] == pytest.approx(12_000.0)  # twice the 6,000 opening margin
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"leverage": [0.5, 2]}, "leverage"),
+    ({"leverage": []}, "leverage"),
+    ({"added_margin": [0, np.nan]}, "added_margin"),
+    ({"mark": -1.0}, "mark"),
+    ({"leverage": np.linspace(1, 2, 2_000), "added_margin": np.linspace(0, 1, 1_000)}, "grid"),
+])
+def test_bad_axes_are_refused_with_the_field(kw, field):
+    with pytest.raises(InvalidInputError) as ei:
+        liquidation_distance_grid(PS.get("binance"), Position("BTCUSDT", Side.LONG, 1, 60_000, 10), **kw)
+    assert ei.value.field == field
