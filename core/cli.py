@@ -104,8 +104,8 @@ def number_type(*, lo: float | None = None, hi: float | None = None, lo_open: bo
                 hi_open: bool = False) -> Callable[[str], float]:
     """An argparse ``type`` accepting a finite number in the range, e.g. ``number_type(lo=0, lo_open=True)``.
 
-    argparse prefixes the message with the flag: ``argument --qty: must be a finite number > 0,
-    got 'nan'``.
+    The refusal names the flag and the range: ``marginlab-cli quote: error: --qty: must be a
+    finite number > 0, got 'nan'``.
     """
     if lo is not None and hi is not None:
         allowed = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
