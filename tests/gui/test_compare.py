@@ -1,0 +1,102 @@
+"""The Compare tab: its table equals `marginlab-cli compare --json` and follows the session."""
+from __future__ import annotations
+
+import json
+import math
+
+from core import fmt
+from core.cli import main
+from core.model import MarginMode
+from gui.widgets.compare import METRICS, QtCompareView
+
+
+def _cli_compare(capsys, session) -> dict:
+    p = session.position
+    mark = session.account_for_quote().mark_of(p)
+    argv = ["compare", "--symbol", p.symbol, "--side", p.side.value, "--qty", repr(p.qty_base),
+            "--entry", repr(p.entry_price), "--leverage", repr(p.leverage), "--mode", p.mode.value,
+            "--mark", repr(mark), "--json"]
+    if p.mode is MarginMode.CROSS:
+        argv += ["--wallet", repr(session.account.wallet_usd)]
+    elif p.margin_usd is not None:
+        argv += ["--margin", repr(p.margin_usd)]
+    capsys.readouterr()
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _price(x, tick):
+    return fmt.price(math.nan if x is None else x, tick)
+
+
+def _assert_table_matches_cli(view, data) -> None:
+    ids = [p["id"] for p in data["profiles"]]
+    assert [view.table.horizontalHeaderItem(i).text().split(" ")[0] for i in range(view.table.columnCount())] == ids
+    for prof in data["profiles"]:
+        pid = prof["id"]
+        if not prof["ok"]:
+            assert view.cell("contract", pid) == "not available"
+            assert prof["error"]["message"] in view.cell("initial_margin", pid)  # the spanning reason
+            continue
+        q = prof["quote"]
+        tick = q["tick_size"]
+        assert view.cell("contract", pid) == f"{q['symbol']} ({q['quote_currency']})"
+        assert view.cell("initial_margin", pid) == fmt.money(q["initial_margin"])
+        assert view.cell("maintenance_margin", pid) == fmt.money(q["maintenance_margin"])
+        assert view.cell("tier", pid).startswith(f"{q['tier']['index'] + 1}: MMR {fmt.pct(q['tier']['mmr'], 3)}")
+        assert view.cell("liquidation_price", pid) == _price(q["liquidation_price"], tick)
+        assert view.cell("bankruptcy_price", pid) == _price(q["bankruptcy_price"], tick)
+        d = q["distance_to_liquidation"]
+        assert view.cell("distance", pid) == fmt.pct(math.nan if d is None else d)
+
+
+def test_table_matches_cli_compare_json(qtbot, session, capsys):
+    view = QtCompareView(session)
+    qtbot.addWidget(view)
+    assert view.table.rowCount() == len(METRICS)
+    _assert_table_matches_cli(view, _cli_compare(capsys, session))
+    # the source FAQ's numbers on the workspace's own (classic) profile, DOMAIN.md §5
+    assert view.cell("liquidation_price", "classic") == "61,880.0"
+    assert view.cell("bankruptcy_price", "classic") == "61,200.0"
+    assert "(yours)" in view.table.horizontalHeaderItem(
+        [r.profile.id for r in view.comparison.rows].index("classic")).text()
+    lines = view.explanation_lines()
+    assert any(line.startswith("hyperliquid: mmr_from_max_leverage") and "1/(2 x 40x" in line for line in lines)
+    assert not any(line.startswith("classic:") for line in lines)  # the reference itself
+
+
+def test_editing_the_position_updates_the_table(qtbot, session, capsys):
+    view = QtCompareView(session)
+    qtbot.addWidget(view)
+    before = view.cell("liquidation_price", "binance")
+    # 50 BTC = 3.4M notional: Bybit's single BTCUSDT tier stops at 2,000,000 (DOMAIN.md §2)
+    session.edit_position(0, qty=50.0)
+    qtbot.waitUntil(lambda: view.cell("contract", "bybit") == "not available", timeout=3_000)
+    assert view.cell("liquidation_price", "binance") != before
+    assert "2,000,000" in view.cell("initial_margin", "bybit")
+    _assert_table_matches_cli(view, _cli_compare(capsys, session))
+    assert any(line.startswith("bybit: not available (qty)") for line in view.explanation_lines())
+    # undo brings the first table back; a short in cross mode is compared on the wallet
+    session.undo_stack.undo()
+    qtbot.waitUntil(lambda: view.cell("liquidation_price", "binance") == before, timeout=3_000)
+    session.edit_position(0, side="short", mode="cross")
+    qtbot.waitUntil(lambda: view.comparison.position.mode is MarginMode.CROSS, timeout=3_000)
+    assert view.comparison.wallet == session.account.wallet_usd
+    _assert_table_matches_cli(view, _cli_compare(capsys, session))
+
+
+def test_streamed_mark_is_used_and_bursts_collapse(qtbot, session, capsys):
+    view = QtCompareView(session)
+    qtbot.addWidget(view)
+    calls = []
+    orig = view.refresh
+    view._timer.timeout.disconnect()
+    view._timer.timeout.connect(lambda: (calls.append(1), orig()))
+    for _ in range(5):
+        session.advance(50)  # five resultsChanged in a row
+    qtbot.waitUntil(lambda: len(calls) > 0, timeout=3_000)
+    qtbot.wait(50)
+    assert len(calls) == 1
+    mark = session.account_for_quote().mark_of(session.position)
+    assert view.comparison.mark == mark != session.position.entry_price
+    _assert_table_matches_cli(view, _cli_compare(capsys, session))
