@@ -662,7 +662,7 @@ class _Run:
 
             fund_left = max(self.ledger.balance(FUND) - committed, 0.0)
             adl_qty = 0.0
-            have_cp = any(c.qty > 0 and c.spec.side.sign == -p.sign for c in self.cps)
+            have_cp = bool(self.adl_pool(p, float(self.mark[j])))
             if have_cp and gap_of(x) > fund_left + 1e-9:
                 lo, hi = 0.0, x
                 for _ in range(80):
@@ -728,6 +728,11 @@ class _Run:
         bal = self.ledger.balance(party)
         self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
 
+    def adl_pool(self, p: _Pos, mark: float) -> list[_Cp]:
+        """Counterparties ADL may close against ``p``: the opposite side, in profit at the mark."""
+        return [c for c in self.cps if c.qty > 0 and c.spec.side.sign == -p.sign
+                and c.spec.side.sign * (mark - c.spec.entry) > 0]
+
     def adl(self, j: int, p: _Pos, qty: float, bp: float) -> float:
         """Close ``qty`` of ``p`` at its bankruptcy price against ranked opposite-side counterparties.
 
@@ -735,7 +740,7 @@ class _Run:
         """
         mark = float(self.mark[j])
         t = float(self.t[j])
-        pool = [c for c in self.cps if c.qty > 0 and c.spec.side.sign == -p.sign]
+        pool = self.adl_pool(p, mark)
         scores = [float(adl_score(side=c.spec.side.sign, qty=c.qty, entry=c.spec.entry, mark=mark,
                                   margin=self.ledger.balance(c.spec.party))) for c in pool]
         order = sorted(range(len(pool)), key=lambda k: -scores[k])

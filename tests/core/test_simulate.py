@@ -341,3 +341,17 @@ def test_the_trigger_is_found_at_the_exact_tick_on_a_long_path():
     assert marks[k] < 61_880.0
     assert marks[k - 1] >= 61_880.0 - 1e-6
     assert abs(k - (68_000 - 61_880) / 0.05) <= 1
+
+
+def test_adl_skips_losing_counterparties_and_the_fund_may_go_negative():
+    # carol is short from 58,000: at the mark 60,000 she is losing, so ADL may not close her. With no
+    # eligible counterparty the whole 5 BTC fill at 60,000 and the fund pays the 6,000 gap out of
+    # its 1,000: it ends at -5,000 (shown, never hidden), and the trader still loses only 34,000.
+    cps = [Counterparty("carol", Side.SHORT, 10, 58_000, 50_000)]
+    res = simulate(CLASSIC, FAQ_ACCT, PricePath.from_mark([0, 1], [68_000, 60_000]), insurance_fund=1_000,
+                   counterparties=cps)
+    assert "adl" not in kinds(res)
+    assert res.party("adl.carol").end == 50_000.0
+    assert res.party("insurance_fund").end == pytest.approx(-5_000.0)
+    assert res.party(ISO).end == pytest.approx(0.0)
+    assert_conserved(res)
