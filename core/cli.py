@@ -48,6 +48,7 @@ from typing import Any, Final, TextIO
 import numpy as np
 
 from core import fmt
+from core.compare import compare_position, explain_differences
 from core.errors import InvalidInputError, MarginEngineError, ScenarioError, UnknownProfileError
 from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
@@ -227,6 +228,11 @@ def _register_compare(subparsers: Any) -> None:
                    help="only these profiles (repeatable; default: all)")
     _add_position_arguments(p)
     add_common_arguments(p)
+    p.add_argument("--explain", action="store_true",
+                   help="name the rule behind each difference, measured where possible (with --json: "
+                        "an \"explanations\" list)")
+    p.add_argument("--reference", metavar="ID",
+                   help="the profile the others are explained against (default: the first that quotes)")
     p.set_defaults(func=_cmd_compare)
 
 
@@ -594,50 +600,54 @@ def _compare_cells(profile: Profile, q: PositionQuote) -> list[str]:
 def _cmd_compare(args: argparse.Namespace) -> int:
     profiles = load_profile_set(args)
     chosen = [profiles.get(pid) for pid in args.exchange] if args.exchange else list(profiles)
-    results: list[tuple[Profile, PositionQuote | None, InvalidInputError | None]] = []
-    for profile in chosen:
-        try:
-            symbol = resolve_symbol(profile, args.symbol)
-            pq = quote_position(profile, _position(args, symbol), mark=args.mark, wallet=args.wallet)
-            results.append((profile, pq, None))
-        except CliError:
-            raise
-        except InvalidInputError as exc:
-            results.append((profile, None, exc))
+    if args.reference is not None and args.reference not in [p.id for p in chosen]:
+        raise CliError("--reference", f"{args.reference!r} is not among the compared profiles; "
+                                      f"choose one of {', '.join(p.id for p in chosen)}")
+    # The rows the GUI's Compare tab shows too (core.compare): symbol matched per profile, the
+    # reason instead of numbers where a profile cannot quote.
+    rows = compare_position(chosen, _position(args, args.symbol), mark=args.mark, wallet=args.wallet)
+    explanations = explain_differences(rows, reference=args.reference) if args.explain else None
     if args.json:
-        print_json({
+        out: dict[str, Any] = {
             "position": {"symbol": args.symbol, "side": args.side, "qty": args.qty, "entry": args.entry,
                          "leverage": args.leverage, "mode": args.mode, "margin": args.margin,
                          "wallet": args.wallet, "mark": args.mark},
             "profiles": [
-                {**_profile_summary(p), "ok": q is not None,
-                 **({"quote": quote_to_json(p, q)} if q is not None else
-                    {"error": {"field": flag_for(e.field), "message": e.reason}} if e is not None else {})}
-                for p, q, e in results],
-        })
+                {**_profile_summary(r.profile), "ok": r.ok,
+                 **({"quote": quote_to_json(r.profile, r.quote)} if r.quote is not None else
+                    {"error": {"field": flag_for(r.error_field), "message": r.error}})}
+                for r in rows],
+        }
+        if explanations is not None:
+            out["explanations"] = explanations
+        print_json(out)
         return EXIT_OK
     columns: list[list[str]] = []
-    for p, q, e in results:
-        if q is not None:
-            columns.append(_compare_cells(p, q))
+    for r in rows:
+        if r.quote is not None:
+            columns.append(_compare_cells(r.profile, r.quote))
         else:
-            assert e is not None
-            reason = f"{flag_for(e.field)}: {e.reason}" if e.field != "symbol" else e.reason
+            reason = f"{flag_for(r.error_field)}: {r.error}" if r.error_field != "symbol" else r.error
             columns.append(["(not available)", *textwrap.wrap(reason, width=30, break_on_hyphens=False)])
     n_rows = max(len(_COMPARE_ROWS), *(len(c) for c in columns))
-    widths = [max(len(p.id), *(len(x) for x in col)) for (p, _, _), col in zip(results, columns, strict=True)]
+    widths = [max(len(r.profile.id), *(len(x) for x in col)) for r, col in zip(rows, columns, strict=True)]
     label_w = max(len(r) for r in _COMPARE_ROWS) + 2
     side = f"{args.side} {fmt.num(args.qty)} {args.symbol} @ {fmt.num(args.entry)}, {args.leverage:g}x {args.mode}"
     if args.mark is not None:
         side += f", mark {fmt.num(args.mark)}"
-    lines = [side, "", " " * label_w + "  ".join(p.id.rjust(w) for (p, _, _), w in zip(results, widths, strict=True))]
+    lines = [side, "", " " * label_w + "  ".join(r.profile.id.rjust(w) for r, w in zip(rows, widths, strict=True))]
     for i in range(n_rows):
         label = _COMPARE_ROWS[i] if i < len(_COMPARE_ROWS) else ""
         cells = []
-        for (_, q, _), col, w in zip(results, columns, widths, strict=True):
+        for r, col, w in zip(rows, columns, widths, strict=True):
             text = col[i] if i < len(col) else ""
-            cells.append(text.rjust(w) if q is not None else text.ljust(w))
+            cells.append(text.rjust(w) if r.ok else text.ljust(w))
         lines.append(f"{label:<{label_w}}" + "  ".join(cells).rstrip())
+    if explanations:
+        lines += ["", "Why they differ:"]
+        for text in explanations:
+            lines.extend(textwrap.wrap(text, width=100, initial_indent="  ", subsequent_indent="      ",
+                                       break_on_hyphens=False))
     print("\n".join(lines))
     return EXIT_OK
 

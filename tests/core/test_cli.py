@@ -293,6 +293,20 @@ def test_compare_only_some_profiles(capsys):
     assert [c["ok"] for c in d["profiles"]] == [False, True]
 
 
+def test_compare_explain_names_the_rules(capsys):
+    # The FAQ position (DOMAIN.md §5) against classic: Binance re-quoted with classic's tier table
+    # is the flat 1 % on the mark: (340,000 - 34,000) / (5 x 0.99) = 61,818.18.
+    pos = ["--symbol", "BTC", "--side", "long", "--qty", "5", "--entry", "68000", "--leverage", "10"]
+    d = run_json(capsys, "compare", *pos, "--explain", "--reference", "classic")
+    text = " ".join(d["explanations"])
+    assert "binance: LP 61,497.5 vs classic 61,880.0" in text
+    assert "61,818.2" in text and "mm_basis" in text and "close_fee" in text
+    code, out, _ = run(capsys, "compare", *pos, "--explain")
+    assert code == 0 and "Why they differ:" in out
+    code, _, err = run(capsys, "compare", *pos, "--exchange", "binance", "--reference", "bybit")
+    assert code == 2 and err.count("\n") == 1 and "--reference" in err and "binance" in err
+
+
 # ---------------------------------------------------------------------------------------------
 # evaluate
 
