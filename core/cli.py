@@ -250,7 +250,8 @@ def _register_evaluate(subparsers: Any) -> None:
 
 
 #: Every sub-command's registrar, in help order: functions or "module:function" names (module notes).
-REGISTRARS: list[Registrar] = [_register_quote, _register_profiles, _register_compare, _register_evaluate]
+REGISTRARS: list[Registrar] = [_register_quote, _register_profiles, _register_compare, _register_evaluate,
+                               "core.simulate_cli:register"]
 
 
 def build_parser(registrars: Iterable[Registrar] | None = None) -> argparse.ArgumentParser:

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import PROFILES, cross_accounts, finite, isolated_cases
 
 from core.liquidation import liquidation_price
 from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, MMBasis, Profile
 from core.quote import PositionQuote, quote_account, quote_position
+from tests.core.strategies import PROFILES, cross_accounts, finite, isolated_cases
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import finite, isolated_cases
 
 from core import whatif as w
 from core.errors import InvalidInputError
@@ -16,6 +15,7 @@ from core.paths import exchanges_dir
 from core.profiles import load_profiles
 from core.quote import position_margin
 from core.tiers import TierTable
+from tests.core.strategies import finite, isolated_cases
 
 
 @pytest.fixture(scope="module")
