@@ -1,0 +1,86 @@
+"""The stress map: its image is core.stress's grid, the read-out names the cell, it follows the session."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF
+
+from core import fmt
+from core.stress import liquidation_distance_grid
+from gui.widgets.stress_map import QtStressMap, cell_index, display_image
+
+
+def _map(qtbot, session) -> QtStressMap:
+    w = QtStressMap(session)
+    qtbot.addWidget(w)
+    w.resize(800, 500)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def test_image_is_the_core_grid(qtbot, session):
+    w = _map(qtbot, session)
+    p = session.position
+    core_grid = liquidation_distance_grid(session.profile, p, mark=session.account_for_quote().mark_of(p))
+    g = w.grid
+    assert g is not None
+    np.testing.assert_array_equal(g.leverage, core_grid.leverage)
+    np.testing.assert_array_equal(g.added_margin, core_grid.added_margin)
+    np.testing.assert_array_equal(g.liquidation_price, core_grid.liquidation_price)
+    np.testing.assert_array_equal(g.distance, core_grid.distance)
+    # drawn: the distance in percent, refused cells NaN (transparent), "no LP" at the top
+    img, levels = display_image(core_grid)
+    np.testing.assert_array_equal(w.image.image, img)
+    finite = np.isfinite(core_grid.distance)
+    np.testing.assert_allclose(w.image.image[finite], core_grid.distance[finite] * 100)
+    assert np.isnan(w.image.image[~core_grid.allowed]).all()
+    assert tuple(w.colorbar.levels()) == levels
+    # the star sits on the position: 10x, nothing added
+    x, y = w.marker.getData()
+    assert (x[0], y[0]) == (10.0, 0.0)
+
+
+def test_hover_reads_out_the_cell(qtbot, session):
+    w = _map(qtbot, session)
+    g = w.grid
+    # the example: classic, 5 BTC long at 68,000. At 10x with nothing added, LP 61,880 (DOMAIN.md §5)
+    lev10 = int(np.argmin(np.abs(g.leverage - 10.0)))
+    text = w.show_readout(float(g.leverage[lev10]), 0.0)
+    assert text.startswith(f"{g.leverage[lev10]:.4g}x, +0.00 USDT added")
+    assert f"LP {fmt.price(float(g.liquidation_price[lev10, 0]), session.tick)}" in text
+    assert f"distance {fmt.pct(float(g.distance[lev10, 0]))}" in text
+    # through the scene, as a mouse move would: the crosshair follows and the label reads the cell
+    i, j = 5, 7
+    scene = w.plot.getPlotItem().vb.mapViewToScene(QPointF(float(g.leverage[i]), float(g.added_margin[j])))
+    w.plot.scene().sigMouseMoved.emit(scene)
+    assert cell_index(g, float(g.leverage[i]), float(g.added_margin[j])) == (i, j)
+    assert f"LP {fmt.price(float(g.liquidation_price[i, j]), session.tick)}" in w.readout.text()
+    assert abs(w.vline.value() - g.leverage[i]) < 1e-6 * g.leverage[-1]
+    # leverage 1x backed by its whole notional: no liquidation price
+    assert "no liquidation price" in w.show_readout(1.0, float(g.added_margin[-1]))
+    assert w.show_readout(-100.0, 0.0) == " "  # outside the map
+
+
+def test_follows_the_session_and_shows_refusals(qtbot, session):
+    w = _map(qtbot, session)
+    session.edit_position(0, leverage=20.0)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.current[0] == 20.0, timeout=3_000)
+    session.set_profile("hyperliquid")  # BTCUSDT -> BTC, 40x at most
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.profile_id == "hyperliquid", timeout=3_000)
+    assert w.grid.leverage[-1] == 40.0
+
+
+def test_a_refusal_from_core_becomes_a_message(qtbot, session, monkeypatch):
+    import gui.widgets.stress_map as sm
+    from core.errors import InvalidInputError
+
+    w = _map(qtbot, session)
+
+    def refuse(*_a, **_k):
+        raise InvalidInputError("qty", "notional 680,000,000 USDT is above the largest tier")
+
+    monkeypatch.setattr(sm, "liquidation_distance_grid", refuse)
+    session.edit_position(0, qty=4.0)
+    qtbot.waitUntil(lambda: w.grid is None, timeout=3_000)
+    assert w.title.text() == "No stress map: qty: notional 680,000,000 USDT is above the largest tier"
+    assert w.image.image is None and w.show_readout(10.0, 0.0) == " "
