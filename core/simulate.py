@@ -71,7 +71,7 @@ from core.prices import (
     with_last_wick,
 )
 from core.profiles import MMBasis, PartialLiquidation, Profile
-from core.quote import AccountQuote, quote_account
+from core.quote import AccountQuote, quote_account, validate_position
 
 
 class EventKind(StrEnum):
@@ -522,6 +522,17 @@ class _Run:
         self.events.append(Event(t=float(self.t[j]), kind=kind, position=position, mark=float(self.mark[j]),
                                  last=float(self.last[j]), **kw))
 
+    def mark_of(self, p: _Pos, j: int) -> float:
+        """The position's mark at tick j: the path's for its symbol, the account's mark otherwise."""
+        return float(self.mark[j]) if p.on_path else p.const_mark
+
+    def last_of(self, p: _Pos, j: int) -> float:
+        """Where the book is for the position at tick j (last price; off the path: its mark)."""
+        return float(self.last[j]) if p.on_path else p.const_mark
+
+    def fee_rate(self, p: _Pos) -> float:
+        return self.profile.liquidation_fee(p.symbol)
+
     def round_lot(self, qty: float, *, up: bool = False) -> float:
         steps = qty / self.lot
         steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
@@ -529,7 +540,7 @@ class _Run:
 
     def close_in_book(self, j: int, p: _Pos, qty: float, reason: str, fee_rate: float) -> tuple[float, float, float, float]:
         """Close up to ``qty`` of ``p`` in the book at the last price: (filled, avg price, pnl, fee)."""
-        fill = self.book.fill(side=-p.sign, qty=min(qty, p.qty), price=float(self.last[j]))
+        fill = self.book.fill(side=-p.sign, qty=min(qty, p.qty), price=self.last_of(p, j))
         if fill.qty <= 0:
             return 0.0, math.nan, 0.0, 0.0
         pnl = float(unrealized_pnl(side=p.sign, qty=fill.qty, entry=p.entry, mark=fill.price))
@@ -550,7 +561,7 @@ class _Run:
         what = self.wants(key, j, equity, mm, liq)
         if what is None:
             return
-        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * float(self.mark[j]))
+        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * self.mark_of(p, j))
         quotes = {id(p): self.position_quote(aq, alive, p) for p in members}
         sc = self.scope(key)
         self.event(j, EventKind.LIQUIDATION_TRIGGERED, key, price=quotes[id(members[0])].liquidation_price,
@@ -566,7 +577,7 @@ class _Run:
             self.backstop(j, key, members, quotes)
             return
         rule = self.rules.partial_liquidation
-        notional = math.fsum(p.qty for p in members) * float(self.mark[j])
+        notional = math.fsum(p.qty * self.mark_of(p, j) for p in members)
         if (rule is PartialLiquidation.FRACTION and not sc.partial_done
                 and notional > self.rules.partial_min_notional):
             self.partial_fraction(j, key, members, quotes)
@@ -578,7 +589,7 @@ class _Run:
     def record(self, j: int, p: _Pos, q: Any, kind: str, qty: float, fill: float) -> None:
         self.records.append(LiquidationRecord(
             t=float(self.t[j]), position=p.label, kind=kind, qty=qty, entry_price=p.entry,
-            mark_at_trigger=float(self.mark[j]), liquidation_price=q.liquidation_price,
+            mark_at_trigger=self.mark_of(p, j), liquidation_price=q.liquidation_price,
             bankruptcy_price=q.bankruptcy_price, fill_price=fill))
 
     def cover_negative(self, j: int, party: str, position: str) -> None:
@@ -590,11 +601,10 @@ class _Run:
 
     def partial_fraction(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> None:
         sc = self.scope(key)
-        fee_rate = self.profile.liquidation_fee(self.symbol)
         for p in members:
             x = max(self.round_lot(p.qty * self.rules.partial_fraction), self.lot)
             q = quotes[id(p)]
-            filled, price, pnl, fee = self.close_in_book(j, p, x, "partial liquidation", fee_rate)
+            filled, price, pnl, fee = self.close_in_book(j, p, x, "partial liquidation", self.fee_rate(p))
             self.event(j, EventKind.PARTIAL_LIQUIDATION, p.label, price=price, qty=filled, amount=pnl,
                        detail={"fraction": self.rules.partial_fraction, "fee": fee,
                                "cooldown_until": float(self.t[j]) + self.rules.cooldown_s})
@@ -606,13 +616,11 @@ class _Run:
 
     def step_down(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> bool:
         """Tier step-down; True when the scope ended compliant (False: liquidate whole)."""
-        fee_rate = self.profile.liquidation_fee(self.symbol)
-        mark = float(self.mark[j])
         for _ in range(64):
             best = None
             for p in self.scope_positions(key):
                 tiers = self.profile.effective_tiers(p.symbol)
-                price = p.entry if self.rules.mm_basis is MMBasis.ENTRY else (mark if p.on_path else p.const_mark)
+                price = p.entry if self.rules.mm_basis is MMBasis.ENTRY else self.mark_of(p, j)
                 k = int(tiers.index(p.qty * price))
                 if k > 0 and (best is None or p.qty * price > best[0]):
                     best = (p.qty * price, p, float(tiers.floor[k]), price)
@@ -626,7 +634,7 @@ class _Run:
             if q is None:
                 aq, alive = self.quote(j)
                 q = self.position_quote(aq, alive, p)
-            filled, fprice, pnl, fee = self.close_in_book(j, p, x, "tier step-down", fee_rate)
+            filled, fprice, pnl, fee = self.close_in_book(j, p, x, "tier step-down", self.fee_rate(p))
             self.event(j, EventKind.PARTIAL_LIQUIDATION, p.label, price=fprice, qty=filled, amount=pnl,
                        detail={"target_notional": floor, "fee": fee})
             self.record(j, p, q, "partial", filled, fprice)
@@ -643,14 +651,14 @@ class _Run:
 
     def whole(self, j: int, key: str) -> None:
         aq, alive = self.quote(j)
-        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * float(self.mark[j]))
-        fee_rate = self.profile.liquidation_fee(self.symbol)
+        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * self.mark_of(p, j))
         committed = 0.0
         party = members[0].party
         for p in members:
             q = self.position_quote(aq, alive, p)
             bp = q.bankruptcy_price
-            last = float(self.last[j])
+            fee_rate = self.fee_rate(p)
+            last = self.last_of(p, j)
             fill = self.book.fill(side=-p.sign, qty=p.qty, price=last)
             x = fill.qty
 
@@ -662,7 +670,7 @@ class _Run:
 
             fund_left = max(self.ledger.balance(FUND) - committed, 0.0)
             adl_qty = 0.0
-            have_cp = bool(self.adl_pool(p, float(self.mark[j])))
+            have_cp = bool(self.adl_pool(p, self.mark_of(p, j)))
             if have_cp and gap_of(x) > fund_left + 1e-9:
                 lo, hi = 0.0, x
                 for _ in range(80):
@@ -729,7 +737,12 @@ class _Run:
         self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
 
     def adl_pool(self, p: _Pos, mark: float) -> list[_Cp]:
-        """Counterparties ADL may close against ``p``: the opposite side, in profit at the mark."""
+        """Counterparties ADL may close against ``p``: the opposite side, in profit at the mark.
+
+        The scenario's counterparties trade the path's symbol; a position on another symbol has none.
+        """
+        if not p.on_path:
+            return []
         return [c for c in self.cps if c.qty > 0 and c.spec.side.sign == -p.sign
                 and c.spec.side.sign * (mark - c.spec.entry) > 0]
 
@@ -738,7 +751,7 @@ class _Run:
 
         Returns the quantity no counterparty could take.
         """
-        mark = float(self.mark[j])
+        mark = self.mark_of(p, j)
         t = float(self.t[j])
         pool = self.adl_pool(p, mark)
         scores = [float(adl_score(side=c.spec.side.sign, qty=c.qty, entry=c.spec.entry, mark=mark,
@@ -777,6 +790,12 @@ class _Run:
                        detail={"balance_after": self.ledger.balance(dst)})
         elif a.kind is ActionKind.CHANGE_LEVERAGE:
             old = p.leverage
+            try:
+                validate_position(self.profile, Position(
+                    symbol=p.symbol, side=Side.LONG if p.sign > 0 else Side.SHORT, qty_base=p.qty,
+                    entry_price=p.entry, leverage=a.value, mode=p.mode))
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{where}.leverage", exc.reason) from None
             if p.mode is MarginMode.ISOLATED:
                 delta = p.qty * p.entry / a.value - p.qty * p.entry / old
                 if delta > self.ledger.balance(WALLET) + 1e-9:
@@ -899,11 +918,19 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     >>> res.party("insurance_fund").end, res.party("trader.isolated.BTCUSDT").end
     (1500.0, 0.0)
     """
-    sym = symbol or (account.positions[0].symbol if account.positions else "")
     if not account.positions:
         raise InvalidInputError("account.positions", "the simulation needs at least one position")
-    profile.contract(sym)
-    quote_account(profile, account.with_mark(sym, float(path.mark[0])))  # refuse what the exchange refuses
+    sym = symbol or account.positions[0].symbol
+    try:
+        profile.contract(sym)
+    except InvalidInputError as exc:
+        raise InvalidInputError("simulation.symbol" if symbol else "account.positions[0].symbol",
+                                exc.reason) from None
+    try:  # refuse what the exchange refuses, naming the position's field
+        quote_account(profile, account.with_mark(sym, float(path.mark[0])))
+    except InvalidInputError as exc:
+        field_ = exc.field if exc.field.startswith("positions[") else f"positions[0].{exc.field}"
+        raise InvalidInputError(f"account.{field_}", exc.reason) from None
     for k, a in enumerate(actions):
         if not 0 <= a.position < len(account.positions):
             raise InvalidInputError(f"simulation.actions[{k}].position",
@@ -1215,12 +1242,6 @@ def run_scenario(scenario: Any, profiles: Any, *, base_dir: Path | str | None = 
         if a.t > path.t[-1]:
             raise InvalidInputError(f"simulation.actions[{k}].t",
                                     f"{a.t:g} s is after the end of the path ({path.t[-1]:g} s)")
-    try:
-        return simulate(profile, scenario.account, path, symbol=spec.symbol, book=spec.book,
-                        insurance_fund=spec.insurance_fund, counterparties=spec.counterparties,
-                        actions=spec.actions)
-    except InvalidInputError as exc:
-        if exc.field.startswith(("simulation", "account")):
-            raise
-        raise InvalidInputError(f"account.{exc.field}" if exc.field not in ("symbol",) else "simulation.symbol",
-                                exc.reason) from None
+    return simulate(profile, scenario.account, path, symbol=spec.symbol, book=spec.book,
+                    insurance_fund=spec.insurance_fund, counterparties=spec.counterparties,
+                    actions=spec.actions)

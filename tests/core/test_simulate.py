@@ -16,7 +16,7 @@ from core.ledger import replay
 from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, path_from_points, time_grid, with_last_wick
-from core.profiles import load_profiles
+from core.profiles import PartialLiquidation, load_profiles
 from core.simulate import Action, ActionKind, Counterparty, adl_score, simulate
 
 PROFILES = load_profiles([exchanges_dir()])
@@ -354,4 +354,26 @@ def test_adl_skips_losing_counterparties_and_the_fund_may_go_negative():
     assert res.party("adl.carol").end == 50_000.0
     assert res.party("insurance_fund").end == pytest.approx(-5_000.0)
     assert res.party(ISO).end == pytest.approx(0.0)
+    assert_conserved(res)
+
+
+def test_cross_liquidation_closes_a_position_on_another_symbol_at_its_own_mark():
+    # Binance rules without the tier step-down, cross wallet 3,000: BTC long 1 @ 68,000 (20x) on the
+    # path, ETH long 10 @ 3,500 (20x) held at its account mark 3,400 (uPnL -1,000). BTC gaps to
+    # 64,000 (uPnL -4,000): equity 3,000 - 5,000 < 0, far below MM, so both go; BTC fills at 64,000
+    # and ETH at 3,400, its own mark.
+    positions = (Position(symbol="BTCUSDT", side=Side.LONG, qty_base=1, entry_price=68_000, leverage=20,
+                          mode=MarginMode.CROSS),
+                 Position(symbol="ETHUSDT", side=Side.LONG, qty_base=10, entry_price=3_500, leverage=20,
+                          mode=MarginMode.CROSS))
+    acct = Account(profile_id="binance", wallet_usd=3_000.0, positions=positions, marks={"ETHUSDT": 3_400.0})
+    prof = dataclasses.replace(BINANCE, rules=dataclasses.replace(BINANCE.rules,
+                                                                 partial_liquidation=PartialLiquidation.NONE))
+    res = simulate(prof, acct, PricePath.from_mark([0, 1], [68_000, 64_000]), insurance_fund=10_000)
+    fills = {e.position: (e.price, e.qty, e.amount) for e in res.events_of("liquidation_fill")}
+    assert fills["BTCUSDT long"] == (64_000.0, 1.0, -4_000.0)
+    assert fills["ETHUSDT long"] == (3_400.0, 10.0, -1_000.0)
+    # wallet 3,000 - 5,000 = -2,000 -> the fund pays 2,000; no liquidation fee is left to take
+    assert res.party("insurance_fund").end == pytest.approx(8_000.0)
+    assert res.party("trader.wallet").end == pytest.approx(0.0)
     assert_conserved(res)

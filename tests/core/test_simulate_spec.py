@@ -120,7 +120,13 @@ def test_run_scenario_refuses_what_it_cannot_run(tmp_path):
     doc["account"]["positions"][0]["leverage"] = 120
     with pytest.raises(InvalidInputError) as err:
         run_scenario(scenario_from_dict(doc), PROFILES)
-    assert err.value.field.startswith("account.")
+    assert err.value.field == "account.positions[0].leverage"
+    doc = json.loads(json.dumps(FAQ_DOC))
+    doc["simulation"]["actions"] = [{"t": 0, "kind": "change_leverage", "leverage": 200}]
+    with pytest.raises(InvalidInputError) as err:
+        run_scenario(scenario_from_dict(doc), PROFILES)
+    assert err.value.field == "simulation.actions[0].leverage"
+    assert "above the tier maximum" in err.value.reason
 
 
 def test_scenario_file_loads_and_runs(tmp_path):
