@@ -1,4 +1,5 @@
-"""Stress grids: the distance to liquidation over leverage x added margin, in one array call.
+"""Stress grids: the distance to liquidation over leverage x added margin, and the chance of
+touching the liquidation price over price move x volatility, each in one array call.
 
 The GUI's stress map asks "how far may the mark move before this position is liquidated, had I
 opened it at another leverage or added margin?" for thousands of cells at once. Every cell is the
@@ -19,6 +20,14 @@ Cells whose leverage the profile refuses at this notional (above the tier's maxi
 above ``1/MMR``, where IM <= MM) are NaN and ``allowed`` is False there; a cell with no
 liquidation price (a long whose collateral covers the whole notional) has ``liquidation_price``
 NaN and ``distance`` +inf: the price may fall to zero.
+
+The second grid, :func:`touch_probability_grid`, keeps the position as it is and asks: had the
+mark already moved by ``m`` (a fraction) and were the volatility ``sigma`` (annualised), what is
+the chance that the mark touches the liquidation price within the horizon? The liquidation
+price does not depend on the current mark (isolated: the margin is fixed; a cross position
+alone: the wallet is), so it is quoted once and
+:func:`core.risk.liquidation_probability` (the closed form under GBM, DOMAIN.md §6) is broadcast
+over a column of marks against a row of volatilities.
 """
 from __future__ import annotations
 
@@ -34,11 +43,15 @@ from core.liquidation import liquidation_price
 from core.model import MarginMode, Position
 from core.profiles import FeeModel, Profile
 from core.quote import opening_requirement, position_margin, quote_position, validate_position
+from core.risk import liquidation_probability
 
 FloatArray = npt.NDArray[np.float64]
 
 DEFAULT_LEVERAGE_CELLS: Final = 60
 DEFAULT_MARGIN_CELLS: Final = 40
+DEFAULT_MOVE_CELLS: Final = 61
+DEFAULT_SIGMA_CELLS: Final = 40
+DEFAULT_HORIZON_YEARS: Final = 7.0 / 365.0
 MAX_CELLS: Final = 1_000_000
 
 
@@ -211,3 +224,83 @@ def scalar_cell(profile: Profile, grid: StressGrid, i: int, j: int, *, wallet: f
     else:
         q = quote_position(profile, p.with_(leverage=lev, margin_usd=float(grid.margin[i, j])), mark=grid.mark)
     return q.liquidation_price
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TouchGrid:
+    """Chance of touching the liquidation price over price move (rows) x volatility (columns).
+
+    Attributes
+    ----------
+    move : shape (n_move,), the mark's move from ``mark`` as a fraction (-0.1 = 10 % lower).
+    sigma : shape (n_sigma,), annualised volatility (0.8 = 80 %).
+    probability : shape (n_move, n_sigma), in [0, 1]; 1 where the moved mark is at or past the
+        liquidation price, 0 everywhere when there is none.
+    liquidation_price : the position's liquidation price (NaN: none).
+    mark : the mark the moves start from.
+    horizon_years : the horizon, in years (the unit of ``sigma``).
+    mu : the annual drift of the price.
+    """
+
+    position: Position
+    profile_id: str
+    move: FloatArray
+    sigma: FloatArray
+    probability: FloatArray
+    liquidation_price: float
+    mark: float
+    horizon_years: float
+    mu: float
+
+
+def touch_probability_grid(profile: Profile, position: Position, *, move: npt.ArrayLike | None = None,
+                           sigma: npt.ArrayLike | None = None, horizon_years: float = DEFAULT_HORIZON_YEARS,
+                           mu: float = 0.0, mark: float | None = None, wallet: float | None = None) -> TouchGrid:
+    """Probability of liquidation within ``horizon_years`` over price move x volatility.
+
+    Parameters
+    ----------
+    profile, position : as :func:`core.quote.quote_position` (which gives the liquidation price).
+    move : 1-D fractions > -1 (default -30 % to +30 %); the cell's mark is ``mark * (1 + move)``.
+    sigma : 1-D annualised volatilities >= 0 (default 5 % to 200 %).
+    horizon_years : > 0 (default one week, 7/365).
+    mu : annual drift (default 0).
+    mark, wallet : as :func:`core.quote.quote_position`.
+
+    Notes
+    -----
+    ``P(move, sigma) = core.risk.liquidation_probability(side, mark*(1+move), LP, sigma, T, mu)``,
+    broadcast over (n_move, 1) x (1, n_sigma).
+
+    Examples
+    --------
+    The FAQ position (LP 61,880) at mark 68,000, 80 % volatility, one week: 0.4134 (the worked
+    numbers are in :func:`core.risk.liquidation_probability`); 10 % lower, at 61,200, it is past
+    the liquidation price: 1.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> from core.model import Side
+    >>> classic = load_profiles([exchanges_dir()]).get("classic")
+    >>> g = touch_probability_grid(classic, Position("BTCUSDT", Side.LONG, 5, 68_000, 10),
+    ...                            move=[-0.1, 0.0], sigma=[0.8])
+    >>> [round(float(x), 4) for x in g.probability[:, 0]]
+    [1.0, 0.4134]
+    """
+    mv = _check_axis("move", np.linspace(-0.3, 0.3, DEFAULT_MOVE_CELLS) if move is None else move,
+                     lo=-1.0, lo_open=True)
+    sg = _check_axis("sigma", np.linspace(0.05, 2.0, DEFAULT_SIGMA_CELLS) if sigma is None else sigma, lo=0.0)
+    if mv.size * sg.size > MAX_CELLS:
+        raise InvalidInputError("grid", f"{mv.size} x {sg.size} cells; allowed up to {MAX_CELLS:,}")
+    t = float(horizon_years)
+    if not (t > 0 and math.isfinite(t)):
+        raise InvalidInputError("horizon", f"must be a finite number of years > 0, got {horizon_years!r}")
+    if not math.isfinite(mu):
+        raise InvalidInputError("mu", f"must be a finite number, got {mu!r}")
+    q = quote_position(profile, position, mark=mark, wallet=wallet)
+    marks = q.mark * (1.0 + mv[:, None])
+    p = liquidation_probability(side=float(position.sign), mark=marks, liquidation_price=q.liquidation_price,
+                                sigma=sg[None, :], horizon=t, mu=mu)
+    prob = np.broadcast_to(np.asarray(p, dtype=float), (mv.size, sg.size)).copy()
+    return TouchGrid(position=position, profile_id=profile.id, move=mv, sigma=sg, probability=prob,
+                     liquidation_price=q.liquidation_price, mark=q.mark, horizon_years=t, mu=float(mu))

@@ -122,3 +122,58 @@ def test_bad_axes_are_refused_with_the_field(kw, field):
     with pytest.raises(InvalidInputError) as ei:
         liquidation_distance_grid(PS.get("binance"), Position("BTCUSDT", Side.LONG, 1, 60_000, 10), **kw)
     assert ei.value.field == field
+
+
+# ---------------------------------------------------------------------------------------------
+# Price move x volatility: the chance of touching the liquidation price
+
+
+@pytest.mark.parametrize(("pid", "pos", "mark", "wallet"), CASES)
+def test_touch_grid_equals_scalar_probabilities(pid, pos, mark, wallet):
+    from core.risk import liquidation_probability
+    from core.stress import touch_probability_grid
+
+    profile = PS.get(pid)
+    g = touch_probability_grid(profile, pos, mark=mark, wallet=wallet, horizon_years=3 / 365)
+    q = quote_position(profile, pos, mark=mark, wallet=wallet)
+    np.testing.assert_equal(g.liquidation_price, q.liquidation_price)
+    assert g.probability.shape == (g.move.size, g.sigma.size)
+    for i, j in [(0, 0), (30, 20), (g.move.size - 1, g.sigma.size - 1), (45, 3), (10, 39)]:
+        m = q.mark * (1 + g.move[i])
+        # the LP does not depend on the mark: quoting at the moved mark gives the same one
+        q_moved = quote_position(profile, pos, mark=float(m), wallet=wallet)
+        np.testing.assert_allclose(q_moved.liquidation_price, q.liquidation_price, rtol=1e-12, equal_nan=True)
+        p = liquidation_probability(side=pos.sign, mark=float(m), liquidation_price=q.liquidation_price,
+                                    sigma=float(g.sigma[j]), horizon=3 / 365)
+        np.testing.assert_allclose(g.probability[i, j], p, rtol=1e-12, atol=1e-300)
+    assert ((g.probability >= 0) & (g.probability <= 1)).all()
+
+
+def test_touch_grid_golden_and_monotone():
+    from core.stress import touch_probability_grid
+
+    classic = PS.get("classic")
+    g = touch_probability_grid(classic, Position("BTCUSDT", Side.LONG, 5, 68_000, 10),
+                               move=np.linspace(-0.2, 0.2, 41), sigma=np.linspace(0.1, 1.5, 15))
+    # FAQ position, 80 % vol, one week, no move: 0.41338 (hand derivation in core.risk's docstring)
+    j = int(np.argmin(np.abs(g.sigma - 0.8)))
+    assert g.probability[20, j] == pytest.approx(0.41338, abs=5e-5)
+    # a move of -9 % or worse puts the mark at or below 61,880 (68,000 x 0.91): certain
+    assert (g.probability[g.move <= -0.09 - 1e-12] == 1.0).all()
+    inside = g.move > -0.09
+    assert np.all(np.diff(g.probability[inside], axis=1) > 0)  # more volatility, more likely
+    assert np.all(np.diff(g.probability[inside], axis=0) < 0)  # further up, less likely
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"move": [-1.0, 0.0]}, "move"),
+    ({"sigma": [-0.1]}, "sigma"),
+    ({"horizon_years": 0.0}, "horizon"),
+    ({"mu": float("nan")}, "mu"),
+])
+def test_touch_grid_refuses_bad_input(kw, field):
+    from core.stress import touch_probability_grid
+
+    with pytest.raises(InvalidInputError) as ei:
+        touch_probability_grid(PS.get("binance"), Position("BTCUSDT", Side.LONG, 1, 60_000, 10), **kw)
+    assert ei.value.field == field
