@@ -27,12 +27,18 @@ def scenarios(draw):
     sym = SYMBOL[pid]
     n_pos = draw(st.integers(1, 3))
     positions = []
-    for _ in range(n_pos):
+    marks = {}
+    for k in range(n_pos):
+        # on Binance a later position may be on ETHUSDT, off the path: it stays at its account mark
+        other = pid == "binance" and k > 0 and draw(st.booleans())
         positions.append(Position(
-            symbol=sym, side=draw(st.sampled_from([Side.LONG, Side.SHORT])),
-            qty_base=draw(st.floats(0.01, 60.0)), entry_price=draw(st.floats(20_000, 100_000)),
+            symbol="ETHUSDT" if other else sym, side=draw(st.sampled_from([Side.LONG, Side.SHORT])),
+            qty_base=draw(st.floats(0.01, 60.0)),
+            entry_price=draw(st.floats(1_000, 5_000)) if other else draw(st.floats(20_000, 100_000)),
             leverage=draw(st.floats(1.0, 40.0)),
             mode=draw(st.sampled_from([MarginMode.ISOLATED, MarginMode.CROSS]))))
+        if other:
+            marks["ETHUSDT"] = positions[-1].entry_price * draw(st.floats(0.8, 1.2))
     wallet = draw(st.floats(0.0, 500_000.0))
     s0 = positions[0].entry_price * draw(st.floats(0.95, 1.05))
     n = draw(st.integers(5, 400))
@@ -59,7 +65,7 @@ def scenarios(draw):
         else:
             value = s0 * draw(st.floats(0.9, 1.1))
         actions.append(Action(t=t, kind=kind, position=pos, value=value))
-    return prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions)), path, book, fund, cps, actions
+    return prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks), path, book, fund, cps, actions
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
