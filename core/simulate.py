@@ -215,6 +215,7 @@ class SimulationResult:
     parties: tuple[PartyBalance, ...]
     liquidations: tuple[LiquidationRecord, ...]
     open_positions: tuple[OpenPosition, ...] = ()
+    tick_size: float = 0.01  # the contract's price tick, for rounding prices shown to people
 
     def events_of(self, kind: EventKind | str) -> tuple[Event, ...]:
         k = EventKind(kind)
@@ -243,21 +244,24 @@ class SimulationResult:
     def summary(self) -> str:
         """A short account for people: the events, the five prices, who gained and lost."""
         n = fmt.money
+
+        def px(x: float) -> str:
+            return fmt.price(x, self.tick_size)
+
         lines = [f"{self.profile_id} {self.symbol}: {len(self.path)} ticks, "
                  f"t = {self.path.t[0]:g} .. {self.path.t[-1]:g} s"]
         if not self.events:
             lines.append("Nothing happened: no trigger, no order, no action.")
         for e in self.events:
-            price = "" if not math.isfinite(e.price) else f" @ {fmt.num(round(e.price, 6))}"
+            price = "" if not math.isfinite(e.price) else f" @ {px(e.price)}"
             qty = f" qty {fmt.num(round(e.qty, 9))}" if e.qty else ""
             amt = f" amount {n(e.amount)}" if e.amount else ""
-            lines.append(f"  t={e.t:>10g}  {e.kind.value:<22} {e.position:<22} mark {fmt.num(round(e.mark, 6))}"
+            lines.append(f"  t={e.t:>10g}  {e.kind.value:<22} {e.position:<22} mark {px(e.mark)}"
                          f"{price}{qty}{amt}")
         for r in self.liquidations:
-            lines.append(f"  {r.kind} liquidation of {r.position} at t={r.t:g}: entry {fmt.num(r.entry_price)}, "
-                         f"mark {fmt.num(round(r.mark_at_trigger, 6))}, liquidation "
-                         f"{fmt.num(round(r.liquidation_price, 6))}, bankruptcy "
-                         f"{fmt.num(round(r.bankruptcy_price, 6))}, fill {fmt.num(round(r.fill_price, 6))}")
+            lines.append(f"  {r.kind} liquidation of {r.position} at t={r.t:g}: entry {px(r.entry_price)}, "
+                         f"mark {px(r.mark_at_trigger)}, liquidation {px(r.liquidation_price)}, "
+                         f"bankruptcy {px(r.bankruptcy_price)}, fill {px(r.fill_price)}")
         lines.append("Balances (start -> end):")
         for p in self.parties:
             lines.append(f"  {p.name:<28} {n(p.start):>18} -> {n(p.end):>18}  ({'+' if p.change >= 0 else ''}"
@@ -943,7 +947,7 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     run.run()
     return SimulationResult(path=path, symbol=sym, profile_id=profile.id, events=tuple(run.events),
                             transfers=run.ledger.transfers, parties=run.ledger.parties(),
-                            liquidations=tuple(run.records),
+                            liquidations=tuple(run.records), tick_size=profile.contract(sym).tick_size,
                             open_positions=tuple(OpenPosition(p.label, p.party, Side.LONG if p.sign > 0 else Side.SHORT,
                                                               p.qty, p.entry) for p in run.alive()))
 
