@@ -878,8 +878,9 @@ class _Run:
                 break
             seg_end = ticks[ptr] if ptr < len(self.actions) else n
             seg_end = min(max(seg_end, i + 1), n)
-            j_stop = self.first_stop(i, seg_end)
-            liq = self.first_liquidation(i, seg_end if j_stop is None else j_stop + 1, skip_first=checked)
+            j_stop = self.windowed(self.first_stop, i, seg_end)
+            liq = self.windowed(self.first_liquidation, i, seg_end if j_stop is None else j_stop + 1,
+                                skip_first=checked)
             j_liq = None if liq is None else liq[0]
             cands = [x for x in (j_stop, j_liq) if x is not None]
             if not cands:
@@ -890,6 +891,24 @@ class _Run:
             if j_stop == j and self.stops_at(j):
                 self.check_all(j)  # a stop's market order can itself leave a scope liquidatable
             i = j + 1
+
+    def windowed(self, search: Any, a: int, b: int, **kw: Any) -> Any:
+        """Run a vectorised search over [a, b) in windows that double from 4,096 ticks.
+
+        One event costs numpy work proportional to the distance to it, not to the rest of the path,
+        so many events on a long path stay cheap; a path with one event costs one pass overall.
+        """
+        w = 4096
+        start = a
+        while start < b:
+            end = min(b, start + w)
+            found = search(start, end, **kw)
+            if found is not None:
+                return found
+            kw.pop("skip_first", None)  # only the very first tick may have been checked already
+            start = end
+            w *= 2
+        return None
 
     def check_all(self, j: int) -> None:
         for key in self.scope_keys():
