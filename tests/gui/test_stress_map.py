@@ -53,7 +53,7 @@ def test_hover_reads_out_the_cell(qtbot, session):
     i, j = 5, 7
     scene = w.plot.getPlotItem().vb.mapViewToScene(QPointF(float(g.leverage[i]), float(g.added_margin[j])))
     w.plot.scene().sigMouseMoved.emit(scene)
-    assert cell_index(g, float(g.leverage[i]), float(g.added_margin[j])) == (i, j)
+    assert cell_index(g.leverage, g.added_margin, float(g.leverage[i]), float(g.added_margin[j])) == (i, j)
     assert f"LP {fmt.price(float(g.liquidation_price[i, j]), session.tick)}" in w.readout.text()
     assert abs(w.vline.value() - g.leverage[i]) < 1e-6 * g.leverage[-1]
     # leverage 1x backed by its whole notional: no liquidation price
@@ -84,3 +84,37 @@ def test_a_refusal_from_core_becomes_a_message(qtbot, session, monkeypatch):
     qtbot.waitUntil(lambda: w.grid is None, timeout=3_000)
     assert w.title.text() == "No stress map: qty: notional 680,000,000 USDT is above the largest tier"
     assert w.image.image is None and w.show_readout(10.0, 0.0) == " "
+
+
+def test_volatility_mode_is_the_core_touch_grid(qtbot, session):
+    from core.stress import touch_probability_grid
+
+    w = _map(qtbot, session)
+    w.mode_box.setCurrentIndex(w.mode_box.findData("volatility"))
+    assert w.mode == "volatility" and w.grid is None and w.touch is not None
+    p = session.position
+    core_grid = touch_probability_grid(session.profile, p, mark=session.account_for_quote().mark_of(p),
+                                       horizon_years=7 / 365)
+    np.testing.assert_array_equal(w.touch.probability, core_grid.probability)
+    np.testing.assert_array_equal(w.image.image, core_grid.probability * 100)
+    assert tuple(w.colorbar.levels()) == (0.0, 100.0)
+    # the star: no move, the feed's volatility (the session fixture streams at 80 %)
+    x, y = w.marker.getData()
+    assert (x[0], y[0]) == (0.0, 80.0)
+    # FAQ position, LP 61,880, 80 %/year, one week: 41.34 % (hand derivation in core.risk)
+    text = w.show_readout(0.0, 80.0)
+    j = int(np.argmin(np.abs(core_grid.sigma * 100 - 80.0)))
+    assert text.endswith(f"within 7 days {fmt.pct(float(core_grid.probability[30, j]))}")
+    if abs(core_grid.sigma[j] - 0.8) < 1e-12:
+        assert text.endswith("41.34 %")
+    # a refused horizon is marked in place; the map keeps the old one
+    w.horizon.setText("-3")
+    w.horizon.editingFinished.emit()
+    assert w.horizon_error.text().startswith("horizon: must be in (0, 3650]")
+    assert w.horizon_days == 7.0 and w.touch is not None
+    w.horizon.setText("30")
+    w.horizon.editingFinished.emit()
+    assert w.horizon_error.text() == "" and w.touch.horizon_years == 30 / 365
+    assert np.all(w.touch.probability >= core_grid.probability)  # a longer horizon, more likely
+    w.set_mode("leverage")
+    assert w.grid is not None and w.touch is None
