@@ -417,7 +417,7 @@ def test_registrars_extend_the_parser(capsys, monkeypatch):
     calls = []
 
     def register(subparsers):
-        p = cli.add_command(subparsers, "simulate", help="play a scenario")
+        p = cli.add_command(subparsers, "replay-test", help="a test-only command")
         cli.add_common_arguments(p)
         p.add_argument("--steps", type=cli.number_type(lo=1), required=True)
 
@@ -433,12 +433,12 @@ def test_registrars_extend_the_parser(capsys, monkeypatch):
 
     monkeypatch.setattr(cli, "REGISTRARS", [*cli.REGISTRARS, register])
     parser = cli.build_parser()
-    assert "simulate" in parser.format_help()
-    d = run_json(capsys, "simulate", "--steps", "3")
+    assert "replay-test" in parser.format_help()
+    d = run_json(capsys, "replay-test", "--steps", "3")
     assert d == {"steps": 3, "profiles": 4, "none": None}
-    code, _, err = run(capsys, "simulate", "--steps", "11")
-    assert code == 2 and err.strip() == "marginlab-cli simulate: error: steps: at most 10 in this test"
-    code, _, err = run(capsys, "simulate", "--steps", "0")
+    code, _, err = run(capsys, "replay-test", "--steps", "11")
+    assert code == 2 and err.strip() == "marginlab-cli replay-test: error: steps: at most 10 in this test"
+    code, _, err = run(capsys, "replay-test", "--steps", "0")
     assert code == 2 and "--steps: must be >= 1" in err
     assert calls == [3, 11]
 
