@@ -126,7 +126,7 @@ def _check_gbm(s0: float, sigma: float, dt: float, n: int, mu: float) -> None:
 
 
 def gbm_paths(*, s0: float, mu: float, sigma: float, dt: float, n: int, n_paths: int,
-              seed: int | None, jumps: Jumps | None = None) -> FloatArray:
+              seed: int | np.random.Generator | None, jumps: Jumps | None = None) -> FloatArray:
     """``n_paths`` seeded GBM paths of ``n`` steps; shape ``(n_paths, n + 1)``, column 0 is ``s0``.
 
     Notes
@@ -158,8 +158,8 @@ def gbm_paths(*, s0: float, mu: float, sigma: float, dt: float, n: int, n_paths:
     return out
 
 
-def gbm_path(*, s0: float, mu: float, sigma: float, dt: float, n: int, seed: int | None,
-             jumps: Jumps | None = None) -> FloatArray:
+def gbm_path(*, s0: float, mu: float, sigma: float, dt: float, n: int,
+             seed: int | np.random.Generator | None, jumps: Jumps | None = None) -> FloatArray:
     """One seeded geometric-Brownian-motion path of ``n`` steps: an array of ``n + 1`` prices.
 
     Parameters
@@ -173,8 +173,11 @@ def gbm_path(*, s0: float, mu: float, sigma: float, dt: float, n: int, seed: int
         Step length (> 0).
     n : int
         Number of steps (>= 0).
-    seed : int or None
-        Seed of ``numpy.random.default_rng``; the same seed gives the same path.
+    seed : int, numpy Generator or None
+        Seed of ``numpy.random.default_rng``; the same seed gives the same path. A
+        ``numpy.random.Generator`` continues its own stream: a live feed calls
+        ``gbm_path(s0=last_price, ..., seed=rng)`` chunk after chunk with one generator, and the
+        chunks join into one seeded path.
     jumps : Jumps, optional
         Poisson log-normal jumps added to the log price.
 

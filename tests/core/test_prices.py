@@ -169,3 +169,13 @@ def test_read_price_csv_from_stream_and_empty():
         read_price_csv(io.StringIO("timestamp,price\n"))
     with pytest.raises(InvalidInputError, match="must be a finite number > 0"):
         read_price_csv(io.StringIO("timestamp,price\n1,-5\n"))
+
+
+def test_a_generator_streams_chunks_that_join_into_one_path():
+    # chunk k starts at the last price of chunk k-1; with one Generator seeded 11 the joined chunks
+    # equal one path drawn from a fresh Generator seeded 11 (the same normals in the same order)
+    rng = np.random.default_rng(11)
+    a = gbm_path(s0=100.0, mu=0.0, sigma=0.3, dt=0.1, n=5, seed=rng)
+    b = gbm_path(s0=float(a[-1]), mu=0.0, sigma=0.3, dt=0.1, n=5, seed=rng)
+    whole = gbm_path(s0=100.0, mu=0.0, sigma=0.3, dt=0.1, n=10, seed=np.random.default_rng(11))
+    assert np.allclose(np.concatenate([a, b[1:]]), whole, rtol=1e-12)
