@@ -200,8 +200,7 @@ class QtCalculatorPanel(QWidget):
             self.side.setCurrentIndex(self.side.findData(p.side.value))
             values = {
                 "qty": fmt.num(p.qty_base), "entry": fmt.num(p.entry_price), "leverage": fmt.num(p.leverage),
-                "exit_price": fmt.num(mark), "roe": "50", "balance": fmt.num(s.account.wallet_usd or
-                                                                              (q.margin if q else 0.0)),
+                "exit_price": fmt.num(mark), "roe": "50", "balance": fmt.num(s.account.wallet_usd or (q.margin if q else p.opening_margin)),
                 "price": fmt.num(mark), "risk": "1",
                 # a stop 5 % on the losing side of the entry
                 "stop": fmt.num(p.entry_price * (1 - 0.05 * p.sign)),
