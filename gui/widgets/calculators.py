@@ -72,14 +72,16 @@ class QtCalculatorPanel(QWidget):
             self.side.addItem(s.value, s.value)
         common = QGroupBox("Position (from the selected one; edit freely)")
         cf = QGridLayout(common)
+        # two rows of two, so that the panel fits a narrow tab pane
         cf.addWidget(QLabel("Side"), 0, 0)
         cf.addWidget(self.side, 0, 1)
-        for col, (key, caption) in enumerate((("qty", "Size"), ("entry", "Entry"), ("leverage", "Leverage"))):
-            cf.addWidget(QLabel(caption), 0, 2 + 2 * col)
-            cf.addWidget(self._edit(key), 0, 3 + 2 * col)
+        for k, (key, caption) in enumerate((("qty", "Size"), ("entry", "Entry"), ("leverage", "Leverage"))):
+            r, c = divmod(k + 1, 2)
+            cf.addWidget(QLabel(caption), r, 2 * c)
+            cf.addWidget(self._edit(key), r, 2 * c + 1)
         self.from_position = QPushButton("Fill from position")
         self.from_position.setObjectName("calc_from_position")
-        cf.addWidget(self.from_position, 0, 8)
+        cf.addWidget(self.from_position, 2, 0, 1, 4)
 
         pnl = self._section("pnl", "PnL and ROE at an exit price",
                             [("exit_price", "Exit price")], [("pnl", "PnL"), ("roe", "ROE"), ("pnl_margin", "on margin")])
@@ -121,13 +123,9 @@ class QtCalculatorPanel(QWidget):
 
         inner = QWidget()
         grid = QGridLayout(inner)
-        grid.addWidget(common, 0, 0, 1, 2)
-        grid.addWidget(pnl, 1, 0)
-        grid.addWidget(target, 1, 1)
-        grid.addWidget(max_open, 2, 0)
-        grid.addWidget(risk, 2, 1)
-        grid.addWidget(average, 3, 0, 1, 2)
-        grid.setRowStretch(4, 1)
+        for row, box in enumerate((common, pnl, target, max_open, risk, average)):
+            grid.addWidget(box, row, 0)
+        grid.setRowStretch(6, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)

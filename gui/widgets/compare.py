@@ -33,6 +33,7 @@ from core.model import MarginMode, Position
 from gui.session import Session
 
 THROTTLE_MS: Final = 150
+YOURS: Final = " ★"  # marks the workspace's own exchange in the column header
 
 #: (key, caption) of the table's rows, in the order ``marginlab-cli compare`` prints them.
 METRICS: Final = (
@@ -196,8 +197,9 @@ class QtCompareView(QWidget):
         bold.setBold(True)
         for col, row in enumerate(c.rows):
             current = row.profile.id == c.reference
-            header = QTableWidgetItem(f"{row.profile.id}{' (yours)' if current else ''}")
-            header.setToolTip(f"{row.profile.name}, as of {row.profile.as_of}\n{row.profile.source}")
+            header = QTableWidgetItem(f"{row.profile.id}{YOURS if current else ''}")
+            header.setToolTip(f"{row.profile.name}, as of {row.profile.as_of}\n{row.profile.source}"
+                              + ("\n(your workspace's exchange: the reference of the explanations)" if current else ""))
             if current:
                 header.setFont(bold)
             self.table.setHorizontalHeaderItem(col, header)

@@ -7,7 +7,7 @@ import math
 from core import fmt
 from core.cli import main
 from core.model import MarginMode
-from gui.widgets.compare import METRICS, QtCompareView
+from gui.widgets.compare import METRICS, YOURS, QtCompareView
 
 
 def _cli_compare(capsys, session) -> dict:
@@ -58,8 +58,8 @@ def test_table_matches_cli_compare_json(qtbot, session, capsys):
     # the source FAQ's numbers on the workspace's own (classic) profile, DOMAIN.md §5
     assert view.cell("liquidation_price", "classic") == "61,880.0"
     assert view.cell("bankruptcy_price", "classic") == "61,200.0"
-    assert "(yours)" in view.table.horizontalHeaderItem(
-        [r.profile.id for r in view.comparison.rows].index("classic")).text()
+    assert view.table.horizontalHeaderItem(
+        [r.profile.id for r in view.comparison.rows].index("classic")).text() == "classic" + YOURS
     lines = view.explanation_lines()
     assert any(line.startswith("hyperliquid: mmr_from_max_leverage") and "1/(2 x 40x" in line for line in lines)
     assert not any(line.startswith("classic:") for line in lines)  # the reference itself
