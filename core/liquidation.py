@@ -56,6 +56,11 @@ from core.tiers import TierTable
 ArrayLike = npt.ArrayLike
 
 
+# A long backed by (almost) its whole notional solves to a price of zero, which rounding turns into
+# +-1e-16-sized noise; anything below this fraction of the entry is "no price" (NaN, shown as --).
+_NO_PRICE_BELOW = 1e-9
+
+
 def bankruptcy_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wallet: ArrayLike,
                      fee_model: FeeModel | str = FeeModel.NONE, taker_fee: float = 0.0) -> Any:
     """Price at which the position's collateral is exactly used up.
@@ -88,7 +93,7 @@ def bankruptcy_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
         bp = (q * ep - s * wb) / (q * (1.0 - s * taker_fee))
     else:
         bp = ep - s * wb / q
-    return _out(np.where(bp > 0, bp, np.nan))
+    return _out(np.where(bp > ep * _NO_PRICE_BELOW, bp, np.nan))
 
 
 def close_fee(*, qty: ArrayLike, bankruptcy: ArrayLike, taker_fee: float) -> Any:
@@ -277,7 +282,8 @@ def _mark_price_fast(look: _MarkLookup, s: Any, q: Any, ep: Any, wb: Any) -> Any
         np.subtract(si, buf, out=buf)
         np.multiply(qi, buf, out=buf)
         np.divide(o, buf, out=o)
-        np.copyto(o, np.nan, where=np.less_equal(o, 0, out=flag))
+        np.multiply(ep[i:e], _NO_PRICE_BELOW, out=buf)
+        np.copyto(o, np.nan, where=np.less_equal(o, buf, out=flag))
     return lp
 
 
@@ -386,4 +392,4 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
             lp = (s * q * ep - wb - cum) / (q * (s - mmr))
         else:
             lp = ep - s * (wb - (mmr * q * ep - cum)) / q
-    return _out(np.where(lp > 0, lp, np.nan))
+    return _out(np.where(lp > ep * _NO_PRICE_BELOW, lp, np.nan))

@@ -71,7 +71,7 @@ from core.prices import (
     with_last_wick,
 )
 from core.profiles import MMBasis, PartialLiquidation, Profile
-from core.quote import AccountQuote, quote_account, validate_position
+from core.quote import AccountQuote, position_margin, quote_account, validate_position
 
 
 class EventKind(StrEnum):
@@ -373,7 +373,7 @@ class _Run:
             tag = p.symbol if seen[p.symbol] == 1 else f"{p.symbol}#{count[p.symbol]}"
             if p.mode is MarginMode.ISOLATED:
                 party = f"trader.isolated.{tag}"
-                opening[party] = p.isolated_margin
+                opening[party] = position_margin(profile, p)  # Bybit: the fee to close is part of it
             else:
                 party = WALLET
             self.positions.append(_Pos(index=i, label=f"{tag} {p.side.value}", party=party, symbol=p.symbol,
