@@ -36,14 +36,7 @@ def number(field: str, value: object, *, lo: float | None = None, hi: float | No
     ...
     core.errors.InvalidInputError: qty: must be > 0, got 0
     """
-    if lo is not None and hi is not None:
-        allowed = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    elif lo is not None:
-        allowed = f"{'>' if lo_open else '>='} {lo:g}"
-    elif hi is not None:
-        allowed = f"{'<' if hi_open else '<='} {hi:g}"
-    else:
-        allowed = "(any finite number)"
+    allowed = fmt.allowed_range(lo, hi, lo_open=lo_open, hi_open=hi_open, unbounded="(any finite number)")
     if isinstance(value, bool):
         raise InvalidInputError(field, f"expected a number {allowed}, got {value!r}")
     if isinstance(value, str):

@@ -108,14 +108,7 @@ def number_type(*, lo: float | None = None, hi: float | None = None, lo_open: bo
     The refusal names the flag and the range: ``marginlab-cli quote: error: --qty: must be a
     finite number > 0, got 'nan'``.
     """
-    if lo is not None and hi is not None:
-        allowed = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    elif lo is not None:
-        allowed = f"{'>' if lo_open else '>='} {lo:g}"
-    elif hi is not None:
-        allowed = f"{'<' if hi_open else '<='} {hi:g}"
-    else:
-        allowed = "(any finite value)"
+    allowed = fmt.allowed_range(lo, hi, lo_open=lo_open, hi_open=hi_open, unbounded="(any finite value)")
 
     def parse(text: str) -> float:
         try:

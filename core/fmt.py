@@ -46,3 +46,15 @@ def num(x: float | None) -> str:
         return f"{int(x):,}"
     s = f"{x:,.6f}".rstrip("0").rstrip(".")
     return s
+
+
+def allowed_range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                  hi_open: bool = False, unbounded: str = "(any finite number)") -> str:
+    """The allowed range in words for error messages: ``allowed_range(0, 1, lo_open=True) == "in (0, 1]"``."""
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"{'<' if hi_open else '<='} {hi:g}"
+    return unbounded
