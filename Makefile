@@ -32,6 +32,8 @@ unit: $(STAMP)
 
 benchmarks: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/engine.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/simulate.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/marginlab --screenshot docs/screenshot.png
