@@ -1,0 +1,207 @@
+"""The theatre's main chart: mark and last price, each position's liquidation and bankruptcy lines as
+step series, a marker for every event, the liquidation fill against the bankruptcy price shaded,
+and the playback cursor (drag it to seek).
+
+Every number comes from :attr:`gui.theatre.TheatreSession.timeline`. Items that follow playback
+(the cursor) are created once and moved; items that depend on the result are rebuilt when a new
+result arrives (a handful per scenario). The price curves use clip-to-view and peak downsampling,
+so a million-tick path stays smooth (STYLE.md §14).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from core import fmt
+from core.simulate import EventKind
+from gui.theatre import TheatreSession, event_text
+
+MARK_COLOR: Final = "#2fb67c"
+LAST_COLOR: Final = "#9aa0a6"
+LIQ_COLORS: Final = ("#e5484d", "#f76b15", "#d6409f", "#8e4ec6")
+BANKRUPT_COLOR: Final = "#8e1b1f"
+SURPLUS_COLOR: Final = (47, 182, 124, 110)
+GAP_COLOR: Final = (229, 72, 77, 120)
+CURSOR_COLOR: Final = "#5b8def"
+
+#: Marker per event kind: (symbol, colour).
+EVENT_STYLE: Final[dict[EventKind, tuple[str, str]]] = {
+    EventKind.LIQUIDATION_TRIGGERED: ("x", "#e5484d"),
+    EventKind.ORDERS_CANCELLED: ("s", "#9aa0a6"),
+    EventKind.PARTIAL_LIQUIDATION: ("t", "#f76b15"),
+    EventKind.LIQUIDATION_FILL: ("o", "#e5484d"),
+    EventKind.INSURANCE_FUND_INFLOW: ("t1", "#2fb67c"),
+    EventKind.INSURANCE_FUND_PAYOUT: ("t", "#8e1b1f"),
+    EventKind.BACKSTOP: ("s", "#8e4ec6"),
+    EventKind.ADL: ("star", "#f5a524"),
+    EventKind.STOP_TRIGGERED: ("d", "#5b8def"),
+    EventKind.MARGIN_ADDED: ("t1", "#5b8def"),
+    EventKind.LEVERAGE_CHANGED: ("p", "#5b8def"),
+    EventKind.POSITION_REDUCED: ("h", "#5b8def"),
+}
+
+
+class QtTheatreChart(QWidget):
+    """Prices, lines and events of the played scenario, with a draggable cursor."""
+
+    def __init__(self, session: TheatreSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("left", "price")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.mark_curve = self.plot.plot(pen=pg.mkPen(MARK_COLOR, width=2), name="mark")
+        self.last_curve = self.plot.plot(pen=pg.mkPen(LAST_COLOR, width=1, style=Qt.PenStyle.DashLine),
+                                         name="last")
+        for c in (self.mark_curve, self.last_curve):
+            c.setClipToView(True)
+            c.setDownsampling(auto=True, method="peak")
+        self.events_scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=self._tip,
+                                                 hoverPen=pg.mkPen("k", width=2))
+        self.events_scatter.setZValue(20)
+        self.events_scatter.sigClicked.connect(self._clicked)
+        self.plot.addItem(self.events_scatter)
+        self.cursor_line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(CURSOR_COLOR, width=2),
+                                           hoverPen=pg.mkPen(CURSOR_COLOR, width=4))
+        self.cursor_line.setZValue(30)
+        self.cursor_line.setToolTip("The playback cursor: drag it to move through the scenario.")
+        self.cursor_line.sigDragged.connect(lambda line: session.seek(line.value()))
+        self.plot.addItem(self.cursor_line, ignoreBounds=True)
+        self.line_curves: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
+        self.shades: list[Any] = []  # fill-vs-bankruptcy shading and labels of the current result
+        self._event_pos: list[tuple[float, float]] = []
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        session.resultChanged.connect(self._on_result)
+        session.cursorChanged.connect(self._on_cursor)
+        self._on_result()
+
+    # -- result-dependent items ----------------------------------------------------------------
+
+    def _clear_result_items(self) -> None:
+        for lp, bp in self.line_curves:
+            for c in (lp, bp):
+                self.legend.removeItem(c)
+                self.plot.removeItem(c)
+        self.line_curves.clear()
+        for it in self.shades:
+            self.plot.removeItem(it)
+        self.shades.clear()
+
+    def _on_result(self) -> None:
+        self._clear_result_items()
+        tl = self.session.timeline
+        if tl is None:
+            self.mark_curve.setData([], [])
+            self.last_curve.setData([], [])
+            self.events_scatter.setData([])
+            return
+        path = tl.result.path
+        self.mark_curve.setData(path.t, path.mark)
+        self.last_curve.setData(path.t, path.last)
+        on_path = [tr for tr in tl.tracks if tr.on_path]
+        for k, tr in enumerate(on_path):
+            color = LIQ_COLORS[k % len(LIQ_COLORS)]
+            x, y = tr.step_xy(tr.liquidation, tl.t_end)
+            lp = self.plot.plot(x, y, pen=pg.mkPen(color, width=2), connect="finite",
+                                name=f"liquidation {tr.label}")
+            x, y = tr.step_xy(tr.bankruptcy, tl.t_end)
+            bp = self.plot.plot(x, y, pen=pg.mkPen(BANKRUPT_COLOR if len(on_path) == 1 else color, width=1.5,
+                                                   style=Qt.PenStyle.DashLine),
+                                connect="finite", name=f"bankruptcy {tr.label}")
+            self.line_curves.append((lp, bp))
+        self._draw_fills(tl)
+        spots = []
+        self._event_pos = []
+        tick = tl.result.tick_size
+        for i, e in enumerate(tl.result.events):
+            y = e.price if math.isfinite(e.price) and e.kind is not EventKind.LEVERAGE_CHANGED else e.mark
+            sym, color = EVENT_STYLE.get(e.kind, ("o", "#444"))
+            spots.append({"pos": (e.t, y), "symbol": sym, "brush": pg.mkBrush(color),
+                          "pen": pg.mkPen("k", width=0.5), "data": (i, f"t = {e.t:g} s  {e.position}\n"
+                                                                       f"{event_text(e, tick)}")})
+            self._event_pos.append((e.t, y))
+        self.events_scatter.setData(spots)
+        self.show_all()
+        self._on_cursor(self.session.cursor)
+
+    def _draw_fills(self, tl: Any) -> None:
+        """Shade the band between each liquidation's average fill and its bankruptcy price: green
+        when the fill was better than bankruptcy (a surplus for the fund), red when worse (a gap the
+        fund or ADL pays)."""
+        span = max(tl.t_end - tl.t0, 1e-9)
+        w = span * 0.025
+        tick = tl.result.tick_size
+        for r in tl.result.liquidations:
+            if not (math.isfinite(r.fill_price) and math.isfinite(r.bankruptcy_price)) or r.qty <= 0:
+                continue
+            side = next((tr.side.sign for tr in tl.tracks if tr.label == r.position), 1)
+            better = side * (r.fill_price - r.bankruptcy_price)
+            x = np.array([r.t, r.t + w])
+            a = pg.PlotDataItem(x, [r.fill_price] * 2, pen=pg.mkPen(None))
+            b = pg.PlotDataItem(x, [r.bankruptcy_price] * 2, pen=pg.mkPen(None))
+            fill = pg.FillBetweenItem(a, b, brush=pg.mkBrush(*(SURPLUS_COLOR if better >= 0 else GAP_COLOR)))
+            fill.setZValue(10)
+            amount = abs(better) * r.qty
+            what = "surplus to the fund" if better >= 0 else "gap past bankruptcy"
+            label = pg.TextItem(f"fill {fmt.price(r.fill_price, tick)} vs BP {fmt.price(r.bankruptcy_price, tick)}"
+                                f"\n{what} {fmt.money(amount)}", color="#222", anchor=(0, 0.5))
+            label.setPos(r.t + w * 1.2, 0.5 * (r.fill_price + r.bankruptcy_price))
+            label.setZValue(25)
+            for it in (a, b, fill, label):
+                self.plot.addItem(it, ignoreBounds=it is label)
+                self.shades.append(it)
+
+    # -- cursor and view ---------------------------------------------------------------------------
+
+    def _on_cursor(self, t: float) -> None:
+        self.cursor_line.blockSignals(True)
+        self.cursor_line.setValue(t)
+        self.cursor_line.blockSignals(False)
+
+    def show_all(self) -> None:
+        tl = self.session.timeline
+        if tl is None:
+            return
+        self.plot.enableAutoRange(axis="y")
+        self.plot.setXRange(tl.t0, tl.t_end, padding=0.02)
+
+    def center_on(self, t: float) -> None:
+        """Move the visible time window so that ``t`` is in its middle (at most half the path wide)."""
+        tl = self.session.timeline
+        if tl is None:
+            return
+        span = max(tl.t_end - tl.t0, 1e-9)
+        (x0, x1), _ = self.plot.viewRange()
+        w = min(x1 - x0, span / 2)
+        self.plot.setXRange(t - w / 2, t + w / 2, padding=0)
+
+    def view_center(self) -> float:
+        (x0, x1), _ = self.plot.viewRange()
+        return 0.5 * (x0 + x1)
+
+    def event_position(self, index: int) -> tuple[float, float]:
+        """Where the marker of event ``index`` is drawn (t, price)."""
+        return self._event_pos[index]
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        return data[1] if isinstance(data, tuple) else ""
+
+    def _clicked(self, _item: Any, points: Any, *_args: Any) -> None:
+        if len(points):
+            i = points[0].data()[0]
+            self.session.seek_event(i)
+            self.center_on(self.session.cursor)
