@@ -110,8 +110,9 @@ class Track:
     liquidation: np.ndarray
     bankruptcy: np.ndarray
 
-    def k_at(self, t: float) -> int:
-        return max(int(np.searchsorted(self.t, t, side="right")) - 1, 0)
+    def k_at(self, t: float, *, inclusive: bool = True) -> int:
+        """Index of the value in force at ``t`` (before the events at ``t`` if not ``inclusive``)."""
+        return max(int(np.searchsorted(self.t, t, side="right" if inclusive else "left")) - 1, 0)
 
     def step_xy(self, values: np.ndarray, t_end: float) -> tuple[np.ndarray, np.ndarray]:
         """Points that draw ``values`` as a step series up to ``t_end`` (NaN breaks the line)."""
@@ -209,7 +210,7 @@ class Timeline:
             if e.kind is EventKind.ADL:
                 taken[e.position] = taken.get(e.position, 0.0) + e.qty
         open_sides = {tr.side.sign for tr in self.tracks
-                      if tr.on_path and np.nan_to_num(tr.qty[tr.k_at(t)]) > 0}
+                      if tr.on_path and np.nan_to_num(tr.qty[tr.k_at(t, inclusive=inclusive)]) > 0}
         rows = []
         for c in self.counterparties:
             q = max(c.qty - taken.get(c.name, 0.0), 0.0)
@@ -444,6 +445,8 @@ class FanResult:
 
 
 QUANTILES: Final = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: The fan keeps every simulated value for its quantiles: 20 million doubles are 160 MB.
+MAX_FAN_VALUES: Final = 20_000_000
 
 
 def _fan_job(*, mark: float, lp: float, sign: int, sigma_annual: float, horizon_s: float, n_paths: int,
@@ -878,6 +881,9 @@ class TheatreSession(QObject):
             raise InvalidInputError("paths", f"must lie in 1-1,000,000, got {n_paths}")
         if not 1 <= n_steps <= 5_000:
             raise InvalidInputError("steps", f"must lie in 1-5,000, got {n_steps}")
+        if n_paths * (n_steps + 1) > MAX_FAN_VALUES:
+            raise InvalidInputError("paths", f"paths x (steps + 1) must be <= {MAX_FAN_VALUES:,} (the fan keeps "
+                                             f"every value for its quantiles), got {n_paths * (n_steps + 1):,}")
         self.cancel_fan()
         t = self._cursor
         mark = tl.mark_at(t)

@@ -1,0 +1,269 @@
+"""The scenario theatre with real objects: a TheatreSession, the whole theatre widget, qtbot.
+
+Expected outcomes are never typed in: they come from ``core.simulate.run_scenario`` called directly
+on the same file (or from the lesson's own worked numbers, quoted where used).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMenu
+
+from core.errors import InvalidInputError
+from core.model import MarginMode
+from core.paths import scenarios_dir
+from core.scenario import load_scenario
+from core.simulate import Action, ActionKind, EventKind, run_scenario
+from gui.lessons import build_lessons_menu, list_lessons
+from gui.theatre import TheatreSession, with_actions
+from gui.widgets.theatre_actions import COL_T
+from gui.widgets.theatre_view import QtTheatreView
+
+pg.setConfigOptions(mouseRateLimit=-1)
+
+LESSONS = sorted(p.name for p in scenarios_dir().glob("lesson-*.json"))
+
+
+@pytest.fixture
+def theatre(qtbot, profiles):
+    session = TheatreSession(profiles)
+    view = QtTheatreView(session)
+    qtbot.addWidget(view)
+    view.resize(1300, 850)
+    view.show()
+    qtbot.waitExposed(view)
+    yield session, view
+    session.close()
+
+
+def open_lesson(qtbot, session: TheatreSession, name: str) -> Path:
+    path = scenarios_dir() / name
+    with qtbot.waitSignal(session.resultChanged, timeout=10_000):
+        session.open_file(path)
+    return path
+
+
+def dicts(events):
+    return [e.as_dict() for e in events]
+
+
+def test_lessons_are_the_shipped_files_with_their_story():
+    lessons = list_lessons()
+    assert [lesson.path.name for lesson in lessons] == LESSONS
+    for lesson in lessons:
+        sc = load_scenario(lesson.path)
+        assert lesson.name == sc.name and lesson.description == sc.description and sc.description
+
+
+def test_lessons_menu_opens_the_chosen_file(qapp):
+    opened: list[Path] = []
+    help_menu = QMenu("Help")
+    menu = build_lessons_menu(help_menu, opened.append)
+    acts = menu.actions()
+    assert [a.text() for a in acts] == [lesson.name for lesson in list_lessons()]
+    assert all(a.toolTip() for a in acts)
+    acts[3].trigger()
+    assert opened == [list_lessons()[3].path]
+
+
+def test_a_broken_lesson_is_listed_with_its_problem(tmp_path):
+    (tmp_path / "lesson-broken.json").write_text("{not json", encoding="utf-8")
+    (lesson,) = list_lessons(tmp_path)
+    assert lesson.name == "broken" and "cannot be read" in lesson.description
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_each_lesson_plays_to_its_end_with_the_simulators_events(qtbot, theatre, profiles, name):
+    session, view = theatre
+    path = open_lesson(qtbot, session, name)
+    direct = run_scenario(load_scenario(path), profiles, base_dir=path.parent)
+    assert dicts(session.result.events) == dicts(direct.events)
+    assert session.result.parties == direct.parties
+    assert view.events.table.rowCount() == len(direct.events)
+    tl = session.timeline
+    assert session.cursor == tl.t0
+    seen: list[float] = []
+    session.cursorChanged.connect(seen.append)
+    session.set_speed((tl.t_end - tl.t0) / 0.3)  # the whole path in about 0.3 s of frames
+    with qtbot.waitSignal(session.playbackFinished, timeout=10_000):
+        session.play()
+    assert not session.playing
+    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == tl.t_end
+    assert session.current_event_index() == len(direct.events) - 1
+    # the sizes replayed from the events end where the simulator says the positions end
+    open_qty = {o.label: o.qty for o in direct.open_positions}
+    for tr in tl.tracks:
+        assert tr.qty[-1] == pytest.approx(open_qty.get(tr.label, 0.0), abs=1e-9)
+    # the ledger panel at the end of playback shows each party's end balance
+    now = view.ledger.balances_now()
+    for p in direct.parties:
+        assert now[p.name] == pytest.approx(p.end, abs=1e-6)
+
+
+def test_clicking_an_event_moves_the_cursor_and_the_chart(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-hyperliquid-large-position.json")
+    events = session.result.events
+    row = len(events) - 1
+    t = events[row].t
+    assert session.cursor != t and abs(view.chart.view_center() - t) > 1.0
+    table = view.events.table
+    rect = table.visualItemRect(table.item(row, 1))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert session.cursor == t
+    assert view.chart.view_center() == pytest.approx(t, abs=1e-6 * (session.timeline.t_end or 1))
+    assert view.chart.cursor_line.value() == t
+
+
+def test_liquidation_line_steps_when_margin_is_added(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-add-margin-in-time.json")
+    (tr,) = session.timeline.tracks
+    # DOMAIN.md §5: 68,000 - (34,000 - 3,400) / 5 = 61,880; the lesson's story: with 10,000 added at
+    # t = 30 the margin is 44,000 and the liquidation price 68,000 - (44,000 - 3,400) / 5 = 59,880.
+    assert tr.liquidation[tr.k_at(29.0)] == pytest.approx(61_880.0)
+    assert tr.liquidation[tr.k_at(30.0)] == pytest.approx(59_880.0)
+    lp_curve, _bp_curve = view.chart.line_curves[0]
+    x, y = lp_curve.getData()
+    assert {round(float(v), 6) for v in y} == {61_880.0, 59_880.0}
+    assert x[list(y).index(59_880.0)] == 30.0
+
+
+def test_adding_margin_earlier_saves_the_position_and_undo_restores_the_liquidation(qtbot, theatre, profiles):
+    session, view = theatre
+    path = open_lesson(qtbot, session, "lesson-faq-crash.json")
+    original = dicts(session.result.events)
+    assert session.result.events_of(EventKind.LIQUIDATION_FILL)
+    editor = view.actions_editor
+    session.seek(30.0)
+    editor.kind_combo.setCurrentIndex(editor.kind_combo.findData(ActionKind.ADD_MARGIN.value))
+    with qtbot.waitSignal(session.resultChanged, timeout=10_000):
+        qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
+    (act,) = session.actions
+    assert act.t == 30.0 and act.kind is ActionKind.ADD_MARGIN
+    direct = run_scenario(with_actions(load_scenario(path), session.actions), profiles)
+    assert dicts(session.result.events) == dicts(direct.events)
+    assert not direct.liquidations and [o.label for o in direct.open_positions] == ["BTCUSDT long"]
+    assert editor.table.rowCount() == 1
+    with qtbot.waitSignal(session.resultChanged, timeout=5_000):
+        editor.undo_button.defaultAction().trigger()
+    assert session.actions == () and dicts(session.result.events) == original
+    assert editor.table.rowCount() == 0
+    with qtbot.waitSignal(session.resultChanged, timeout=5_000):
+        session.undo_stack.redo()
+    assert dicts(session.result.events) == dicts(direct.events)
+
+
+def test_editing_an_actions_time_in_the_table_reruns(qtbot, theatre, profiles):
+    session, view = theatre
+    path = open_lesson(qtbot, session, "lesson-add-margin-in-time.json")
+    assert not session.result.liquidations  # the lesson: margin added at t = 30 in time
+    table = view.actions_editor.table
+    with qtbot.waitSignal(session.resultChanged, timeout=10_000):
+        table.item(0, COL_T).setText("65")  # after the mark crossed 61,880 (t = 61.2 on the slide)
+    assert session.actions[0].t == 65.0
+    direct = run_scenario(with_actions(load_scenario(path), session.actions), profiles)
+    assert dicts(session.result.events) == dicts(direct.events)
+    assert session.result.liquidations
+    assert session.undo_stack.count() == 1
+    with qtbot.waitSignal(session.resultChanged, timeout=5_000):
+        session.undo_stack.undo()
+    assert session.actions[0].t == 30.0 and not session.result.liquidations
+    assert table.item(0, COL_T).text() == "30"
+
+
+def test_a_refused_edit_changes_nothing_and_says_why(qtbot, theatre):
+    session, _view = theatre
+    open_lesson(qtbot, session, "lesson-faq-crash.json")
+    before = session.result
+    with pytest.raises(InvalidInputError) as exc:
+        session.add_action(Action(t=500.0, kind=ActionKind.ADD_MARGIN, position=0, value=1.0))
+    assert exc.value.field == "simulation.actions[0].t"
+    # 200x is above the classic BTCUSDT tier's maximum: the engine refuses it during the run
+    with qtbot.waitSignal(session.runFailed, timeout=10_000) as sig:
+        session.add_action(Action(t=10.0, kind=ActionKind.CHANGE_LEVERAGE, position=0, value=200.0))
+    assert "simulation.actions[0].leverage" in sig.args[0]
+    assert session.actions == () and session.result is before and session.undo_stack.count() == 0
+
+
+def test_a_cell_that_is_not_a_number_is_named_and_reverted(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-add-margin-in-time.json")
+    editor = view.actions_editor
+    before = session.actions
+    editor.table.item(0, COL_T).setText("abc")
+    assert "actions[0].t" in editor.status.text() and "not a number" in editor.status.text()
+    assert session.actions == before and editor.table.item(0, COL_T).text() == "30"
+
+
+def test_isolated_and_cross_views_match_two_direct_runs(qtbot, theatre, profiles):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-hedge-isolated.json")
+    # the two hedge lessons hold the same positions and money, once isolated and once cross
+    iso = run_scenario(load_scenario(scenarios_dir() / "lesson-hedge-isolated.json"), profiles)
+    cross = run_scenario(load_scenario(scenarios_dir() / "lesson-hedge-cross.json"), profiles)
+    got_iso = view.compare.outcome(MarginMode.ISOLATED).result
+    got_cross = view.compare.outcome(MarginMode.CROSS).result
+    assert dicts(got_iso.events) == dicts(iso.events) and got_iso.parties == iso.parties
+    assert dicts(got_cross.events) == dicts(cross.events)
+    assert [p.end for p in got_cross.parties] == pytest.approx([p.end for p in cross.parties])
+    assert iso.liquidations and not cross.liquidations  # the lessons' point, both shown
+    _box, _summary, iso_list = view.compare.boxes[MarginMode.ISOLATED]
+    _box, _summary, cross_list = view.compare.boxes[MarginMode.CROSS]
+    assert iso_list.count() == len(iso.events) and cross_list.item(0).text() == "nothing happened"
+
+
+def test_adl_queue_ranks_as_the_simulator_did(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-fund-exhausted-adl.json")
+    (adl,) = session.result.events_of(EventKind.ADL)
+    queue = session.timeline.adl_queue(adl.t, inclusive=False)
+    assert queue[0].name == adl.position and queue[0].eligible
+    assert queue[0].score == pytest.approx(adl.detail["rank_score"], rel=1e-12)
+    for t in (adl.t - 1, adl.t):  # the panel shows the queue at the cursor (it changes with the mark)
+        session.seek(t)
+        shown = [view.adl.table.item(r, 1).text() for r in range(view.adl.table.rowCount())]
+        assert shown == [row.name for row in session.timeline.adl_queue(t)]
+
+
+def test_fan_matches_the_closed_form(qtbot, theatre):
+    session, _view = theatre
+    open_lesson(qtbot, session, "lesson-faq-crash.json")
+    n = 20_000
+    with qtbot.waitSignal(session.fanFinished, timeout=20_000) as sig:
+        session.start_fan(sigma=0.8, horizon_s=86_400.0, n_paths=n, n_steps=100, seed=3)
+    fan = sig.args[0]
+    assert fan.liquidation_price == pytest.approx(61_880.0)  # DOMAIN.md §5
+    se = math.sqrt(fan.closed_form * (1 - fan.closed_form) / n)
+    assert abs(fan.touch_fraction - fan.closed_form) < 5 * se
+    assert fan.quantiles.shape == (5, 101) and (fan.quantiles[:, 0] == 68_000.0).all()
+
+
+def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-faq-crash.json")
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    progress: list[int] = []
+    session.fanProgress.connect(progress.append)
+    view.risk.paths.setValue(99_000)  # about a second of work: cancelled long before the end
+    view.risk.steps.setValue(200)
+    with qtbot.waitSignal(session.fanProgress, timeout=10_000):
+        qtbot.mouseClick(view.risk.start_button, Qt.MouseButton.LeftButton)
+    assert session.fan_running
+    before = len(ticks)
+    qtbot.wait(60)
+    assert len(ticks) > before  # the GUI thread kept processing events while the fan ran
+    with qtbot.waitSignal(session.fanCancelled, timeout=10_000):
+        qtbot.mouseClick(view.risk.cancel_button, Qt.MouseButton.LeftButton)
+    timer.stop()
+    assert not session.fan_running and session._fan_future.done()
+    assert max(progress) < 100
+    assert view.risk.start_button.isEnabled() and not view.risk.cancel_button.isEnabled()
