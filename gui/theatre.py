@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.errors import InvalidInputError, MarginEngineError
@@ -574,6 +574,9 @@ class TheatreSession(QObject):
         self._fan_cancel: threading.Event | None = None
         self._fan_future: Future[Any] | None = None
         self.last_error = ""
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.close)  # never leave a worker running at exit
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -655,7 +658,7 @@ class TheatreSession(QObject):
         self._submit(spec.actions, kind="open")
 
     def close(self) -> None:
-        """Stop playback and the workers (call when the owner goes away)."""
+        """Stop playback and the workers (also called when the application quits). Idempotent."""
         self.pause()
         self.cancel_fan()
         self._sim_pool.shutdown(wait=True, cancel_futures=True)
@@ -727,8 +730,6 @@ class TheatreSession(QObject):
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Block until the background run has delivered (for scripts and the screenshot tool)."""
-        from PySide6.QtCore import QCoreApplication
-
         end = time.perf_counter() + timeout_s
         while self._busy > 0 and time.perf_counter() < end:
             QCoreApplication.processEvents()

@@ -158,8 +158,9 @@ class QtTheatreChart(QWidget):
             amount = abs(better) * r.qty
             what = "surplus to the fund" if better >= 0 else "gap past bankruptcy"
             label = pg.TextItem(f"fill {fmt.price(r.fill_price, tick)} vs BP {fmt.price(r.bankruptcy_price, tick)}"
-                                f"\n{what} {fmt.money(amount)}", color="#222", anchor=(0, 0.5))
-            label.setPos(r.t + w * 1.2, 0.5 * (r.fill_price + r.bankruptcy_price))
+                                f"\n{what} {fmt.money(amount)}", color="#222", anchor=(0, 0))
+            # below the band: after the fill the mark runs at the fill price, so beside it would overlap
+            label.setPos(r.t + w * 1.2, min(r.fill_price, r.bankruptcy_price))
             label.setZValue(25)
             for it in (a, b, fill, label):
                 self.plot.addItem(it, ignoreBounds=it is label)

@@ -17,11 +17,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -95,30 +97,37 @@ class QtRiskPanel(QWidget):
         self.lp_line.setVisible(False)
         self.plot.addItem(self.lp_line, ignoreBounds=True)
 
-        form = QFormLayout()
-        form.addRow("Volatility", self.sigma)
-        hz = QHBoxLayout()
-        hz.addWidget(self.horizon)
-        hz.addWidget(self.unit)
-        form.addRow("Horizon", hz)
-        form.addRow("Paths", self.paths)
-        form.addRow("Steps", self.steps)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Volatility"), 0, 0)
+        grid.addWidget(self.sigma, 0, 1)
+        grid.addWidget(QLabel("Horizon"), 0, 2)
+        grid.addWidget(self.horizon, 0, 3)
+        grid.addWidget(self.unit, 0, 4)
+        grid.addWidget(QLabel("Paths"), 1, 0)
+        grid.addWidget(self.paths, 1, 1)
+        grid.addWidget(QLabel("Steps"), 1, 2)
+        grid.addWidget(self.steps, 1, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
         left = QVBoxLayout()
-        left.addLayout(form)
+        left.addLayout(grid)
         left.addLayout(buttons)
-        left.addWidget(self.progress)
         left.addWidget(self.odds_label)
         left.addWidget(self.fan_label)
         left.addStretch(1)
         side = QWidget()
         side.setLayout(left)
-        side.setMaximumWidth(340)
+        scroll = QScrollArea()  # a short tab scrolls instead of squeezing the spin boxes
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setMinimumWidth(400)
+        scroll.setMaximumWidth(460)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(side)
+        lay.addWidget(scroll)
         lay.addWidget(self.plot, 1)
 
         for w in (self.sigma, self.horizon):
@@ -148,7 +157,8 @@ class QtRiskPanel(QWidget):
             self.odds_label.setText("")
             return
         t = self.session.cursor
-        hz = f"{self.horizon.value():g} {self.unit.currentText()}"
+        unit = self.unit.currentText()
+        hz = f"{self.horizon.value():g} {unit[:-1] if self.horizon.value() == 1 else unit}"
         sigma = self.sigma.value() / 100.0
         odds = tl.odds_at(t, sigma=sigma, horizon_s=self.horizon_seconds())
         tick = tl.result.tick_size
@@ -207,8 +217,8 @@ class QtRiskPanel(QWidget):
         self.samples = [self.plot.plot(x, row, pen=pg.mkPen(120, 120, 120, 70)) for row in fan.samples[:20]]
         self.plot.setLabel("bottom", f"{self.unit.currentText()} after t = {fan.t_start:g} s")
         if math.isfinite(fan.liquidation_price):
+            self.lp_line.setVisible(True)  # visible first: a hidden line's label does not follow its value
             self.lp_line.setValue(fan.liquidation_price)
-            self.lp_line.setVisible(True)
         else:
             self.lp_line.setVisible(False)
         lo = float(np.min(q[0]))

@@ -264,6 +264,7 @@ def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, th
     with qtbot.waitSignal(session.fanCancelled, timeout=10_000):
         qtbot.mouseClick(view.risk.cancel_button, Qt.MouseButton.LeftButton)
     timer.stop()
-    assert not session.fan_running and session._fan_future.done()
+    assert not session.fan_running
+    qtbot.waitUntil(session._fan_future.done, timeout=2_000)  # the worker thread has returned
     assert max(progress) < 100
     assert view.risk.start_button.isEnabled() and not view.risk.cancel_button.isEnabled()
