@@ -135,7 +135,7 @@ class QtActionsEditor(QWidget):
                 for k, text in KIND_LABELS.items():
                     kind.addItem(text, k.value)
                 kind.setCurrentIndex(list(KIND_LABELS).index(a.kind))
-                kind.currentIndexChanged.connect(lambda _i, row=r: self._row_changed(row))
+                kind.currentIndexChanged.connect(lambda _i, row=r: self._kind_changed(row))
                 self.table.setCellWidget(r, COL_KIND, kind)
                 pos = QComboBox()
                 pos.addItems(labels)
@@ -188,18 +188,30 @@ class QtActionsEditor(QWidget):
         except InvalidInputError as exc:
             self._failed(str(exc))
 
+    def _kind_changed(self, row: int) -> None:
+        """A new kind gets that kind's sensible value (a margin amount is no stop price)."""
+        if self._loading:
+            return
+        try:
+            a = self.row_action(row)
+            value = self.default_action(a.kind, a.position, t=a.t).value
+            self.session.replace_action(row, Action(t=a.t, kind=a.kind, position=a.position, value=value))
+        except InvalidInputError as exc:
+            self._failed(str(exc))
+
     def _failed(self, message: str) -> None:
         self.status.setText(f"Not applied: {message}")
         self.reload()
 
     # -- buttons --------------------------------------------------------------------------------------
 
-    def default_action(self, kind: ActionKind, position: int = 0) -> Action:
-        """A sensible action of ``kind`` at the cursor for a position (values a person would type)."""
+    def default_action(self, kind: ActionKind, position: int = 0, *, t: float | None = None) -> Action:
+        """A sensible action of ``kind`` at ``t`` (default: the cursor) for a position: a quarter of
+        the opening margin, half the leverage or size, a trigger 1 % from the mark."""
         s = self.session
         tl = s.timeline
         sc = s.scenario
-        t = round(s.cursor, 6)
+        t = round(s.cursor, 6) if t is None else t
         if tl is None or sc is None:
             return Action(t=t, kind=kind, position=position, value=1.0)
         p = sc.account.positions[position]

@@ -5,6 +5,7 @@ on the same file (or from the lesson's own worked numbers, quoted where used).
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMenu
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, ScenarioError
 from core.model import MarginMode
 from core.paths import scenarios_dir
 from core.scenario import load_scenario
@@ -198,6 +199,37 @@ def test_a_cell_that_is_not_a_number_is_named_and_reverted(qtbot, theatre):
     editor.table.item(0, COL_T).setText("abc")
     assert "actions[0].t" in editor.status.text() and "not a number" in editor.status.text()
     assert session.actions == before and editor.table.item(0, COL_T).text() == "30"
+
+
+def test_changing_an_actions_kind_gives_it_that_kinds_value(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-add-margin-in-time.json")
+    combo = view.actions_editor.table.cellWidget(0, 1)
+    with qtbot.waitSignal(session.resultChanged, timeout=10_000):
+        combo.setCurrentIndex(combo.findData(ActionKind.STOP_LOSS.value))
+    (act,) = session.actions
+    mark = session.timeline.mark_at(30.0)
+    # a long's stop 1 % under the mark at t = 30 (the slide is at 68,000 - 30 x 100 = 65,000)
+    assert act.kind is ActionKind.STOP_LOSS and act.t == 30.0 and act.value == pytest.approx(mark * 0.99)
+    assert session.result.events_of(EventKind.STOP_TRIGGERED)
+
+
+def test_a_file_the_engine_refuses_leaves_the_theatre_as_it_was(qtbot, theatre, tmp_path):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-faq-crash.json")
+    shown = session.result
+    doc = json.loads((scenarios_dir() / "lesson-faq-crash.json").read_text(encoding="utf-8"))
+    doc["account"]["positions"][0]["leverage"] = 200  # above the classic BTCUSDT maximum
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    with qtbot.waitSignal(session.runFailed, timeout=10_000) as sig:
+        session.open_file(bad)
+    assert sig.args[0].startswith("account.positions[0].leverage")
+    assert session.result is shown and session.file_path.name == "lesson-faq-crash.json"
+    assert "Could not simulate" in view.status.text()
+    with pytest.raises(ScenarioError):
+        session.open_file(tmp_path / "missing.json")
+    assert session.result is shown
 
 
 def test_isolated_and_cross_views_match_two_direct_runs(qtbot, theatre, profiles):
