@@ -75,6 +75,7 @@ class QtEventLog(QWidget):
         self.table = _table(self.HEADERS)
         self.table.setToolTip("Click an event to move the cursor and the chart to its time.")
         self.table.cellClicked.connect(self._clicked)
+        self._shown = 0
         self.empty = QLabel("Nothing happened on this path: no trigger, no order, no action.")
         self.empty.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -101,15 +102,19 @@ class QtEventLog(QWidget):
                                                tip=f"mark {fmt.price(e.mark, tick)}, last "
                                                    f"{fmt.price(e.last, tick)}\n{detail}"))
         self.empty.setVisible(res is not None and not events)
-        self._on_cursor(self.session.cursor)
+        self._on_cursor(self.session.cursor, full=True)
 
-    def _on_cursor(self, _t: float) -> None:
+    def _on_cursor(self, _t: float, *, full: bool = False) -> None:
+        """Grey the events after the cursor; only the rows that changed side are touched, so
+        playback through thousands of events stays cheap."""
         n = self.session.current_event_index() + 1
-        for r in range(self.table.rowCount()):
+        rows = range(self.table.rowCount()) if full else range(min(n, self._shown), max(n, self._shown))
+        for r in rows:
             for c in range(self.table.columnCount()):
                 it = self.table.item(r, c)
                 if it is not None:
                     it.setForeground(QBrush(FUTURE) if r >= n else QBrush())
+        self._shown = n
 
     def _clicked(self, row: int, _col: int) -> None:
         self.session.seek_event(row)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QMenu
 
 from core.errors import InvalidInputError, ScenarioError
@@ -22,6 +22,7 @@ from core.simulate import Action, ActionKind, EventKind, run_scenario
 from gui.lessons import build_lessons_menu, list_lessons
 from gui.theatre import TheatreSession, with_actions
 from gui.widgets.theatre_actions import COL_T
+from gui.widgets.theatre_panels import FUTURE
 from gui.widgets.theatre_view import QtTheatreView
 
 pg.setConfigOptions(mouseRateLimit=-1)
@@ -300,3 +301,48 @@ def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, th
     qtbot.waitUntil(session._fan_future.done, timeout=2_000)  # the worker thread has returned
     assert max(progress) < 100
     assert view.risk.start_button.isEnabled() and not view.risk.cancel_button.isEnabled()
+
+
+def test_the_wiring_offered_to_the_main_window_opens_a_lesson_in_the_theatre(qtbot, profiles):
+    """The glue the report gives the lead: a dock with the theatre and Help > Lessons opening into it."""
+    from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    theatre_session = TheatreSession(profiles, parent=win)
+    theatre_view = QtTheatreView(theatre_session)
+    dock = QDockWidget("Theatre", win)
+    dock.setObjectName("theatreDock")
+    dock.setWidget(theatre_view)
+    win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    dock.hide()
+
+    def open_in_theatre(path: Path) -> None:
+        theatre_session.open_file(path)
+        dock.show()
+        dock.raise_()
+
+    help_menu = win.menuBar().addMenu("&Help")
+    lessons = build_lessons_menu(help_menu, open_in_theatre)
+    with qtbot.waitSignal(theatre_session.resultChanged, timeout=10_000):
+        lessons.actions()[LESSONS.index("lesson-gap-through-bankruptcy.json")].trigger()
+    assert not dock.isHidden()
+    assert theatre_session.file_path.name == "lesson-gap-through-bankruptcy.json"
+    assert theatre_view.title.text().startswith(load_scenario(theatre_session.file_path).name)
+    theatre_session.close()
+
+
+def test_clicking_an_event_marker_on_the_chart_seeks_to_it(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-hyperliquid-large-position.json")
+    plot = view.chart.plot
+    k = 0  # the first event (t = 11): the later ones (t = 19) must then be greyed in the log
+    t, y = view.chart.event_position(k)
+    scene = plot.plotItem.vb.mapViewToScene(QPointF(t, y))
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=plot.mapFromScene(scene))
+    assert session.cursor == session.result.events[k].t
+    assert view.chart.view_center() == pytest.approx(session.cursor, abs=1e-6)
+    n = session.current_event_index() + 1
+    greyed = [view.events.table.item(r, 1).foreground().color().name() for r in range(view.events.table.rowCount())]
+    assert 0 < n < len(greyed)
+    assert all((g == FUTURE.name()) == (r >= n) for r, g in enumerate(greyed))
