@@ -145,6 +145,8 @@ class QtTheatreChart(QWidget):
         span = max(tl.t_end - tl.t0, 1e-9)
         w = span * 0.025
         tick = tl.result.tick_size
+        prices = tl.result.path.mark
+        y_span = max(float(prices.max() - prices.min()), 1e-9 * float(prices.max()))
         for r in tl.result.liquidations:
             if not (math.isfinite(r.fill_price) and math.isfinite(r.bankruptcy_price)) or r.qty <= 0:
                 continue
@@ -162,7 +164,10 @@ class QtTheatreChart(QWidget):
             # below the band: after the fill the mark runs at the fill price, so beside it would overlap
             label.setPos(r.t + w * 1.2, min(r.fill_price, r.bankruptcy_price))
             label.setZValue(25)
-            for it in (a, b, fill, label):
+            # an invisible point under the label makes the auto-range leave room for its two lines
+            room = pg.ScatterPlotItem([r.t], [min(r.fill_price, r.bankruptcy_price) - 0.09 * y_span], size=1,
+                                      pen=pg.mkPen(None), brush=pg.mkBrush(0, 0, 0, 0))
+            for it in (a, b, fill, label, room):
                 self.plot.addItem(it, ignoreBounds=it is label)
                 self.shades.append(it)
 
