@@ -34,6 +34,7 @@ benchmarks: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/engine.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/simulate.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/theatre.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/marginlab --screenshot docs/screenshot.png
