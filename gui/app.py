@@ -107,20 +107,24 @@ def screenshot(args: argparse.Namespace) -> int:
 def startup_probe() -> int:
     """Benchmark helper: print the seconds from process start to the first painted window."""
     from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QWidget
 
     app, _settings, _profiles, _session, window = build(screenshot=True)
     window.start(restore=False)
 
+    def done() -> None:
+        print(f"{time.perf_counter() - _T0:.6f}", flush=True)
+        app.quit()
+
     class _FirstPaint(QObject):
         def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
-            if ev.type() == QEvent.Type.Paint and obj is window:
-                print(f"{time.perf_counter() - _T0:.6f}")
-                QTimer.singleShot(0, app.quit)
-                window.removeEventFilter(self)
+            if ev.type() == QEvent.Type.Paint and isinstance(obj, QWidget) and obj.window() is window:
+                app.removeEventFilter(self)
+                QTimer.singleShot(0, done)  # runs once the whole first frame is painted
             return False
 
     f = _FirstPaint()
-    window.installEventFilter(f)
+    app.installEventFilter(f)
     window.show()
     return app.exec()
 

@@ -22,9 +22,13 @@ _showing = False
 
 def setup_logging() -> None:
     """Log warnings and errors to ``paths.log_path()`` (rotated at 1 MB, 3 files kept)."""
-    if any(isinstance(h, logging.handlers.RotatingFileHandler) for h in log.handlers):
-        return
     path = paths.log_path()
+    for h in list(log.handlers):
+        if isinstance(h, logging.handlers.RotatingFileHandler):
+            if h.baseFilename == str(path.absolute()):
+                return
+            log.removeHandler(h)  # the user directories moved (tests): follow them
+            h.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

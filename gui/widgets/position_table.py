@@ -68,8 +68,7 @@ class QtPositionTable(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
 
-        session.scenarioChanged.connect(self.refresh)
-        session.resultsChanged.connect(self.refresh)
+        session.resultsChanged.connect(self.refresh)  # also follows every scenario change
         session.selectionChanged.connect(lambda _i: self.refresh())
         self.refresh()
 

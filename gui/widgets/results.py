@@ -114,6 +114,7 @@ class QtResults(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(dbox, 1)
 
+        self._details_html = ""
         session.resultsChanged.connect(self.refresh)
         session.liquidated.connect(lambda _ev: self.refresh())
         self.refresh()
@@ -168,7 +169,10 @@ class QtResults(QWidget):
             label.setToolTip(TIPS.get(key, "") + (f"\n\n{arithmetic}" if arithmetic else ""))
         self._set_gauge(q)
         lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in explain.items()]
-        self.details.setHtml("<br>".join(lines))
+        html = "<br>".join(lines)
+        if html != self._details_html:  # re-laying out the text each frame would cost more than the rest
+            self._details_html = html
+            self.details.setHtml(html)
         if ev is not None:
             self._set_status(ev.describe(tick), "danger")
         elif q.liquidatable_now:

@@ -1,0 +1,52 @@
+"""The application shell: the screenshot option in a fresh process, and unexpected errors."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+from gui import errors, paths
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_screenshot_option_renders_the_window_offscreen(tmp_path):
+    home = tmp_path / "h"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(home), XDG_CONFIG_HOME=str(home / "c"),
+               XDG_DATA_HOME=str(home / "d"), XDG_STATE_HOME=str(home / "s"), XDG_CACHE_HOME=str(home / "k"))
+    out = tmp_path / "shot.png"
+    r = subprocess.run([sys.executable, "-m", "gui.app", "--screenshot", str(out), "--play-seconds", "1"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    img = QImage(str(out))
+    assert not img.isNull() and img.width() >= 1000 and img.height() >= 600
+    # It neither read nor wrote the user's workspace.
+    assert not (home / "d" / "marginlab" / "autosave.json").exists()
+
+
+def test_screenshot_option_reports_a_bad_scenario(tmp_path):
+    from gui.app import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main(["--screenshot", str(tmp_path / "x.png"), "--scenario", str(bad)]) == 2
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_unexpected_error_is_logged_and_shown_once(qapp, monkeypatch):
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError:
+        errors.excepthook(*sys.exc_info())
+    assert len(shown) == 1 and "boom in a slot" in shown[0] and str(paths.log_path()) in shown[0]
+    log = paths.log_path().read_text(encoding="utf-8")
+    assert "RuntimeError: boom in a slot" in log and "Traceback" in log
