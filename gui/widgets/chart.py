@@ -47,8 +47,22 @@ def _speed_text(s: int) -> str:
     return f"{s // 86_400} d/s"
 
 
+_TIME_STEPS = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400,
+               2 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400, 90 * 86_400, 365 * 86_400)
+
+
 class TimeAxis(pg.AxisItem):
-    """Feed time as a clock (d hh:mm:ss) rather than raw seconds."""
+    """Feed time as a clock (d hh:mm:ss), with ticks on whole minutes, hours and days."""
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        wanted = span / max(size / 110.0, 1.0)  # about one labelled tick per 110 px
+        major = next((s for s in _TIME_STEPS if s >= wanted), _TIME_STEPS[-1])
+        smaller = [s for s in _TIME_STEPS if s < major]
+        minor = smaller[-1] if smaller else major / 5
+        return [(float(major), 0.0), (float(minor), 0.0)]
 
     def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
         return [_clock(v) if v >= 0 else "" for v in values]
@@ -80,6 +94,10 @@ class QtMarkChart(QWidget):
         self.follow_box.setChecked(True)
         self.follow_box.setToolTip("Keep the latest prices in view; untick to zoom and pan freely.")
         self.follow_box.toggled.connect(self._set_follow)
+        self.probe_box = QCheckBox("Probe")
+        self.probe_box.setToolTip("Show a draggable what-if mark line: drag it to read the position's uPnL, "
+                                  "margin ratio and whether it would be liquidated at that mark.")
+        self.probe_box.toggled.connect(self._set_probe)
         self.source_label = QLabel()
         self.readout = QLabel()
         self.readout.setObjectName("crosshairReadout")
@@ -88,7 +106,7 @@ class QtMarkChart(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         for w in (self.play_button, self.reset_button, QLabel("Speed"), self.speed_combo, self.follow_box,
-                  self.source_label):
+                  self.probe_box, self.source_label):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.readout)
@@ -127,10 +145,15 @@ class QtMarkChart(QWidget):
         self.ghost_line.setVisible(False)
         self.fill_line = level(BANKRUPT_COLOR, "fill {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.6)
         self.fill_line.setVisible(False)
+        self.probe_line = level("#9b7ede", "what-if mark {value:,.1f}", Qt.PenStyle.DashLine, pos=0.85,
+                                movable=True)
+        self.probe_line.setVisible(False)
+        self.probe_line.setHoverPen(pg.mkPen("#9b7ede", width=3))
+        self.probe_line.sigPositionChanged.connect(self._on_probe_moved)
         self.liq_marker = pg.ScatterPlotItem(size=16, symbol="x", pen=pg.mkPen(LIQ_COLOR, width=3),
                                              brush=pg.mkBrush(LIQ_COLOR))
         pi.addItem(self.liq_marker)
-        self.liq_text = pg.TextItem("", color=LIQ_COLOR, anchor=(1, 1))
+        self.liq_text = pg.TextItem("", color=LIQ_COLOR, anchor=(1, 0))  # below-left of the marker
         pi.addItem(self.liq_text, ignoreBounds=True)
         self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((150, 150, 150), width=1))
         self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen((150, 150, 150), width=1))
@@ -203,7 +226,8 @@ class QtMarkChart(QWidget):
         k = int(np.searchsorted(t, x0))
         seen = y[k:]
         levels = [float(seen.min()), float(seen.max())]
-        for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line):
+        for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line,
+                     self.probe_line):
             if line.isVisible():
                 levels.append(float(line.value()))
         lo, top = min(levels), max(levels)
@@ -253,9 +277,10 @@ class QtMarkChart(QWidget):
         self.liq_marker.setData(xs, ys)
         self.liq_text.setText(f"liquidated · filled at {fmt.price(ev.fill_price, self.session.tick)}")
         self.liq_text.setPos(ev.t_s, ev.mark)
+        # Visible first: pyqtgraph skips relabelling a hidden line.
+        self.fill_line.setVisible(True)
         self.fill_line.setValue(ev.fill_price)
         self.fill_line.label.setFormat(f"fill {self._fmt_price_label(ev.fill_price, self.session.tick)}")
-        self.fill_line.setVisible(True)
 
     def _refresh_play_button(self, playing: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
@@ -280,6 +305,30 @@ class QtMarkChart(QWidget):
         self.follow = on
         if on:
             self.refresh_curve()
+
+    # ------------------------------------------------------------------ probe (draggable what-if mark)
+
+    def _set_probe(self, on: bool) -> None:
+        if on:
+            self.probe_line.setValue(self.session.live_mark)
+        self.probe_line.setVisible(on)
+        if on:
+            self._on_probe_moved()
+        else:
+            self.readout.setText("")
+
+    def _on_probe_moved(self, *_args: Any) -> None:
+        """While dragging: the position quoted at the probe's mark, from core."""
+        mark = float(self.probe_line.value())
+        tick = self.session.tick
+        self.probe_line.label.setFormat(f"what-if mark {self._fmt_price_label(mark, tick)}")
+        q = self.session.quote_at(mark)
+        if q is None:
+            self.readout.setText(f"at {fmt.price(mark, tick)}: --")
+            return
+        verdict = "LIQUIDATED" if q.liquidatable_now else f"ratio {fmt.pct(q.margin_ratio)}"
+        self.readout.setText(f"at mark {fmt.price(mark, tick)}: uPnL {fmt.money(q.unrealized_pnl)}  "
+                             f"equity {fmt.money(q.equity)}  {verdict}")
 
     # ------------------------------------------------------------------ crosshair
 

@@ -181,6 +181,7 @@ class QtWhatIfPanel(QWidget):
         layout.addWidget(box)
 
         session.previewChanged.connect(self._show)
+        session.resultsChanged.connect(self._on_results)
         session.scenarioChanged.connect(self.reset_controls)
         session.selectionChanged.connect(lambda _i: self.reset_controls())
         self.reset_controls()
@@ -263,6 +264,11 @@ class QtWhatIfPanel(QWidget):
         self.reset_controls()
 
     # ------------------------------------------------------------------ table
+
+    def _on_results(self) -> None:
+        """The mark moved: the "Now" column follows it unless a preview is on show."""
+        if self.session.preview_result is None:
+            self._fill_table(None)
 
     def _show(self, result: Any) -> None:
         self._fill_table(result)

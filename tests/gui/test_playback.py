@@ -35,6 +35,8 @@ def test_playback_crosses_the_liquidation_price_and_the_liquidation_appears(wind
     t, y = window.chart.curve.getData()
     assert t[-1] == 77.0 and y[-1] == 61_840.0
     assert window.chart.fill_line.isVisible() and window.chart.fill_line.value() == pytest.approx(61_200.0)
+    assert window.chart.fill_line.label.toPlainText() == "fill 61,200.0"
+    assert window.chart.liq_line.label.toPlainText() == "liquidation 61,880.0"
     assert window.results.values["fill_price"].text() == "61,200.0"
     status = window.results.status.text()
     assert "bankruptcy price 61,200.0" in status and "loss 34,000.00" in status

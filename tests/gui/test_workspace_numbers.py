@@ -164,3 +164,15 @@ def test_no_liquidation_price_shows_dashes(window):
     assert window.results.values["distance"].text() == "--"
     assert not window.chart.liq_line.isVisible()
     assert math.isnan(window.session.position_quote.liquidation_price)
+
+
+def test_draggable_probe_line_quotes_the_position_at_its_mark(window):
+    chart = window.chart
+    chart.probe_box.setChecked(True)
+    assert chart.probe_line.isVisible() and chart.probe_line.movable
+    chart.probe_line.setValue(62_000.0)  # what a drag does, through sigPositionChanged
+    # uPnL 5 x (62,000 - 68,000) = -30,000; equity 4,000; ratio 3,400 / 4,000 = 85 %.
+    assert "uPnL -30,000.00" in chart.readout.text() and "ratio 85.00 %" in chart.readout.text()
+    chart.probe_line.setValue(61_800.0)  # below LP 61,880: equity 3,000 < MM 3,400
+    assert "LIQUIDATED" in chart.readout.text()
+    assert window.session.undo_stack.count() == 0  # probing is not an edit
