@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         main.addWidget(left)
         main.addWidget(right)
         main.setStretchFactor(1, 1)
-        main.setSizes([360, 1080])
+        main.setSizes([392, 1048])
         self.splitters = {"main": main, "left": left, "right": right, "bottom": bottom}
         self.setCentralWidget(main)
 
