@@ -366,8 +366,75 @@ class Session(QObject):
         if len(positions) <= 1:
             raise InvalidInputError("positions", "the workspace needs at least one position; edit it instead")
         del positions[i]
-        after = self._with_account(positions=tuple(positions))
+        after = self._without_position_actions(self._with_account(positions=tuple(positions)), i)
         self._push(commands.RemovePosition, after, f"Remove position #{i + 1}", selected=max(0, min(i, len(positions) - 1)))
+
+    # ------------------------------------------------------------------ stop-loss / take-profit
+
+    def orders(self, index: int | None = None) -> dict[str, float]:
+        """The stop-loss / take-profit prices of a position, from the scenario's simulation actions.
+
+        They live where the simulator reads them (``simulation.actions``, kind ``stop_loss`` /
+        ``take_profit``), so the CLI's ``simulate`` plays the same orders the chart shows.
+        """
+        i = self.selected if index is None else index
+        out: dict[str, float] = {}
+        sim = self.scenario.simulation or {}
+        for a in sim.get("actions", []) if isinstance(sim.get("actions", []), list) else []:
+            if (isinstance(a, dict) and a.get("kind") in ("stop_loss", "take_profit")
+                    and a.get("position", 0) == i and isinstance(a.get("price"), int | float)):
+                out[a["kind"]] = float(a["price"])
+        return out
+
+    def set_order(self, kind: str, price: float | None, index: int | None = None) -> None:
+        """Set (or with ``None`` remove) the position's stop-loss or take-profit at ``price``.
+
+        A long's stop-loss must lie below its start mark and its take-profit above (a short mirrors);
+        the message names the allowed range. Without a simulation section, one is created whose path
+        is the GUI's feed (GBM from the start mark with the feed's volatility and seed).
+        """
+        if kind not in ("stop_loss", "take_profit"):
+            raise InvalidInputError("kind", "expected stop_loss or take_profit")
+        i = self.selected if index is None else index
+        p = self.scenario.account.positions[i]
+        mark = self.scenario.account.mark_of(p)
+        if price is not None:
+            price = float(price)
+            below = (kind == "stop_loss") == (p.side is Side.LONG)
+            name = "stop-loss" if kind == "stop_loss" else "take-profit"
+            if not (math.isfinite(price) and price > 0) or (below and price >= mark) or (not below and price <= mark):
+                rng = f"between 0 and {fmt.num(mark)}" if below else f"above {fmt.num(mark)}"
+                raise InvalidInputError(kind, f"a {p.side.value}'s {name} must lie {rng} (the start mark), "
+                                              f"got {fmt.num(price)}")
+        if self.orders(i).get(kind) == price:
+            return
+        sim = dict(self.scenario.simulation) if self.scenario.simulation is not None else {
+            "path": {"kind": "gbm", "s0": mark, "sigma": self.feed.volatility, "dt": 1.0, "n": 86_400,
+                     "seed": self.feed.seed}}
+        actions = [a for a in sim.get("actions", []) if not (
+            isinstance(a, dict) and a.get("kind") == kind and a.get("position", 0) == i)]
+        if price is not None:
+            actions.append({"t": 0, "kind": kind, "position": i, "price": price})
+        sim["actions"] = actions
+        label = "stop-loss" if kind == "stop_loss" else "take-profit"
+        self._push(commands.EditAccount, replace(self.scenario, simulation=sim),
+                   f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}", merge_key=f"{i}.{kind}")
+
+    def _without_position_actions(self, scenario: Scenario, removed: int) -> Scenario:
+        """Drop the removed position's actions and renumber the later ones."""
+        sim = scenario.simulation
+        if not sim or not isinstance(sim.get("actions"), list):
+            return scenario
+        kept = []
+        for a in sim["actions"]:
+            if not isinstance(a, dict):
+                kept.append(a)
+                continue
+            k = a.get("position", 0)
+            if k == removed:
+                continue
+            kept.append({**a, "position": k - 1} if isinstance(k, int) and k > removed else a)
+        return replace(scenario, simulation={**sim, "actions": kept})
 
     def select(self, index: int) -> None:
         """Selection is a view of the state, not an edit: it is not on the undo stack."""
@@ -439,6 +506,8 @@ class Session(QObject):
         # The preview was valued at the streamed mark; the scenario keeps its own marks.
         acct = res.account.with_(marks=self.scenario.account.marks)
         after = replace(self.scenario, account=acct)
+        if res.position is None:
+            after = self._without_position_actions(after, self.selected)
         n = len(acct.positions)
         sel = self.selected if res.position is not None else max(0, min(self.selected, n - 1))
         if n == 0:

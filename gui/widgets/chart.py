@@ -35,6 +35,8 @@ LIQ_COLOR = "#e5484d"
 BANKRUPT_COLOR = "#8e1b1f"
 GHOST_COLOR = "#f5a524"
 MARK_COLOR = "#2fb67c"
+SL_COLOR = "#d9822b"
+TP_COLOR = "#3fa7a0"
 
 
 def _speed_text(s: int) -> str:
@@ -141,6 +143,8 @@ class QtMarkChart(QWidget):
         self.entry_line = level(ENTRY_COLOR, "entry {value:,.1f}", pos=0.02)
         self.liq_line = level(LIQ_COLOR, "liquidation {value:,.1f}", pos=0.02)
         self.bankrupt_line = level(BANKRUPT_COLOR, "bankruptcy {value:,.1f}", Qt.PenStyle.DotLine, pos=0.02)
+        self.sl_line = level(SL_COLOR, "stop-loss {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35)
+        self.tp_line = level(TP_COLOR, "take-profit {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35)
         self.ghost_line = level(GHOST_COLOR, "what-if liquidation {value:,.1f}", Qt.PenStyle.DashLine, pos=0.6)
         self.ghost_line.setVisible(False)
         self.fill_line = level(BANKRUPT_COLOR, "fill {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.6)
@@ -227,7 +231,7 @@ class QtMarkChart(QWidget):
         seen = y[k:]
         levels = [float(seen.min()), float(seen.max())]
         for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line,
-                     self.probe_line):
+                     self.probe_line, self.sl_line, self.tp_line):
             if line.isVisible():
                 levels.append(float(line.value()))
         lo, top = min(levels), max(levels)
@@ -239,10 +243,13 @@ class QtMarkChart(QWidget):
         q = self.session.position_quote
         tick = self.session.tick
         fmt_value = self._fmt_price_label
+        orders = self.session.orders() if q is not None else {}
         for line, value, name in (
             (self.entry_line, None if q is None else q.position.entry_price, "entry"),
             (self.liq_line, None if q is None else q.liquidation_price, "liquidation"),
             (self.bankrupt_line, None if q is None else q.bankruptcy_price, "bankruptcy"),
+            (self.sl_line, orders.get("stop_loss"), "stop-loss"),
+            (self.tp_line, orders.get("take_profit"), "take-profit"),
         ):
             ok = value is not None and math.isfinite(value) and value > 0
             line.setVisible(ok)
@@ -254,6 +261,8 @@ class QtMarkChart(QWidget):
         self.entry_line.setToolTip(tips.TIPS["entry"])
         self.liq_line.setToolTip(tips.TIPS["liquidation_price"])
         self.bankrupt_line.setToolTip(tips.TIPS["bankruptcy_price"])
+        self.sl_line.setToolTip(tips.TIPS["stop_loss"])
+        self.tp_line.setToolTip(tips.TIPS["take_profit"])
 
     @staticmethod
     def _fmt_price_label(value: float, tick: float) -> str:

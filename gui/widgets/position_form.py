@@ -76,6 +76,10 @@ class QtPositionForm(QWidget):
         self.margin.setSpecialValueText("opening requirement")
         self.wallet = _spin(2, 0.0, 1e12, step=1000.0)
         self.mark = _spin(2, 0.0, 1e12, step=100.0)
+        self.stop_loss = _spin(2, 0.0, 1e12, step=100.0)
+        self.stop_loss.setSpecialValueText("none")
+        self.take_profit = _spin(2, 0.0, 1e12, step=100.0)
+        self.take_profit.setSpecialValueText("none")
 
         size_row = QHBoxLayout()
         size_row.setContentsMargins(0, 0, 0, 0)
@@ -104,6 +108,8 @@ class QtPositionForm(QWidget):
             ("margin", "Isolated margin", self.margin, self.margin),
             ("wallet", "Wallet", self.wallet, self.wallet),
             ("mark", "Start mark", self.mark, self.mark),
+            ("stop_loss", "Stop-loss", self.stop_loss, self.stop_loss),
+            ("take_profit", "Take-profit", self.take_profit, self.take_profit),
         ]
         for key, caption, container, field in rows:
             err = QLabel()
@@ -140,6 +146,10 @@ class QtPositionForm(QWidget):
         self.margin.valueChanged.connect(lambda v: self._edit("margin", margin=None if v == 0 else v))
         self.wallet.valueChanged.connect(lambda v: self._commit("wallet", lambda: session.set_wallet(v)))
         self.mark.valueChanged.connect(self._mark_changed)
+        self.stop_loss.valueChanged.connect(
+            lambda v: self._commit("stop_loss", lambda: session.set_order("stop_loss", v or None)))
+        self.take_profit.valueChanged.connect(
+            lambda v: self._commit("take_profit", lambda: session.set_order("take_profit", v or None)))
 
         session.scenarioChanged.connect(self.refresh)
         session.selectionChanged.connect(lambda _i: self.refresh())
@@ -177,7 +187,7 @@ class QtPositionForm(QWidget):
         last = {"exchange": "profile", "notional": "qty", "qty_base": "qty", "margin_usd": "margin",
                 "entry_price": "entry", "amount": fallback}.get(last, last)
         return last if last in ("profile", "symbol", "side", "qty", "entry", "leverage", "mode", "margin",
-                                "wallet", "mark") else fallback
+                                "wallet", "mark", "stop_loss", "take_profit") else fallback
 
     def show_error(self, key: str, message: str) -> None:
         self.clear_errors()
@@ -234,5 +244,8 @@ class QtPositionForm(QWidget):
             self.margin.setValue(0.0 if p.margin_usd is None else p.margin_usd)
             self.wallet.setValue(s.account.wallet_usd)
             self.mark.setValue(s.account.mark_of(p))
+            orders = s.orders()
+            self.stop_loss.setValue(orders.get("stop_loss", 0.0))
+            self.take_profit.setValue(orders.get("take_profit", 0.0))
         finally:
             self._updating = False

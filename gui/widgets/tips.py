@@ -14,6 +14,8 @@ TIPS: Final[dict[str, str]] = {
     "margin": "Isolated margin: the collateral assigned to this position alone (blank = the opening requirement).",
     "wallet": "Wallet: the account's balance outside isolated margins; it backs cross positions and pays for added margin.",
     "mark": "The scenario's mark price, where the feed starts; the mark is the exchange's fair price that triggers liquidation.",
+    "stop_loss": "Stop-loss: an order that closes the position when the last price reaches this level, before liquidation can (none = no order).",
+    "take_profit": "Take-profit: an order that closes the position in profit when the last price reaches this level (none = no order).",
     "mark_price": "Mark price: the exchange's fair price, used for uPnL, margin checks and the liquidation trigger.",
     "entry_price": "Entry price: the average price at which the position was opened.",
     "liquidation_price": "Liquidation price: the mark at which equity falls to the maintenance margin and the exchange takes over the position.",

@@ -176,3 +176,25 @@ def test_draggable_probe_line_quotes_the_position_at_its_mark(window):
     chart.probe_line.setValue(61_800.0)  # below LP 61,880: equity 3,000 < MM 3,400
     assert "LIQUIDATED" in chart.readout.text()
     assert window.session.undo_stack.count() == 0  # probing is not an edit
+
+
+def test_stop_loss_and_take_profit_are_drawn_and_saved_where_the_simulator_reads_them(window, tmp_path):
+    from core.scenario import load_scenario
+
+    window.form.stop_loss.setValue(63_000.0)
+    window.form.take_profit.setValue(75_000.0)
+    assert window.chart.sl_line.isVisible() and window.chart.sl_line.value() == pytest.approx(63_000.0)
+    assert window.chart.tp_line.isVisible() and window.chart.tp_line.value() == pytest.approx(75_000.0)
+    assert window.chart.sl_line.label.toPlainText() == "stop-loss 63,000.0"
+    # A long's stop-loss above its start mark (68,000) is refused in place.
+    window.form.stop_loss.setValue(70_000.0)
+    assert "between 0 and 68,000" in window.form.errors["stop_loss"].text()
+    assert window.session.orders() == {"stop_loss": 63_000.0, "take_profit": 75_000.0}
+    path = tmp_path / "orders.json"
+    assert window._save_to(path)
+    actions = load_scenario(path).simulation["actions"]
+    assert {"t": 0, "kind": "stop_loss", "position": 0, "price": 63_000.0} in actions
+    window.form.stop_loss.setValue(0.0)  # "none" removes the order
+    assert not window.chart.sl_line.isVisible()
+    window.act_undo.trigger()
+    assert window.chart.sl_line.isVisible() and window.form.stop_loss.value() == 63_000.0
