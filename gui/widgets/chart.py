@@ -32,7 +32,7 @@ from gui.widgets import tips
 
 ENTRY_COLOR = "#5b8def"
 LIQ_COLOR = "#e5484d"
-BANKRUPT_COLOR = "#8e1b1f"
+BANKRUPT_COLOR = "#b8322f"  # readable on light and dark backgrounds
 GHOST_COLOR = "#f5a524"
 MARK_COLOR = "#2fb67c"
 SL_COLOR = "#d9822b"

@@ -50,3 +50,14 @@ def test_unexpected_error_is_logged_and_shown_once(qapp, monkeypatch):
     assert len(shown) == 1 and "boom in a slot" in shown[0] and str(paths.log_path()) in shown[0]
     log = paths.log_path().read_text(encoding="utf-8")
     assert "RuntimeError: boom in a slot" in log and "Traceback" in log
+
+
+def test_forced_dark_theme_and_back_to_the_system(qapp):
+    from PySide6.QtGui import QPalette
+
+    from gui.app import apply_theme
+
+    apply_theme("dark")
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
+    apply_theme("system")
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 150  # offscreen default is light
