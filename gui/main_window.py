@@ -7,12 +7,14 @@ numbers. Dialogs go through a few small methods (``ask``, ``inform``, ``ask_save
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QListWidget,
     QMainWindow,
@@ -40,6 +42,14 @@ from gui.widgets.whatif_panel import QtWhatIfPanel
 from gui.workspace import DamagedAutosave, example_scenario, read_autosave, write_autosave
 
 AUTOSAVE_DELAY_MS = 1000
+LAZY_TABS = (
+    ("Compare", "gui.widgets.compare", "QtCompareView",
+     "The selected position under every exchange profile, side by side, and why they differ."),
+    ("Calculators", "gui.widgets.calculators", "QtCalculatorPanel",
+     "PnL and ROE at an exit, target price, max open size, average entry, size from risk."),
+    ("Stress map", "gui.widgets.stress_map", "QtStressMap",
+     "Margin ratio over a grid of mark moves and leverages, and the chance of touching liquidation."),
+)
 SCENARIO_FILTER = "MarginLab scenario (*.json);;All files (*)"
 
 
@@ -73,6 +83,17 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.whatif, "What-if")
         self.tabs.addTab(self.events, "Events")
+        # The other views of the selected position are built the first time their tab is shown,
+        # so they cost nothing at start-up.
+        self._lazy_tabs: dict[int, tuple[str, str]] = {}
+        for title, module, cls, tip in LAZY_TABS:
+            placeholder = QWidget()
+            i = self.tabs.addTab(placeholder, title)
+            self.tabs.setTabToolTip(i, tip)
+            self._lazy_tabs[i] = (module, cls)
+        self.tabs.currentChanged.connect(self._build_lazy_tab)
+        self.theatre_session = None
+        self.theatre_dock: QDockWidget | None = None
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.form)
@@ -203,8 +224,52 @@ class MainWindow(QMainWindow):
         v.addAction(self._action("&Reset", self.session.reset_feed, "Ctrl+R", "Back to the scenario's mark."))
 
         h = mb.addMenu("&Help")
+        from gui.lessons import build_lessons_menu
+
+        self.lessons_menu = build_lessons_menu(h, self.open_in_theatre)
+        self.act_theatre = self._action("Liquidation &Theatre", lambda: self._theatre(show=True), None,
+                                        "Play a scenario's liquidation waterfall step by step.")
+        h.addAction(self.act_theatre)
+        h.addSeparator()
         h.addAction(self._action("Open &Log Folder", self._show_log_location))
         h.addAction(self._action("&About MarginLab", self._about))
+
+    def _build_lazy_tab(self, index: int) -> None:
+        spec = self._lazy_tabs.pop(index, None)
+        if spec is None:
+            return
+        module, cls = spec
+        title, tip = self.tabs.tabText(index), self.tabs.tabToolTip(index)
+        widget = getattr(importlib.import_module(module), cls)(self.session)
+        old = self.tabs.widget(index)
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, widget, title)
+        self.tabs.setTabToolTip(index, tip)
+        self.tabs.setCurrentIndex(index)
+        self.tabs.blockSignals(False)
+        old.deleteLater()
+
+    def _theatre(self, *, show: bool) -> object:
+        """The liquidation theatre in a dock, built on first use."""
+        if self.theatre_dock is None:
+            from gui.theatre import TheatreSession
+            from gui.widgets.theatre_view import QtTheatreView
+
+            self.theatre_session = TheatreSession(self.session.profiles, parent=self)
+            dock = QDockWidget("Liquidation theatre", self)
+            dock.setObjectName("theatreDock")
+            dock.setWidget(QtTheatreView(self.theatre_session))
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            self.theatre_dock = dock
+        if show:
+            self.theatre_dock.show()
+            self.theatre_dock.raise_()
+        return self.theatre_session
+
+    def open_in_theatre(self, path: Path) -> None:
+        session = self._theatre(show=True)
+        session.open_file(path)  # type: ignore[attr-defined]
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -475,6 +540,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.session.pause()
+        if self.theatre_session is not None:
+            self.theatre_session.close()  # type: ignore[attr-defined]
         self.save_geometry()
         if getattr(self, "_discarded", False) and self.session.is_modified():
             self._forget_discarded()

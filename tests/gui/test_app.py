@@ -61,3 +61,31 @@ def test_forced_dark_theme_and_back_to_the_system(qapp):
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
     apply_theme("system")
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 150  # offscreen default is light
+
+
+def test_other_views_are_built_when_their_tab_is_first_shown(window):
+    from gui.widgets.calculators import QtCalculatorPanel
+    from gui.widgets.compare import QtCompareView
+    from gui.widgets.stress_map import QtStressMap
+
+    tabs = window.tabs
+    titles = [tabs.tabText(i) for i in range(tabs.count())]
+    assert titles == ["What-if", "Events", "Compare", "Calculators", "Stress map"]
+    for title, cls in (("Compare", QtCompareView), ("Calculators", QtCalculatorPanel), ("Stress map", QtStressMap)):
+        i = titles.index(title)
+        assert not isinstance(tabs.widget(i), cls)  # not built at start-up
+        tabs.setCurrentIndex(i)
+        assert isinstance(tabs.widget(i), cls) and tabs.currentIndex() == i and tabs.tabText(i) == title
+
+
+def test_help_lessons_open_in_the_theatre_dock(window, qtbot):
+    lessons = window.lessons_menu.actions()
+    assert lessons and window.theatre_dock is None
+    try:
+        lessons[0].trigger()
+        assert window.theatre_dock is not None and not window.theatre_dock.isHidden()
+        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=10_000):
+            pass
+        assert window.theatre_session.file_path == Path(lessons[0].data())
+    finally:
+        window.theatre_session.close()
