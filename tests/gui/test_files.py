@@ -138,3 +138,13 @@ def test_settings_keep_only_changed_values_and_survive_damage(tmp_path):
     st2 = S.Settings.load(p)
     assert st2.get(S.THEME) == "system" and "kept as" in st2.problem
     assert any(x.name.startswith("settings.json.damaged-") for x in tmp_path.iterdir())
+
+
+def test_window_geometry_is_kept_in_qsettings(make_window):
+    w1 = make_window()
+    w1.resize(701, 603)  # inside the offscreen screen (800 x 800), so nothing is clamped
+    w1.close()
+    assert paths.qsettings_path().exists()
+    assert json.loads(paths.autosave_path().read_text())["modified"] is False
+    w2 = make_window()
+    assert (w2.width(), w2.height()) == (701, 603)

@@ -198,3 +198,17 @@ def test_stop_loss_and_take_profit_are_drawn_and_saved_where_the_simulator_reads
     assert not window.chart.sl_line.isVisible()
     window.act_undo.trigger()
     assert window.chart.sl_line.isVisible() and window.form.stop_loss.value() == 63_000.0
+
+
+def test_crosshair_follows_the_mouse_through_sig_mouse_moved(window, qtbot):
+    from PySide6.QtCore import QPointF
+
+    window.show()
+    qtbot.waitExposed(window)
+    vb = window.chart.plot.getPlotItem().getViewBox()
+    x0, x1 = vb.viewRange()[0]
+    scene_pos = vb.mapViewToScene(QPointF((x0 + x1) / 2, 65_000.0))
+    window.chart.plot.scene().sigMouseMoved.emit(scene_pos)
+    assert window.chart.cross_v.isVisible()
+    assert window.chart.cross_h.value() == pytest.approx(65_000.0, abs=1.0)
+    assert "uPnL -15,0" in window.chart.readout.text()  # 5 x (65,000 - 68,000), within a pixel
