@@ -69,3 +69,21 @@ def test_million_points_of_history_stay_in_one_buffer(window):
     assert s.feed.n >= 1_000_000
     assert 0 < len(t) < 1_000_000
     assert window.chart.curve.opts["clipToView"] and window.chart.curve.opts["autoDownsample"]
+
+
+def test_a_cross_position_is_liquidated_against_the_wallet(window, qtbot, crash_csv):
+    s = window.session
+    window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
+    # Cross on the 20,000 wallet, classic rules: LP = 68,000 - (20,000 - 3,400) / 5 = 64,680,
+    # BP = 68,000 - 20,000 / 5 = 64,000. The crash line (80 per second) first reaches 64,680 or
+    # below at t=42 (mark 64,640; t=41 gives 64,720).
+    assert window.results.values["liquidation_price"].text() == "64,680.0"
+    s.load_price_csv(crash_csv)
+    s.set_speed(3_600)  # 60 points per frame: the crossing lies inside the first frame
+    with qtbot.waitSignal(s.liquidated, timeout=10_000) as blocker:
+        s.play()
+    ev = blocker.args[0]
+    assert ev.cross and (ev.t_s, ev.mark) == (42.0, 64_640.0)
+    assert ev.fill_price == pytest.approx(64_000.0)
+    assert ev.loss == pytest.approx(20_000.0)  # the cross collateral: 5 x (68,000 - 64,000)
+    assert "the cross collateral" in window.results.status.text()
