@@ -212,3 +212,26 @@ def test_crosshair_follows_the_mouse_through_sig_mouse_moved(window, qtbot):
     assert window.chart.cross_v.isVisible()
     assert window.chart.cross_h.value() == pytest.approx(65_000.0, abs=1.0)
     assert "uPnL -15,0" in window.chart.readout.text()  # 5 x (65,000 - 68,000), within a pixel
+
+
+def test_partial_close_and_add_to_position_through_the_panel(window):
+    panel = window.whatif
+    panel.set_action("partial_close")
+    panel.close_price.setValue(70_000.0)
+    panel.close_qty.spin.setValue(2.0)
+    # 3 BTC left, margin 3 x 68,000 / 10 = 20,400; notional 204,000 is tier 2 (MMR 0.5 %): MM 1,020;
+    # LP = 68,000 - (20,400 - 1,020) / 3 = 61,540.
+    assert panel.cell("liquidation_price", 1) == "61,540.0"
+    panel.apply_button.click()
+    assert window.session.position.qty_base == pytest.approx(3.0)
+    # Released margin 13,600 + PnL 2 x 2,000 = 17,600 back to the free balance.
+    assert window.session.account.wallet_usd == pytest.approx(37_600.0)
+    window.act_undo.trigger()
+    panel.set_action("add_to_position")
+    panel.add_price.setValue(70_000.0)
+    panel.add_qty.spin.setValue(2.0)
+    # 7 BTC at (340,000 + 140,000) / 7; margin 48,000; tier 3 (MMR 1 %): MM 4,800;
+    # LP = 480,000/7 - 43,200/7 = 436,800 / 7 = 62,400.
+    assert panel.cell("liquidation_price", 1) == "62,400.0"
+    panel.add_qty.spin.setValue(5.0)  # needs 35,000 of margin; the free balance is 20,000
+    assert "allowed up to" in panel.message.text() and not panel.apply_button.isEnabled()
