@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--scenario", metavar="FILE", type=Path, help="scenario file to open")
     ap.add_argument("--play-seconds", metavar="N", type=float, default=0.0,
                     help="with --screenshot: play the feed for N seconds of playback first")
+    ap.add_argument("--tab", metavar="NAME", help="with --screenshot: show this bottom tab (What-if, Events, "
+                                                  "Compare, Calculators, Stress map)")
     ap.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.play_seconds < 0 or args.play_seconds > 3600:
@@ -120,6 +122,14 @@ def screenshot(args: argparse.Namespace) -> int:
         window.start(restore=False)
     window.show()
     app.processEvents()
+    if args.tab:
+        names = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+        matches = [i for i, n in enumerate(names) if n.replace("&", "").lower() == args.tab.lower()]
+        if not matches:
+            print(f"marginlab: --tab: {args.tab!r} is not a tab; choose one of {', '.join(names)}", file=sys.stderr)
+            return 2
+        window.tabs.setCurrentIndex(matches[0])
+        app.processEvents()
     for _ in range(round(args.play_seconds * 60)):
         session.step_frame()
         if session.liquidations:

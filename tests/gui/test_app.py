@@ -40,6 +40,16 @@ def test_screenshot_option_reports_a_bad_scenario(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_screenshot_tab_option(tmp_path, capsys):
+    from gui.app import main
+
+    assert main(["--screenshot", str(tmp_path / "x.png"), "--tab", "Nope"]) == 2
+    assert "--tab: 'Nope' is not a tab; choose one of What-if, Events, Compare" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+    assert main(["--screenshot", str(tmp_path / "c.png"), "--tab", "compare"]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
 def test_unexpected_error_is_logged_and_shown_once(qapp, monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
