@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 _T0 = time.perf_counter()
 _forced_palette = False
@@ -110,6 +111,18 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
 
 def screenshot(args: argparse.Namespace) -> int:
     app, _settings, _profiles, session, window = build(screenshot=True)
+    try:
+        return _render(args, app, session, window)
+    finally:
+        # Hide rather than close: no close-time side effects (geometry, prompts) for a render, and an
+        # in-process caller (the tests) is not left with a shown window over its own widgets.
+        session.pause()
+        window.hide()
+        window.deleteLater()
+        app.processEvents()
+
+
+def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> int:
     from core.errors import MarginEngineError
 
     if args.scenario is not None:

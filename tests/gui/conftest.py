@@ -20,6 +20,14 @@ from gui.workspace import example_scenario
 pg.setConfigOptions(mouseRateLimit=-1, antialias=False)
 
 
+@pytest.fixture(autouse=True)
+def _unthrottled_mouse():
+    """gui.app.build() (run in-process by the --screenshot tests) sets the app's own rate limit of
+    60 moves/s globally; put the test setting back so hover tests don't depend on test order."""
+    pg.setConfigOptions(mouseRateLimit=-1, antialias=False)
+    yield
+
+
 @pytest.fixture(scope="session")
 def profiles():
     return load_profiles([exchanges_dir()])

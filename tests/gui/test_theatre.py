@@ -340,7 +340,8 @@ def test_clicking_an_event_marker_on_the_chart_seeks_to_it(qtbot, theatre):
     t, y = view.chart.event_position(k)
     scene = plot.plotItem.vb.mapViewToScene(QPointF(t, y))
     qtbot.mouseMove(plot.viewport(), pos=plot.mapFromScene(scene))
-    assert "t = 11 s" in plot.plotItem.vb.toolTip()  # the hovered marker says what happened
+    # the hovered marker says what happened
+    qtbot.waitUntil(lambda: "t = 11 s" in plot.plotItem.vb.toolTip(), timeout=2_000)
     qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=plot.mapFromScene(scene))
     assert session.cursor == session.result.events[k].t
     assert view.chart.view_center() == pytest.approx(session.cursor, abs=1e-6)
