@@ -24,14 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import best_of
 
 from core.liquidation import liquidation_price
 from core.paths import exchanges_dir
@@ -63,15 +64,6 @@ def make_positions(tiers: TierTable, n: int, seed: int = SEED) -> dict[str, np.n
     leverage = 1.0 + rng.random(n) * np.maximum(max_lev - 1.0, 0.0)
     wallet = qty * entry / leverage * rng.uniform(0.8, 1.5, n)
     return {"side": side, "qty": qty, "entry": entry, "wallet": wallet, "tier": k}
-
-
-def best_of(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def run(n: int = N_POSITIONS, n_loop: int = N_LOOP, repeats: int = 7) -> dict[str, Any]:

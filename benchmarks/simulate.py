@@ -25,14 +25,15 @@ import argparse
 import json
 import math
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import best_of
 
 from core.model import Account, Position, Side
 from core.paths import exchanges_dir
@@ -46,15 +47,6 @@ MC_PATHS = 10_000
 MC_STEPS = 1_000
 SEED = 20241024
 TARGET_RATIO_VS_NUMPY = 5.0
-
-
-def best_of(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def make_path(n: int = N_TICKS) -> PricePath:
