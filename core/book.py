@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.errors import InvalidInputError
+from core.validate import number
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +49,10 @@ class BookModel:
     max_slippage: float = 0.05
 
     def __post_init__(self) -> None:
-        if not (self.depth > 0):
-            raise InvalidInputError("book.depth", f"must be > 0 (or null for a bottomless book), got {self.depth!r}")
-        if not (0 <= self.half_spread < 0.5) or not math.isfinite(self.half_spread):
-            raise InvalidInputError("book.half_spread", f"must lie in [0, 0.5), got {self.half_spread!r}")
-        if not (0 < self.max_slippage < 1) or not math.isfinite(self.max_slippage):
-            raise InvalidInputError("book.max_slippage", f"must lie in (0, 1), got {self.max_slippage!r}")
+        if not (isinstance(self.depth, float) and math.isinf(self.depth) and self.depth > 0):
+            number("book.depth", self.depth, lo=0, lo_open=True)  # or inf: a bottomless book
+        number("book.half_spread", self.half_spread, lo=0, hi=0.5, hi_open=True)
+        number("book.max_slippage", self.max_slippage, lo=0, hi=1, lo_open=True, hi_open=True)
 
     def fill(self, *, side: int, qty: float, price: float) -> Fill:
         """Fill a market order: ``side`` +1 buys, -1 sells ``qty`` units around ``price``.

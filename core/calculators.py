@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import fmt, whatif
+from core import fmt, validate, whatif
 from core.errors import InvalidInputError
 from core.model import Side
 from core.profiles import Profile
@@ -25,38 +25,13 @@ from core.profiles import Profile
 
 def number(field: str, value: object, *, lo: float | None = None, hi: float | None = None,
            lo_open: bool = False, hi_open: bool = False) -> float:
-    """``value`` as a finite float in the range, else InvalidInputError naming ``field`` and the range.
-
-    Accepts numbers and text (thousands separators allowed: "68,000").
+    """What a person typed, as a finite float in the range (:func:`core.validate.number` with text).
 
     >>> number("qty", "5"), number("entry", "68,000")
     (5.0, 68000.0)
-    >>> number("qty", "0", lo=0, lo_open=True)
-    Traceback (most recent call last):
-    ...
-    core.errors.InvalidInputError: qty: must be > 0, got 0
     """
-    allowed = fmt.allowed_range(lo, hi, lo_open=lo_open, hi_open=hi_open, unbounded="(any finite number)")
-    if isinstance(value, bool):
-        raise InvalidInputError(field, f"expected a number {allowed}, got {value!r}")
-    if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "")
-        if not text:
-            raise InvalidInputError(field, f"is empty; enter a number {allowed}")
-        try:
-            x = float(text)
-        except ValueError:
-            raise InvalidInputError(field, f"expected a number {allowed}, got {value.strip()!r}") from None
-    elif isinstance(value, int | float):
-        x = float(value)
-    else:
-        raise InvalidInputError(field, f"expected a number {allowed}, got {value!r}")
-    if not math.isfinite(x):
-        raise InvalidInputError(field, f"must be a finite number {allowed}, got {x!r}")
-    if ((lo is not None and (x < lo or (lo_open and x == lo)))
-            or (hi is not None and (x > hi or (hi_open and x == hi)))):
-        raise InvalidInputError(field, f"must be {allowed}, got {x:g}")
-    return x
+    return validate.number(field, value, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, text=True,
+                           thousands=True)
 
 
 def _side(side: Side | str) -> Side:

@@ -65,6 +65,7 @@ from core.quote import AccountQuote, PositionQuote, quote_account, quote_positio
 from core.scenario import load_scenario
 from core.symbols import resolve_symbol
 from core.tiers import TierTable
+from core.validate import number
 
 PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
@@ -108,19 +109,12 @@ def number_type(*, lo: float | None = None, hi: float | None = None, lo_open: bo
     The refusal names the flag and the range: ``marginlab-cli quote: error: --qty: must be a
     finite number > 0, got 'nan'``.
     """
-    allowed = fmt.allowed_range(lo, hi, lo_open=lo_open, hi_open=hi_open, unbounded="(any finite value)")
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number {allowed}, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number {allowed}, got {text!r}")
-        if ((lo is not None and (value < lo or (lo_open and value == lo)))
-                or (hi is not None and (value > hi or (hi_open and value == hi)))):
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
-        return value
+            return number("value", text, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, text=True)
+        except InvalidInputError as exc:
+            raise argparse.ArgumentTypeError(exc.reason) from None
 
     parse.__name__ = "number"
     return parse

@@ -1,12 +1,12 @@
 """Closed sets and frozen records: sides, margin modes, positions and accounts."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import NewType
 
-from core.errors import InvalidPositionError
+from core.errors import InvalidInputError, InvalidPositionError
+from core.validate import number
 
 Symbol = NewType("Symbol", str)
 
@@ -26,19 +26,18 @@ class Side(StrEnum):
         return Side.SHORT if self is Side.LONG else Side.LONG
 
 
+def _positive(field_name: str, value: float, *, lo: float = 0.0, allow_zero: bool = False) -> float:
+    try:
+        return number(field_name, value, lo=lo, lo_open=lo == 0.0 and not allow_zero)
+    except InvalidInputError as exc:  # the position-level error type, for callers that catch it
+        raise InvalidPositionError(exc.field, exc.reason) from None
+
+
 class MarginMode(StrEnum):
     """Isolated: the position risks only its own margin. Cross: it shares the account's wallet."""
 
     ISOLATED = "isolated"
     CROSS = "cross"
-
-
-def _finite_positive(field_name: str, value: float, *, allow_zero: bool = False) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value) or math.isinf(value):
-        raise InvalidPositionError(field_name, f"must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InvalidPositionError(field_name, f"must be {bound}, got {value:g}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +59,12 @@ class Position:
     margin_usd: float | None = None
 
     def __post_init__(self) -> None:
-        _finite_positive("qty", self.qty_base)
-        _finite_positive("entry", self.entry_price)
-        _finite_positive("leverage", self.leverage)
-        if self.leverage < 1:
-            raise InvalidPositionError("leverage", f"must be at least 1x, got {self.leverage:g}")
-        if self.margin_usd is not None:
-            _finite_positive("margin", self.margin_usd)
-            object.__setattr__(self, "margin_usd", float(self.margin_usd))
         # ints from JSON or a form become floats, so every derived number is a float too
-        for name in ("qty_base", "entry_price", "leverage"):
-            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "qty_base", _positive("qty", self.qty_base))
+        object.__setattr__(self, "entry_price", _positive("entry", self.entry_price))
+        object.__setattr__(self, "leverage", _positive("leverage", self.leverage, lo=1.0))
+        if self.margin_usd is not None:
+            object.__setattr__(self, "margin_usd", _positive("margin", self.margin_usd))
         if not isinstance(self.side, Side):
             object.__setattr__(self, "side", Side(self.side))
         if not isinstance(self.mode, MarginMode):
@@ -113,14 +107,11 @@ class Account:
     marks: tuple[tuple[str, float], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        _finite_positive("wallet", self.wallet_usd, allow_zero=True)
-        object.__setattr__(self, "wallet_usd", float(self.wallet_usd))
+        object.__setattr__(self, "wallet_usd", _positive("wallet", self.wallet_usd, allow_zero=True))
         object.__setattr__(self, "positions", tuple(self.positions))
         if isinstance(self.marks, dict):
             object.__setattr__(self, "marks", tuple(sorted(self.marks.items())))
-        for sym, mark in self.marks:
-            _finite_positive(f"marks.{sym}", mark)
-        object.__setattr__(self, "marks", tuple((sym, float(m)) for sym, m in self.marks))
+        object.__setattr__(self, "marks", tuple((sym, _positive(f"marks.{sym}", m)) for sym, m in self.marks))
 
     def mark_of(self, position: Position) -> float:
         for sym, mark in self.marks:

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from core.errors import InvalidInputError
+from core.validate import number
 
 FloatArray = NDArray[np.float64]
 
@@ -101,26 +102,16 @@ class Jumps:
     std: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("rate", "mean", "std"):
-            v = getattr(self, name)
-            if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
-                raise InvalidInputError(f"jumps.{name}", f"must be a finite number, got {v!r}")
-        if self.rate < 0:
-            raise InvalidInputError("jumps.rate", f"must be >= 0, got {self.rate:g}")
-        if self.std < 0:
-            raise InvalidInputError("jumps.std", f"must be >= 0, got {self.std:g}")
+        number("jumps.rate", self.rate, lo=0)
+        number("jumps.mean", self.mean)
+        number("jumps.std", self.std, lo=0)
 
 
 def _check_gbm(s0: float, sigma: float, dt: float, n: int, mu: float) -> None:
-    for name, v in (("s0", s0), ("mu", mu), ("sigma", sigma), ("dt", dt)):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise InvalidInputError(name, f"must be a finite number, got {v!r}")
-    if s0 <= 0:
-        raise InvalidInputError("s0", f"must be > 0, got {s0:g}")
-    if sigma < 0:
-        raise InvalidInputError("sigma", f"must be >= 0, got {sigma:g}")
-    if dt <= 0:
-        raise InvalidInputError("dt", f"must be > 0, got {dt:g}")
+    number("s0", s0, lo=0, lo_open=True)
+    number("mu", mu)
+    number("sigma", sigma, lo=0)
+    number("dt", dt, lo=0, lo_open=True)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise InvalidInputError("n", f"must be a whole number >= 0, got {n!r}")
 
@@ -205,8 +196,7 @@ def gbm_path(*, s0: float, mu: float, sigma: float, dt: float, n: int,
 
 def time_grid(*, n: int, dt: float, t0: float = 0.0) -> FloatArray:
     """``n + 1`` times ``t0, t0 + dt, ..., t0 + n*dt`` (seconds)."""
-    if dt <= 0 or not math.isfinite(dt):
-        raise InvalidInputError("dt", f"must be > 0, got {dt!r}")
+    number("dt", dt, lo=0, lo_open=True)
     return t0 + dt * np.arange(int(n) + 1, dtype=np.float64)
 
 
@@ -248,10 +238,8 @@ def with_last_wick(path: PricePath, *, t_start: float, duration: float, price: f
     A wick is a brief print far from fair value (a thin book swept by one order). Exchanges trigger
     liquidation on the mark, so the wick only matters to stop orders that watch the last price.
     """
-    if price <= 0 or not math.isfinite(price):
-        raise InvalidInputError("wick.price", f"must be > 0, got {price!r}")
-    if duration <= 0:
-        raise InvalidInputError("wick.duration", f"must be > 0, got {duration!r}")
+    number("wick.price", price, lo=0, lo_open=True)
+    number("wick.duration", duration, lo=0, lo_open=True)
     inside = (path.t >= t_start) & (path.t < t_start + duration)
     return PricePath(t=path.t, mark=path.mark, last=np.where(inside, float(price), path.last))
 
@@ -272,8 +260,7 @@ def path_from_points(t: ArrayLike, mark: ArrayLike, last: ArrayLike | None = Non
     raw = PricePath(t=tt, mark=mm, last=ll)  # validates the points themselves
     if dt is None:
         return raw
-    if dt <= 0 or not math.isfinite(dt):
-        raise InvalidInputError("dt", f"must be > 0, got {dt!r}")
+    number("dt", dt, lo=0, lo_open=True)
     n = math.floor((raw.t[-1] - raw.t[0]) / dt + 1e-9)
     grid = raw.t[0] + dt * np.arange(n + 1)
     if grid[-1] < raw.t[-1]:

@@ -14,10 +14,9 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
-
 from core.errors import InvalidInputError, ProfileError, UnknownProfileError
 from core.tiers import TierTable
+from core.validate import number
 
 PROFILE_SCHEMA_VERSION: Final = 1
 
@@ -129,12 +128,10 @@ def _enum(path: str, key: str, value: Any, enum: type[Enum]) -> Any:
 
 def _number(path: str, key: str, value: Any, *, lo: float, hi: float = math.inf,
             lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ProfileError(path, key, f"expected a finite number, got {value!r}")
-    if value < lo or (lo_open and value == lo) or value > hi:
-        lo_s = f"> {lo:g}" if lo_open else f">= {lo:g}"
-        raise ProfileError(path, key, f"{value!r} is out of range (allowed {lo_s} and <= {hi:g})")
-    return float(value)
+    try:
+        return number(key, value, lo=lo, hi=None if math.isinf(hi) else hi, lo_open=lo_open)
+    except InvalidInputError as exc:
+        raise ProfileError(path, key, exc.reason) from None
 
 
 def _bool(path: str, key: str, value: Any) -> bool:
@@ -336,10 +333,7 @@ def load_profiles(directories: Iterable[Path]) -> ProfileSet:
 
 def custom_tiers(*, mmr: float, max_leverage: float = 125.0, maintenance_amount: float = 0.0) -> TierTable:
     """One-tier table for a custom contract (``--mmr`` on the CLI)."""
-    if not (0 < mmr < 1) or not np.isfinite(mmr):
-        raise InvalidInputError("mmr", f"must lie in (0, 1), got {mmr!r}")
-    if not (1 <= max_leverage <= 1000):
-        raise InvalidInputError("max-leverage", f"must lie in [1, 1000], got {max_leverage!r}")
-    if not (maintenance_amount >= 0) or not np.isfinite(maintenance_amount):
-        raise InvalidInputError("maintenance-amount", f"must be >= 0, got {maintenance_amount!r}")
+    mmr = number("mmr", mmr, lo=0, hi=1, lo_open=True, hi_open=True)
+    max_leverage = number("max-leverage", max_leverage, lo=1, hi=1000)
+    maintenance_amount = number("maintenance-amount", maintenance_amount, lo=0)
     return TierTable.single(mmr=mmr, max_leverage=max_leverage, maintenance_amount=maintenance_amount)

@@ -22,7 +22,6 @@ Every problem raises :class:`~core.errors.ScenarioError` naming the file and the
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any, Final
 from core.errors import InvalidInputError, ScenarioError
 from core.model import Account, MarginMode, Position, Side
 from core.persistence import atomic_write_json
+from core.validate import number
 
 SCHEMA_VERSION: Final = 1
 KIND: Final = "marginlab.scenario"
@@ -51,7 +51,7 @@ class Scenario:
 
 
 def _num(where: str, raw: Mapping[str, Any], key: str, *, default: float | None = None,
-         required: bool = True) -> float | None:
+         required: bool = True, lo: float | None = 0.0, lo_open: bool = True) -> float | None:
     if key not in raw:
         if required and default is None:
             raise InvalidInputError(f"{where}.{key}", "missing")
@@ -59,9 +59,7 @@ def _num(where: str, raw: Mapping[str, Any], key: str, *, default: float | None 
     v = raw[key]
     if v is None and not required:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise InvalidInputError(f"{where}.{key}", f"expected a finite number, got {v!r}")
-    return float(v)
+    return number(f"{where}.{key}", v, lo=lo, lo_open=lo_open)
 
 
 def position_from_dict(raw: Any, where: str = "position") -> Position:
@@ -83,7 +81,7 @@ def position_from_dict(raw: Any, where: str = "position") -> Position:
             symbol=symbol, side=side,
             qty_base=_num(where, raw, "qty"),  # type: ignore[arg-type]
             entry_price=_num(where, raw, "entry"),  # type: ignore[arg-type]
-            leverage=_num(where, raw, "leverage"),  # type: ignore[arg-type]
+            leverage=_num(where, raw, "leverage", lo=1.0, lo_open=False),  # type: ignore[arg-type]
             mode=mode, margin_usd=_num(where, raw, "margin", required=False),
         )
     except InvalidInputError as exc:
@@ -134,15 +132,8 @@ def scenario_from_dict(doc: Any) -> Scenario:
     marks_raw = acc.get("marks", {})
     if not isinstance(marks_raw, dict):
         raise InvalidInputError("account.marks", "expected an object of symbol: price")
-    marks = {}
-    for sym, v in marks_raw.items():
-        m = _num("account.marks", marks_raw, sym)
-        if m is None or m <= 0:
-            raise InvalidInputError(f"account.marks.{sym}", f"must be > 0, got {v!r}")
-        marks[sym] = m
-    wallet = _num("account", acc, "wallet", default=0.0)
-    if wallet is None or wallet < 0:
-        raise InvalidInputError("account.wallet", f"must be >= 0, got {acc.get('wallet')!r}")
+    marks = {sym: number(f"account.marks.{sym}", v, lo=0, lo_open=True) for sym, v in marks_raw.items()}
+    wallet = _num("account", acc, "wallet", default=0.0, lo=0.0, lo_open=False) or 0.0
     account = Account(profile_id=exchange, wallet_usd=wallet, positions=positions,
                       marks=tuple(sorted(marks.items())))
     sim = doc.get("simulation")

@@ -72,6 +72,7 @@ from core.prices import (
 )
 from core.profiles import MMBasis, PartialLiquidation, Profile
 from core.quote import AccountQuote, position_margin, quote_account, validate_position
+from core.validate import number
 
 
 class EventKind(StrEnum):
@@ -1004,21 +1005,6 @@ def _need(d: Mapping[str, Any], key: str, where: str) -> Any:
     return d[key]
 
 
-def _number(v: Any, where: str, *, gt: float | None = None, ge: float | None = None,
-            lt: float | None = None, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise InvalidInputError(where, f"expected a finite number, got {v!r}")
-    if integer and v != int(v):
-        raise InvalidInputError(where, f"expected a whole number, got {v!r}")
-    if gt is not None and not v > gt:
-        raise InvalidInputError(where, f"must be > {gt:g}, got {v:g}")
-    if ge is not None and not v >= ge:
-        raise InvalidInputError(where, f"must be >= {ge:g}, got {v:g}")
-    if lt is not None and not v < lt:
-        raise InvalidInputError(where, f"must be < {lt:g}, got {v:g}")
-    return float(v)
-
-
 def _obj(v: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(v, dict):
         raise InvalidInputError(where, f"expected an object, got {type(v).__name__}")
@@ -1034,7 +1020,7 @@ def _no_unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
 def _series(v: Any, where: str) -> list[float]:
     if not isinstance(v, list) or not v:
         raise InvalidInputError(where, "expected a non-empty list of numbers")
-    return [_number(x, f"{where}[{i}]") for i, x in enumerate(v)]
+    return [number(f"{where}[{i}]", x) for i, x in enumerate(v)]
 
 
 def _validate_path(raw: Any) -> dict[str, Any]:
@@ -1046,28 +1032,28 @@ def _validate_path(raw: Any) -> dict[str, Any]:
     _no_unknown(d, _PATH_KEYS[kind] | _COMMON_PATH_KEYS, where)
     w = f"{where}."
     if kind == "gbm":
-        _number(_need(d, "s0", where), w + "s0", gt=0)
-        _number(d.get("mu", 0.0), w + "mu")
-        _number(_need(d, "sigma", where), w + "sigma", gt=0)
-        _number(_need(d, "dt", where), w + "dt", gt=0)
-        _number(_need(d, "n", where), w + "n", ge=1, integer=True)
-        _number(d.get("seed", 0), w + "seed", ge=0, integer=True)
+        number(w + "s0", _need(d, "s0", where), lo=0, lo_open=True)
+        number(w + "mu", d.get("mu", 0.0))
+        number(w + "sigma", _need(d, "sigma", where), lo=0, lo_open=True)
+        number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True)
+        number(w + "n", _need(d, "n", where), lo=1, integer=True)
+        number(w + "seed", d.get("seed", 0), lo=0, integer=True)
         if "jumps" in d:
             j = _obj(d["jumps"], w + "jumps")
             _no_unknown(j, {"rate", "mean", "std"}, w + "jumps")
-            _number(_need(j, "rate", w + "jumps"), w + "jumps.rate", ge=0)
-            _number(_need(j, "mean", w + "jumps"), w + "jumps.mean")
-            _number(j.get("std", 0.0), w + "jumps.std", ge=0)
+            number(w + "jumps.rate", _need(j, "rate", w + "jumps"), lo=0)
+            number(w + "jumps.mean", _need(j, "mean", w + "jumps"))
+            number(w + "jumps.std", j.get("std", 0.0), lo=0)
     elif kind in ("linear_crash", "gap"):
-        _number(_need(d, "s0", where), w + "s0", gt=0)
-        _number(_need(d, "s1", where), w + "s1", gt=0)
-        _number(_need(d, "dt", where), w + "dt", gt=0)
-        n = _number(_need(d, "n", where), w + "n", ge=1, integer=True)
+        number(w + "s0", _need(d, "s0", where), lo=0, lo_open=True)
+        number(w + "s1", _need(d, "s1", where), lo=0, lo_open=True)
+        number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True)
+        n = number(w + "n", _need(d, "n", where), lo=1, integer=True)
         if kind == "gap":
-            _number(_need(d, "t_gap", where), w + "t_gap", ge=0)
+            number(w + "t_gap", _need(d, "t_gap", where), lo=0)
         else:
-            t0 = _number(_need(d, "t_start", where), w + "t_start", ge=0)
-            _number(_need(d, "t_end", where), w + "t_end", gt=t0)
+            t0 = number(w + "t_start", _need(d, "t_start", where), lo=0)
+            number(w + "t_end", _need(d, "t_end", where), lo=t0, lo_open=True)
         if n > 50_000_000:
             raise InvalidInputError(w + "n", f"must be <= 50,000,000, got {n:g}")
     elif kind == "points":
@@ -1087,7 +1073,7 @@ def _validate_path(raw: Any) -> dict[str, Any]:
                 if v <= 0:
                     raise InvalidInputError(f"{w}{name}[{k}]", f"must be > 0, got {v:g}")
         if "dt" in d:
-            _number(d["dt"], w + "dt", gt=0)
+            number(w + "dt", d["dt"], lo=0, lo_open=True)
     else:
         f = d.get("file")
         if not isinstance(f, str) or not f:
@@ -1095,11 +1081,11 @@ def _validate_path(raw: Any) -> dict[str, Any]:
     if "wick" in d:
         wk = _obj(d["wick"], w + "wick")
         _no_unknown(wk, {"t_start", "duration", "price"}, w + "wick")
-        _number(_need(wk, "t_start", w + "wick"), w + "wick.t_start")
-        _number(_need(wk, "duration", w + "wick"), w + "wick.duration", gt=0)
-        _number(_need(wk, "price", w + "wick"), w + "wick.price", gt=0)
+        number(w + "wick.t_start", _need(wk, "t_start", w + "wick"))
+        number(w + "wick.duration", _need(wk, "duration", w + "wick"), lo=0, lo_open=True)
+        number(w + "wick.price", _need(wk, "price", w + "wick"), lo=0, lo_open=True)
     if "mark_window_s" in d:
-        _number(d["mark_window_s"], w + "mark_window_s", gt=0)
+        number(w + "mark_window_s", d["mark_window_s"], lo=0, lo_open=True)
     return dict(d)
 
 
@@ -1173,11 +1159,11 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
         _no_unknown(b, {"depth", "half_spread", "max_slippage"}, "simulation.book")
         depth = b.get("depth")
         book = BookModel(
-            depth=math.inf if depth is None else _number(depth, "simulation.book.depth", gt=0),
-            half_spread=_number(b.get("half_spread", 0.0), "simulation.book.half_spread", ge=0, lt=0.5),
-            max_slippage=_number(b.get("max_slippage", 0.05), "simulation.book.max_slippage", gt=0, lt=1),
+            depth=math.inf if depth is None else number("simulation.book.depth", depth, lo=0, lo_open=True),
+            half_spread=number("simulation.book.half_spread", b.get("half_spread", 0.0), lo=0, hi=0.5, hi_open=True),
+            max_slippage=number("simulation.book.max_slippage", b.get("max_slippage", 0.05), lo=0, lo_open=True, hi=1, hi_open=True),
         )
-    fund = _number(d.get("insurance_fund", 0.0), "simulation.insurance_fund", ge=0)
+    fund = number("simulation.insurance_fund", d.get("insurance_fund", 0.0), lo=0)
     cps_raw = d.get("counterparties", [])
     if not isinstance(cps_raw, list):
         raise InvalidInputError("simulation.counterparties", "expected a list")
@@ -1192,9 +1178,9 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
         if c.get("side") not in ("long", "short"):
             raise InvalidInputError(f"{w}.side", f"expected 'long' or 'short', got {c.get('side')!r}")
         cps.append(Counterparty(name=name, side=Side(c["side"]),
-                                qty=_number(_need(c, "qty", w), f"{w}.qty", gt=0),
-                                entry=_number(_need(c, "entry", w), f"{w}.entry", gt=0),
-                                margin=_number(_need(c, "margin", w), f"{w}.margin", gt=0)))
+                                qty=number(f"{w}.qty", _need(c, "qty", w), lo=0, lo_open=True),
+                                entry=number(f"{w}.entry", _need(c, "entry", w), lo=0, lo_open=True),
+                                margin=number(f"{w}.margin", _need(c, "margin", w), lo=0, lo_open=True)))
     if len({c.name for c in cps}) != len(cps):
         raise InvalidInputError("simulation.counterparties", "names must be unique")
     acts_raw = d.get("actions", [])
@@ -1213,15 +1199,15 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
                      ActionKind.REDUCE: "qty"}.get(kind, "price")
         allowed = {"t", "kind", "position", value_key} | ({"qty"} if value_key == "price" else set())
         _no_unknown(a, allowed, w)
-        t = _number(_need(a, "t", w), f"{w}.t", ge=0)
-        pos = int(_number(a.get("position", 0), f"{w}.position", ge=0, integer=True))
+        t = number(f"{w}.t", _need(a, "t", w), lo=0)
+        pos = int(number(f"{w}.position", a.get("position", 0), lo=0, integer=True))
         if kind is ActionKind.CHANGE_LEVERAGE:
-            value = _number(_need(a, value_key, w), f"{w}.{value_key}", ge=1.0)
+            value = number(f"{w}.{value_key}", _need(a, value_key, w), lo=1.0)
         else:
-            value = _number(_need(a, value_key, w), f"{w}.{value_key}", gt=0.0)
+            value = number(f"{w}.{value_key}", _need(a, value_key, w), lo=0.0, lo_open=True)
         qty = None
         if value_key == "price" and "qty" in a:
-            qty = _number(a["qty"], f"{w}.qty", gt=0)
+            qty = number(f"{w}.qty", a["qty"], lo=0, lo_open=True)
         acts.append(Action(t=t, kind=kind, position=pos, value=value, qty=qty))
     return SimulationSpec(path=path, symbol=symbol, book=book, insurance_fund=fund,
                           counterparties=tuple(cps), actions=tuple(acts))

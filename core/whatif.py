@@ -46,6 +46,7 @@ from core.quote import (
     validate_position,
 )
 from core.tiers import TierTable
+from core.validate import number
 
 ArrayLike = npt.ArrayLike
 
@@ -104,17 +105,6 @@ class WhatIf:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _finite(name: str, value: Any, *, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise InvalidInputError(name, f"must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InvalidInputError(name, f"must be a finite number, got {value!r}")
-    if positive and v <= 0:
-        raise InvalidInputError(name, f"must be > 0, got {v:g}")
-    return v
 
 
 def _position(account: Account, index: int) -> Position:
@@ -199,7 +189,7 @@ def _source(profile: Profile, account: Account, free: float | None) -> tuple[flo
     """(balance to check against, whether the wallet pays)."""
     if free is None:
         return free_balance(profile, account), True
-    return _finite("free_balance", free, positive=False), False
+    return number("free_balance", free), False
 
 
 def _need_isolated(p: Position, action: str) -> None:
@@ -222,7 +212,7 @@ def add_margin(profile: Profile, account: Account, index: int, amount: float, *,
     """
     p = _position(account, index)
     _need_isolated(p, "adding margin")
-    amt = _finite("amount", amount)
+    amt = number("amount", amount, lo=0, lo_open=True)
     avail, wallet_pays = _source(profile, account, free_balance)
     if amt > avail:
         raise InvalidInputError("amount", f"{fmt.money(amt)} is more than the free balance; allowed "
@@ -265,7 +255,7 @@ def remove_margin(profile: Profile, account: Account, index: int, amount: float,
     """
     p = _position(account, index)
     _need_isolated(p, "removing margin")
-    amt = _finite("amount", amount)
+    amt = number("amount", amount, lo=0, lo_open=True)
     cap = max_removable_margin(profile, account, index)
     if amt > cap * (1 + 1e-12):
         raise InvalidInputError(
@@ -297,9 +287,7 @@ def change_leverage(profile: Profile, account: Account, index: int, leverage: fl
     5 BTC long at 68,000 from 10x to 5x: margin 34,000 -> 68,000, balance change -34,000.
     """
     p = _position(account, index)
-    lev = _finite("leverage", leverage)
-    if lev < 1:
-        raise InvalidInputError("leverage", f"must be at least 1x, got {lev:g}")
+    lev = number("leverage", leverage, lo=1)
     new = p.with_(leverage=lev, margin_usd=None) if p.mode is MarginMode.ISOLATED else p.with_(leverage=lev)
     validate_position(profile, new)
     avail, wallet_pays = _source(profile, account, free_balance)
@@ -342,11 +330,11 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
     balance change +17,600; 3 BTC remain with margin 20,400.
     """
     p = _position(account, index)
-    dq = _finite("qty", qty)
+    dq = number("qty", qty, lo=0, lo_open=True)
     if dq > p.qty_base * (1 + 1e-12):
         raise InvalidInputError("qty", f"{dq:g} is more than the position holds; allowed up to {p.qty_base:g}")
     dq = min(dq, p.qty_base)
-    px = _finite("exit_price", exit_price)
+    px = number("exit_price", exit_price, lo=0, lo_open=True)
     pnl = p.sign * dq * (px - p.entry_price)
     remaining = p.qty_base - dq
     closes = remaining <= p.qty_base * 1e-12
@@ -391,8 +379,8 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
     5 BTC long at 68,000 plus 5 at 70,000, 10x: entry 69,000, margin 34,000 + 35,000 = 69,000.
     """
     p = _position(account, index)
-    dq = _finite("qty", qty)
-    px = _finite("price", price)
+    dq = number("qty", qty, lo=0, lo_open=True)
+    px = number("price", price, lo=0, lo_open=True)
     q_new = p.qty_base + dq
     ep_new = (p.qty_base * p.entry_price + dq * px) / q_new
     grown = p.with_(qty_base=q_new, entry_price=ep_new, margin_usd=None)

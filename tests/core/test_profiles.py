@@ -64,7 +64,7 @@ def test_missing_directory_is_skipped(tmp_path):
         ("bad_enum.toml", "rules.mm_basis", "'entry', 'mark'"),
         ("wrong_version.toml", "schema_version", "expected 1"),
         ("unknown_tier_key.toml", "contracts.BTCUSDT.tiers[0].imr", "unknown key"),
-        ("rate_out_of_range.toml", "contracts.BTCUSDT.tiers[0].mmr", "out of range"),
+        ("rate_out_of_range.toml", "contracts.BTCUSDT.tiers[0].mmr", "must be in (0, 1]"),
         ("jumping_cum.toml", "contracts.BTCUSDT.tiers[1].maintenance_amount", "continuity recursion gives 50"),
         ("no_contracts.toml", "contracts", "at least one"),
     ],

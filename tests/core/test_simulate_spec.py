@@ -59,7 +59,7 @@ def test_round_trip():
      "simulation.counterparties[0].side: expected 'long' or 'short'"),
     ({"actions": [{"t": 1, "kind": "teleport"}]}, "simulation.actions[0].kind: expected one of"),
     ({"actions": [{"t": 1, "kind": "add_margin", "amount": "lots"}]},
-     "simulation.actions[0].amount: expected a finite number, got 'lots'"),
+     "simulation.actions[0].amount: expected a number > 0, got 'lots'"),
     ({"actions": [{"t": 1, "kind": "change_leverage", "leverage": 0.5}]},
      "simulation.actions[0].leverage: must be >= 1, got 0.5"),
     ({"wallet": 1}, "simulation.wallet: unknown key"),
