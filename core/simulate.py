@@ -309,6 +309,72 @@ def adl_score(*, side: Any, qty: Any, entry: Any, mark: Any, margin: Any) -> Any
     return float(out) if out.ndim == 0 else out
 
 
+def adl_ranking(*, sides: Any, qtys: Any, entries: Any, margins: Any, mark: float,
+                against: Sequence[int] | int) -> tuple[list[int], Any, Any]:
+    """The order in which auto-deleveraging closes counterparties, and who may be closed at all.
+
+    A counterparty is **eligible** against a trader position of side ``against`` (+1/-1, or the
+    sides of every open trader position) when it holds the opposite side, still has size and
+    margin, and is in profit at ``mark`` (DOMAIN.md §4.6). Eligible counterparties come first, by
+    descending :func:`adl_score`; the others follow by score (a queue a panel can show whole).
+
+    Returns
+    -------
+    order : indices into the inputs, first closed first.
+    scores : :func:`adl_score` of each input (NaN without size or margin).
+    eligible : bool array.
+
+    Examples
+    --------
+    Two shorts in profit at 60,000 and a long: against a long, the 5.042 short goes first.
+
+    >>> order, scores, ok = adl_ranking(sides=[-1, -1, 1], qtys=[1, 2, 1], entries=[70_000, 61_000, 50_000],
+    ...                                 margins=[7_000, 6_100, 5_000], mark=60_000, against=1)
+    >>> order, ok.tolist()
+    ([0, 1, 2], [True, True, False])
+    """
+    s = np.sign(np.asarray(sides, dtype=float))
+    q = np.asarray(qtys, dtype=float)
+    mg = np.asarray(margins, dtype=float)
+    ep = np.asarray(entries, dtype=float)
+    live = (q > 0) & (mg > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = adl_score(side=s, qty=q, entry=ep, mark=mark, margin=np.where(live, mg, 1.0))
+    scores = np.where(live, np.asarray(raw, dtype=float), np.nan)
+    signs = {int(against)} if isinstance(against, int | float | np.integer) else {int(x) for x in against}
+    opposite = np.isin(-s, list(signs)) if signs else np.zeros(s.shape, dtype=bool)
+    eligible = live & opposite & (s * (mark - ep) > 0)
+    key = np.where(np.isfinite(scores), scores, -np.inf)
+    order = sorted(range(s.size), key=lambda k: (not eligible[k], -key[k], k))
+    return order, scores, eligible
+
+
+def position_names(account: Account) -> list[tuple[str, str]]:
+    """(label, ledger party) of every position, as events and the ledger name them.
+
+    A symbol held once is its own tag (``BTCUSDT long``); a repeated one is numbered
+    (``BTCUSDT#1 long``, ``BTCUSDT#2 short``). An isolated position's margin is the party
+    ``trader.isolated.<tag>``; a cross position's is ``trader.wallet``.
+
+    >>> from core.model import Position
+    >>> acct = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 1, 60_000, 10),
+    ...                                      Position("BTCUSDT", Side.SHORT, 1, 61_000, 10, "cross")))
+    >>> position_names(acct)
+    [('BTCUSDT#1 long', 'trader.isolated.BTCUSDT#1'), ('BTCUSDT#2 short', 'trader.wallet')]
+    """
+    seen: dict[str, int] = {}
+    for p in account.positions:
+        seen[p.symbol] = seen.get(p.symbol, 0) + 1
+    count: dict[str, int] = {}
+    out = []
+    for p in account.positions:
+        count[p.symbol] = count.get(p.symbol, 0) + 1
+        tag = p.symbol if seen[p.symbol] == 1 else f"{p.symbol}#{count[p.symbol]}"
+        party = f"trader.isolated.{tag}" if p.mode is MarginMode.ISOLATED else WALLET
+        out.append((f"{tag} {p.side.value}", party))
+    return out
+
+
 # ------------------------------------------------------------------------------- internal run state
 
 
@@ -365,19 +431,10 @@ class _Run:
         spot = math.fsum(a.value for a in actions if a.kind is ActionKind.ADD_MARGIN)
         opening: dict[str, float] = {WALLET: account.wallet_usd}
         self.positions: list[_Pos] = []
-        seen: dict[str, int] = {}
-        for p in account.positions:
-            seen[p.symbol] = seen.get(p.symbol, 0) + 1
-        count: dict[str, int] = {}
-        for i, p in enumerate(account.positions):
-            count[p.symbol] = count.get(p.symbol, 0) + 1
-            tag = p.symbol if seen[p.symbol] == 1 else f"{p.symbol}#{count[p.symbol]}"
+        for i, (p, (label, party)) in enumerate(zip(account.positions, position_names(account), strict=True)):
             if p.mode is MarginMode.ISOLATED:
-                party = f"trader.isolated.{tag}"
                 opening[party] = position_margin(profile, p)  # Bybit: the fee to close is part of it
-            else:
-                party = WALLET
-            self.positions.append(_Pos(index=i, label=f"{tag} {p.side.value}", party=party, symbol=p.symbol,
+            self.positions.append(_Pos(index=i, label=label, party=party, symbol=p.symbol,
                                        sign=p.sign, qty=p.qty_base, entry=p.entry_price, leverage=p.leverage,
                                        mode=p.mode, on_path=p.symbol == symbol, const_mark=account.mark_of(p)))
         if spot > 0:
@@ -741,15 +798,18 @@ class _Run:
         bal = self.ledger.balance(party)
         self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
 
-    def adl_pool(self, p: _Pos, mark: float) -> list[_Cp]:
-        """Counterparties ADL may close against ``p``: the opposite side, in profit at the mark.
+    def adl_pool(self, p: _Pos, mark: float) -> list[tuple[_Cp, float]]:
+        """Counterparties ADL may close against ``p``, in order, with their scores (:func:`adl_ranking`).
 
         The scenario's counterparties trade the path's symbol; a position on another symbol has none.
         """
-        if not p.on_path:
+        if not p.on_path or not self.cps:
             return []
-        return [c for c in self.cps if c.qty > 0 and c.spec.side.sign == -p.sign
-                and c.spec.side.sign * (mark - c.spec.entry) > 0]
+        order, scores, eligible = adl_ranking(
+            sides=[c.spec.side.sign for c in self.cps], qtys=[c.qty for c in self.cps],
+            entries=[c.spec.entry for c in self.cps],
+            margins=[self.ledger.balance(c.spec.party) for c in self.cps], mark=mark, against=p.sign)
+        return [(self.cps[k], float(scores[k])) for k in order if eligible[k]]
 
     def adl(self, j: int, p: _Pos, qty: float, bp: float) -> float:
         """Close ``qty`` of ``p`` at its bankruptcy price against ranked opposite-side counterparties.
@@ -758,15 +818,10 @@ class _Run:
         """
         mark = self.mark_of(p, j)
         t = float(self.t[j])
-        pool = self.adl_pool(p, mark)
-        scores = [float(adl_score(side=c.spec.side.sign, qty=c.qty, entry=c.spec.entry, mark=mark,
-                                  margin=self.ledger.balance(c.spec.party))) for c in pool]
-        order = sorted(range(len(pool)), key=lambda k: -scores[k])
         left = qty
-        for k in order:
+        for c, score in self.adl_pool(p, mark):
             if left <= 0:
                 break
-            c = pool[k]
             z = min(left, c.qty)
             own = float(unrealized_pnl(side=p.sign, qty=z, entry=p.entry, mark=bp))
             self.ledger.transfer(t, MARKET, p.party, own, f"adl close at bankruptcy: {p.label} {z:g} @ {bp:.6g}")
@@ -777,7 +832,7 @@ class _Run:
             left -= z
             p.qty = max(p.qty - z, 0.0)
             self.event(j, EventKind.ADL, c.spec.name, price=bp, qty=z, amount=theirs,
-                       detail={"rank_score": scores[k], "against": float(p.index)})
+                       detail={"rank_score": score, "against": float(p.index)})
         return max(left, 0.0)
 
     # -- trader actions -------------------------------------------------------------------------

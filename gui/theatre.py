@@ -10,7 +10,7 @@ A :class:`Timeline` is the result plus what the result implies at any time ``t``
 no Qt): each position's size, liquidation and bankruptcy price as step series (re-quoted by
 :func:`core.quote.quote_account` after every event, so the lines move when margin is added, a tier
 is stepped down or a partial liquidation shrinks the position), the insurance fund's balance, every
-ledger party's balance, and the auto-deleveraging queue ranked by :func:`core.simulate.adl_score`.
+ledger party's balance, and the auto-deleveraging queue ranked by :func:`core.simulate.adl_ranking`.
 
 Every edit of the scripted actions is a :class:`ReplaceActions` command on the session's own
 ``QUndoStack``: it stores the frozen action tuples before and after. An edit is validated by running
@@ -39,6 +39,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.errors import InvalidInputError, MarginEngineError
 from core.ledger import Transfer, replay
+from core.margin import unrealized_pnl
 from core.model import Account, MarginMode, Side
 from core.prices import SECONDS_PER_YEAR, gbm_paths
 from core.profiles import Profile, ProfileSet
@@ -54,7 +55,8 @@ from core.simulate import (
     Event,
     EventKind,
     SimulationResult,
-    adl_score,
+    adl_ranking,
+    position_names,
     run_scenario,
     simulation_from_dict,
     simulation_to_dict,
@@ -72,26 +74,6 @@ _REDUCING: Final = frozenset({EventKind.LIQUIDATION_FILL, EventKind.PARTIAL_LIQU
 
 
 # ------------------------------------------------------------------------------- pure timeline part
-
-
-def position_names(account: Account) -> list[tuple[str, str]]:
-    """(label, ledger party) per position, as :func:`core.simulate.simulate` names them.
-
-    A symbol held once is its own tag (``BTCUSDT long``); a repeated one is numbered
-    (``BTCUSDT#1 long``, ``BTCUSDT#2 short``). An isolated position's margin is the party
-    ``trader.isolated.<tag>``; a cross position's is ``trader.wallet``.
-    """
-    seen: dict[str, int] = {}
-    for p in account.positions:
-        seen[p.symbol] = seen.get(p.symbol, 0) + 1
-    count: dict[str, int] = {}
-    out = []
-    for p in account.positions:
-        count[p.symbol] = count.get(p.symbol, 0) + 1
-        tag = p.symbol if seen[p.symbol] == 1 else f"{p.symbol}#{count[p.symbol]}"
-        party = f"trader.isolated.{tag}" if p.mode is MarginMode.ISOLATED else WALLET
-        out.append((f"{tag} {p.side.value}", party))
-    return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -197,7 +179,7 @@ class Timeline:
         return float(self.fund_balance[k])
 
     def adl_queue(self, t: float, *, inclusive: bool = True) -> list[AdlRow]:
-        """The counterparties ranked by :func:`core.simulate.adl_score` at the mark at ``t``.
+        """The counterparties ranked by :func:`core.simulate.adl_ranking` at the mark at ``t``.
 
         Sizes and margins are after the events at or before ``t`` (strictly before if not
         ``inclusive``: the queue the simulator ranked when it deleveraged at ``t``).
@@ -211,19 +193,17 @@ class Timeline:
                 taken[e.position] = taken.get(e.position, 0.0) + e.qty
         open_sides = {tr.side.sign for tr in self.tracks
                       if tr.on_path and np.nan_to_num(tr.qty[tr.k_at(t, inclusive=inclusive)]) > 0}
-        rows = []
-        for c in self.counterparties:
-            q = max(c.qty - taken.get(c.name, 0.0), 0.0)
-            margin = bal.get(c.party, c.margin)
-            upnl = c.side.sign * q * (mark - c.entry)
-            score = (float(adl_score(side=c.side.sign, qty=q, entry=c.entry, mark=mark, margin=margin))
-                     if q > 0 and margin > 0 else math.nan)
-            eligible = q > 0 and upnl > 0 and (-c.side.sign) in open_sides
-            rows.append((c, q, margin, upnl, score, eligible))
-        rows.sort(key=lambda r: (not r[5], -(r[4] if math.isfinite(r[4]) else -math.inf)))
-        return [AdlRow(rank=i + 1, name=c.name, side=c.side, qty=q, entry=c.entry, margin=m,
-                       unrealized_pnl=u, score=s, eligible=el)
-                for i, (c, q, m, u, s, el) in enumerate(rows)]
+        cps = self.counterparties
+        qtys = [max(c.qty - taken.get(c.name, 0.0), 0.0) for c in cps]
+        margins = [bal.get(c.party, c.margin) for c in cps]
+        order, scores, eligible = adl_ranking(
+            sides=[c.side.sign for c in cps], qtys=qtys, entries=[c.entry for c in cps], margins=margins,
+            mark=mark, against=sorted(open_sides))
+        return [AdlRow(rank=r + 1, name=cps[k].name, side=cps[k].side, qty=qtys[k], entry=cps[k].entry,
+                       margin=margins[k], unrealized_pnl=float(unrealized_pnl(side=cps[k].side.sign, qty=qtys[k],
+                                                            entry=cps[k].entry, mark=mark)),
+                       score=float(scores[k]), eligible=bool(eligible[k]))
+                for r, k in enumerate(order)]
 
     def odds_at(self, t: float, *, sigma: float, horizon_s: float) -> list[Odds]:
         """For every open position on the path: the chance of liquidation within ``horizon_s``
