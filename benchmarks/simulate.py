@@ -39,6 +39,7 @@ from core.model import Account, Position, Side
 from core.paths import exchanges_dir
 from core.prices import SECONDS_PER_YEAR, PricePath, gbm_path, gbm_paths, time_grid
 from core.profiles import load_profiles
+from core.quote import position_margin
 from core.simulate import simulate
 
 N_TICKS = 1_000_000
@@ -63,7 +64,7 @@ def run(repeats: int = 5) -> dict[str, Any]:
     path = make_path()
     mark = path.mark
     tiers = profile.effective_tiers("BTCUSDT")
-    q, ep, margin = pos.qty_base, pos.entry_price, pos.isolated_margin
+    q, ep, margin = pos.qty_base, pos.entry_price, position_margin(profile, pos)
 
     def sim() -> Any:
         return simulate(profile, account, path)

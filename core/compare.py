@@ -37,10 +37,10 @@ from typing import Final
 
 from core import fmt
 from core.errors import InvalidInputError
-from core.model import MarginMode, Position
+from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, MMBasis, Profile
-from core.quote import PositionQuote, TierInfo, quote_position
-from core.symbols import resolve_symbol
+from core.quote import PositionQuote, TierInfo, quote_account, quote_position
+from core.symbols import map_account, resolve_symbol
 
 #: LP differences smaller than this fraction of the price are "the same" in the explanations.
 SAME_PRICE_REL: Final = 1e-9
@@ -60,6 +60,7 @@ class ComparisonRow:
     quote: PositionQuote | None = None
     error_field: str = ""
     error: str = ""
+    alone: bool = False  # the position quoted alone on the wallet, not inside its account
 
     @property
     def ok(self) -> bool:
@@ -129,6 +130,46 @@ def compare_position(profiles: Iterable[Profile], position: Position, *, mark: f
             continue
         try:
             q = quote_position(profile, position.with_(symbol=symbol), mark=mark, wallet=wallet)
+        except InvalidInputError as exc:
+            rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason))
+            continue
+        rows.append(ComparisonRow(profile, symbol, q))
+    return tuple(rows)
+
+
+def compare_in_account(profiles: Iterable[Profile], account: Account, index: int) -> tuple[ComparisonRow, ...]:
+    """``account.positions[index]`` as it is in its account, under every profile, in the order given.
+
+    The whole account moves to each profile (:func:`core.symbols.map_account`: every position and
+    mark on that profile's own contracts) and is quoted by :func:`core.quote.quote_account`, so a
+    cross position's row counts the other positions exactly as the results do. A profile that
+    lacks a contract of the account, or refuses one of its positions, gives a row with the reason.
+
+    Examples
+    --------
+    Hyperliquid, cross, wallet 20,650: BTC 0.5 long at 95,000 beside an ETH 10 short at 3,300
+    marked at 3,600. In its account the BTC position's LP is 61,913.92 (the results' number);
+    alone on the same wallet it would be 54,380.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> from core.model import Account, Position, Side
+    >>> ps = load_profiles([exchanges_dir()])
+    >>> acct = Account("hyperliquid", 20_650, (Position("BTC", Side.LONG, 0.5, 95_000, 20, "cross"),
+    ...                Position("ETH", Side.SHORT, 10, 3_300, 20, "cross")), {"ETH": 3_600})
+    >>> [round(r.liquidation_price, 2) for r in compare_in_account([ps.get("hyperliquid")], acct, 0)]
+    [61913.92]
+    """
+    rows: list[ComparisonRow] = []
+    position = account.positions[index]
+    for profile in profiles:
+        try:
+            symbol = resolve_symbol(profile, position.symbol)
+        except InvalidInputError as exc:
+            rows.append(ComparisonRow(profile, "", None, exc.field, exc.reason))
+            continue
+        try:
+            q = quote_account(profile, map_account(account, profile)).positions[index]
         except InvalidInputError as exc:
             rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason))
             continue

@@ -96,9 +96,32 @@ def bankruptcy_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
     return _out(np.where(bp > ep * _NO_PRICE_BELOW, bp, np.nan))
 
 
-def close_fee(*, qty: ArrayLike, bankruptcy: ArrayLike, taker_fee: float) -> Any:
-    """Estimated fee to close at the bankruptcy price: ``f * q * BP``."""
-    return _out(taker_fee * np.asarray(qty, dtype=float) * np.asarray(bankruptcy, dtype=float))
+def close_fee(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, margin: ArrayLike,
+              taker_fee: float) -> Any:
+    """Estimated fee to close a position at its bankruptcy price (fee model ``close_fee``, Bybit UTA).
+
+    ``fee = f * q * BP(margin)``, with ``BP`` the bankruptcy price of the margin assigned to the
+    position, itself leaving room for that fee: ``BP = (q*EP -/+ margin) / (q*(1 -/+ f))``. The
+    margin is the isolated position's own margin, or for a cross position its initial margin
+    (opening requirement), so that the fee is a property of the position alone and one number: the
+    maintenance margin shown, the margin ratio, the liquidation test and the liquidation price all
+    add the same fee (DOMAIN.md §1). With the opening requirement as margin, ``BP = EP*(1 -/+ 1/L)``.
+
+    Examples
+    --------
+    Bybit UTA, 1 BTC long at 40,000, 50x, taker 0.055 %: margin 821.56 (800 + the fee itself),
+    BP = 39,200, fee = 0.00055 x 39,200 = 21.56.
+
+    >>> round(close_fee(side=1, qty=1, entry=40_000, margin=821.56, taker_fee=0.00055), 6)
+    21.56
+
+    References
+    ----------
+    https://www.bybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account
+    """
+    bp = np.asarray(bankruptcy_price(side=side, qty=qty, entry=entry, wallet=margin,
+                                     fee_model=FeeModel.CLOSE_FEE, taker_fee=taker_fee))
+    return _out(taker_fee * np.asarray(qty, dtype=float) * np.where(np.isnan(bp), 0.0, bp))
 
 
 def _mark_basis_tier(tiers: TierTable, s: Any, target: Any) -> Any:
@@ -321,7 +344,7 @@ def liquidation_tier(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
 def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wallet: ArrayLike,
                       tiers: TierTable, mm_basis: MMBasis | str = MMBasis.MARK,
                       fee_model: FeeModel | str = FeeModel.NONE, taker_fee: float = 0.0,
-                      tier_at_liquidation: bool = True) -> Any:
+                      tier_at_liquidation: bool = True, fee_margin: ArrayLike | None = None) -> Any:
     """Mark price at which equity equals maintenance margin.
 
     Parameters
@@ -334,9 +357,11 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
     tiers : the contract's tier table (rates as the profile uses them).
     mm_basis : "mark" (MM moves with the price) or "entry" (MM fixed on the entry notional).
     fee_model : "none", "taker_in_mmr" (rates raised by ``taker_fee``) or "close_fee" (collateral
-        reduced by the fee to close at the bankruptcy price).
+        reduced by the fee to close, :func:`close_fee`).
     taker_fee : taker fee rate.
     tier_at_liquidation : choose the tier at the liquidation notional (True) or at entry (False).
+    fee_margin : under "close_fee", the margin whose bankruptcy price sets the fee (default
+        ``wallet``: right for an isolated position; a cross position passes its initial margin).
 
     Returns
     -------
@@ -369,8 +394,8 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
     else:
         tiers_in = tiers
         if fm is FeeModel.CLOSE_FEE:
-            bp = (q * ep - s * wb) / (q * (1.0 - s * taker_fee))
-            wb = wb - taker_fee * q * bp
+            wb = wb - np.asarray(close_fee(side=s, qty=q, entry=ep, margin=wb if fee_margin is None else fee_margin,
+                                           taker_fee=taker_fee))
     basis = MMBasis(mm_basis)
     if basis is MMBasis.MARK and tier_at_liquidation and len(tiers) > 1:
         flat = _fast_flat(s, q, ep, wb)

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import InvalidInputError
+from core.profiles import MMBasis, Profile
 from core.tiers import TierTable
 
 ArrayLike = npt.ArrayLike
@@ -71,10 +72,11 @@ def initial_margin(*, qty: ArrayLike, entry: ArrayLike, leverage: ArrayLike) -> 
 
 def maintenance_margin(*, qty: ArrayLike, price: ArrayLike, tiers: TierTable,
                        tier_notional: ArrayLike | None = None) -> Any:
-    """``MMR_k * q * price - cum_k``.
+    """``MMR_k * q * price - cum_k``: the one formula for maintenance margin.
 
     The tier ``k`` is chosen at ``tier_notional`` (default ``q * price``). Under the "entry" basis,
-    pass the entry price as ``price``; under the "mark" basis, the mark.
+    pass the entry price as ``price``; under the "mark" basis, the mark
+    (:func:`position_maintenance` makes that choice from a profile).
 
     >>> from core.tiers import TierTable
     >>> classic = TierTable.from_rows(floor=[0, 50e3, 250e3, 1e6], cap=[50e3, 250e3, 1e6, 5e6],
@@ -87,6 +89,38 @@ def maintenance_margin(*, qty: ArrayLike, price: ArrayLike, tiers: TierTable,
     n = q * p
     k = tiers.index(n if tier_notional is None else tier_notional)
     return _out(tiers.mmr[k] * n - tiers.cum[k])
+
+
+def position_maintenance(profile: Profile, symbol: str, *, qty: ArrayLike, entry: ArrayLike,
+                         mark: ArrayLike) -> tuple[Any, Any]:
+    """Maintenance margin of a position under ``profile``'s rules (before any fee to close), and its tier.
+
+    The profile's ``mm_basis`` says which price the notional is measured at: the entry (fixed while
+    the position is unchanged) or the mark (moving with the price); ``taker_in_mmr`` raises every
+    rate by the taker fee (:meth:`core.profiles.Profile.effective_tiers`). DOMAIN.md §1.
+
+    Returns
+    -------
+    (mm, tier index), each a float/int for scalar input, arrays otherwise.
+
+    Examples
+    --------
+    The source FAQ under ``classic`` (entry basis): 1 % of 5 x 68,000 whatever the mark.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> classic = load_profile(exchanges_dir() / "classic.toml")
+    >>> position_maintenance(classic, "BTCUSDT", qty=5, entry=68_000, mark=61_000)
+    (3400.0, 2)
+    """
+    tiers = profile.effective_tiers(symbol)
+    price = entry if profile.rules.mm_basis is MMBasis.ENTRY else mark
+    q = np.asarray(qty, dtype=float)
+    p = np.broadcast_to(np.asarray(price, dtype=float), np.broadcast_shapes(np.shape(q), np.shape(mark)))
+    n = q * p
+    k = tiers.index(n)
+    mm = tiers.mmr[k] * n - tiers.cum[k]
+    return (float(mm), int(k)) if np.ndim(mm) == 0 else (mm, k)
 
 
 def margin_ratio(*, maintenance: ArrayLike, equity: ArrayLike) -> Any:

@@ -46,8 +46,9 @@ class Position:
 
     ``qty_base`` is the absolute size in base units (5 means 5 BTC); the direction is ``side``.
     ``margin_usd`` is the isolated margin assigned to the position (ignored in cross mode, where the
-    account's wallet backs every cross position). ``None`` means "the opening requirement",
-    ``qty_base * entry_price / leverage``.
+    account's wallet backs every cross position). ``None`` means "the opening requirement"
+    (:func:`core.quote.opening_requirement`: ``q * EP / L``, plus the fee to close where the
+    profile's rules add it).
     """
 
     symbol: str
@@ -77,16 +78,6 @@ class Position:
     @property
     def entry_notional(self) -> float:
         return self.qty_base * self.entry_price
-
-    @property
-    def opening_margin(self) -> float:
-        """The margin the position opened with: ``qty * entry / leverage``."""
-        return self.entry_notional / self.leverage
-
-    @property
-    def isolated_margin(self) -> float:
-        """Margin assigned to an isolated position (the opening margin when none was given)."""
-        return self.opening_margin if self.margin_usd is None else self.margin_usd
 
     def with_(self, **changes: object) -> Position:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -14,6 +14,8 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from core.errors import InvalidInputError, ProfileError, UnknownProfileError
 from core.tiers import TierTable
 from core.validate import number
@@ -57,6 +59,25 @@ class Rules:
     backstop_mm_fraction: float | None = None  # backstop when equity < this * MM (Hyperliquid 2/3)
 
 
+def round_to_lot(qty: Any, lot: float, *, up: bool = False) -> Any:
+    """Quantity in whole lots: rounded down (an order may not exceed what is asked), or up.
+
+    ``floor(qty / lot) * lot`` (``ceil`` with ``up``), with a tolerance of 1e-9 lot so that a quantity
+    already on the grid, such as 0.3 / 0.1 = 2.9999999999999996 lots, stays where it is. Broadcasts.
+
+    Examples
+    --------
+    >>> round_to_lot(0.4999, 0.001), round_to_lot(0.3, 0.1), round_to_lot(0.30001, 0.1, up=True)
+    (0.499, 0.3, 0.4)
+    """
+    steps = np.asarray(qty, dtype=float) / lot
+    whole = np.ceil(steps - 1e-9) if up else np.floor(steps + 1e-9)
+    per_unit = round(1.0 / lot)
+    # dividing by the lots per unit keeps decimal lots exact (3 / 10 == 0.3, 3 * 0.1 != 0.3)
+    out = whole / per_unit if per_unit >= 1 and abs(per_unit * lot - 1.0) < 1e-12 else whole * lot
+    return float(out) if out.ndim == 0 else out
+
+
 @dataclass(frozen=True, slots=True)
 class Contract:
     """A perpetual contract: its quote currency, price tick, size lot and tier table."""
@@ -71,6 +92,10 @@ class Contract:
     @property
     def max_leverage(self) -> float:
         return float(self.tiers.max_leverage[0])
+
+    def round_qty(self, qty: Any, *, up: bool = False) -> Any:
+        """``qty`` in this contract's whole lots (:func:`round_to_lot`)."""
+        return round_to_lot(qty, self.lot_size, up=up)
 
 
 @dataclass(frozen=True, slots=True)

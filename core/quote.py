@@ -11,11 +11,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from core import fmt
 from core.errors import InvalidInputError, InvalidPositionError
-from core.liquidation import bankruptcy_price, liquidation_price, liquidation_tier
+from core.liquidation import bankruptcy_price, close_fee, liquidation_price, liquidation_tier
+from core.margin import (
+    initial_margin,
+    margin_ratio,
+    position_maintenance,
+    side_sign,
+    unrealized_pnl,
+)
 from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, MMBasis, Profile
+from core.risk import distance_to_liquidation
 from core.tiers import TierTable
 
 
@@ -69,10 +79,12 @@ class PositionQuote:
 
     @property
     def distance_to_liquidation(self) -> float:
-        """Signed fraction of the mark the price may still move before liquidation (NaN if none)."""
-        if not math.isfinite(self.liquidation_price):
-            return math.nan
-        return self.position.sign * (self.mark - self.liquidation_price) / self.mark
+        """Signed fraction of the mark the price may still move before liquidation (NaN if none).
+
+        :func:`core.risk.distance_to_liquidation`; negative once the mark is past the price.
+        """
+        return float(distance_to_liquidation(side=self.position.sign, mark=self.mark,
+                                             liquidation_price=self.liquidation_price))
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's JSON contract: numbers unrounded, NaN as None."""
@@ -117,70 +129,126 @@ class AccountQuote:
 # Validation
 
 
+def leverage_limit(profile: Profile, symbol: str, notional: float) -> tuple[float, int]:
+    """(highest leverage the profile accepts for a position of ``notional``, its tier index).
+
+    The tier is the one of the notional (a notional at or past the last cap counts in the last
+    tier); the limit is :meth:`core.tiers.TierTable.leverage_cap` on the profile's effective rates
+    (taker fee included under ``taker_in_mmr``). Every leverage bound shown or enforced (the form's
+    hint, the what-if controls, the stress map's axis, :func:`validate_position`) is this one.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> leverage_limit(load_profile(exchanges_dir() / "classic.toml"), "BTCUSDT", 340_000)
+    (50.0, 2)
+    """
+    tiers = profile.effective_tiers(symbol)
+    k = int(tiers.index(notional))
+    return tiers.leverage_cap(k), k
+
+
 def validate_position(profile: Profile, position: Position) -> None:
     """Refuse what the exchange would refuse, naming the field and the allowed range."""
     contract = profile.contract(position.symbol)
-    tiers = contract.tiers
+    tiers = profile.effective_tiers(position.symbol)
     n = position.entry_notional
     if n >= tiers.max_notional:
         raise InvalidPositionError(
             "qty", f"notional {fmt.num(n)} {contract.quote} is above the largest tier of "
             f"{profile.id} {position.symbol} (allowed < {fmt.num(tiers.max_notional)} {contract.quote})")
-    k = int(tiers.index(n))
+    _, k = leverage_limit(profile, position.symbol, n)
+    if tiers.allows_leverage(k, position.leverage):
+        return
     max_lev = float(tiers.max_leverage[k])
     if position.leverage > max_lev:
         raise InvalidPositionError(
             "leverage", f"{position.leverage:g}x is above the tier maximum of {max_lev:g}x for a "
             f"{fmt.num(n)} {contract.quote} position (tier {k + 1}: {fmt.num(tiers.floor[k])}-"
             f"{fmt.num(tiers.cap[k])}); allowed 1-{max_lev:g}")
-    mmr = float(profile.effective_tiers(position.symbol).mmr[k])
-    if position.leverage >= 1.0 / mmr:
-        raise InvalidPositionError(
-            "leverage", f"{position.leverage:g}x leaves initial margin at or below maintenance "
-            f"(MMR {mmr:.4%}); allowed below {1.0 / mmr:g}x")
+    mmr = float(tiers.mmr[k])
+    raise InvalidPositionError(
+        "leverage", f"{position.leverage:g}x leaves initial margin at or below maintenance "
+        f"(MMR {mmr:.4%}); allowed below {1.0 / mmr:g}x")
 
 
 # ---------------------------------------------------------------------------------------------
 # Quoting
 
 
-def _close_fee_at_open(profile: Profile, p: Position) -> float:
-    """Fee to close at the opening bankruptcy price EP*(1 -/+ 1/L) (Bybit's IM and MM add it)."""
-    if profile.rules.fee_model is not FeeModel.CLOSE_FEE:
-        return 0.0
-    return profile.rules.taker_fee * p.qty_base * p.entry_price * (1.0 - p.sign / p.leverage)
+def required_initial_margin(profile: Profile, *, side: Any, qty: Any, entry: Any, leverage: Any) -> Any:
+    """Initial margin to open a position: ``q * EP / L``, plus under ``close_fee`` the fee to close.
 
-
-def position_margin(profile: Profile, p: Position) -> float:
-    """The margin an isolated position holds: ``margin_usd``, or the opening requirement.
-
-    The opening requirement is ``q * EP / L``, plus under ``close_fee`` the fee to close at the
-    opening bankruptcy price, ``f * q * EP * (1 -/+ 1/L)`` (DOMAIN.md §1): Bybit takes that fee into
-    the position margin when the position opens, which puts the bankruptcy price at exactly
-    ``EP * (1 -/+ 1/L)``.
+    Bybit takes the fee to close at the opening bankruptcy price ``EP * (1 -/+ 1/L)`` into the
+    margin when the position opens, so the requirement is ``q*EP/L + f*q*EP*(1 -/+ 1/L)`` and the
+    bankruptcy price of that margin is exactly ``EP * (1 -/+ 1/L)`` (DOMAIN.md §1;
+    :func:`core.liquidation.close_fee` of that margin is the same fee). Broadcasts.
 
     Examples
     --------
     Bybit UTA, 1 BTC long at 40,000, 50x, taker 0.055 %: 800 + 0.00055 x 40,000 x 0.98 = 821.56.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> round(required_initial_margin(load_profile(exchanges_dir() / "bybit.toml"), side=1, qty=1,
+    ...                               entry=40_000, leverage=50), 6)
+    821.56
     """
+    im = initial_margin(qty=qty, entry=entry, leverage=leverage)
+    if profile.rules.fee_model is not FeeModel.CLOSE_FEE:
+        return im
+    s = np.asarray(side_sign(side), dtype=float)
+    fee = profile.rules.taker_fee * np.asarray(qty, dtype=float) * np.asarray(entry, dtype=float) * (
+        1.0 - s / np.asarray(leverage, dtype=float))
+    out = np.asarray(im) + fee
+    return float(out) if out.ndim == 0 else out
+
+
+def position_margin(profile: Profile, p: Position) -> float:
+    """The margin an isolated position holds: ``margin_usd``, or :func:`opening_requirement`."""
     return opening_requirement(profile, p) if p.margin_usd is None else p.margin_usd
 
 
 def opening_requirement(profile: Profile, p: Position) -> float:
-    """Initial margin to open ``p``: ``q * EP / L`` (+ the fee to close under ``close_fee``)."""
-    return p.opening_margin + _close_fee_at_open(profile, p)
+    """Initial margin to open ``p`` (:func:`required_initial_margin`)."""
+    return float(required_initial_margin(profile, side=p.sign, qty=p.qty_base, entry=p.entry_price,
+                                         leverage=p.leverage))
 
 
-def _mm(profile: Profile, p: Position, mark: float) -> tuple[float, int]:
-    """Maintenance margin at the mark (before the close fee) and its tier index."""
-    tiers = profile.effective_tiers(p.symbol)
-    price = p.entry_price if profile.rules.mm_basis is MMBasis.ENTRY else mark
-    k = int(tiers.index(p.qty_base * price))
-    return float(tiers.mmr[k] * p.qty_base * price - tiers.cum[k]), k
+def position_close_fee(profile: Profile, p: Position) -> float:
+    """The fee to close that the profile adds to ``p``'s maintenance margin (0 unless ``close_fee``).
+
+    :func:`core.liquidation.close_fee` at the bankruptcy price of the position's own margin:
+    its isolated margin, or for a cross position its opening requirement (DOMAIN.md §1).
+    """
+    rules = profile.rules
+    if rules.fee_model is not FeeModel.CLOSE_FEE:
+        return 0.0
+    margin = position_margin(profile, p) if p.mode is MarginMode.ISOLATED else opening_requirement(profile, p)
+    return float(close_fee(side=p.sign, qty=p.qty_base, entry=p.entry_price, margin=margin,
+                           taker_fee=rules.taker_fee))
 
 
-def quote_account(profile: Profile, account: Account) -> AccountQuote:
-    """Value every position of ``account`` at its mark; cross positions share the wallet."""
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """Per-position numbers every quote of an account is built from (each from its one rule)."""
+
+    marks: list[float]
+    upnl: list[float]
+    mm: list[tuple[float, int]]  # maintenance margin before the fee to close, and its tier
+    fee: list[float]  # the fee to close the profile adds to MM
+    cross: list[bool]
+
+    def req(self, i: int) -> float:
+        return self.mm[i][0] + self.fee[i]
+
+    def collateral(self, wallet: float, i: int) -> tuple[float, float]:
+        """A cross position's (WB', WB'_bp): wallet + others' uPnL, minus others' MM for WB'."""
+        others = [j for j in range(len(self.cross)) if self.cross[j] and j != i]
+        upnl = math.fsum(self.upnl[j] for j in others)
+        return wallet + upnl - math.fsum(self.req(j) for j in others), wallet + upnl
+
+
+def _terms(profile: Profile, account: Account) -> _Terms:
     for i, p in enumerate(account.positions):
         try:
             validate_position(profile, p)
@@ -188,60 +256,72 @@ def quote_account(profile: Profile, account: Account) -> AccountQuote:
             if len(account.positions) == 1:
                 raise
             raise InvalidPositionError(f"positions[{i}].{exc.field}", exc.reason) from None
-    marks = [account.mark_of(p) for p in account.positions]
-    upnl = [float(p.sign * p.qty_base * (m - p.entry_price)) for p, m in zip(account.positions, marks, strict=True)]
-    mms = [_mm(profile, p, m) for p, m in zip(account.positions, marks, strict=True)]
-    cross = [p.mode is MarginMode.CROSS for p in account.positions]
-    # A cross position's maintenance requirement includes its own close fee under close_fee;
-    # for the other positions that fee is taken at their opening bankruptcy price.
-    req = [mm + _close_fee_at_open(profile, p) for (mm, _), p in zip(mms, account.positions, strict=True)]
-    cross_equity = account.wallet_usd + sum(u for u, c in zip(upnl, cross, strict=True) if c)
-    cross_mm = sum(r for r, c in zip(req, cross, strict=True) if c)
+    ps = account.positions
+    marks = [account.mark_of(p) for p in ps]
+    return _Terms(
+        marks=marks,
+        upnl=[float(unrealized_pnl(side=p.sign, qty=p.qty_base, entry=p.entry_price, mark=m))
+              for p, m in zip(ps, marks, strict=True)],
+        mm=[position_maintenance(profile, p.symbol, qty=p.qty_base, entry=p.entry_price, mark=m)
+            for p, m in zip(ps, marks, strict=True)],
+        fee=[position_close_fee(profile, p) for p in ps],
+        cross=[p.mode is MarginMode.CROSS for p in ps])
+
+
+def position_collateral(profile: Profile, account: Account, index: int) -> float:
+    """``WB'``: the collateral that backs ``account.positions[index]`` in the liquidation equation.
+
+    Isolated: its margin. Cross: the wallet plus the other cross positions' uPnL minus their
+    maintenance margin, each held at its mark (DOMAIN.md §1). Every view of a position inside its
+    account (results, compare, the stress map) starts from this number.
+    """
+    p = account.positions[index]
+    if p.mode is MarginMode.ISOLATED:
+        validate_position(profile, p)
+        return position_margin(profile, p)
+    return _terms(profile, account).collateral(account.wallet_usd, index)[0]
+
+
+def quote_account(profile: Profile, account: Account) -> AccountQuote:
+    """Value every position of ``account`` at its mark; cross positions share the wallet."""
+    terms = _terms(profile, account)
+    cross = terms.cross
+    cross_equity = account.wallet_usd + math.fsum(u for u, c in zip(terms.upnl, cross, strict=True) if c)
+    cross_mm = math.fsum(terms.req(i) for i, c in enumerate(cross) if c)
     cross_ratio = (cross_mm / cross_equity) if cross_equity > 0 else math.inf
     quotes = []
     for i, p in enumerate(account.positions):
         if cross[i]:
-            others_upnl = sum(upnl[j] for j in range(len(upnl)) if cross[j] and j != i)
-            others_req = sum(req[j] for j in range(len(req)) if cross[j] and j != i)
-            collateral_bp = account.wallet_usd + others_upnl
-            collateral = collateral_bp - others_req
+            collateral, collateral_bp = terms.collateral(account.wallet_usd, i)
             equity = cross_equity
         else:
             collateral_bp = collateral = position_margin(profile, p)
-            equity = collateral + upnl[i]
-        quotes.append(_quote_one(profile, p, marks[i], upnl[i], mms[i], collateral, collateral_bp, equity,
+            equity = collateral + terms.upnl[i]
+        quotes.append(_quote_one(profile, p, terms, i, collateral, collateral_bp, equity,
                                  account.wallet_usd if cross[i] else collateral,
                                  cross_mm if cross[i] else None))
     return AccountQuote(profile, account, tuple(quotes), cross_equity, cross_mm, cross_ratio,
                         bool(any(cross) and cross_equity < cross_mm))
 
 
-def _quote_one(profile: Profile, p: Position, mark: float, upnl: float, mm_k: tuple[float, int],
-               collateral: float, collateral_bp: float, equity: float, margin: float,
-               account_mm: float | None) -> PositionQuote:
+def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral: float, collateral_bp: float,
+               equity: float, margin: float, account_mm: float | None) -> PositionQuote:
     rules = profile.rules
     contract = profile.contract(p.symbol)
     tiers = profile.effective_tiers(p.symbol)
-    mm0, k = mm_k
+    mark, upnl, (mm0, k), fee = terms.marks[i], terms.upnl[i], terms.mm[i], terms.fee[i]
     bp = float(bankruptcy_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral_bp,
                                 fee_model=rules.fee_model, taker_fee=rules.taker_fee))
-    fee = 0.0
-    if rules.fee_model is FeeModel.CLOSE_FEE:
-        bp_for_fee = float(bankruptcy_price(side=p.sign, qty=p.qty_base, entry=p.entry_price,
-                                            wallet=collateral, fee_model=rules.fee_model,
-                                            taker_fee=rules.taker_fee))
-        fee = rules.taker_fee * p.qty_base * (bp_for_fee if math.isfinite(bp_for_fee) else 0.0)
     mm = mm0 + fee
-    im = p.entry_notional / p.leverage + _close_fee_at_open(profile, p)
-    lp = float(liquidation_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral,
-                                 tiers=profile.contract(p.symbol).tiers, mm_basis=rules.mm_basis,
-                                 fee_model=rules.fee_model, taker_fee=rules.taker_fee,
-                                 tier_at_liquidation=rules.tier_at_liquidation))
-    wb_fee = collateral - fee if rules.fee_model is FeeModel.CLOSE_FEE else collateral
-    k_lp = int(liquidation_tier(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=wb_fee, tiers=tiers,
-                                mm_basis=rules.mm_basis, tier_at_liquidation=rules.tier_at_liquidation))
+    im = opening_requirement(profile, p)
+    lp = float(liquidation_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral - fee,
+                                 tiers=contract.tiers, mm_basis=rules.mm_basis,
+                                 fee_model=FeeModel.NONE if rules.fee_model is FeeModel.CLOSE_FEE else rules.fee_model,
+                                 taker_fee=rules.taker_fee, tier_at_liquidation=rules.tier_at_liquidation))
+    k_lp = int(liquidation_tier(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral - fee,
+                                tiers=tiers, mm_basis=rules.mm_basis, tier_at_liquidation=rules.tier_at_liquidation))
     check_mm = mm if account_mm is None else account_mm
-    ratio = check_mm / equity if equity > 0 else math.inf
+    ratio = float(margin_ratio(maintenance=check_mm, equity=equity))
     q = PositionQuote(
         position=p, mark=mark, notional=p.qty_base * mark, entry_notional=p.entry_notional,
         initial_margin=im, maintenance_margin=mm, margin=margin, equity=equity, unrealized_pnl=upnl,

@@ -70,7 +70,7 @@ from core.prices import (
     time_grid,
     with_last_wick,
 )
-from core.profiles import MMBasis, PartialLiquidation, Profile
+from core.profiles import MMBasis, PartialLiquidation, Profile, round_to_lot
 from core.quote import AccountQuote, position_margin, quote_account, validate_position
 from core.validate import number
 
@@ -596,9 +596,7 @@ class _Run:
         return self.profile.liquidation_fee(p.symbol)
 
     def round_lot(self, qty: float, *, up: bool = False) -> float:
-        steps = qty / self.lot
-        steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
-        return steps * self.lot
+        return float(round_to_lot(qty, self.lot, up=up))
 
     def close_in_book(self, j: int, p: _Pos, qty: float, reason: str, fee_rate: float) -> tuple[float, float, float, float]:
         """Close up to ``qty`` of ``p`` in the book at the last price: (filled, avg price, pnl, fee)."""

@@ -3,23 +3,27 @@ touching the liquidation price over price move x volatility, each in one array c
 
 The GUI's stress map asks "how far may the mark move before this position is liquidated, had I
 opened it at another leverage or added margin?" for thousands of cells at once. Every cell is the
-same position (side, size, entry, contract, profile rules) with
+same position of the same account (side, size, entry, contract, profile rules, the other
+positions at their marks) with
 
-    margin(L, A) = q * EP / L  [+ f * q * EP * (1 - s/L) under fee_model close_fee]  + A
+    isolated: margin(L, A) = core.quote.required_initial_margin(L) + A
+    cross:    margin(L, A) = core.quote.position_collateral(account) + A
 
-(the profile's opening requirement at leverage ``L`` plus ``A`` added by hand; DOMAIN.md §1), and
+(the profile's opening requirement at leverage ``L`` plus ``A`` added by hand; for a cross
+position the collateral the results use: the wallet plus the other cross positions' uPnL minus
+their maintenance margin, DOMAIN.md §1), and
 
     LP(L, A) = core.liquidation.liquidation_price(..., wallet=margin(L, A))
-    distance(L, A) = s * (mark - LP) / mark
+    distance(L, A) = core.risk.distance_to_liquidation(side, mark, LP)
 
 computed by broadcasting a column of leverages against a row of added margins: no Python loop
-over cells. A cross position's collateral does not depend on its leverage (only what the free
-balance must cover does), so its rows are equal: ``collateral + A`` in every column.
+over cells. A cross position's collateral does not depend on its own leverage; under
+``close_fee`` its fee to close does (it is taken at the bankruptcy price of the initial margin).
 
 Cells whose leverage the profile refuses at this notional (above the tier's maximum, or at or
 above ``1/MMR``, where IM <= MM) are NaN and ``allowed`` is False there; a cell with no
 liquidation price (a long whose collateral covers the whole notional) has ``liquidation_price``
-NaN and ``distance`` +inf: the price may fall to zero.
+NaN and ``distance`` +inf: the price may fall to zero (the map colours it as farthest).
 
 The second grid, :func:`touch_probability_grid`, keeps the position as it is and asks: had the
 mark already moved by ``m`` (a fraction) and were the volatility ``sigma`` (annualised), what is
@@ -40,10 +44,17 @@ import numpy.typing as npt
 
 from core.errors import InvalidInputError
 from core.liquidation import liquidation_price
-from core.model import MarginMode, Position
-from core.profiles import FeeModel, Profile
-from core.quote import opening_requirement, position_margin, quote_position, validate_position
-from core.risk import liquidation_probability
+from core.model import Account, MarginMode, Position
+from core.profiles import Profile
+from core.quote import (
+    leverage_limit,
+    opening_requirement,
+    position_collateral,
+    quote_account,
+    required_initial_margin,
+    validate_position,
+)
+from core.risk import distance_to_liquidation, liquidation_probability
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -84,14 +95,6 @@ class StressGrid:
     current: tuple[float, float]
 
 
-def leverage_limit(profile: Profile, position: Position) -> float:
-    """The highest leverage the profile accepts for this notional: min(tier max, just below 1/MMR)."""
-    tiers = profile.contract(position.symbol).tiers
-    k = int(tiers.index(position.entry_notional))
-    mmr = float(profile.effective_tiers(position.symbol).mmr[k])
-    return min(float(tiers.max_leverage[k]), math.nextafter(1.0 / mmr, 0.0))
-
-
 def current_point(profile: Profile, position: Position) -> tuple[float, float]:
     """(leverage, added margin) of ``position``: added = its margin - the opening requirement."""
     if position.mode is MarginMode.CROSS or position.margin_usd is None:
@@ -101,14 +104,15 @@ def current_point(profile: Profile, position: Position) -> tuple[float, float]:
 
 def default_axes(profile: Profile, position: Position, *, n_leverage: int = DEFAULT_LEVERAGE_CELLS,
                  n_margin: int = DEFAULT_MARGIN_CELLS) -> tuple[FloatArray, FloatArray]:
-    """Evenly spaced axes: leverage 1x to the profile's limit, added margin 0 to twice the opening
-    margin at the position's leverage (or twice what it already has added, if more).
+    """Evenly spaced axes: leverage 1x to the profile's limit (:func:`core.quote.leverage_limit`),
+    added margin 0 to twice the opening margin at the position's leverage (or twice what it already
+    has added, if more).
 
     Evenly spaced because a heat map draws cells of equal size.
     """
-    lev_hi = max(leverage_limit(profile, position), 1.0 + 1e-9)
+    lev_hi = max(leverage_limit(profile, position.symbol, position.entry_notional)[0], 1.0 + 1e-9)
     _, added = current_point(profile, position)
-    hi = max(2.0 * position.opening_margin, 1.25 * added, 1.0)
+    hi = max(2.0 * opening_requirement(profile, position), 1.25 * added, 1.0)
     return np.linspace(1.0, lev_hi, n_leverage), np.linspace(min(0.0, 1.25 * added), hi, n_margin)
 
 
@@ -123,21 +127,20 @@ def _check_axis(name: str, values: npt.ArrayLike, *, lo: float, lo_open: bool = 
     return a
 
 
-def liquidation_distance_grid(profile: Profile, position: Position, *, leverage: npt.ArrayLike | None = None,
-                              added_margin: npt.ArrayLike | None = None, mark: float | None = None,
-                              wallet: float | None = None) -> StressGrid:
-    """Liquidation price and distance over ``leverage`` x ``added_margin``, vectorised.
+def liquidation_distance_grid(profile: Profile, account: Account, index: int = 0, *,
+                              leverage: npt.ArrayLike | None = None,
+                              added_margin: npt.ArrayLike | None = None) -> StressGrid:
+    """Liquidation price and distance of ``account.positions[index]`` over ``leverage`` x ``added_margin``.
 
     Parameters
     ----------
-    profile : the exchange's rules; ``position.symbol`` must be one of its contracts.
-    position : the position (its side, size, entry, mode; leverage and margin are what varies).
+    profile : the exchange's rules; the position's symbol must be one of its contracts.
+    account : the account the position is held in, with its marks (the distance is measured from
+        the position's mark; a cross position's collateral counts the other positions at theirs).
+    index : which position of the account.
     leverage : 1-D, >= 1 (default :func:`default_axes`).
-    added_margin : 1-D, quote currency on top of the opening requirement (may be negative as long as
-        the margin stays > 0; default :func:`default_axes`).
-    mark : the mark the distance is measured from (default: the entry).
-    wallet : cross collateral of a cross position (default: its opening requirement), as in
-        :func:`core.quote.quote_position`; that collateral plus ``A`` backs each cell.
+    added_margin : 1-D, quote currency on top of the opening requirement (isolated) or of the
+        collateral (cross); may be negative as long as the margin stays > 0.
 
     Returns
     -------
@@ -145,10 +148,10 @@ def liquidation_distance_grid(profile: Profile, position: Position, *, leverage:
 
     Notes
     -----
-    Per cell (isolated): ``margin = q*EP/L (+ f*q*EP*(1 - s/L) under close_fee) + A``, then the one
-    equation of DOMAIN.md §1 solved by :func:`core.liquidation.liquidation_price` on the whole
-    (n_lev, n_add) array. Each allowed cell equals ``quote_position(profile, position with leverage
-    L and margin_usd = margin(L, A))`` (tests/core/test_stress.py checks cells one by one).
+    Per cell: the margin of the module notes, then the one equation of DOMAIN.md §1 solved by
+    :func:`core.liquidation.liquidation_price` on the whole (n_lev, n_add) array. Each allowed cell
+    equals :func:`core.quote.quote_account` of the account with that position at leverage ``L`` and
+    margin ``A`` more (:func:`scalar_cell`; tests/core/test_stress.py checks cells one by one).
 
     Examples
     --------
@@ -161,8 +164,8 @@ def liquidation_distance_grid(profile: Profile, position: Position, *, leverage:
     >>> from core.profiles import load_profiles
     >>> from core.model import Side
     >>> classic = load_profiles([exchanges_dir()]).get("classic")
-    >>> g = liquidation_distance_grid(classic, Position("BTCUSDT", Side.LONG, 5, 68_000, 10),
-    ...                               leverage=[10, 20, 100], added_margin=[0, 5_000])
+    >>> acct = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),))
+    >>> g = liquidation_distance_grid(classic, acct, leverage=[10, 20, 100], added_margin=[0, 5_000])
     >>> g.liquidation_price.tolist()
     [[61880.0, 60880.0], [65280.0, 64280.0], [nan, nan]]
     >>> g.allowed[:, 0].tolist()
@@ -170,60 +173,65 @@ def liquidation_distance_grid(profile: Profile, position: Position, *, leverage:
     >>> round(float(g.distance[0, 0]), 4)   # (68,000 - 61,880) / 68,000
     0.09
     """
+    position = _position(account, index)
     validate_position(profile, position)  # the contract exists and the notional fits a tier
     lev_default, add_default = default_axes(profile, position)
     lev = _check_axis("leverage", lev_default if leverage is None else leverage, lo=1.0)
     add = _check_axis("added_margin", add_default if added_margin is None else added_margin, lo=-math.inf)
     if lev.size * add.size > MAX_CELLS:
         raise InvalidInputError("grid", f"{lev.size} x {add.size} cells; allowed up to {MAX_CELLS:,}")
-    m = position.entry_price if mark is None else float(mark)
-    if not (m > 0 and math.isfinite(m)):
-        raise InvalidInputError("mark", f"must be a finite number > 0, got {m!r}")
+    m = account.mark_of(position)
     rules = profile.rules
-    contract = profile.contract(position.symbol)
     s = float(position.sign)
     q, ep = position.qty_base, position.entry_price
     col = lev[:, None]
+    required = np.asarray(required_initial_margin(profile, side=s, qty=q, entry=ep, leverage=col))
     if position.mode is MarginMode.CROSS:
-        # the collateral quote_position uses: the wallet (default: the position's margin)
-        base = position_margin(profile, position) if wallet is None else float(wallet)
+        base = position_collateral(profile, account, index)
         margin = np.broadcast_to(base + add[None, :], (lev.size, add.size)).astype(float)
+        fee_margin: FloatArray | None = np.broadcast_to(required, margin.shape)
     else:
-        need = q * ep / col
-        if rules.fee_model is FeeModel.CLOSE_FEE:
-            # the fee to close at the opening bankruptcy price EP*(1 - s/L), held with the margin
-            need = need + rules.taker_fee * q * ep * (1.0 - s / col)
-        margin = need + add[None, :]
-    tiers = contract.tiers
+        margin = required + add[None, :]
+        fee_margin = None  # an isolated position's fee is taken at the bankruptcy price of its margin
+    tiers = profile.effective_tiers(position.symbol)
     k = int(tiers.index(position.entry_notional))
-    mmr = float(profile.effective_tiers(position.symbol).mmr[k])
-    allowed_lev = (lev <= float(tiers.max_leverage[k])) & (lev * mmr < 1.0)
-    allowed = allowed_lev[:, None] & (margin > 0)
+    allowed = np.asarray(tiers.allows_leverage(k, lev), dtype=bool)[:, None] & (margin > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         lp = np.asarray(liquidation_price(side=s, qty=q, entry=ep, wallet=np.where(allowed, margin, 1.0),
-                                          tiers=tiers, mm_basis=rules.mm_basis, fee_model=rules.fee_model,
-                                          taker_fee=rules.taker_fee,
+                                          tiers=profile.contract(position.symbol).tiers,
+                                          mm_basis=rules.mm_basis, fee_model=rules.fee_model,
+                                          taker_fee=rules.taker_fee, fee_margin=fee_margin,
                                           tier_at_liquidation=rules.tier_at_liquidation), dtype=float)
         lp = np.where(allowed, lp, np.nan)
-        dist = np.where(np.isnan(lp), np.inf, s * (m - lp) / m)
-    dist = np.where(allowed, dist, np.nan)
+        dist = np.asarray(distance_to_liquidation(side=s, mark=m, liquidation_price=lp), dtype=float)
+    dist = np.where(allowed, np.where(np.isnan(lp), np.inf, dist), np.nan)
     return StressGrid(position=position, profile_id=profile.id, leverage=lev, added_margin=add,
                       margin=np.asarray(margin), liquidation_price=lp, distance=dist, allowed=allowed,
                       mark=m, current=current_point(profile, position))
 
 
-def scalar_cell(profile: Profile, grid: StressGrid, i: int, j: int, *, wallet: float | None = None) -> float:
-    """The liquidation price of cell (i, j) by :func:`core.quote.quote_position` (for checks).
+def _position(account: Account, index: int) -> Position:
+    if not 0 <= index < len(account.positions):
+        raise InvalidInputError("index", f"no position {index}; allowed 0-{len(account.positions) - 1}")
+    return account.positions[index]
+
+
+def scalar_cell(profile: Profile, account: Account, index: int, grid: StressGrid, i: int, j: int) -> float:
+    """The liquidation price of cell (i, j) by :func:`core.quote.quote_account` (for checks).
 
     Raises InvalidInputError where the profile refuses that cell.
     """
     p = grid.position
     lev = float(grid.leverage[i])
+    positions = list(account.positions)
     if p.mode is MarginMode.CROSS:
-        q = quote_position(profile, p.with_(leverage=lev), mark=grid.mark, wallet=float(grid.margin[i, j]))
+        positions[index] = p.with_(leverage=lev)
+        acct = account.with_(positions=tuple(positions),
+                             wallet_usd=account.wallet_usd + float(grid.added_margin[j]))
     else:
-        q = quote_position(profile, p.with_(leverage=lev, margin_usd=float(grid.margin[i, j])), mark=grid.mark)
-    return q.liquidation_price
+        positions[index] = p.with_(leverage=lev, margin_usd=float(grid.margin[i, j]))
+        acct = account.with_(positions=tuple(positions))
+    return quote_account(profile, acct).positions[index].liquidation_price
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -253,19 +261,18 @@ class TouchGrid:
     mu: float
 
 
-def touch_probability_grid(profile: Profile, position: Position, *, move: npt.ArrayLike | None = None,
-                           sigma: npt.ArrayLike | None = None, horizon_years: float = DEFAULT_HORIZON_YEARS,
-                           mu: float = 0.0, mark: float | None = None, wallet: float | None = None) -> TouchGrid:
+def touch_probability_grid(profile: Profile, account: Account, index: int = 0, *,
+                           move: npt.ArrayLike | None = None, sigma: npt.ArrayLike | None = None,
+                           horizon_years: float = DEFAULT_HORIZON_YEARS, mu: float = 0.0) -> TouchGrid:
     """Probability of liquidation within ``horizon_years`` over price move x volatility.
 
     Parameters
     ----------
-    profile, position : as :func:`core.quote.quote_position` (which gives the liquidation price).
+    profile, account, index : the position as the results quote it (:func:`core.quote.quote_account`).
     move : 1-D fractions > -1 (default -30 % to +30 %); the cell's mark is ``mark * (1 + move)``.
     sigma : 1-D annualised volatilities >= 0 (default 5 % to 200 %).
     horizon_years : > 0 (default one week, 7/365).
     mu : annual drift (default 0).
-    mark, wallet : as :func:`core.quote.quote_position`.
 
     Notes
     -----
@@ -282,8 +289,8 @@ def touch_probability_grid(profile: Profile, position: Position, *, move: npt.Ar
     >>> from core.profiles import load_profiles
     >>> from core.model import Side
     >>> classic = load_profiles([exchanges_dir()]).get("classic")
-    >>> g = touch_probability_grid(classic, Position("BTCUSDT", Side.LONG, 5, 68_000, 10),
-    ...                            move=[-0.1, 0.0], sigma=[0.8])
+    >>> acct = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),))
+    >>> g = touch_probability_grid(classic, acct, move=[-0.1, 0.0], sigma=[0.8])
     >>> [round(float(x), 4) for x in g.probability[:, 0]]
     [1.0, 0.4134]
     """
@@ -297,7 +304,8 @@ def touch_probability_grid(profile: Profile, position: Position, *, move: npt.Ar
         raise InvalidInputError("horizon", f"must be a finite number of years > 0, got {horizon_years!r}")
     if not math.isfinite(mu):
         raise InvalidInputError("mu", f"must be a finite number, got {mu!r}")
-    q = quote_position(profile, position, mark=mark, wallet=wallet)
+    position = _position(account, index)
+    q = quote_account(profile, account).positions[index]
     marks = q.mark * (1.0 + mv[:, None])
     p = liquidation_probability(side=float(position.sign), mark=marks, liquidation_price=q.liquidation_price,
                                 sigma=sg[None, :], horizon=t, mu=mu)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from core.errors import UnknownProfileError
+from core.model import Account
 from core.profiles import Profile
 
 #: Quote currencies recognised at the end of a name, longest first so that USDC wins over USD.
@@ -109,6 +110,23 @@ def resolve_symbol(profile: Profile, symbol: str) -> str:
         if q and q in by_quote:
             return by_quote[q]
     return candidates[0]
+
+
+def map_account(account: Account, profile: Profile) -> Account:
+    """``account`` moved to ``profile``: every position's and mark's symbol mapped by :func:`resolve_symbol`.
+
+    Quantities, prices, margins and the wallet are kept as they are (see the module notes).
+
+    Raises
+    ------
+    UnknownProfileError
+        (field ``symbol``) naming the first contract the profile lacks.
+    """
+    mapping = {p.symbol: resolve_symbol(profile, p.symbol) for p in account.positions}
+    marks = {mapping.get(sym, sym): m for sym, m in account.marks}
+    return account.with_(profile_id=profile.id,
+                         positions=tuple(p.with_(symbol=mapping[p.symbol]) for p in account.positions),
+                         marks=tuple(sorted(marks.items())))
 
 
 def contracts_by_asset(profiles: list[Profile] | tuple[Profile, ...]) -> dict[str, dict[str, str]]:

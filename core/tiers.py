@@ -13,6 +13,7 @@ in N (DOMAIN.md §2):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,12 +161,27 @@ class TierTable:
         idx = np.searchsorted(self.floor, notional, side="right") - 1
         return np.clip(idx, 0, len(self.floor) - 1)
 
-    def maintenance_margin(self, notional: npt.ArrayLike) -> Any:
-        """``MMR_k * N - cum_k`` with the tier chosen by the same notional."""
-        n = np.asarray(notional, dtype=float)
-        k = self.index(n)
-        out = self.mmr[k] * n - self.cum[k]
-        return float(out) if out.ndim == 0 else out
+    def allows_leverage(self, k: Any, leverage: npt.ArrayLike) -> Any:
+        """Whether tier ``k`` accepts ``leverage``: at most its maximum, and strictly below ``1/MMR``.
+
+        At ``L >= 1/MMR`` the initial margin would not exceed the maintenance margin and the
+        position would be liquidatable the moment it opened (DOMAIN.md §2). Broadcasts.
+
+        >>> t = TierTable.single(mmr=0.01, max_leverage=125)
+        >>> t.allows_leverage(0, [50, 99.9, 100, 126]).tolist()
+        [True, True, False, False]
+        """
+        lev = np.asarray(leverage, dtype=float)
+        ok = (lev <= self.max_leverage[k]) & (lev * self.mmr[k] < 1.0)
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def leverage_cap(self, k: int) -> float:
+        """The highest leverage tier ``k`` accepts: ``min(max leverage, just below 1/MMR)``.
+
+        >>> TierTable.single(mmr=0.01, max_leverage=125).leverage_cap(0) < 100
+        True
+        """
+        return min(float(self.max_leverage[k]), math.nextafter(1.0 / float(self.mmr[k]), 0.0))
 
     @property
     def max_notional(self) -> float:

@@ -37,7 +37,7 @@ from core import fmt
 from core.errors import InvalidInputError
 from core.margin import _out, side_sign
 from core.model import Account, MarginMode, Position
-from core.profiles import FeeModel, Profile
+from core.profiles import FeeModel, Profile, round_to_lot
 from core.quote import (
     PositionQuote,
     opening_requirement,
@@ -446,8 +446,7 @@ def max_open_size(*, balance: ArrayLike, leverage: ArrayLike, price: ArrayLike, 
     with np.errstate(divide="ignore", invalid="ignore"):
         qty = np.where(px > 0, best / np.where(px > 0, px, 1.0), np.nan)
     if lot_size is not None:
-        lots = np.floor(qty / lot_size * (1 + 1e-12))
-        qty = lots * lot_size
+        qty = np.asarray(round_to_lot(qty, lot_size))
     # Rounding may carry qty * price onto a cap (the next tier's floor): step down until the
     # notional sits in a tier that allows the leverage and the cost fits the balance.
     inv_lev = 1.0 / np.where(lev > 0, lev, 1.0)

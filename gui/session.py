@@ -27,8 +27,9 @@ from core.errors import InvalidInputError
 from core.model import Account, MarginMode, Position, Side
 from core.prices import read_price_csv
 from core.profiles import Profile, ProfileSet
-from core.quote import AccountQuote, PositionQuote, quote_account
+from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account
 from core.scenario import Scenario, load_scenario, save_scenario
+from core.symbols import map_account
 from gui import commands
 from gui.feed import Feed
 
@@ -181,13 +182,10 @@ class Session(QObject):
     def is_liquidated(self, index: int) -> bool:
         return index in self._liquidated_idx
 
-    def max_leverage(self, index: int | None = None) -> tuple[float, float]:
-        """(tier max leverage at the position's entry notional, 1/MMR bound) for the form's hint."""
+    def max_leverage(self, index: int | None = None) -> tuple[float, int]:
+        """(highest leverage the profile accepts for the position's entry notional, its tier index)."""
         p = self.scenario.account.positions[self.selected if index is None else index]
-        tiers = self.profile.contract(p.symbol).tiers
-        k = int(tiers.index(min(p.entry_notional, tiers.max_notional * (1 - 1e-12))))
-        mmr = float(self.profile.effective_tiers(p.symbol).mmr[k])
-        return float(tiers.max_leverage[k]), 1.0 / mmr
+        return leverage_limit(self.profile, p.symbol, p.entry_notional)
 
     def _scenario_mark(self, scenario: Scenario | None = None, index: int | None = None) -> float:
         sc = scenario or self.scenario
@@ -328,24 +326,11 @@ class Session(QObject):
             return
         target = self.profiles.get(profile_id)
 
-        def base(sym: str) -> str:
-            for suffix in ("USDT", "USDC", "USD", "-PERP"):
-                if sym.upper().endswith(suffix):
-                    return sym.upper()[: -len(suffix)]
-            return sym.upper()
-
-        mapping = {}
-        for p in self.scenario.account.positions:
-            match = next((s for s in target.symbols if base(s) == base(p.symbol)), None)
-            if match is None:
-                raise InvalidInputError("exchange", f"{target.name} has no contract for {p.symbol}; "
-                                                    f"it lists {', '.join(target.symbols)}")
-            mapping[p.symbol] = match
-        acct = self.scenario.account
-        positions = tuple(p.with_(symbol=mapping[p.symbol]) for p in acct.positions)
-        marks = tuple(sorted((mapping.get(s, s), m) for s, m in acct.marks))
-        after = replace(self.scenario, exchange=profile_id,
-                        account=acct.with_(profile_id=profile_id, positions=positions, marks=marks))
+        try:
+            acct = map_account(self.scenario.account, target)
+        except InvalidInputError as exc:
+            raise InvalidInputError("exchange", exc.reason) from None
+        after = replace(self.scenario, exchange=profile_id, account=acct)
         self._push(commands.EditAccount, after, f"Use {target.name}")
 
     def add_position(self, position: Position | None = None) -> None:
@@ -481,8 +466,7 @@ class Session(QObject):
         out["free_balance"] = whatif.free_balance(self.profile, acct)
         if p.mode is MarginMode.ISOLATED:
             out["max_removable"] = whatif.max_removable_margin(self.profile, acct, self.selected)
-        max_lev, mmr_cap = self.max_leverage()
-        out["max_leverage"] = min(max_lev, math.nextafter(mmr_cap, 0.0))
+        out["max_leverage"] = self.max_leverage()[0]
         out["qty"] = p.qty_base
         out["mark"] = acct.mark_of(p)
         return out

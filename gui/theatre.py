@@ -44,7 +44,7 @@ from core.model import Account, MarginMode, Side
 from core.prices import SECONDS_PER_YEAR, gbm_paths
 from core.profiles import Profile, ProfileSet
 from core.quote import position_margin, quote_account
-from core.risk import liquidation_probability
+from core.risk import distance_to_liquidation, liquidation_probability
 from core.scenario import Scenario, load_scenario
 from core.simulate import (
     FUND,
@@ -128,6 +128,7 @@ class Odds:
     mark: float
     liquidation_price: float
     probability: float
+    distance: float  # core.risk.distance_to_liquidation: signed, negative past the liquidation price
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -217,7 +218,9 @@ class Timeline:
             lp = float(tr.liquidation[k])
             prob = float(liquidation_probability(side=tr.side.sign, mark=mark, liquidation_price=lp,
                                                  sigma=sigma, horizon=horizon_s / SECONDS_PER_YEAR))
-            out.append(Odds(label=tr.label, side=tr.side, mark=mark, liquidation_price=lp, probability=prob))
+            dist = float(distance_to_liquidation(side=tr.side.sign, mark=mark, liquidation_price=lp))
+            out.append(Odds(label=tr.label, side=tr.side, mark=mark, liquidation_price=lp, probability=prob,
+                            distance=dist))
         return out
 
 

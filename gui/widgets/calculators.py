@@ -38,6 +38,7 @@ from core import calculators as calc
 from core import fmt
 from core.errors import InvalidInputError
 from core.model import Side
+from core.quote import opening_requirement
 from gui.session import Session
 
 _ERROR_STYLE: Final = "QLineEdit { border: 2px solid #e5484d; }"
@@ -198,7 +199,7 @@ class QtCalculatorPanel(QWidget):
             self.side.setCurrentIndex(self.side.findData(p.side.value))
             values = {
                 "qty": fmt.num(p.qty_base), "entry": fmt.num(p.entry_price), "leverage": fmt.num(p.leverage),
-                "exit_price": fmt.num(mark), "roe": "50", "balance": fmt.num(s.account.wallet_usd or (q.margin if q else p.opening_margin)),
+                "exit_price": fmt.num(mark), "roe": "50", "balance": fmt.num(s.account.wallet_usd or (q.margin if q else opening_requirement(s.profile, p))),
                 "price": fmt.num(mark), "risk": "1",
                 # a stop 5 % on the losing side of the entry
                 "stop": fmt.num(p.entry_price * (1 - 0.05 * p.sign)),

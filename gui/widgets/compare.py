@@ -1,16 +1,18 @@
 """The Compare tab: the selected position under every profile, side by side, and why they differ.
 
-Every number comes from :func:`core.compare.compare_position` (the same rows ``marginlab-cli
-compare`` prints) and every sentence from :func:`core.compare.explain_differences`, with the
-workspace's own profile as the reference. The position is compared alone, at the streamed mark:
-an isolated position with its own margin, a cross one on the account's wallet.
+Every number comes from :func:`core.compare.compare_in_account` (the position as it is in its
+account, the whole account moved to each profile and quoted as the results quote it) and every
+sentence from :func:`core.compare.explain_differences`, with the workspace's own profile as the
+reference, at the streamed mark. A cross position that shares the wallet with other cross
+positions gets one more column, labelled "alone": the same position by itself on the wallet
+(what ``marginlab-cli compare --wallet`` prints).
 
 Updates follow the session's signals; bursts (the feed moves the mark sixty times a second) are
 collapsed by a single-shot timer, so the table is recomputed at most every :data:`THROTTLE_MS`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from PySide6.QtCore import Qt, QTimer
@@ -28,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import fmt
-from core.compare import ComparisonRow, compare_position, explain_differences
+from core.compare import ComparisonRow, compare_in_account, compare_position, explain_differences
 from core.model import MarginMode, Position
 from gui.session import Session
 
@@ -70,11 +72,17 @@ def comparison_for(session: Session) -> Comparison | None:
     p = session.position
     if p is None:
         return None
-    mark = session.account_for_quote().mark_of(p)
-    wallet = session.account.wallet_usd if p.mode is MarginMode.CROSS else None
-    rows = compare_position(session.profiles, p, mark=mark, wallet=wallet)
+    account = session.account_for_quote()
+    mark = account.mark_of(p)
+    wallet = account.wallet_usd if p.mode is MarginMode.CROSS else None
+    rows = compare_in_account(session.profiles, account, session.selected)
     ref = session.scenario.exchange
-    return Comparison(p, mark, wallet, ref, rows, tuple(explain_differences(rows, reference=ref)))
+    explanations = tuple(explain_differences(rows, reference=ref))
+    others = [q for i, q in enumerate(account.positions) if i != session.selected and q.mode is MarginMode.CROSS]
+    if wallet is not None and others:
+        alone = compare_position([session.profile], p, mark=mark, wallet=wallet)[0]
+        rows = (*rows, replace(alone, alone=True))
+    return Comparison(p, mark, wallet, ref, rows, explanations)
 
 
 def cell_texts(row: ComparisonRow) -> dict[str, str]:
@@ -166,8 +174,8 @@ class QtCompareView(QWidget):
         self._timer.stop()
         s = self.session
         p = s.position
-        key = None if p is None else (p, s.account_for_quote().mark_of(p), s.account.wallet_usd,
-                                      s.scenario.exchange, tuple(pr.id for pr in s.profiles))
+        key = None if p is None else (s.selected, s.account_for_quote(), s.scenario.exchange,
+                                      tuple(pr.id for pr in s.profiles))
         if key == self._key and self.comparison is not None:
             return
         self._key = key
@@ -191,15 +199,18 @@ class QtCompareView(QWidget):
             text += f", wallet {fmt.money(c.wallet)}"
         elif p.margin_usd is not None:
             text += f", margin {fmt.money(p.margin_usd)}"
-        self.heading.setText(f"{text} — compared alone under every profile")
+        self.heading.setText(f"{text} — compared under every profile as it is in the account (the other "
+                             "positions at their marks)")
         self.table.setColumnCount(len(c.rows))
         bold = QFont()
         bold.setBold(True)
         for col, row in enumerate(c.rows):
-            current = row.profile.id == c.reference
-            header = QTableWidgetItem(f"{row.profile.id}{YOURS if current else ''}")
+            current = row.profile.id == c.reference and not row.alone
+            header = QTableWidgetItem(f"{row.profile.id}{YOURS if current else ''}{' (alone)' if row.alone else ''}")
             header.setToolTip(f"{row.profile.name}, as of {row.profile.as_of}\n{row.profile.source}"
-                              + ("\n(your workspace's exchange: the reference of the explanations)" if current else ""))
+                              + ("\n(your workspace's exchange: the reference of the explanations)" if current else "")
+                              + ("\n(this position by itself on the whole wallet, without the account's other "
+                                 "positions)" if row.alone else ""))
             if current:
                 header.setFont(bold)
             self.table.setHorizontalHeaderItem(col, header)
@@ -237,7 +248,7 @@ class QtCompareView(QWidget):
         c = self.comparison
         if c is None:
             raise KeyError(profile_id)
-        col = next(i for i, r in enumerate(c.rows) if r.profile.id == profile_id)
+        col = next(i for i, r in enumerate(c.rows) if r.profile.id == profile_id and not r.alone)
         item = self.table.item(ROW[key], col)
         return "" if item is None else item.text()
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.errors import InvalidInputError
 from core.model import MarginMode, Side
+from core.symbols import base_asset
 from gui.session import Session
 from gui.widgets.tips import TIPS
 
@@ -224,7 +225,7 @@ class QtPositionForm(QWidget):
                 w.setDecimals(max(decimals, 2))
             self.symbol.setCurrentText(p.symbol)
             self.side.setCurrentIndex(self.side.findData(p.side.value))
-            base = p.symbol.upper().removesuffix(contract.quote.upper()) or p.symbol
+            base = base_asset(p.symbol)
             unit = self.size_unit.currentIndex()
             self.size_unit.blockSignals(True)
             self.size_unit.clear()
@@ -234,11 +235,12 @@ class QtPositionForm(QWidget):
             self.size.setValue(p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
             self.entry.setValue(p.entry_price)
             self.leverage.setValue(p.leverage)
-            max_lev, mmr_cap = s.max_leverage()
+            max_lev, k = s.max_leverage()
             self.leverage_hint.setText(f"max {fmt.num(max_lev)}x")
             self.leverage_hint.setToolTip(
-                f"At {fmt.num(p.entry_notional)} {contract.quote} the tier allows up to {fmt.num(max_lev)}x; "
-                f"leverage must also stay below 1/MMR = {mmr_cap:.4g}x.")
+                f"At {fmt.num(p.entry_notional)} {contract.quote} the position is in tier {k + 1}, which allows "
+                f"up to {fmt.num(max_lev)}x (at most the tier's maximum, and below 1/MMR so that the initial "
+                "margin exceeds the maintenance margin).")
             self.mode.setCurrentIndex(self.mode.findData(p.mode.value))
             self.margin.setEnabled(p.mode is MarginMode.ISOLATED)
             self.margin.setValue(0.0 if p.margin_usd is None else p.margin_usd)

@@ -44,9 +44,7 @@ def grid_for(session: Session) -> StressGrid:
     p = session.position
     if p is None:
         raise InvalidInputError("position", "select a position first")
-    mark = session.account_for_quote().mark_of(p)
-    wallet = session.account.wallet_usd if p.mode is MarginMode.CROSS else None
-    return liquidation_distance_grid(session.profile, p, mark=mark, wallet=wallet)
+    return liquidation_distance_grid(session.profile, session.account_for_quote(), session.selected)
 
 
 def display_image(grid: StressGrid) -> tuple[npt.NDArray[np.float64], tuple[float, float]]:
@@ -113,9 +111,8 @@ def touch_grid_for(session: Session, horizon_days: float) -> TouchGrid:
     p = session.position
     if p is None:
         raise InvalidInputError("position", "select a position first")
-    mark = session.account_for_quote().mark_of(p)
-    wallet = session.account.wallet_usd if p.mode is MarginMode.CROSS else None
-    return touch_probability_grid(session.profile, p, mark=mark, wallet=wallet, horizon_years=horizon_days / 365.0)
+    return touch_probability_grid(session.profile, session.account_for_quote(), session.selected,
+                                  horizon_years=horizon_days / 365.0)
 
 
 def describe_touch(grid: TouchGrid, i: int, j: int, *, tick: float, horizon_days: float) -> str:
@@ -252,8 +249,8 @@ class QtStressMap(QWidget):
         self._timer.stop()
         s = self.session
         p = s.position
-        key = None if p is None else (self.mode, self.horizon_days, p, s.account_for_quote().mark_of(p),
-                                      s.account.wallet_usd, s.scenario.exchange)
+        key = None if p is None else (self.mode, self.horizon_days, s.selected, s.account_for_quote(),
+                                      s.scenario.exchange)
         if key == self._key and (self.grid is not None or self.touch is not None):
             return
         self._key = key
@@ -283,10 +280,13 @@ class QtStressMap(QWidget):
         pi.setLabel("bottom", "leverage (x)")
         pi.setLabel("left", f"added margin ({ccy})")
         pos = grid.position
+        now = s.position_quote
+        now_text = "" if now is None else (f": LP {fmt.price(now.liquidation_price, s.tick)}, "
+                                           f"{fmt.pct(now.distance_to_liquidation)} away")
         self.title.setText(
             f"{s.profile.id} {pos.side.value} {fmt.num(pos.qty_base)} {pos.symbol} @ {fmt.num(pos.entry_price)}, "
             f"mark {fmt.num(grid.mark)}: distance to liquidation if opened at another leverage with margin "
-            f"added. The star is the position now ({lev:g}x, {fmt.money(add)} {ccy} added)."
+            f"added. The star is the position now ({lev:g}x, {fmt.money(add)} {ccy} added{now_text})."
             + (" Cross: the wallet backs the position, so leverage moves nothing but the fee term."
                if pos.mode is MarginMode.CROSS else ""))
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import InvalidInputError
+from core.quote import opening_requirement
 from core.simulate import Action, ActionKind
 from gui.theatre import TheatreSession
 
@@ -219,7 +220,7 @@ class QtActionsEditor(QWidget):
         qty = float(tr.qty[tr.k_at(t)]) if math.isfinite(tr.qty[tr.k_at(t)]) else p.qty_base
         mark = tl.mark_at(t)
         if kind is ActionKind.ADD_MARGIN:
-            value = _nice(p.opening_margin / 4)
+            value = _nice(opening_requirement(s.profiles.get(sc.exchange), p) / 4)
         elif kind is ActionKind.CHANGE_LEVERAGE:
             value = max(1.0, round(p.leverage / 2))
         elif kind is ActionKind.REDUCE:

@@ -168,9 +168,9 @@ class QtRiskPanel(QWidget):
         lines = [f"Chance of liquidation within {hz} at {sigma:.0%} volatility (closed form):"]
         for o in odds:
             if math.isfinite(o.liquidation_price):
-                dist = abs(o.mark - o.liquidation_price) / o.mark
                 lines.append(f"<b>{o.label}</b>: liquidation {fmt.price(o.liquidation_price, tick)} "
-                             f"({dist:.2%} from the mark {fmt.price(o.mark, tick)}): <b>{o.probability:.1%}</b>")
+                             f"({fmt.pct(o.distance)} from the mark {fmt.price(o.mark, tick)}): "
+                             f"<b>{o.probability:.1%}</b>")
             else:
                 lines.append(f"<b>{o.label}</b>: no liquidation price (fully backed): 0 %")
         self.odds_label.setText("<br>".join(lines))

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.liquidation import liquidation_price
+from core.margin import maintenance_margin
 from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, MMBasis, Profile
 from core.quote import PositionQuote, quote_account, quote_position
@@ -134,6 +135,6 @@ def test_cross_each_lp_holds_others_at_mark(args):
         for j, p in enumerate(positions):
             px = lp if i == j else marks[p.symbol]
             equity += p.sign * p.qty_base * (px - p.entry_price)
-            total += prof.effective_tiers(p.symbol).maintenance_margin(p.qty_base * px)
+            total += maintenance_margin(qty=p.qty_base, price=px, tiers=prof.effective_tiers(p.symbol))
         assert equity == pytest.approx(total, rel=1e-9, abs=1e-9 * wallet)
         assert all(p.mode is MarginMode.CROSS for p in positions)

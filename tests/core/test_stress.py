@@ -1,25 +1,32 @@
 """core.stress: the leverage x added-margin grid equals scalar quotes cell by cell."""
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-import core.stress
 from core.errors import InvalidInputError
-from core.model import MarginMode, Position, Side
+from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.profiles import load_profiles
-from core.quote import quote_position
-from core.stress import default_axes, leverage_limit, liquidation_distance_grid, scalar_cell
+from core.quote import leverage_limit, position_margin, quote_account, quote_position
+from core.stress import default_axes, liquidation_distance_grid, scalar_cell, touch_probability_grid
 
 PS = load_profiles([exchanges_dir()])
 
 
-def test_docstring_examples():
-    result = doctest.testmod(core.stress, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+def alone(pid: str, pos: Position, mark: float | None = None, wallet: float | None = None) -> Account:
+    """The position alone in an account, as quote_position builds it (cross: wallet = its margin)."""
+    w = 0.0
+    if pos.mode is MarginMode.CROSS:
+        w = position_margin(PS.get(pid), pos) if wallet is None else wallet
+    return Account(pid, w, (pos,), {pos.symbol: pos.entry_price if mark is None else mark})
+
+
+# Hyperliquid, cross, wallet 20,650: BTC 0.5 long at 95,000 and ETH 10 short at 3,300 with ETH's
+# mark at 3,600 (issue 9's account): the BTC position's LP counts the ETH short's loss and its MM.
+HEDGED = Account("hyperliquid", 20_650, (Position("BTC", Side.LONG, 0.5, 95_000, 20, MarginMode.CROSS),
+                                         Position("ETH", Side.SHORT, 10, 3_300, 20, MarginMode.CROSS)),
+                 {"BTC": 95_000, "ETH": 3_600})
 
 
 CASES = [
@@ -35,7 +42,7 @@ CASES = [
 @pytest.mark.parametrize(("pid", "pos", "mark", "wallet"), CASES)
 def test_grid_equals_scalar_quotes_cell_by_cell(pid, pos, mark, wallet):
     profile = PS.get(pid)
-    g = liquidation_distance_grid(profile, pos, mark=mark, wallet=wallet)
+    g = liquidation_distance_grid(profile, alone(pid, pos, mark, wallet))
     assert g.liquidation_price.shape == (g.leverage.size, g.added_margin.size)
     rng = np.random.default_rng(3)
     cells = [(0, 0), (g.leverage.size - 1, g.added_margin.size - 1)]
@@ -44,7 +51,7 @@ def test_grid_equals_scalar_quotes_cell_by_cell(pid, pos, mark, wallet):
     m = pos.entry_price if mark is None else mark
     for i, j in cells:
         assert g.allowed[i, j]
-        lp = scalar_cell(profile, g, i, j, wallet=wallet)
+        lp = scalar_cell(profile, alone(pid, pos, mark, wallet), 0, g, i, j)
         np.testing.assert_allclose(g.liquidation_price[i, j], lp, rtol=1e-12, equal_nan=True)
         # and straight from quote_position, with the margin written out as the module defines it
         lev = float(g.leverage[i])
@@ -54,7 +61,8 @@ def test_grid_equals_scalar_quotes_cell_by_cell(pid, pos, mark, wallet):
                 need += profile.rules.taker_fee * pos.qty_base * pos.entry_price * (1 - pos.sign / lev)
             q = quote_position(profile, pos.with_(leverage=lev, margin_usd=need + float(g.added_margin[j])), mark=m)
         else:
-            q = quote_position(profile, pos.with_(leverage=lev), mark=m, wallet=wallet + float(g.added_margin[j]))
+            w = position_margin(profile, pos) if wallet is None else wallet
+            q = quote_position(profile, pos.with_(leverage=lev), mark=m, wallet=w + float(g.added_margin[j]))
         np.testing.assert_allclose(g.liquidation_price[i, j], q.liquidation_price, rtol=1e-12, equal_nan=True)
         if np.isfinite(q.liquidation_price):
             np.testing.assert_allclose(g.distance[i, j], q.distance_to_liquidation, rtol=1e-9, atol=1e-12)
@@ -65,21 +73,22 @@ def test_grid_equals_scalar_quotes_cell_by_cell(pid, pos, mark, wallet):
 def test_refused_leverage_is_nan_and_quote_refuses_it_too():
     classic = PS.get("classic")
     pos = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # 340,000: tier 3 allows 50x (DOMAIN.md §2)
-    g = liquidation_distance_grid(classic, pos, leverage=[49, 50, 51, 120], added_margin=[0, 1_000])
+    g = liquidation_distance_grid(classic, alone("classic", pos), leverage=[49, 50, 51, 120],
+                                  added_margin=[0, 1_000])
     assert g.allowed[:, 0].tolist() == [True, True, False, False]
     assert np.isnan(g.liquidation_price[2:]).all() and np.isnan(g.distance[2:]).all()
     with pytest.raises(InvalidInputError) as ei:
-        scalar_cell(classic, g, 2, 0)
+        scalar_cell(classic, alone("classic", pos), 0, g, 2, 0)
     assert ei.value.field == "leverage"
-    assert leverage_limit(classic, pos) == 50.0
+    assert leverage_limit(classic, "BTCUSDT", pos.entry_notional) == (50.0, 2)
     # Hyperliquid: MMR 1.25 % would refuse 80x, but the 40x tier maximum binds first
-    assert leverage_limit(PS.get("hyperliquid"), pos.with_(symbol="BTC")) == 40.0
+    assert leverage_limit(PS.get("hyperliquid"), "BTC", pos.entry_notional)[0] == 40.0
 
 
 def test_distance_grows_with_margin_and_shrinks_with_leverage():
     for pid in ("classic", "binance", "bybit"):
         profile = PS.get(pid)
-        g = liquidation_distance_grid(profile, Position("BTCUSDT", Side.LONG, 5, 68_000, 10))
+        g = liquidation_distance_grid(profile, alone(pid, Position("BTCUSDT", Side.LONG, 5, 68_000, 10)))
         d = np.where(np.isinf(g.distance), 10.0, g.distance)  # no LP: further than any LP
         ok = g.allowed.all(axis=1)
         finite = np.isfinite(g.distance[ok])
@@ -95,33 +104,48 @@ def test_large_grid_takes_the_fast_path_and_agrees_with_a_small_one():
     binance = PS.get("binance")
     pos = Position("BTCUSDT", Side.SHORT, 20, 68_000, 10)
     lev, add = np.linspace(1, 50, 300), np.linspace(0, 200_000, 300)
-    big = liquidation_distance_grid(binance, pos, leverage=lev, added_margin=add)
-    small = liquidation_distance_grid(binance, pos, leverage=lev[::37], added_margin=add[::41])
+    big = liquidation_distance_grid(binance, alone("binance", pos), leverage=lev, added_margin=add)
+    small = liquidation_distance_grid(binance, alone("binance", pos), leverage=lev[::37], added_margin=add[::41])
     np.testing.assert_array_equal(big.liquidation_price[::37, ::41], small.liquidation_price)
 
 
 def test_current_point_and_default_axes():
     bybit = PS.get("bybit")
     pos = Position("BTCUSDT", Side.LONG, 2, 60_000, 20, margin_usd=7_000.0)
-    g = liquidation_distance_grid(bybit, pos)
+    g = liquidation_distance_grid(bybit, alone("bybit", pos))
     # opening requirement 6,000 + 0.055 % x 120,000 x (1 - 1/20) = 6,062.70; 7,000 - 6,062.70 added
     assert g.current == pytest.approx((20.0, 7_000 - 6_062.70))
     lev, add = default_axes(bybit, pos)
     assert lev[0] == 1.0 and lev[-1] == 100.0  # Bybit BTCUSDT risk limit 1: 100x (DOMAIN.md §2)
-    assert add[0] == 0.0 and add[-1] == pytest.approx(12_000.0)  # twice the 6,000 opening margin
+    assert add[0] == 0.0 and add[-1] == pytest.approx(12_125.40)  # twice the 6,062.70 opening requirement
 
 
 @pytest.mark.parametrize(("kw", "field"), [
     ({"leverage": [0.5, 2]}, "leverage"),
     ({"leverage": []}, "leverage"),
     ({"added_margin": [0, np.nan]}, "added_margin"),
-    ({"mark": -1.0}, "mark"),
+    ({"index": 3}, "index"),
     ({"leverage": np.linspace(1, 2, 2_000), "added_margin": np.linspace(0, 1, 1_000)}, "grid"),
 ])
 def test_bad_axes_are_refused_with_the_field(kw, field):
     with pytest.raises(InvalidInputError) as ei:
-        liquidation_distance_grid(PS.get("binance"), Position("BTCUSDT", Side.LONG, 1, 60_000, 10), **kw)
+        liquidation_distance_grid(PS.get("binance"), alone("binance", Position("BTCUSDT", Side.LONG, 1, 60_000, 10)),
+                                  **kw)
     assert ei.value.field == field
+
+
+def test_a_cross_position_is_stressed_inside_its_account():
+    # issue 9: the star (current leverage, nothing added) read LP 53,969 and the odds used 54,380,
+    # the position alone, while the results said 61,914 for it inside its account.
+    hl = PS.get("hyperliquid")
+    results = quote_account(hl, HEDGED).positions[0]
+    assert round(results.liquidation_price) == 61_914
+    g = liquidation_distance_grid(hl, HEDGED, 0, leverage=[20, 40], added_margin=[0, 1_000])
+    assert g.liquidation_price[0, 0] == results.liquidation_price
+    assert g.distance[0, 0] == results.distance_to_liquidation
+    for i, j in [(0, 1), (1, 0), (1, 1)]:
+        assert g.liquidation_price[i, j] == pytest.approx(scalar_cell(hl, HEDGED, 0, g, i, j), rel=1e-12)
+    assert touch_probability_grid(hl, HEDGED, 0).liquidation_price == results.liquidation_price
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,10 +155,9 @@ def test_bad_axes_are_refused_with_the_field(kw, field):
 @pytest.mark.parametrize(("pid", "pos", "mark", "wallet"), CASES)
 def test_touch_grid_equals_scalar_probabilities(pid, pos, mark, wallet):
     from core.risk import liquidation_probability
-    from core.stress import touch_probability_grid
 
     profile = PS.get(pid)
-    g = touch_probability_grid(profile, pos, mark=mark, wallet=wallet, horizon_years=3 / 365)
+    g = touch_probability_grid(profile, alone(pid, pos, mark, wallet), horizon_years=3 / 365)
     q = quote_position(profile, pos, mark=mark, wallet=wallet)
     np.testing.assert_equal(g.liquidation_price, q.liquidation_price)
     assert g.probability.shape == (g.move.size, g.sigma.size)
@@ -150,10 +173,8 @@ def test_touch_grid_equals_scalar_probabilities(pid, pos, mark, wallet):
 
 
 def test_touch_grid_golden_and_monotone():
-    from core.stress import touch_probability_grid
-
     classic = PS.get("classic")
-    g = touch_probability_grid(classic, Position("BTCUSDT", Side.LONG, 5, 68_000, 10),
+    g = touch_probability_grid(classic, alone("classic", Position("BTCUSDT", Side.LONG, 5, 68_000, 10)),
                                move=np.linspace(-0.2, 0.2, 41), sigma=np.linspace(0.1, 1.5, 15))
     # FAQ position, 80 % vol, one week, no move: 0.41338 (hand derivation in core.risk's docstring)
     j = int(np.argmin(np.abs(g.sigma - 0.8)))
@@ -172,8 +193,7 @@ def test_touch_grid_golden_and_monotone():
     ({"mu": float("nan")}, "mu"),
 ])
 def test_touch_grid_refuses_bad_input(kw, field):
-    from core.stress import touch_probability_grid
-
     with pytest.raises(InvalidInputError) as ei:
-        touch_probability_grid(PS.get("binance"), Position("BTCUSDT", Side.LONG, 1, 60_000, 10), **kw)
+        touch_probability_grid(PS.get("binance"), alone("binance", Position("BTCUSDT", Side.LONG, 1, 60_000, 10)),
+                               **kw)
     assert ei.value.field == field

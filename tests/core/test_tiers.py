@@ -10,6 +10,7 @@ import pytest
 from core import fmt
 from core.errors import InvalidInputError
 from core.liquidation import liquidation_price, liquidation_tier
+from core.margin import maintenance_margin
 from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.profiles import FeeModel, MMBasis, load_profiles
@@ -45,7 +46,7 @@ def test_mm_continuous_at_every_boundary(pid, sym, tiers):
     for k in range(1, len(tiers)):
         f = float(tiers.floor[k])
         below = tiers.mmr[k - 1] * f - tiers.cum[k - 1]
-        at = tiers.maintenance_margin(f)
+        at = maintenance_margin(qty=1.0, price=f, tiers=tiers)
         # continuity: both tiers give the same MM at the shared boundary (to rounding)
         assert at == pytest.approx(below, rel=1e-12, abs=1e-6), (pid, sym, k)
 
@@ -101,7 +102,7 @@ def test_classic_table_is_flat_by_design():
     # The source FAQ charges MMR on the whole notional with no maintenance amount (DOMAIN.md §2).
     t = PROFILES.get("classic").contract("BTCUSDT").tiers
     assert t.cum.tolist() == [0, 0, 0, 0]
-    assert t.maintenance_margin(340_000) == pytest.approx(3_400.0)  # 1 % of 340,000 (DOMAIN.md §5)
+    assert maintenance_margin(qty=5, price=68_000, tiers=t) == pytest.approx(3_400.0)  # 1 % of 340,000 (DOMAIN.md §5)
 
 
 def test_tier_table_refuses_maintenance_amount_that_breaks_the_solver():
@@ -153,7 +154,7 @@ def test_binance_tier_reselected_at_liquidation(side, qty, entry, lev):
     s, m = side.sign, q.margin
 
     def gap(p: float) -> float:  # equity(P) - MM(P), MM on the bracket of q x P
-        return m + s * qty * (p - entry) - BTC.maintenance_margin(qty * p)
+        return m + s * qty * (p - entry) - maintenance_margin(qty=qty, price=p, tiers=BTC)
 
     assert q.tier.index != q.liquidation_tier.index  # the case this test is about
     assert int(BTC.index(qty * lp)) == q.liquidation_tier.index

@@ -100,3 +100,30 @@ def test_streamed_mark_is_used_and_bursts_collapse(qtbot, session, capsys):
     mark = session.account_for_quote().mark_of(session.position)
     assert view.comparison.mark == mark != session.position.entry_price
     _assert_table_matches_cli(view, _cli_compare(capsys, session))
+
+
+def test_a_cross_position_is_compared_inside_its_account(qtbot, profiles):
+    # issue 9: Hyperliquid, cross, wallet 20,650, BTC 0.5 long at 95,000 and ETH 10 short at 3,300
+    # marked at 3,600. The results say BTC's LP is 61,914; the starred Hyperliquid column said
+    # 54,380 (the position alone). The column must say what the results say; "alone" is labelled.
+    from core.compare import compare_position
+    from core.model import Account, Position, Side
+    from core.scenario import Scenario
+    from gui.session import Session
+
+    acct = Account("hyperliquid", 20_650, (Position("BTC", Side.LONG, 0.5, 95_000, 20, MarginMode.CROSS),
+                                           Position("ETH", Side.SHORT, 10, 3_300, 20, MarginMode.CROSS)),
+                   {"BTC": 95_000, "ETH": 3_600})
+    session = Session(profiles, Scenario("hyperliquid", acct), seed=7, volatility=0.8)
+    view = QtCompareView(session)
+    qtbot.addWidget(view)
+    tick = session.tick
+    results_lp = session.position_quote.liquidation_price
+    assert view.cell("liquidation_price", "hyperliquid") == fmt.price(results_lp, tick) == "61,914"
+    headers = [view.table.horizontalHeaderItem(i).text() for i in range(view.table.columnCount())]
+    assert f"hyperliquid{YOURS}" in headers and "hyperliquid (alone)" in headers
+    alone = compare_position([session.profile], session.position, mark=95_000, wallet=20_650)[0]
+    col = headers.index("hyperliquid (alone)")
+    assert view.table.item(4, col).text() == fmt.price(alone.liquidation_price, tick) == "54,380"
+    # a profile that lists BTC but not ETH cannot hold this account: it says so
+    assert "no ETH contract" in view.cell("initial_margin", "bybit")

@@ -20,8 +20,7 @@ def _map(qtbot, session) -> QtStressMap:
 
 def test_image_is_the_core_grid(qtbot, session):
     w = _map(qtbot, session)
-    p = session.position
-    core_grid = liquidation_distance_grid(session.profile, p, mark=session.account_for_quote().mark_of(p))
+    core_grid = liquidation_distance_grid(session.profile, session.account_for_quote(), session.selected)
     g = w.grid
     assert g is not None
     np.testing.assert_array_equal(g.leverage, core_grid.leverage)
@@ -92,8 +91,7 @@ def test_volatility_mode_is_the_core_touch_grid(qtbot, session):
     w = _map(qtbot, session)
     w.mode_box.setCurrentIndex(w.mode_box.findData("volatility"))
     assert w.mode == "volatility" and w.grid is None and w.touch is not None
-    p = session.position
-    core_grid = touch_probability_grid(session.profile, p, mark=session.account_for_quote().mark_of(p),
+    core_grid = touch_probability_grid(session.profile, session.account_for_quote(), session.selected,
                                        horizon_years=7 / 365)
     np.testing.assert_array_equal(w.touch.probability, core_grid.probability)
     np.testing.assert_array_equal(w.image.image, core_grid.probability * 100)
@@ -118,3 +116,29 @@ def test_volatility_mode_is_the_core_touch_grid(qtbot, session):
     assert np.all(w.touch.probability >= core_grid.probability)  # a longer horizon, more likely
     w.set_mode("leverage")
     assert w.grid is not None and w.touch is None
+
+
+def test_a_cross_position_is_mapped_inside_its_account(qtbot, profiles):
+    # issue 9: Hyperliquid, cross, wallet 20,650, BTC 0.5 long at 95,000 and ETH 10 short at 3,300
+    # with ETH's mark at 3,600. Results say BTC's LP is 61,914; the map's star read 53,969 and its
+    # chance-of-liquidation mode used 54,380 (the position alone, as if the ETH loss did not exist).
+    from core.model import Account, MarginMode, Position, Side
+    from core.scenario import Scenario
+    from gui.session import Session
+
+    acct = Account("hyperliquid", 20_650, (Position("BTC", Side.LONG, 0.5, 95_000, 20, MarginMode.CROSS),
+                                           Position("ETH", Side.SHORT, 10, 3_300, 20, MarginMode.CROSS)),
+                   {"BTC": 95_000, "ETH": 3_600})
+    session = Session(profiles, Scenario("hyperliquid", acct), seed=7, volatility=0.8)
+    w = _map(qtbot, session)
+    results_lp = session.position_quote.liquidation_price
+    assert round(results_lp) == 61_914
+    assert f"LP {fmt.price(results_lp, session.tick)}" in w.title.text()  # what the star says
+    # every cell is the position inside the account: the (20x, +0) cell is the results' LP
+    core_grid = liquidation_distance_grid(session.profile, session.account_for_quote(), 0,
+                                          leverage=[20.0, *w.grid.leverage[:3]], added_margin=[0.0])
+    assert core_grid.liquidation_price[0, 0] == results_lp
+    np.testing.assert_array_equal(core_grid.liquidation_price[1:, 0],
+                                  w.grid.liquidation_price[:3, int(np.argmin(np.abs(w.grid.added_margin)))])
+    w.mode_box.setCurrentIndex(w.mode_box.findData("volatility"))
+    assert w.touch.liquidation_price == results_lp
