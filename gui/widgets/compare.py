@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Final
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +33,7 @@ from core import fmt
 from core.compare import ComparisonRow, compare_in_account, compare_position, explain_differences
 from core.model import MarginMode, Position
 from gui.session import Session
+from gui.throttle import Throttle
 
 THROTTLE_MS: Final = 150
 YOURS: Final = " ★"  # marks the workspace's own exchange in the column header
@@ -156,22 +157,18 @@ class QtCompareView(QWidget):
         layout.addWidget(self.heading)
         layout.addWidget(split, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(THROTTLE_MS)
-        self._timer.timeout.connect(self.refresh)
+        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
         session.scenarioChanged.connect(self.schedule)
         session.selectionChanged.connect(lambda _i: self.schedule())
         session.resultsChanged.connect(self.schedule)
         self.refresh()
 
     def schedule(self) -> None:
-        """Refresh soon; repeated calls within :data:`THROTTLE_MS` give one refresh (a throttle)."""
-        if not self._timer.isActive():
-            self._timer.start()
+        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
+        self.throttle.schedule()
 
     def refresh(self) -> None:
-        self._timer.stop()
+        self.throttle.cancel()
         s = self.session
         p = s.position
         key = None if p is None else (s.selected, s.account_for_quote(), s.scenario.exchange,

@@ -21,7 +21,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from core import fmt
@@ -30,6 +30,7 @@ from core.errors import InvalidInputError
 from core.model import MarginMode
 from core.stress import StressGrid, TouchGrid, liquidation_distance_grid, touch_probability_grid
 from gui.session import Session
+from gui.throttle import Throttle
 
 THROTTLE_MS: Final = 200
 #: red (at or past liquidation) -> amber -> green (far away)
@@ -195,10 +196,7 @@ class QtStressMap(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.mode_box.currentIndexChanged.connect(lambda _i: self.set_mode(self.mode_box.currentData()))
         self.horizon.editingFinished.connect(lambda: self.set_horizon(self.horizon.text()))
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(THROTTLE_MS)
-        self._timer.timeout.connect(self.refresh)
+        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
         session.scenarioChanged.connect(self.schedule)
         session.selectionChanged.connect(lambda _i: self.schedule())
         session.resultsChanged.connect(self.schedule)
@@ -239,14 +237,13 @@ class QtStressMap(QWidget):
         self.horizon_error.setVisible(touch)
 
     def schedule(self) -> None:
-        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh."""
-        if not self._timer.isActive():
-            self._timer.start()
+        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
+        self.throttle.schedule()
 
     # ------------------------------------------------------------------ drawing
 
     def refresh(self) -> None:
-        self._timer.stop()
+        self.throttle.cancel()
         s = self.session
         p = s.position
         key = None if p is None else (self.mode, self.horizon_days, s.selected, s.account_for_quote(),

@@ -71,16 +71,19 @@ def test_editing_the_position_updates_the_table(qtbot, session, capsys):
     before = view.cell("liquidation_price", "binance")
     # 50 BTC = 3.4M notional: Bybit's single BTCUSDT tier stops at 2,000,000 (DOMAIN.md §2)
     session.edit_position(0, qty=50.0)
-    qtbot.waitUntil(lambda: view.cell("contract", "bybit") == "not available", timeout=3_000)
+    view.throttle.flush()
+    assert view.cell("contract", "bybit") == "not available"
     assert view.cell("liquidation_price", "binance") != before
     assert "2,000,000" in view.cell("initial_margin", "bybit")
     _assert_table_matches_cli(view, _cli_compare(capsys, session))
     assert any(line.startswith("bybit: not available (qty)") for line in view.explanation_lines())
     # undo brings the first table back; a short in cross mode is compared on the wallet
     session.undo_stack.undo()
-    qtbot.waitUntil(lambda: view.cell("liquidation_price", "binance") == before, timeout=3_000)
+    view.throttle.flush()
+    assert view.cell("liquidation_price", "binance") == before
     session.edit_position(0, side="short", mode="cross")
-    qtbot.waitUntil(lambda: view.comparison.position.mode is MarginMode.CROSS, timeout=3_000)
+    view.throttle.flush()
+    assert view.comparison.position.mode is MarginMode.CROSS
     assert view.comparison.wallet == session.account.wallet_usd
     _assert_table_matches_cli(view, _cli_compare(capsys, session))
 
@@ -90,13 +93,13 @@ def test_streamed_mark_is_used_and_bursts_collapse(qtbot, session, capsys):
     qtbot.addWidget(view)
     calls = []
     orig = view.refresh
-    view._timer.timeout.disconnect()
-    view._timer.timeout.connect(lambda: (calls.append(1), orig()))
+    view.refresh = lambda: (calls.append(1), orig())  # type: ignore[method-assign]
+    view.throttle._callback = view.refresh
     for _ in range(5):
         session.advance(50)  # five resultsChanged in a row
-    qtbot.waitUntil(lambda: len(calls) > 0, timeout=3_000)
-    qtbot.wait(50)
-    assert len(calls) == 1
+    assert view.throttle.pending and calls == []  # nothing recomputed yet: one refresh is scheduled
+    view.throttle.flush()
+    assert len(calls) == 1 and not view.throttle.pending
     mark = session.account_for_quote().mark_of(session.position)
     assert view.comparison.mark == mark != session.position.entry_price
     _assert_table_matches_cli(view, _cli_compare(capsys, session))

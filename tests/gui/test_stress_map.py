@@ -63,9 +63,11 @@ def test_hover_reads_out_the_cell(qtbot, session):
 def test_follows_the_session_and_shows_refusals(qtbot, session):
     w = _map(qtbot, session)
     session.edit_position(0, leverage=20.0)
-    qtbot.waitUntil(lambda: w.grid is not None and w.grid.current[0] == 20.0, timeout=3_000)
+    w.throttle.flush()
+    assert w.grid is not None and w.grid.current[0] == 20.0
     session.set_profile("hyperliquid")  # BTCUSDT -> BTC, 40x at most
-    qtbot.waitUntil(lambda: w.grid is not None and w.grid.profile_id == "hyperliquid", timeout=3_000)
+    w.throttle.flush()
+    assert w.grid is not None and w.grid.profile_id == "hyperliquid"
     assert w.grid.leverage[-1] == 40.0
 
 
@@ -80,7 +82,8 @@ def test_a_refusal_from_core_becomes_a_message(qtbot, session, monkeypatch):
 
     monkeypatch.setattr(sm, "liquidation_distance_grid", refuse)
     session.edit_position(0, qty=4.0)
-    qtbot.waitUntil(lambda: w.grid is None, timeout=3_000)
+    w.throttle.flush()
+    assert w.grid is None
     assert w.title.text() == "No stress map: qty: notional 680,000,000 USDT is above the largest tier"
     assert w.image.image is None and w.show_readout(10.0, 0.0) == " "
 
