@@ -24,18 +24,27 @@ def price(x: float | None, tick: float = 0.01) -> str:
     return f"{v:,.{_decimals(tick)}f}"
 
 
+def _unsigned_zero(text: str) -> str:
+    """A value that rounds to zero has no sign: "-0.00" reads as a loss that is not there."""
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+
+
 def money(x: float | None, decimals: int = 2) -> str:
-    """``money(34000) == "34,000.00"``; NaN/None -> "--"."""
+    """``money(34000) == "34,000.00"``; NaN/None -> "--"; never "-0.00".
+
+    >>> money(-0.0), money(-0.004), money(-1234.5)
+    ('0.00', '0.00', '-1,234.50')
+    """
     if x is None or not math.isfinite(x):
         return NONE_TEXT
-    return f"{x:,.{decimals}f}"
+    return _unsigned_zero(f"{x:,.{decimals}f}")
 
 
 def pct(x: float | None, decimals: int = 2) -> str:
     """A fraction as percent: ``pct(0.1) == "10.00 %"``."""
     if x is None or not math.isfinite(x):
         return NONE_TEXT if x is None or math.isnan(x) else ("∞" if x > 0 else "-∞")
-    return f"{x * 100:,.{decimals}f} %"
+    return _unsigned_zero(f"{x * 100:,.{decimals}f} %")
 
 
 def num(x: float | None) -> str:
@@ -45,7 +54,7 @@ def num(x: float | None) -> str:
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x):,}"
     s = f"{x:,.6f}".rstrip("0").rstrip(".")
-    return s
+    return _unsigned_zero(s)
 
 
 def allowed_range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,

@@ -72,6 +72,7 @@ class PositionQuote:
     liquidation_tier: TierInfo
     close_fee: float
     collateral: float  # WB' used in the liquidation equation
+    bankruptcy_collateral: float  # what equity is zero against: the margin, or wallet + others' uPnL
     explain: Mapping[str, str] = field(default_factory=dict)
     # cross: the maintenance margin of every cross position, which the margin ratio compares with
     # the account's equity; None for an isolated position
@@ -328,7 +329,7 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
         margin_ratio=ratio, liquidation_price=lp, bankruptcy_price=bp,
         liquidatable_now=bool(equity < check_mm), tier=TierInfo.of(tiers, k),
         liquidation_tier=TierInfo.of(tiers, k_lp), close_fee=fee, collateral=collateral,
-        account_maintenance=account_mm,
+        bankruptcy_collateral=collateral_bp, account_maintenance=account_mm,
     )
     object.__setattr__(q, "explain", explain(profile, q, contract.quote))
     return q
@@ -406,16 +407,22 @@ def explain(profile: Profile, q: PositionQuote, ccy: str = "USDT") -> dict[str, 
     if not math.isfinite(q.liquidation_price):
         lp_text += " -> no liquidation price: the collateral covers the whole position (shown as --)"
     ex["liquidation_price"] = lp_text
-    if r.fee_model is FeeModel.CLOSE_FEE:
-        ex["bankruptcy_price"] = (f"BP = (qty x entry {'-' if p.sign > 0 else '+'} collateral) / (qty x (1 "
-                                  f"{'-' if p.sign > 0 else '+'} taker fee)) = {fmt.num(q.bankruptcy_price)}: "
-                                  f"equity after the fee to close is zero")
+    minus = "-" if p.sign > 0 else "+"
+    if p.mode is MarginMode.ISOLATED:
+        coll_word, coll_nums = "margin", n(q.bankruptcy_collateral)
     else:
-        coll_bp = q.collateral if p.mode is MarginMode.ISOLATED else None
-        coll_text = n(coll_bp) if coll_bp is not None else "wallet + others' uPnL"
-        ex["bankruptcy_price"] = (f"BP = entry {'-' if p.sign > 0 else '+'} collateral / qty = {n(p.entry_price)} "
-                                  f"{'-' if p.sign > 0 else '+'} {coll_text} / {n(p.qty_base)} = "
-                                  f"{fmt.num(q.bankruptcy_price)}: equity is zero there")
+        others = q.bankruptcy_collateral - q.margin
+        coll_word = "(wallet + others' uPnL)"
+        coll_nums = f"({n(q.margin)} {'-' if others < 0 else '+'} {n(abs(others))})"
+    if r.fee_model is FeeModel.CLOSE_FEE:
+        ex["bankruptcy_price"] = (f"BP = (qty x entry {minus} {coll_word}) / (qty x (1 {minus} taker fee)) = "
+                                  f"({n(p.qty_base)} x {n(p.entry_price)} {minus} {coll_nums}) / ({n(p.qty_base)} x "
+                                  f"(1 {minus} {n(r.taker_fee)})) = {fmt.num(q.bankruptcy_price)}: equity after the "
+                                  "fee to close is zero")
+    else:
+        ex["bankruptcy_price"] = (f"BP = entry {minus} {coll_word} / qty = {n(p.entry_price)} {minus} "
+                                  f"{coll_nums} / {n(p.qty_base)} = {fmt.num(q.bankruptcy_price)}: equity is zero "
+                                  "there")
     return ex
 
 

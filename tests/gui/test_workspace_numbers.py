@@ -235,3 +235,17 @@ def test_partial_close_and_add_to_position_through_the_panel(window):
     assert panel.cell("liquidation_price", 1) == "62,400.0"
     panel.add_qty.spin.setValue(5.0)  # needs 35,000 of margin; the free balance is 20,000
     assert "allowed up to" in panel.message.text() and not panel.apply_button.isEnabled()
+
+
+def test_a_short_at_its_entry_shows_no_negative_zero_and_cross_arithmetic_has_numbers(window):
+    # issue 9: "-0.00" uPnL on a short with mark = entry (s * q * (m - e) is -0.0 for a short);
+    # the bankruptcy tooltip of a cross position read "95,000 - wallet + others' uPnL / 0.5".
+    s = window.session
+    s.edit_position(0, side="short", mode="cross")
+    s.set_wallet(20_650.0)
+    assert s.position_quote.unrealized_pnl == 0.0
+    assert window.results.values["unrealized_pnl"].text().startswith("0.00")
+    tip = window.results.values["bankruptcy_price"].toolTip()
+    # BP = 68,000 + (wallet 20,650 + others' uPnL 0) / 5 = 72,130
+    assert "68,000 + (20,650 + 0) / 5 = 72,130" in tip, tip
+    assert "wallet + others' uPnL / " not in tip
