@@ -199,3 +199,38 @@ def test_cross_margin_ratio_explained_with_account_totals():
     assert q.margin_ratio == pytest.approx(369 / 3_000)
     assert "369" in q.explain["margin_ratio"] and "3,000" in q.explain["margin_ratio"]
     assert "12.30 %" in q.explain["margin_ratio"]
+
+
+def test_bybit_cross_liquidation_price_agrees_with_the_margin_ratio():
+    # issue 9: 1 BTC long at 60,000, 50x cross, wallet 332.5 under bybit printed MM 332.84 above the
+    # wallet and LP 60,000.3 above the mark, yet margin ratio 99.95 % and "liquidatable: no".
+    # One fee-to-close rule: 0.055 % x 1 x 60,000 x (1 - 1/50) = 32.34 (at the bankruptcy price of
+    # the initial margin); MM = 0.5 % x 60,000 + 32.34 = 332.34 <= 332.5; LP solves
+    # 332.5 - 32.34 + (P - 60,000) = 0.005 P  ->  P = 59,699.84 / 0.995 = 59,999.8392...
+    bybit = PS.get("bybit")
+    acct = Account("bybit", 332.5, (Position("BTCUSDT", Side.LONG, 1, 60_000, 50, MarginMode.CROSS),),
+                   {"BTCUSDT": 60_000})
+    q = quote_account(bybit, acct).positions[0]
+    assert q.maintenance_margin == pytest.approx(332.34, abs=1e-9)
+    assert q.account_maintenance == q.maintenance_margin  # one number, shown and used by the ratio
+    assert q.liquidation_price == pytest.approx(59_699.84 / 0.995, rel=1e-12)
+    assert not q.liquidatable_now and q.margin_ratio < 1
+    assert q.liquidation_price < q.mark
+
+
+@pytest.mark.parametrize("pid", sorted(PS.ids))
+@pytest.mark.parametrize("side", [Side.LONG, Side.SHORT])
+def test_liquidatable_now_exactly_when_the_mark_is_at_or_past_the_liquidation_price(pid, side):
+    # the liquidation price, the margin ratio and the liquidatable test come from one rule: stepping
+    # the mark across the LP flips the test, cross and isolated, on every shipped profile
+    prof = PS.get(pid)
+    sym = prof.symbols[0]
+    for mode in (MarginMode.ISOLATED, MarginMode.CROSS):
+        pos = Position(sym, side, 1, 60_000, 20, mode)
+        wallet = 3_500.0 if mode is MarginMode.CROSS else 0.0
+        lp = quote_account(prof, Account(pid, wallet, (pos,), {sym: 60_000})).positions[0].liquidation_price
+        for frac, liquidatable in ((1e-6, False), (-1e-6, True)):
+            mark = lp * (1 + side.sign * frac)
+            q = quote_account(prof, Account(pid, wallet, (pos,), {sym: mark})).positions[0]
+            assert q.liquidatable_now is liquidatable, (pid, side, mode, mark, lp)
+            assert (q.margin_ratio >= 1) is liquidatable
