@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 _T0 = time.perf_counter()
-_forced_palette = False
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,47 +31,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.play_seconds < 0 or args.play_seconds > 3600:
         ap.error(f"--play-seconds must lie in [0, 3600], got {args.play_seconds:g}")
     return args
-
-
-def apply_theme(theme: str) -> None:
-    """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one.
-
-    The colour scheme is asked of the platform (Qt >= 6.8); where the platform cannot switch (some
-    desktops, the offscreen platform) a forced choice also installs Fusion with a matching palette.
-    """
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QColor, QGuiApplication, QPalette
-    from PySide6.QtWidgets import QApplication, QStyleFactory
-
-    app = QApplication.instance()
-    hints = QGuiApplication.styleHints()
-    scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(theme, Qt.ColorScheme.Unknown)
-    if hasattr(hints, "setColorScheme"):
-        hints.setColorScheme(scheme)
-    global _forced_palette
-    if not isinstance(app, QApplication):
-        return
-    if theme == "system" or hints.colorScheme() == scheme:
-        if _forced_palette:  # back from a forced palette to the platform's
-            app.setPalette(app.style().standardPalette())
-            _forced_palette = False
-        return
-    _forced_palette = True
-    app.setStyle(QStyleFactory.create("Fusion"))
-    if theme == "light":
-        app.setPalette(app.style().standardPalette())
-        return
-    R = QPalette.ColorRole
-    pal = QPalette()
-    for role, color in ((R.Window, "#23272e"), (R.WindowText, "#e6e6e6"), (R.Base, "#1b1e23"),
-                        (R.AlternateBase, "#262a31"), (R.ToolTipBase, "#2d323a"), (R.ToolTipText, "#e6e6e6"),
-                        (R.Text, "#e6e6e6"), (R.Button, "#2d323a"), (R.ButtonText, "#e6e6e6"),
-                        (R.BrightText, "#ff6b6b"), (R.Highlight, "#3d7bd9"), (R.HighlightedText, "#ffffff"),
-                        (R.Link, "#6ea8ff"), (R.PlaceholderText, "#8a9099")):
-        pal.setColor(role, QColor(color))
-    for role in (R.Text, R.ButtonText, R.WindowText):
-        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a808a"))
-    app.setPalette(pal)
 
 
 def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
@@ -94,6 +52,7 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
     from gui import settings as S
     from gui.main_window import MainWindow, app_icon
     from gui.session import Session
+    from gui.theme import apply_theme
     from gui.workspace import example_scenario
 
     settings = S.Settings.load(paths.settings_path())

@@ -29,7 +29,7 @@ from core.errors import InvalidInputError, MarginEngineError
 from core.paths import resources_dir
 from core.persistence import atomic_write_text
 from core.scenario import load_scenario
-from gui import paths
+from gui import paths, theme
 from gui import settings as S
 from gui.errors import show_error
 from gui.session import Session
@@ -463,9 +463,7 @@ class MainWindow(QMainWindow):
             self.apply_theme()
 
     def apply_theme(self) -> None:
-        from gui.app import apply_theme
-
-        apply_theme(self.settings.get(S.THEME))
+        theme.apply_theme(self.settings.get(S.THEME))
         self.chart.apply_palette()
 
     def _save_settings(self) -> None:

@@ -65,7 +65,7 @@ def test_unexpected_error_is_logged_and_shown_once(qapp, monkeypatch):
 def test_forced_dark_theme_and_back_to_the_system(qapp):
     from PySide6.QtGui import QPalette
 
-    from gui.app import apply_theme
+    from gui.theme import apply_theme
 
     apply_theme("dark")
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
