@@ -727,8 +727,7 @@ def _evaluate_lines(path: str, name: str, profile: Profile, aq: AccountQuote, *,
 
 
 if __name__ == "__main__":  # python -m core.cli
-    # Run the module as ``core.cli``, the name COMMANDS imports the commands from, so that this
-    # run and its commands share one copy of it (its CliError, its helpers) rather than two.
-    from core.cli import main as _main
-
-    raise SystemExit(_main())
+    # COMMANDS names this module "core.cli": let that name find this run's copy rather than load a
+    # second one (with a second CliError that main would not recognise).
+    sys.modules.setdefault("core.cli", sys.modules[__name__])
+    raise SystemExit(main())
