@@ -28,6 +28,12 @@ def test_every_package_is_listed_in_pyproject():
     assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
 
 
+def test_docstring_examples_run_as_doctests():
+    # STYLE.md §4: the worked numbers in core's docstrings are tests; `make test` runs plain pytest.
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in ini["addopts"] and {"core", "gui"} <= set(ini["testpaths"])
+
+
 _CHECK = """
 import json, sys
 from core.paths import resources_dir, exchanges_dir

@@ -1,12 +1,9 @@
 """core.stress: the leverage x added-margin grid equals scalar quotes cell by cell."""
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-import core.stress
 from core.errors import InvalidInputError
 from core.model import MarginMode, Position, Side
 from core.paths import exchanges_dir
@@ -15,11 +12,6 @@ from core.quote import quote_position
 from core.stress import default_axes, leverage_limit, liquidation_distance_grid, scalar_cell
 
 PS = load_profiles([exchanges_dir()])
-
-
-def test_docstring_examples():
-    result = doctest.testmod(core.stress, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 CASES = [
