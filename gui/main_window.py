@@ -155,7 +155,9 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, title, str(self._last_dir()), filt)
         return Path(path) if path else None
 
-    def save_path(self, title: str, filt: str = SCENARIO_FILTER, suggested: str = "scenario.json") -> Path | None:
+    # *.marginlab.json: the name the desktop knows as a MarginLab scenario (resources/marginlab-scenario.xml)
+    def save_path(self, title: str, filt: str = SCENARIO_FILTER,
+                  suggested: str = "scenario.marginlab.json") -> Path | None:
         path, _ = QFileDialog.getSaveFileName(self, title, str(self._last_dir() / suggested), filt)
         return Path(path) if path else None
 
