@@ -6,6 +6,7 @@ Commands (documented with examples in ``docs/cli.md``)::
     marginlab-cli profiles the rule profiles found, their contracts, dates and sources
     marginlab-cli compare  one position under every profile, side by side
     marginlab-cli evaluate a portfolio file (the scenario format of core.scenario)
+    marginlab-cli simulate a scenario file's liquidation waterfall (core.simulate_cli)
 
 The output is a contract other tools rely on: ``--json`` prints one JSON object with unrounded
 numbers (``null`` where there is no price); people's output rounds prices to the contract's tick
@@ -14,21 +15,15 @@ names the flag (or the file and field) and the allowed range; no traceback.
 
 Adding a command
 ----------------
-:func:`build_parser` runs every registrar in :data:`REGISTRARS`. A registrar takes the
-sub-parsers object and adds one command::
-
-    def register(subparsers):
-        p = add_command(subparsers, "simulate", help="...", description="...")
-        add_common_arguments(p)          # --profiles-dir DIR (repeatable) and --json
-        p.add_argument("file", ...)
-        p.set_defaults(func=run)         # run(args) -> exit status (int)
-
-and is wired in by listing it in :data:`REGISTRARS`, either the function itself or, to import the
-module only when the parser is built (no import cycle with a module that imports this one), its
-``"module:function"`` name, e.g. ``"core.simulate_cli:register"``. Inside ``run``,
-:func:`load_profile_set` loads the shipped and the user's profiles (warning about refused files),
-:func:`print_json` prints a JSON answer, and bad input is raised as a :mod:`core.errors` exception
-(or :class:`CliError` for a flag): :func:`main` turns it into the one-line message and status 2.
+Two steps, both in this module: a ``_register_<name>`` function declares the command's flags
+(with :func:`add_command` and :func:`add_common_arguments`) and :func:`build_parser` calls it; and
+:data:`COMMANDS` names the function that runs it, ``"module:function"``, taking the parsed
+arguments and returning the exit status. That module is imported only when its command runs, so a
+command's own module (``core.simulate_cli``) imports its helpers from here without an import
+cycle. Inside the function, :func:`load_profile_set` loads the shipped and the user's profiles
+(warning about refused files), :func:`print_json` prints a JSON answer, and bad input is raised as
+a :mod:`core.errors` exception (or :class:`CliError` for a flag): :func:`main` turns it into the
+one-line message and status 2.
 """
 from __future__ import annotations
 
@@ -41,7 +36,7 @@ import math
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -71,8 +66,6 @@ PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
 EXIT_INTERNAL: Final = 1  # a bug: Python's own traceback, never on purpose
 EXIT_USAGE: Final = 2  # bad input: one line on stderr
-
-Registrar = Callable[[Any], None] | str  # a function, or "package.module:function"
 
 
 class CliError(MarginEngineError):
@@ -128,7 +121,7 @@ FEE_RATE: Final = number_type(lo=0, hi=0.1)
 
 
 # ---------------------------------------------------------------------------------------------
-# The parser and its extension point
+# The parser: every command's flags
 
 
 def add_command(subparsers: Any, name: str, *, help: str, description: str = "",
@@ -193,13 +186,11 @@ def _register_quote(subparsers: Any) -> None:
     add_common_arguments(p)
     p.add_argument("--explain", action="store_true",
                    help="write out the arithmetic behind each number (with --json: an \"explain\" object)")
-    p.set_defaults(func=_cmd_quote)
 
 
 def _register_profiles(subparsers: Any) -> None:
     p = add_command(subparsers, "profiles", help="the rule profiles: contracts, dates, sources")
     add_common_arguments(p)
-    p.set_defaults(func=_cmd_profiles)
 
 
 def _register_compare(subparsers: Any) -> None:
@@ -220,7 +211,6 @@ def _register_compare(subparsers: Any) -> None:
                         "an \"explanations\" list)")
     p.add_argument("--reference", metavar="ID",
                    help="the profile the others are explained against (default: the first that quotes)")
-    p.set_defaults(func=_cmd_compare)
 
 
 def _register_evaluate(subparsers: Any) -> None:
@@ -233,16 +223,36 @@ def _register_evaluate(subparsers: Any) -> None:
                    help="evaluate under this profile instead of the file's (symbols are matched)")
     add_common_arguments(p)
     p.add_argument("--explain", action="store_true", help="write out the arithmetic for each position")
-    p.set_defaults(func=_cmd_evaluate)
 
 
-#: Every sub-command's registrar, in help order: functions or "module:function" names (module notes).
-REGISTRARS: list[Registrar] = [_register_quote, _register_profiles, _register_compare, _register_evaluate,
-                               "core.simulate_cli:register"]
+def _register_simulate(subparsers: Any) -> None:
+    p = add_command(
+        subparsers, "simulate", help="play a scenario file's liquidation waterfall",
+        description=textwrap.dedent("""\
+            Play the liquidation waterfall of a scenario file (its "simulation" section) over its price path:
+            margin checks at the mark, liquidation orders against a book model, partial liquidation, the
+            insurance fund, backstop and auto-deleveraging, under the scenario's exchange rules.
+
+            examples:
+              marginlab-cli simulate resources/scenarios/lesson-faq-crash.json
+              marginlab-cli simulate my.json --json | jq '.parties'"""))
+    add_common_arguments(p, json_help="print one JSON object: events, ledger, parties, liquidations")
+    p.add_argument("file", type=Path, metavar="FILE", help="a scenario file with a simulation section")
 
 
-def build_parser(registrars: Iterable[Registrar] | None = None) -> argparse.ArgumentParser:
-    """The argparse parser with one sub-parser per registrar (default :data:`REGISTRARS`)."""
+#: The commands in help order and the function that runs each, ``"module:function"``: it takes the
+#: parsed arguments and returns the exit status. Its module is imported only when the command runs.
+COMMANDS: Final[dict[str, str]] = {
+    "quote": "core.cli:_cmd_quote",
+    "profiles": "core.cli:_cmd_profiles",
+    "compare": "core.cli:_cmd_compare",
+    "evaluate": "core.cli:_cmd_evaluate",
+    "simulate": "core.simulate_cli:run",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser: one sub-parser per command of :data:`COMMANDS`, with its flags."""
     parser = _Parser(
         prog=PROG, allow_abbrev=False,
         description="MarginLab from the command line: margins, liquidation and bankruptcy prices "
@@ -251,16 +261,16 @@ def build_parser(registrars: Iterable[Registrar] | None = None) -> argparse.Argu
                "`marginlab-cli COMMAND --help` for a command's flags.")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for registrar in REGISTRARS if registrars is None else registrars:
-        _resolve_registrar(registrar)(sub)
+    for register in (_register_quote, _register_profiles, _register_compare, _register_evaluate,
+                     _register_simulate):
+        register(sub)
     return parser
 
 
-def _resolve_registrar(registrar: Registrar) -> Callable[[Any], None]:
-    if not isinstance(registrar, str):
-        return registrar
-    module_name, _, func_name = registrar.partition(":")
-    func: Callable[[Any], None] = getattr(importlib.import_module(module_name), func_name or "register")
+def _command_function(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function that runs command ``name``, its module imported now (see :data:`COMMANDS`)."""
+    module_name, _, func_name = COMMANDS[name].partition(":")
+    func: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module_name), func_name)
     return func
 
 
@@ -280,12 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help, --version, usage errors (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    func = getattr(args, "func", None)
-    if func is None:
-        return _fail(PROG, "choose a command: " + ", ".join(_command_names(parser)) + " (see --help)")
+    if args.command is None:
+        return _fail(PROG, "choose a command: " + ", ".join(COMMANDS) + " (see --help)")
     prog = f"{PROG} {args.command}"
     try:
-        return int(func(args) or EXIT_OK)
+        return int(_command_function(args.command)(args) or EXIT_OK)
     except CliError as exc:
         return _fail(prog, f"{exc.flag}: {exc.reason}")
     except InvalidInputError as exc:
@@ -305,13 +314,6 @@ def _tolerate_narrow_encodings() -> None:
         if encoding != "utf8" and hasattr(stream, "reconfigure"):
             with contextlib.suppress(Exception):
                 stream.reconfigure(errors="replace")
-
-
-def _command_names(parser: argparse.ArgumentParser) -> list[str]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return list(action.choices)
-    return []
 
 
 def _fail(prog: str, message: str) -> int:
@@ -725,4 +727,7 @@ def _evaluate_lines(path: str, name: str, profile: Profile, aq: AccountQuote, *,
 
 
 if __name__ == "__main__":  # python -m core.cli
+    # COMMANDS names this module "core.cli": let that name find this run's copy rather than load a
+    # second one (with a second CliError that main would not recognise).
+    sys.modules.setdefault("core.cli", sys.modules[__name__])
     raise SystemExit(main())

@@ -1,10 +1,16 @@
-"""Entry point: ``marginlab`` opens the window; ``marginlab --screenshot PATH`` renders it to a PNG.
+"""Entry point: ``marginlab [FILE]`` opens the window; ``marginlab --screenshot PATH`` renders it to a PNG.
 
-``--screenshot PATH [--scenario FILE] [--play-seconds N]`` builds the real main window offscreen (it
-sets ``QT_QPA_PLATFORM=offscreen`` unless a platform is given), opens FILE or the first-launch
-example, plays N seconds of the feed at the default speed (deterministically: N x 60 frames), saves
-the window to PATH and exits. It reads no autosave and writes none, so it never disturbs a user's
-workspace.
+``marginlab FILE`` (what the desktop entry runs for a scenario file) starts as usual, on the last
+workspace, and opens FILE over it as File > Open does: unsaved changes are offered to be saved
+first, and a file that cannot be read is reported in the usual dialog and leaves the usual
+workspace open. ``--install-desktop`` / ``--uninstall-desktop`` add or remove the menu entry, icons
+and scenario file type for this user (:mod:`gui.desktop`) and exit.
+
+``--screenshot PATH [FILE] [--play-seconds N]`` builds the real main window offscreen (it sets
+``QT_QPA_PLATFORM=offscreen`` unless a platform is given), opens FILE or the first-launch example,
+plays N seconds of the feed at the default speed (deterministically: N x 60 frames), saves the
+window to PATH and exits. It reads no autosave and writes none, so it never disturbs a user's
+workspace. ``--scenario FILE`` is another spelling of FILE.
 """
 from __future__ import annotations
 
@@ -16,63 +22,29 @@ from pathlib import Path
 from typing import Any
 
 _T0 = time.perf_counter()
-_forced_palette = False
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="marginlab", description="Perpetual-futures margin and liquidation workbench.")
+    ap.add_argument("file", nargs="?", metavar="FILE", type=Path, help="a scenario file to open")
+    ap.add_argument("--scenario", metavar="FILE", type=Path, help="the same as FILE")
+    ap.add_argument("--install-desktop", action="store_true",
+                    help="add MarginLab to the applications menu, with its icon and scenario file type, "
+                         "for this user (in $XDG_DATA_HOME or ~/.local/share), and exit")
+    ap.add_argument("--uninstall-desktop", action="store_true", help="remove what --install-desktop added, and exit")
     ap.add_argument("--screenshot", metavar="PATH", type=Path, help="render the main window to PATH (PNG) and exit")
-    ap.add_argument("--scenario", metavar="FILE", type=Path, help="scenario file to open")
     ap.add_argument("--play-seconds", metavar="N", type=float, default=0.0,
                     help="with --screenshot: play the feed for N seconds of playback first")
     ap.add_argument("--tab", metavar="NAME", help="with --screenshot: show this bottom tab (What-if, Events, "
                                                   "Compare, Calculators, Stress map)")
     ap.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.file is not None and args.scenario is not None and args.file != args.scenario:
+        ap.error("give the scenario file once: FILE or --scenario FILE")
+    args.file = args.file or args.scenario
     if args.play_seconds < 0 or args.play_seconds > 3600:
         ap.error(f"--play-seconds must lie in [0, 3600], got {args.play_seconds:g}")
     return args
-
-
-def apply_theme(theme: str) -> None:
-    """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one.
-
-    The colour scheme is asked of the platform (Qt >= 6.8); where the platform cannot switch (some
-    desktops, the offscreen platform) a forced choice also installs Fusion with a matching palette.
-    """
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QColor, QGuiApplication, QPalette
-    from PySide6.QtWidgets import QApplication, QStyleFactory
-
-    app = QApplication.instance()
-    hints = QGuiApplication.styleHints()
-    scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(theme, Qt.ColorScheme.Unknown)
-    if hasattr(hints, "setColorScheme"):
-        hints.setColorScheme(scheme)
-    global _forced_palette
-    if not isinstance(app, QApplication):
-        return
-    if theme == "system" or hints.colorScheme() == scheme:
-        if _forced_palette:  # back from a forced palette to the platform's
-            app.setPalette(app.style().standardPalette())
-            _forced_palette = False
-        return
-    _forced_palette = True
-    app.setStyle(QStyleFactory.create("Fusion"))
-    if theme == "light":
-        app.setPalette(app.style().standardPalette())
-        return
-    R = QPalette.ColorRole
-    pal = QPalette()
-    for role, color in ((R.Window, "#23272e"), (R.WindowText, "#e6e6e6"), (R.Base, "#1b1e23"),
-                        (R.AlternateBase, "#262a31"), (R.ToolTipBase, "#2d323a"), (R.ToolTipText, "#e6e6e6"),
-                        (R.Text, "#e6e6e6"), (R.Button, "#2d323a"), (R.ButtonText, "#e6e6e6"),
-                        (R.BrightText, "#ff6b6b"), (R.Highlight, "#3d7bd9"), (R.HighlightedText, "#ffffff"),
-                        (R.Link, "#6ea8ff"), (R.PlaceholderText, "#8a9099")):
-        pal.setColor(role, QColor(color))
-    for role in (R.Text, R.ButtonText, R.WindowText):
-        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a808a"))
-    app.setPalette(pal)
 
 
 def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
@@ -94,6 +66,7 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
     from gui import settings as S
     from gui.main_window import MainWindow, app_icon
     from gui.session import Session
+    from gui.theme import apply_theme
     from gui.workspace import example_scenario
 
     settings = S.Settings.load(paths.settings_path())
@@ -125,9 +98,9 @@ def screenshot(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> int:
     from core.errors import MarginEngineError
 
-    if args.scenario is not None:
+    if args.file is not None:
         try:
-            session.open_file(args.scenario)
+            session.open_file(args.file)
         except (MarginEngineError, OSError) as exc:
             print(f"marginlab: {exc}", file=sys.stderr)
             return 2
@@ -183,26 +156,36 @@ def startup_probe() -> int:
     return app.exec()
 
 
+def launch(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The usual start short of the event loop: the last workspace, FILE opened over it, shown."""
+    app, settings, profiles, _session, window = build()
+    from gui import errors
+
+    errors.install()
+    window.start(restore=True)
+    if args.file is not None:
+        window.open_file(args.file)  # reports a file it cannot open; the workspace stays
+    window.show()
+    problems = [settings.problem] if settings.problem else []
+    problems += [str(e) for e in profiles.errors]
+    if problems:
+        window.inform("Some files were not used", "\n\n".join(problems))
+    return app, window
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.install_desktop or args.uninstall_desktop:
+        from gui import desktop
+
+        return desktop.main(remove=args.uninstall_desktop, argv0=sys.argv[0])
     if args.screenshot is not None or args.startup_probe:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if args.startup_probe:
         return startup_probe()
     if args.screenshot is not None:
         return screenshot(args)
-    app, settings, profiles, _session, window = build()
-    from gui import errors
-
-    errors.install()
-    window.start(restore=True)
-    if args.scenario is not None:
-        window.open_file(args.scenario)
-    window.show()
-    problems = [settings.problem] if settings.problem else []
-    problems += [str(e) for e in profiles.errors]
-    if problems:
-        window.inform("Some files were not used", "\n\n".join(problems))
+    app, _window = launch(args)
     return int(app.exec())
 
 

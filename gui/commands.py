@@ -7,22 +7,25 @@ spin box's arrows is undone in one step.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
 from core.scenario import Scenario
 
-if TYPE_CHECKING:
-    from gui.session import Session
-
 MERGE_EDIT_FIELD = 1
+
+
+class Installs(Protocol):
+    """What a command acts on: ``gui.session.Session``, which imports this module (not the reverse)."""
+
+    def _install(self, scenario: Scenario, selected: int) -> None: ...
 
 
 class ReplaceScenario(QUndoCommand):
     """Swap the session's scenario between two frozen values."""
 
-    def __init__(self, session: Session, *, before: Scenario, after: Scenario, text: str,
+    def __init__(self, session: Installs, *, before: Scenario, after: Scenario, text: str,
                  selected_before: int, selected_after: int, merge_key: str | None = None) -> None:
         super().__init__(text)
         self._session = session

@@ -29,7 +29,7 @@ from core.errors import InvalidInputError, MarginEngineError
 from core.paths import resources_dir
 from core.persistence import atomic_write_text
 from core.scenario import load_scenario
-from gui import paths
+from gui import paths, theme
 from gui import settings as S
 from gui.errors import show_error
 from gui.session import Session
@@ -155,7 +155,9 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, title, str(self._last_dir()), filt)
         return Path(path) if path else None
 
-    def save_path(self, title: str, filt: str = SCENARIO_FILTER, suggested: str = "scenario.json") -> Path | None:
+    # *.marginlab.json: the name the desktop knows as a MarginLab scenario (resources/marginlab-scenario.xml)
+    def save_path(self, title: str, filt: str = SCENARIO_FILTER,
+                  suggested: str = "scenario.marginlab.json") -> Path | None:
         path, _ = QFileDialog.getSaveFileName(self, title, str(self._last_dir() / suggested), filt)
         return Path(path) if path else None
 
@@ -463,9 +465,7 @@ class MainWindow(QMainWindow):
             self.apply_theme()
 
     def apply_theme(self) -> None:
-        from gui.app import apply_theme
-
-        apply_theme(self.settings.get(S.THEME))
+        theme.apply_theme(self.settings.get(S.THEME))
         self.chart.apply_palette()
 
     def _save_settings(self) -> None:

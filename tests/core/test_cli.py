@@ -1,6 +1,8 @@
 """marginlab-cli: the JSON contract, people's output, one-line errors, the portfolio files."""
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import os
 import shutil
@@ -11,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from core import cli
-from core.errors import InvalidInputError
 from core.model import Account
 from core.paths import exchanges_dir, scenarios_dir
 from core.profiles import load_profiles
@@ -410,51 +411,33 @@ def test_evaluate_missing_and_non_json_files(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The extension point
+# The command table
 
 
-def test_registrars_extend_the_parser(capsys, monkeypatch):
-    calls = []
-
-    def register(subparsers):
-        p = cli.add_command(subparsers, "replay-test", help="a test-only command")
-        cli.add_common_arguments(p)
-        p.add_argument("--steps", type=cli.number_type(lo=1), required=True)
-
-        def run_it(args):
-            calls.append(args.steps)
-            if args.steps > 10:
-                raise InvalidInputError("steps", "at most 10 in this test")
-            profiles = cli.load_profile_set(args)
-            cli.print_json({"steps": args.steps, "profiles": len(profiles), "none": float("nan")})
-            return 0
-
-        p.set_defaults(func=run_it)
-
-    monkeypatch.setattr(cli, "REGISTRARS", [*cli.REGISTRARS, register])
+def test_every_command_has_flags_and_a_function():
     parser = cli.build_parser()
-    assert "replay-test" in parser.format_help()
-    d = run_json(capsys, "replay-test", "--steps", "3")
-    assert d == {"steps": 3, "profiles": 4, "none": None}
-    code, _, err = run(capsys, "replay-test", "--steps", "11")
-    assert code == 2 and err.strip() == "marginlab-cli replay-test: error: steps: at most 10 in this test"
-    code, _, err = run(capsys, "replay-test", "--steps", "0")
-    assert code == 2 and "--steps: must be >= 1" in err
-    assert calls == [3, 11]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(cli.COMMANDS)  # help order is the table's order
+    for name, target in cli.COMMANDS.items():
+        module, _, func = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), func)), name
 
 
-def test_registrar_by_module_name_is_imported_when_the_parser_is_built(capsys, monkeypatch, tmp_path):
-    # The way a module that itself imports core.cli (the simulator's) is wired in without a cycle.
-    (tmp_path / "extra_cli_for_test.py").write_text(
-        "from core import cli\n"
-        "def register(subparsers):\n"
-        "    p = cli.add_command(subparsers, 'hello', help='say hello')\n"
-        "    cli.add_common_arguments(p)\n"
-        "    p.set_defaults(func=lambda args: cli.print_json({'hello': 'world'}))\n",
-        encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli, "REGISTRARS", [*cli.REGISTRARS, "extra_cli_for_test:register"])
-    assert run_json(capsys, "hello") == {"hello": "world"}
+@pytest.mark.slow
+def test_a_command_module_is_imported_only_when_the_command_runs():
+    # `quote` must not pay for loading the simulator; `simulate` loads it when it runs.
+    code = ("import sys; from core import cli; cli.main(['profiles', '--json']); "
+            "before = 'core.simulate' in sys.modules; "
+            "cli.main(['simulate', '--json', sys.argv[1]]); print(before, 'core.simulate' in sys.modules)")
+    lesson = str(scenarios_dir() / "lesson-faq-crash.json")
+    r = subprocess.run([sys.executable, "-c", code, lesson], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "False True"
+    # `python -m core.cli` runs the same table
+    m = subprocess.run([sys.executable, "-m", "core.cli", "profiles", "--profiles-dir", "/nonexistent/x"],
+                       capture_output=True, text=True, timeout=120)
+    assert (m.returncode, m.stderr) == (2, "marginlab-cli profiles: error: --profiles-dir: /nonexistent/x is "
+                                           "not a directory\n")
 
 
 def test_evaluate_explain(capsys):

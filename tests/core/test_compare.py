@@ -1,13 +1,11 @@
 """core.compare: one position under every profile, equal to `marginlab-cli compare`, and explained."""
 from __future__ import annotations
 
-import doctest
 import json
 import math
 
 import pytest
 
-import core.compare
 from core import fmt
 from core.cli import main
 from core.compare import compare_position, explain_differences
@@ -21,11 +19,6 @@ FAQ = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # DOMAIN.md §5
 
 def _row(rows, pid):
     return next(r for r in rows if r.profile.id == pid)
-
-
-def test_docstring_examples():
-    result = doctest.testmod(core.compare, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_faq_position_golden_numbers():

@@ -24,8 +24,18 @@ def test_every_package_is_listed_in_pyproject():
             if "__pycache__" not in rel.parts:
                 found.add(".".join(rel.parts))
     assert {"core", "gui"} <= found
+    # each folder of resources/ is a package of data files, marginlab_resources.<folder>
+    found |= {".".join(["marginlab_resources", *d.relative_to(ROOT / "resources").parts])
+              for d in [ROOT / "resources", *(ROOT / "resources").rglob("*")] if d.is_dir()}
+    assert "marginlab_resources.exchanges" in found
     missing = found - listed
     assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+
+
+def test_docstring_examples_run_as_doctests():
+    # STYLE.md §4: the worked numbers in core's docstrings are tests; `make test` runs plain pytest.
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in ini["addopts"] and {"core", "gui"} <= set(ini["testpaths"])
 
 
 _CHECK = """
@@ -54,15 +64,25 @@ def test_wheel_carries_resources(tmp_path):
     if not (src / "README.md").exists():
         (src / "README.md").write_text("MarginLab\n", encoding="utf-8")
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-                    "--no-index", "-q", "-w", str(dist)], check=True, capture_output=True, text=True,
-                   timeout=300, cwd=tmp_path)
+    # -v: pip shows the build backend's output, where setuptools writes its warnings
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+                            "--no-index", "-v", "-w", str(dist)], capture_output=True, text=True,
+                           timeout=300, cwd=tmp_path)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    # No warning of setuptools (a package left out, data not declared, a deprecated setting): only
+    # distutils' note that byte-compiling is off, which says nothing about the package.
+    warnings = [line.strip() for line in (build.stdout + build.stderr).splitlines()
+                if "warning" in line.lower() and "byte-compiling is disabled" not in line]
+    assert warnings == []
     wheels = list(dist.glob("marginlab-*.whl"))
     assert len(wheels) == 1
     target = tmp_path / "site"
     with zipfile.ZipFile(wheels[0]) as zf:
         names = zf.namelist()
-        assert "marginlab_resources/exchanges/binance.toml" in names
+        for shipped in ("exchanges/binance.toml", "scenarios/lesson-faq-crash.json", "marginlab.desktop",
+                        "marginlab-scenario.xml", "icons/marginlab.svg", "icons/marginlab.png"):
+            assert f"marginlab_resources/{shipped}" in names
+        assert "marginlab-0.1.0.dist-info/licenses/LICENSE" in names
         zf.extractall(target)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

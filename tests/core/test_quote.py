@@ -172,23 +172,6 @@ def test_side_words():
     assert ei.value.field == "side"
 
 
-# ---------------------------------------------------------------------------------------------
-# The worked numbers in the engine's docstrings run as doctests (STYLE.md §4)
-
-
-@pytest.mark.parametrize("module", ["core.margin", "core.tiers", "core.liquidation", "core.whatif",
-                                    "core.quote", "core.fmt"])
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-
-    mod = importlib.import_module(module)
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    if module in ("core.margin", "core.tiers", "core.liquidation", "core.whatif"):
-        assert result.attempted > 0
-
-
 def test_cross_margin_ratio_explained_with_account_totals():
     p1 = Position("BTCUSDT", Side.LONG, 1, 60_000, 20, mode=MarginMode.CROSS)
     p2 = Position("ETHUSDT", Side.SHORT, 10, 3_000, 20, mode=MarginMode.CROSS)

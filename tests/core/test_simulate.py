@@ -377,14 +377,3 @@ def test_cross_liquidation_closes_a_position_on_another_symbol_at_its_own_mark()
     assert res.party("insurance_fund").end == pytest.approx(8_000.0)
     assert res.party("trader.wallet").end == pytest.approx(0.0)
     assert_conserved(res)
-
-
-@pytest.mark.parametrize("module", ["core.prices", "core.ledger", "core.book", "core.simulate", "core.risk"])
-def test_docstring_examples(module):
-    # the worked numbers in the simulator's docstrings run as doctests (STYLE.md §4)
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    assert result.attempted > 0

@@ -1,12 +1,12 @@
 """`simulate FILE [--json]`: the summary, the JSON contract, one-line errors with status 2."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from core.simulate_cli import main, register, run
+from core import cli
+from core.simulate_cli import main, run
 
 FAQ_DOC = {
     "schema_version": 1, "kind": "marginlab.scenario", "exchange": "classic", "name": "FAQ crash",
@@ -23,11 +23,9 @@ def faq_file(tmp_path):
     return f
 
 
-def test_register_adds_the_subcommand(faq_file, capsys):
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["simulate", str(faq_file), "--json"])
-    assert args.func is run
+def test_the_cli_runs_the_command_with_this_module(faq_file, capsys):
+    args = cli.build_parser().parse_args(["simulate", str(faq_file), "--json"])
+    assert cli.COMMANDS["simulate"] == "core.simulate_cli:run"
     assert run(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"events", "ledger", "parties"} <= set(out)

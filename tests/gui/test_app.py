@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,10 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
+from core.paths import scenarios_dir
 from gui import errors, paths
+from gui.app import launch, parse_args
+from gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +33,57 @@ def test_screenshot_option_renders_the_window_offscreen(tmp_path):
     assert not img.isNull() and img.width() >= 1000 and img.height() >= 600
     # It neither read nor wrote the user's workspace.
     assert not (home / "d" / "marginlab" / "autosave.json").exists()
+
+
+@pytest.fixture
+def start(qapp, monkeypatch):
+    """Start the app as `marginlab ARGS` does (gui.app.launch, no event loop); dialogs recorded."""
+    informed: list[tuple[str, str]] = []
+    monkeypatch.setattr(MainWindow, "inform", lambda self, title, text: informed.append((title, text)))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # errors.install() replaces it
+    windows: list[MainWindow] = []
+
+    def run(*argv: str) -> tuple[MainWindow, list[tuple[str, str]]]:
+        _app, window = launch(parse_args(list(argv)))
+        windows.append(window)
+        return window, informed
+
+    yield run
+    for w in windows:
+        w.session.pause()
+        w.hide()
+        w.deleteLater()
+    qapp.processEvents()
+
+
+def test_a_file_on_the_command_line_opens_as_the_workspace(start, tmp_path):
+    path = tmp_path / "mixed.marginlab.json"
+    shutil.copy(scenarios_dir() / "portfolio-mixed.json", path)
+    window, informed = start(str(path))
+    assert informed == []
+    assert window.session.file_path == path.resolve()
+    assert window.session.scenario.name == "Binance mixed: isolated BTC, cross ETH"
+    assert len(window.session.account.positions) == 2 and window.isVisible()
+    assert window.windowTitle().startswith("mixed.marginlab.json")
+
+
+@pytest.mark.parametrize("content", ["{ not json", None])  # damaged; missing
+def test_a_file_that_cannot_be_opened_is_reported_and_the_usual_workspace_opens(start, tmp_path, content):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    window, informed = start(str(path))
+    assert [title for title, _ in informed] == ["Could not open the scenario"]
+    assert "bad.json" in informed[0][1]
+    # The first-launch workspace (no autosave in this test's folders): the example, untitled.
+    assert window.session.file_path is None and window.isVisible()
+    assert [p.symbol for p in window.session.account.positions] == ["BTCUSDT"]
+
+
+def test_file_and_scenario_option_are_one_file():
+    assert parse_args(["a.json"]).file == parse_args(["--scenario", "a.json"]).file == Path("a.json")
+    with pytest.raises(SystemExit):
+        parse_args(["a.json", "--scenario", "b.json"])
 
 
 def test_screenshot_option_reports_a_bad_scenario(tmp_path):
@@ -65,7 +120,7 @@ def test_unexpected_error_is_logged_and_shown_once(qapp, monkeypatch):
 def test_forced_dark_theme_and_back_to_the_system(qapp):
     from PySide6.QtGui import QPalette
 
-    from gui.app import apply_theme
+    from gui.theme import apply_theme
 
     apply_theme("dark")
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
