@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit benchmarks screenshot clean
+.PHONY: run test test-display lint typecheck unit benchmarks screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The few tests the offscreen platform cannot run (shortcuts, window sizes, real paints), on a
+# virtual X server. Needs xvfb-run and Qt's xcb libraries: .ci/run installs them when missing.
+test-display: $(STAMP)
+	MARGINLAB_DISPLAY_TESTS=1 QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m display tests/gui
 
 benchmarks: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/engine.py

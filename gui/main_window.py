@@ -53,6 +53,16 @@ LAZY_TABS = (
 SCENARIO_FILTER = "MarginLab scenario (*.json);;All files (*)"
 
 
+def _unique_keys(*keys: QKeySequence.StandardKey | str) -> list[QKeySequence]:
+    """The key sequences of ``keys`` (standard keys expand to the platform's list), each once."""
+    out: list[QKeySequence] = []
+    for k in keys:
+        for seq in (QKeySequence.keyBindings(k) if isinstance(k, QKeySequence.StandardKey) else [QKeySequence(k)]):
+            if not seq.isEmpty() and all(seq != o for o in out):
+                out.append(seq)
+    return out
+
+
 def app_icon() -> QIcon:
     icons = resources_dir() / "icons"
     icon = QIcon()
@@ -209,9 +219,11 @@ class MainWindow(QMainWindow):
 
         e = mb.addMenu("&Edit")
         self.act_undo = self.session.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(QKeySequence(SK.Undo))
+        self.act_undo.setShortcuts(_unique_keys(SK.Undo))
         self.act_redo = self.session.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(SK.Redo)])
+        # Ctrl+Shift+Z is the platform's Redo on Linux already: listing it twice made Qt call the
+        # shortcut ambiguous and do nothing. Ctrl+Y is what Windows users reach for.
+        self.act_redo.setShortcuts(_unique_keys(SK.Redo, "Ctrl+Shift+Z", "Ctrl+Y"))
         e.addActions([self.act_undo, self.act_redo])
         e.addSeparator()
         e.addAction(self._action("&Add Position", lambda: self.table._run(self.session.add_position), None,

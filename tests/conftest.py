@@ -2,14 +2,29 @@
 
 Tests never touch the real user's directories: HOME and the XDG variables point into a temporary
 folder for every test, and Qt runs offscreen.
+
+Tests marked ``display`` need a real X server (what the offscreen platform cannot show: shortcuts,
+window sizing, real paints). They are skipped unless ``MARGINLAB_DISPLAY_TESTS=1``, which
+``make test-display`` sets when it runs them under ``xvfb-run`` with the xcb platform (.ci/run does).
 """
 from __future__ import annotations
 
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+DISPLAY_TESTS = os.environ.get("MARGINLAB_DISPLAY_TESTS") == "1"
+if not DISPLAY_TESTS:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if DISPLAY_TESTS:
+        return
+    skip = pytest.mark.skip(reason="needs a real X display: run by `make test-display` (xvfb-run), as .ci/run does")
+    for item in items:
+        if "display" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

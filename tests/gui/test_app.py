@@ -154,3 +154,20 @@ def test_help_lessons_open_in_the_theatre_dock(window, qtbot):
         assert window.theatre_session.file_path == Path(lessons[0].data())
     finally:
         window.theatre_session.close()
+
+
+def test_no_two_actions_of_the_window_share_a_key(window):
+    # issue 9: Redo listed Ctrl+Shift+Z twice (it is also the platform's Redo), which Qt treats as
+    # an ambiguous shortcut and ignores. Every key sequence of the window's actions is unique.
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAction
+
+    seen: dict[str, str] = {}
+    for act in window.findChildren(QAction):
+        if act.shortcutContext() == Qt.ShortcutContext.WidgetShortcut:
+            continue
+        for seq in act.shortcuts():
+            key = seq.toString()
+            assert key not in seen, f"{key} is bound to both {seen[key]!r} and {act.text()!r}"
+            seen[key] = act.text()
+    assert {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y"} <= set(seen)
