@@ -15,7 +15,7 @@ DISPLAY_TESTS = os.environ.get("MARGINLAB_DISPLAY_TESTS") == "1"
 if not DISPLAY_TESTS:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import pytest
+import pytest  # noqa: E402  (after the platform is chosen)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,7 +5,6 @@ Marked ``display``: skipped by ``make test``, run by ``make test-display`` under
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
