@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="with --screenshot: play the feed for N seconds of playback first")
     ap.add_argument("--tab", metavar="NAME", help="with --screenshot: show this bottom tab (What-if, Events, "
                                                   "Compare, Calculators, Stress map)")
+    ap.add_argument("--size", metavar="WxH", help="with --screenshot: the window's size, e.g. 1440x900 "
+                                                  "(default: its first-launch size)")
+    ap.add_argument("--theme", choices=("light", "dark"), help="with --screenshot: render in this theme")
     ap.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.file is not None and args.scenario is not None and args.file != args.scenario:
@@ -44,6 +47,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.file = args.file or args.scenario
     if args.play_seconds < 0 or args.play_seconds > 3600:
         ap.error(f"--play-seconds must lie in [0, 3600], got {args.play_seconds:g}")
+    if args.size is not None:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            ap.error(f"--size: expected WIDTHxHEIGHT such as 1440x900, got {args.size!r}")
+        if not (320 <= w <= 8192 and 240 <= h <= 8192):
+            ap.error(f"--size: width in [320, 8192] and height in [240, 8192], got {args.size}")
+        args.size = (w, h)
     return args
 
 
@@ -106,6 +117,12 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
             return 2
     else:
         window.start(restore=False)
+    if args.theme is not None:
+        from gui.theme import apply_theme
+
+        apply_theme(args.theme)
+    if args.size is not None:
+        window.resize(*args.size)
     window.show()
     app.processEvents()
     if args.tab:
