@@ -64,7 +64,7 @@ from core.validate import number
 
 PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
-EXIT_INTERNAL: Final = 1  # a bug: Python's own traceback, never on purpose
+EXIT_INTERNAL: Final = 1  # a bug: one line saying so (MARGINLAB_DEBUG=1 shows the traceback)
 EXIT_USAGE: Final = 2  # bad input: one line on stderr
 
 
@@ -282,8 +282,13 @@ def _version() -> str:
         return "(source)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit status (the console script exits with it)."""
+def main(argv: Sequence[str] | None = None, *, user_profiles_dir: Path | None = None) -> int:
+    """Run one command; returns the exit status (the console script exits with it).
+
+    ``user_profiles_dir`` is the user's own ``exchanges/`` folder, loaded after the shipped
+    profiles and before any ``--profiles-dir`` (the ``marginlab-cli`` script passes it, so the
+    command line and the window use the same tables; core itself never looks it up).
+    """
     _tolerate_narrow_encodings()
     parser = build_parser()
     try:
@@ -292,7 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         return _fail(PROG, "choose a command: " + ", ".join(COMMANDS) + " (see --help)")
+    args.user_profiles_dir = user_profiles_dir
     prog = f"{PROG} {args.command}"
+    try:
+        return _run(prog, args)
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get("MARGINLAB_DEBUG"):
+            raise
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+              "(please report it; MARGINLAB_DEBUG=1 shows the details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _run(prog: str, args: argparse.Namespace) -> int:
     try:
         return int(_command_function(args.command)(args) or EXIT_OK)
     except CliError as exc:
@@ -341,12 +358,13 @@ def flag_for(field: str) -> str:
 
 
 def load_profile_set(args: argparse.Namespace, *, stderr: TextIO | None = None) -> ProfileSet:
-    """The shipped profiles plus those in each ``--profiles-dir``; refused files are warned about.
+    """The shipped profiles, the user's own, then each ``--profiles-dir``; refused files are warned about.
 
     One warning line per refused file, naming the file, the key and the problem; the command goes
     on with the profiles that loaded.
     """
-    dirs = [exchanges_dir(), *getattr(args, "profiles_dir", [])]
+    user = getattr(args, "user_profiles_dir", None)
+    dirs = [exchanges_dir(), *([user] if user is not None else []), *getattr(args, "profiles_dir", [])]
     for d in getattr(args, "profiles_dir", []):
         if not Path(d).is_dir():
             raise CliError("--profiles-dir", f"{d} is not a directory")

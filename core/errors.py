@@ -45,3 +45,13 @@ class ScenarioError(MarginEngineError):
         self.path = path
         self.field = field
         self.problem = problem
+
+
+class FileFormatError(ValueError, MarginEngineError):
+    """A file that cannot be read as what it should be (not a regular file, too large, not UTF-8,
+    not JSON, nested too deeply); names the file and the problem."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem

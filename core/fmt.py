@@ -5,6 +5,14 @@ import math
 from decimal import ROUND_HALF_EVEN, Decimal
 
 NONE_TEXT = "--"
+#: From this magnitude on, numbers are shown in scientific notation ("1.2346e+18"): thousands of
+#: digits are no use to a person, and a tick of 0.01 on 1e30 exceeds any decimal precision.
+SCIENTIFIC_FROM = 1e15
+
+
+def _scientific(x: float, *, tiny: float = 0.0) -> str:
+    """Scientific notation from :data:`SCIENTIFIC_FROM` up (and, with ``tiny``, for 0 < |x| < tiny)."""
+    return f"{x:.5g}" if abs(x) >= SCIENTIFIC_FROM or 0 < abs(x) < tiny else ""
 
 
 def _decimals(step: float) -> int:
@@ -14,9 +22,15 @@ def _decimals(step: float) -> int:
 
 
 def price(x: float | None, tick: float = 0.01) -> str:
-    """Round to the contract's tick: ``price(61880.0, 0.1) == "61,880.0"``; NaN/None -> "--"."""
+    """Round to the contract's tick: ``price(61880.0, 0.1) == "61,880.0"``; NaN/None -> "--".
+
+    >>> price(61880.04, 0.1), price(1e30, 0.01), price(-0.0)
+    ('61,880.0', '1e+30', '0.00')
+    """
     if x is None or not math.isfinite(x):
         return NONE_TEXT
+    if _scientific(x):
+        return _scientific(x)
     q = Decimal(repr(tick))
     v = (Decimal(repr(x)) / q).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * q
     if v.is_zero():
@@ -37,21 +51,23 @@ def money(x: float | None, decimals: int = 2) -> str:
     """
     if x is None or not math.isfinite(x):
         return NONE_TEXT
-    return _unsigned_zero(f"{x:,.{decimals}f}")
+    return _scientific(x) or _unsigned_zero(f"{x:,.{decimals}f}")
 
 
 def pct(x: float | None, decimals: int = 2) -> str:
     """A fraction as percent: ``pct(0.1) == "10.00 %"``."""
     if x is None or not math.isfinite(x):
         return NONE_TEXT if x is None or math.isnan(x) else ("∞" if x > 0 else "-∞")
-    return _unsigned_zero(f"{x * 100:,.{decimals}f} %")
+    return (_scientific(x * 100) + " %") if _scientific(x * 100) else _unsigned_zero(f"{x * 100:,.{decimals}f} %")
 
 
 def num(x: float | None) -> str:
     """Compact, exact-enough rendering for formulas: ``num(0.01) == "0.01"``, ``num(340000) == "340,000"``."""
     if x is None or not math.isfinite(x):
         return NONE_TEXT if x is None or math.isnan(x) else ("∞" if x > 0 else "-∞")
-    if x == int(x) and abs(x) < 1e15:
+    if _scientific(x, tiny=1e-6):
+        return _scientific(x, tiny=1e-6)  # 1e-24 BTC is not 0
+    if x == int(x):
         return f"{int(x):,}"
     s = f"{x:,.6f}".rstrip("0").rstrip(".")
     return _unsigned_zero(s)

@@ -16,7 +16,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from core.errors import InvalidInputError, ProfileError, UnknownProfileError
+from core.errors import FileFormatError, InvalidInputError, ProfileError, UnknownProfileError
+from core.persistence import read_text_file
 from core.tiers import TierTable
 from core.validate import number
 
@@ -296,24 +297,43 @@ def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_i
                    notes=notes, path=path)
 
 
+#: Largest profile file read (every Binance USDⓈ-M table together is a few MB of TOML).
+MAX_PROFILE_BYTES: Final = 32 * 1024 * 1024
+
+
 def load_profile(path: Path) -> Profile:
-    """Read one profile file; a syntax error or a bad value raises :class:`ProfileError`."""
+    """Read one profile file; anything wrong with it raises :class:`ProfileError` naming the file.
+
+    Not a regular file, too large, not UTF-8, not TOML, nested too deeply for the parser, a value
+    out of range: each is one ``ProfileError``, never another exception (a user's damaged file in
+    ``exchanges/`` must not stop the app or the CLI from starting).
+    """
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        text = read_text_file(path, max_bytes=MAX_PROFILE_BYTES, what="profile")
+        data = tomllib.loads(text)
+    except FileFormatError as exc:
+        raise ProfileError(str(path), "(file)", exc.problem) from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(str(path), "(syntax)", str(exc)) from None
-    except OSError as exc:
-        raise ProfileError(str(path), "(file)", exc.strerror or str(exc)) from None
-    return parse_profile(data, path=str(path), default_id=path.stem)
+    except RecursionError:
+        raise ProfileError(str(path), "(syntax)", "nested too deeply to be read (a damaged or hostile file)") from None
+    try:
+        return parse_profile(data, path=str(path), default_id=path.stem)
+    except RecursionError:
+        raise ProfileError(str(path), "(content)", "nested too deeply to be read") from None
 
 
 @dataclass(frozen=True, slots=True)
 class ProfileSet:
-    """Every profile found, by id, plus the files that were refused (and why)."""
+    """Every profile found, by id, plus the files that were refused (and why).
+
+    ``notices`` says which shipped profiles a user's file replaced (the intended way to bring a
+    table up to date), so that a user sees which numbers are theirs.
+    """
 
     profiles: Mapping[str, Profile]
     errors: tuple[ProfileError, ...] = ()
+    notices: tuple[str, ...] = ()
 
     def get(self, profile_id: str) -> Profile:
         try:
@@ -338,22 +358,38 @@ def load_profiles(directories: Iterable[Path]) -> ProfileSet:
     """Load every ``*.toml`` profile from the directories, in order.
 
     A later directory's profile with the same id replaces an earlier one (a user's newer table
-    overrides the shipped one). A file that cannot be used is left out and reported in ``errors``.
+    overrides the shipped one; ``notices`` says so). Two files with the same id in one directory
+    are ambiguous: the first in name order is used and the second is refused in ``errors``. A file
+    that cannot be used is left out and reported in ``errors``; nothing here raises.
     """
     profiles: dict[str, Profile] = {}
     errors: list[ProfileError] = []
+    notices: list[str] = []
     for d in directories:
         d = Path(d)
-        if not d.is_dir():
+        try:
+            if not d.is_dir():
+                continue
+            files = sorted(d.glob("*.toml"))
+        except OSError as exc:
+            errors.append(ProfileError(str(d), "(folder)", exc.strerror or str(exc)))
             continue
-        for p in sorted(d.glob("*.toml")):
+        here: dict[str, str] = {}
+        for p in files:
             try:
                 prof = load_profile(p)
             except ProfileError as exc:
                 errors.append(exc)
                 continue
+            if prof.id in here:
+                errors.append(ProfileError(str(p), "id", f"{prof.id!r} is also the id of {here[prof.id]}, "
+                                                         "which is used; give this profile another id"))
+                continue
+            here[prof.id] = p.name
+            if prof.id in profiles:
+                notices.append(f"{p} replaces the profile {prof.id!r} of {profiles[prof.id].path}")
             profiles[prof.id] = prof
-    return ProfileSet(profiles=profiles, errors=tuple(errors))
+    return ProfileSet(profiles=profiles, errors=tuple(errors), notices=tuple(notices))
 
 
 def custom_tiers(*, mmr: float, max_leverage: float = 125.0, maintenance_amount: float = 0.0) -> TierTable:

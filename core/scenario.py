@@ -21,15 +21,14 @@ Every problem raises :class:`~core.errors.ScenarioError` naming the file and the
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from core.errors import InvalidInputError, ScenarioError
+from core.errors import FileFormatError, InvalidInputError, ScenarioError
 from core.model import Account, MarginMode, Position, Side
-from core.persistence import atomic_write_json
+from core.persistence import atomic_write_json, read_json_file
 from core.validate import number
 
 SCHEMA_VERSION: Final = 1
@@ -166,25 +165,13 @@ def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario file; every problem names the file and the field path."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(str(path), "", exc.strerror or str(exc)) from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
-    try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except ValueError as exc:
-        raise ScenarioError(str(path), "", str(exc)) from None
+        doc = read_json_file(path, what="scenario file")
+    except FileFormatError as exc:
+        raise ScenarioError(str(path), "", exc.problem) from None
     try:
         return scenario_from_dict(doc)
     except InvalidInputError as exc:
         raise ScenarioError(str(path), exc.field, exc.reason) from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in a scenario file (use a finite number or null)")
 
 
 def save_scenario(path: Path | str, sc: Scenario) -> None:

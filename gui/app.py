@@ -72,14 +72,20 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
     QGuiApplication.setDesktopFileName("marginlab")
 
     from core.paths import exchanges_dir
+    from core.persistence import remove_stale_temp_files
     from core.profiles import load_profiles
-    from gui import paths
+    from gui import errors, paths
     from gui import settings as S
     from gui.main_window import MainWindow, app_icon
     from gui.session import Session
     from gui.theme import apply_theme
     from gui.workspace import example_scenario
 
+    if not screenshot:
+        # before any user file is read: whatever goes wrong from here on is one dialog and a log line
+        errors.install()
+        for folder in (paths.config_dir(), paths.data_dir(), paths.user_exchanges_dir()):
+            remove_stale_temp_files(folder)  # what a save interrupted by a crash or a kill left behind
     settings = S.Settings.load(paths.settings_path())
     apply_theme(settings.get(S.THEME))
     app.setWindowIcon(app_icon())
@@ -176,17 +182,16 @@ def startup_probe() -> int:
 def launch(args: argparse.Namespace) -> tuple[Any, Any]:
     """The usual start short of the event loop: the last workspace, FILE opened over it, shown."""
     app, settings, profiles, _session, window = build()
-    from gui import errors
-
-    errors.install()
     window.start(restore=True)
     if args.file is not None:
         window.open_file(args.file)  # reports a file it cannot open; the workspace stays
     window.show()
     problems = [settings.problem] if settings.problem else []
-    problems += [str(e) for e in profiles.errors]
+    problems += [f"{e} (this profile file was not loaded)" for e in profiles.errors]
     if problems:
         window.inform("Some files were not used", "\n\n".join(problems))
+    if profiles.notices:
+        window.statusBar().showMessage("; ".join(profiles.notices), 15_000)
     return app, window
 
 

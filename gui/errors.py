@@ -6,8 +6,10 @@ directory, one dialog says so (never a cascade of dialogs), and the event loop k
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import os
 import sys
 import traceback
 from types import TracebackType
@@ -20,6 +22,17 @@ log = logging.getLogger("marginlab")
 _showing = False
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log holds tracebacks with file paths and numbers from the user's positions: only the user
+    may read it (0600), the current file and every rotated one."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with contextlib.suppress(OSError):
+            os.chmod(self.baseFilename, 0o600)  # a log created world-readable by an older version
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging() -> None:
     """Log warnings and errors to ``paths.log_path()`` (rotated at 1 MB, 3 files kept)."""
     path = paths.log_path()
@@ -30,7 +43,7 @@ def setup_logging() -> None:
             log.removeHandler(h)  # the user directories moved (tests): follow them
             h.close()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    handler = _PrivateRotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)

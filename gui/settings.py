@@ -9,14 +9,14 @@ through :attr:`Settings.problem`; the defaults are used instead.
 """
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
-from core.persistence import atomic_write_json, keep_aside
+from core.errors import FileFormatError
+from core.persistence import atomic_write_json, read_json_file, set_aside
+from core.validate import number
 
 T = TypeVar("T")
 
@@ -47,17 +47,13 @@ def _text(v: Any) -> str:
 
 def _int_in(lo: int, hi: int) -> Callable[[Any], int]:
     def clean(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"expected a whole number in [{lo}, {hi}], got {v!r}")
-        return v
+        return int(number("value", v, lo=lo, hi=hi, integer=True))  # InvalidInputError is a ValueError
     return clean
 
 
 def _float_in(lo: float, hi: float) -> Callable[[Any], float]:
     def clean(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
-            raise ValueError(f"expected a number in [{lo:g}, {hi:g}], got {v!r}")
-        return float(v)
+        return number("value", v, lo=lo, hi=hi)
     return clean
 
 
@@ -74,6 +70,7 @@ def _paths(v: Any) -> tuple[str, ...]:
 
 
 MAX_RECENT: Final = 8
+MAX_SETTINGS_BYTES: Final = 1024 * 1024
 
 DEFAULT_PROFILE: Final = Setting("default_profile", "classic", "Exchange profile for a new workspace.", _text)
 THEME: Final = Setting("theme", "system", "Colour scheme: follow the system, or force light or dark.",
@@ -102,16 +99,15 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path) -> Settings:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return cls(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_json_file(path, max_bytes=MAX_SETTINGS_BYTES, what="settings file")
             if not isinstance(raw, dict):
-                raise ValueError("expected a JSON object")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            kept = keep_aside(path)
-            return cls(path, problem=f"The settings file {path} could not be read ({exc}); it was kept as "
-                                     f"{kept.name} and the defaults are used.")
+                raise FileFormatError(str(path), "expected a JSON object")
+        except FileFormatError as exc:
+            return cls(path, problem=f"The settings file {path} could not be read ({exc.problem}); "
+                                     f"{set_aside(path)}; the defaults are used.")
         values: dict[str, Any] = {}
         bad: list[str] = []
         by_key = {s.key: s for s in ALL}
@@ -123,7 +119,7 @@ class Settings:
                 values[key] = s.clean(v)
             except ValueError as exc:
                 bad.append(f"{key}: {exc}")
-        problem = ("Some settings were ignored: " + "; ".join(bad)) if bad else ""
+        problem = (f"Some settings in {path} were ignored: " + "; ".join(bad)) if bad else ""
         return cls(path, values, problem)
 
     def get(self, setting: Setting[T]) -> T:

@@ -11,14 +11,13 @@ An autosave that cannot be read is never deleted or overwritten: it is moved asi
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from core.errors import InvalidInputError, MarginEngineError
+from core.errors import FileFormatError, InvalidInputError, MarginEngineError
 from core.model import Account, MarginMode, Position, Side
-from core.persistence import atomic_write_json, keep_aside
+from core.persistence import atomic_write_json, read_json_file, set_aside
 from core.profiles import Profile, ProfileSet
 from core.quote import quote_account
 from core.scenario import Scenario, scenario_from_dict, scenario_to_dict
@@ -53,11 +52,11 @@ class Restored:
 
 
 class DamagedAutosave(Exception):
-    """The autosave could not be used; it was kept aside at ``kept``."""
+    """The autosave could not be used; ``where`` says where it went (:func:`core.persistence.set_aside`)."""
 
-    def __init__(self, kept: Path, reason: str) -> None:
-        super().__init__(f"The last workspace could not be restored ({reason}); the file was kept as {kept}.")
-        self.kept = kept
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"The last workspace could not be restored ({reason}); {where}.")
+        self.where = where
         self.reason = reason
 
 
@@ -78,10 +77,10 @@ def check_scenario(profiles: ProfileSet, scenario: Scenario) -> None:
 
 def read_autosave(path: Path, profiles: ProfileSet) -> Restored | None:
     """The last workspace, or None when there is none. Raises :class:`DamagedAutosave`."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = read_json_file(path, what="workspace")
         if not isinstance(doc, dict) or doc.get("kind") != KIND:
             raise InvalidInputError("kind", f"expected {KIND!r}")
         if doc.get("version") != VERSION:
@@ -94,6 +93,6 @@ def read_autosave(path: Path, profiles: ProfileSet) -> Restored | None:
             selected = 0
         return Restored(scenario=scenario, file=Path(file) if isinstance(file, str) and file else None,
                         modified=bool(doc.get("modified", False)), selected=selected)
-    except (OSError, UnicodeDecodeError, ValueError, MarginEngineError) as exc:
-        kept = keep_aside(path)
-        raise DamagedAutosave(kept, str(exc)) from None
+    except (ValueError, MarginEngineError) as exc:
+        reason = exc.problem if isinstance(exc, FileFormatError) else str(exc)
+        raise DamagedAutosave(set_aside(path), reason) from None

@@ -1,0 +1,156 @@
+"""No traceback, ever, and no file that stops MarginLab: the command line and the file readers.
+
+Each test feeds what a user, a crash or a hostile file could give, and expects one clear line (exit 2
+for a refusal, 0 where the input is valid), with the file or field named.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from core import cli
+from core.errors import FileFormatError, ProfileError
+from core.paths import exchanges_dir
+from core.persistence import atomic_write_text, read_json_file, read_text_file
+from core.profiles import load_profile, load_profiles
+
+FAQ = ["quote", "--exchange", "classic", "--symbol", "BTCUSDT", "--side", "long", "--qty", "5",
+       "--entry", "68000", "--leverage", "10"]
+
+
+def run(capsys, *argv: str, **kw) -> tuple[int, str, str]:
+    code = cli.main(list(argv), **kw)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def _scenario(tmp_path, text: str):
+    p = tmp_path / "s.json"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+VALID = {"schema_version": 1, "exchange": "classic",
+         "account": {"wallet": 0, "positions": [{"symbol": "BTCUSDT", "side": "long", "qty": 5,
+                                                 "entry": 68_000, "leverage": 10}]}}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (json.dumps(VALID).replace('"wallet": 0', '"wallet": ' + "1" + "0" * 400), "account.wallet"),
+    (json.dumps(VALID).replace('"qty": 5', '"qty": ' + "9" * 500), "qty"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (json.dumps({**VALID, "name": [[[[[[[[[[]]]]]]]]]]}), ""),  # harmless: a name that is not text
+    ('{"schema_version": 1, "exchange": "classic", "account": {"wallet": NaN}}', "NaN is not allowed"),
+    ("9" * 5_000, "digits"),  # beyond Python's integer-string limit
+])
+def test_hostile_scenario_files_give_one_line(capsys, tmp_path, text, expected):
+    code, _out, err = run(capsys, "evaluate", str(_scenario(tmp_path, text)))
+    if expected:
+        assert code == 2 and expected in err and err.count("\n") == 1, err
+    else:
+        assert code == 0, err
+
+
+def test_an_endless_file_is_refused_not_read(capsys):
+    code, _out, err = run(capsys, "evaluate", "/dev/zero")
+    assert code == 2 and "not a regular file" in err
+
+
+def test_huge_valid_prices_print(capsys):
+    code, out, err = run(capsys, *FAQ, "--mark", "1e30")
+    assert code == 0, err
+    assert "1e+30" in out  # scientific notation where thousands of digits would be no use
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(capsys, monkeypatch):
+    def boom(_args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "_command_function", lambda _name: boom)
+    monkeypatch.delenv("MARGINLAB_DEBUG", raising=False)
+    code, _out, err = run(capsys, *FAQ)
+    assert code == 1 and err.count("\n") == 1
+    assert "internal error: ZeroDivisionError: a bug" in err and "MARGINLAB_DEBUG=1" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles: a damaged file is skipped with one warning, the others load
+
+
+DAMAGED_PROFILES = {
+    "not_utf8.toml": b'schema_version = 1\nname = "\xff"\n',
+    "nested.toml": ("x = " + "[" * 50_000 + "]" * 50_000 + "\n").encode(),
+    "huge.toml": (exchanges_dir() / "classic.toml").read_bytes().replace(b'id = "classic"', b'id = "huge"')
+    .replace(b"cap = 50_000", b"cap = " + b"5" * 400, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED_PROFILES))
+def test_a_damaged_profile_is_one_warning(capsys, tmp_path, name):
+    (tmp_path / name).write_bytes(DAMAGED_PROFILES[name])
+    code, out, err = run(capsys, *FAQ, "--profiles-dir", str(tmp_path))
+    assert code == 0 and "61,880.0" in out
+    assert err.count("\n") == 1 and name in err and "file skipped" in err
+    with pytest.raises(ProfileError):
+        load_profile(tmp_path / name)
+
+
+def test_the_command_line_reads_the_users_exchanges_folder(capsys, tmp_path):
+    # issue 10: the window quoted MM 153.00 with a user's table, the CLI 136.00 with the shipped one
+    user = tmp_path / "exchanges"
+    user.mkdir()
+    mine = (exchanges_dir() / "classic.toml").read_text(encoding="utf-8").replace("mmr = 0.01\n", "mmr = 0.011\n", 1)
+    (user / "classic.toml").write_text(mine, encoding="utf-8")
+    assert load_profiles([exchanges_dir(), user]).get("classic").contract("BTCUSDT").tiers.mmr[2] == 0.011
+    _, shipped, _ = run(capsys, *FAQ)
+    _, theirs, _ = run(capsys, *FAQ, user_profiles_dir=user)
+    assert "3,400.00 USDT" in shipped and "3,740.00 USDT" in theirs  # 1 % vs 1.1 % of 340,000
+
+
+def test_the_console_script_passes_the_users_folder(capsys, tmp_path, monkeypatch):
+    from gui import cli_main, paths
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    folder = paths.user_exchanges_dir()
+    folder.mkdir(parents=True)
+    mine = (exchanges_dir() / "classic.toml").read_text(encoding="utf-8").replace("mmr = 0.01\n", "mmr = 0.011\n", 1)
+    (folder / "classic.toml").write_text(mine, encoding="utf-8")
+    assert cli_main.main(FAQ) == 0
+    assert "3,740.00 USDT" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and writing files
+
+
+def test_readers_refuse_devices_and_oversized_files(tmp_path):
+    with pytest.raises(FileFormatError, match="not a regular file"):
+        read_text_file("/dev/zero", max_bytes=10)
+    with pytest.raises(FileFormatError, match="not a regular file"):
+        read_text_file(tmp_path, max_bytes=10)
+    big = tmp_path / "big.json"
+    big.write_text("[" + "0," * 100 + "0]", encoding="utf-8")
+    with pytest.raises(FileFormatError, match="may hold at most 100"):
+        read_json_file(big, max_bytes=100)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(FileFormatError, match="not a regular file"):
+        read_text_file(fifo, max_bytes=10)  # would block forever if opened
+
+
+def test_a_save_to_a_symbolic_link_writes_through_to_its_target(tmp_path):
+    target = tmp_path / "real" / "scenario.json"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "links" / "link.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and stat.S_ISLNK(os.lstat(link).st_mode)
+    assert target.read_text(encoding="utf-8") == "new"
+    assert [p.name for p in link.parent.iterdir()] == ["link.json"]  # no stray temp file
+    assert [p.name for p in target.parent.iterdir()] == ["scenario.json"]
