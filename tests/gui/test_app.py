@@ -171,3 +171,13 @@ def test_no_two_actions_of_the_window_share_a_key(window):
             assert key not in seen, f"{key} is bound to both {seen[key]!r} and {act.text()!r}"
             seen[key] = act.text()
     assert {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y"} <= set(seen)
+
+
+def test_the_log_file_is_private(qapp):
+    # tracebacks name the user's files and positions: only the user may read the log (issue 10)
+    import stat
+
+    errors.setup_logging()
+    errors.log.warning("a line")
+    mode = stat.S_IMODE(paths.log_path().stat().st_mode)
+    assert mode == 0o600, oct(mode)
