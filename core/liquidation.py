@@ -417,4 +417,10 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
             lp = (s * q * ep - wb - cum) / (q * (s - mmr))
         else:
             lp = ep - s * (wb - (mmr * q * ep - cum)) / q
+        # Maintenance margin is never below zero (core.margin.maintenance_margin). Where the tier's
+        # formula MMR*N - cum would be negative at the root (a custom tier with a maintenance
+        # amount, a tier chosen at entry and applied elsewhere), the position is liquidated where
+        # equity reaches MM = 0: at the bankruptcy price, never beyond it.
+        bp = ep - s * wb / q
+        lp = np.where(s * (lp - bp) < 0, bp, lp)
     return _out(np.where(lp > ep * _NO_PRICE_BELOW, lp, np.nan))

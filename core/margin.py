@@ -72,11 +72,14 @@ def initial_margin(*, qty: ArrayLike, entry: ArrayLike, leverage: ArrayLike) -> 
 
 def maintenance_margin(*, qty: ArrayLike, price: ArrayLike, tiers: TierTable,
                        tier_notional: ArrayLike | None = None) -> Any:
-    """``MMR_k * q * price - cum_k``: the one formula for maintenance margin.
+    """``max(MMR_k * q * price - cum_k, 0)``: the one formula for maintenance margin.
 
     The tier ``k`` is chosen at ``tier_notional`` (default ``q * price``). Under the "entry" basis,
     pass the entry price as ``price``; under the "mark" basis, the mark
-    (:func:`position_maintenance` makes that choice from a profile).
+    (:func:`position_maintenance` makes that choice from a profile). A maintenance margin is never
+    negative: where a tier's amount exceeds ``MMR * N`` (only outside the tier's own range, or in a
+    custom one-tier contract) it is zero, and :func:`core.liquidation.liquidation_price` follows
+    the same floor (the liquidation price is then the bankruptcy price).
 
     >>> from core.tiers import TierTable
     >>> classic = TierTable.from_rows(floor=[0, 50e3, 250e3, 1e6], cap=[50e3, 250e3, 1e6, 5e6],
@@ -88,7 +91,7 @@ def maintenance_margin(*, qty: ArrayLike, price: ArrayLike, tiers: TierTable,
     p = np.asarray(price, dtype=float)
     n = q * p
     k = tiers.index(n if tier_notional is None else tier_notional)
-    return _out(tiers.mmr[k] * n - tiers.cum[k])
+    return _out(np.maximum(tiers.mmr[k] * n - tiers.cum[k], 0.0))
 
 
 def position_maintenance(profile: Profile, symbol: str, *, qty: ArrayLike, entry: ArrayLike,
@@ -117,9 +120,8 @@ def position_maintenance(profile: Profile, symbol: str, *, qty: ArrayLike, entry
     price = entry if profile.rules.mm_basis is MMBasis.ENTRY else mark
     q = np.asarray(qty, dtype=float)
     p = np.broadcast_to(np.asarray(price, dtype=float), np.broadcast_shapes(np.shape(q), np.shape(mark)))
-    n = q * p
-    k = tiers.index(n)
-    mm = tiers.mmr[k] * n - tiers.cum[k]
+    mm = maintenance_margin(qty=q, price=p, tiers=tiers)
+    k = tiers.index(q * p)
     return (float(mm), int(k)) if np.ndim(mm) == 0 else (mm, k)
 
 

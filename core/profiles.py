@@ -178,6 +178,9 @@ _RULE_KEYS: Final = {
     "cooldown_s", "backstop_mm_fraction",
 }
 _TOP_KEYS: Final = {"schema_version", "id", "name", "as_of", "source", "notes", "rules", "contracts"}
+#: Bounds that no real contract comes near: a tick of 1e300 would print every price as 0.
+MAX_TICK_SIZE: Final = 10_000.0
+MAX_LOT_SIZE: Final = 1e9
 _TIER_KEYS: Final = {"floor", "cap", "max_leverage", "mmr", "maintenance_amount"}
 _CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers"}
 
@@ -247,7 +250,8 @@ def _parse_tiers(path: str, symbol: str, raw: Any, rules: Rules) -> TierTable:
         if any_cum:
             if "maintenance_amount" not in t:
                 raise ProfileError(path, f"{key}.maintenance_amount", "give it for every tier or for none (then it is derived)")
-            cums.append(_number(path, f"{key}.maintenance_amount", t["maintenance_amount"], lo=0))
+            cums.append(_number(path, f"{key}.maintenance_amount", t["maintenance_amount"], lo=0,
+                                hi=0.0 if i == 0 else math.inf))
     try:
         return TierTable.from_rows(floor=floors, cap=caps, max_leverage=levs, mmr=mmrs,
                                    cum=cums if any_cum else None)
@@ -285,8 +289,10 @@ def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_i
             symbol=symbol,
             tiers=tiers,
             quote=_str(path, f"contracts.{symbol}.quote", c.get("quote", "USDT")),
-            tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True),
-            lot_size=_number(path, f"contracts.{symbol}.lot_size", c.get("lot_size", 0.001), lo=0, lo_open=True),
+            tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True,
+                              hi=MAX_TICK_SIZE),
+            lot_size=_number(path, f"contracts.{symbol}.lot_size", c.get("lot_size", 0.001), lo=0, lo_open=True,
+                             hi=MAX_LOT_SIZE),
             liquidation_fee=(None if "liquidation_fee" not in c else
                              _number(path, f"contracts.{symbol}.liquidation_fee", c["liquidation_fee"], lo=0, hi=0.1)),
         )

@@ -158,6 +158,12 @@ def validate_position(profile: Profile, position: Position) -> None:
             "qty", f"notional {fmt.num(n)} {contract.quote} is above the largest tier of "
             f"{profile.id} {position.symbol} (allowed < {fmt.num(tiers.max_notional)} {contract.quote})")
     _, k = leverage_limit(profile, position.symbol, n)
+    amount = float(tiers.cum[k])
+    if amount > tiers.mmr[k] * n:
+        # only a one-tier custom contract can get here (tables start with no maintenance amount)
+        raise InvalidPositionError(
+            "maintenance-amount", f"{fmt.num(amount)} is more than MMR x notional = {fmt.num(tiers.mmr[k] * n)}: "
+            f"the maintenance margin of this position would be negative; allowed 0-{fmt.num(tiers.mmr[k] * n)}")
     if tiers.allows_leverage(k, position.leverage):
         return
     max_lev = float(tiers.max_leverage[k])
@@ -311,8 +317,9 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
     contract = profile.contract(p.symbol)
     tiers = profile.effective_tiers(p.symbol)
     mark, upnl, (mm0, k), fee = terms.marks[i], terms.upnl[i], terms.mm[i], terms.fee[i]
-    bp = float(bankruptcy_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral_bp,
-                                fee_model=rules.fee_model, taker_fee=rules.taker_fee))
+    # equity after the position's one fee to close is zero (for an isolated position this is the
+    # fee-inclusive BP (q*EP -/+ margin) / (q*(1 -/+ f)) itself: the fee is taken at that price)
+    bp = float(bankruptcy_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral_bp - fee))
     mm = mm0 + fee
     im = opening_requirement(profile, p)
     lp = float(liquidation_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, wallet=collateral - fee,

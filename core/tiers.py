@@ -99,6 +99,12 @@ class TierTable:
         if not np.all(np.isfinite(self.cum)) or np.any(self.cum < 0):
             k = int(np.argmax(~np.isfinite(self.cum) | (self.cum < 0)))
             raise InvalidInputError(f"tiers[{k}].maintenance_amount", f"must be a finite number >= 0, got {self.cum[k]:g}")
+        if n > 1 and self.cum[0] != 0:
+            # MM = MMR*N - amount would be negative for every position below amount/MMR: no
+            # exchange's first tier has one (a one-tier custom contract may: see core.quote)
+            raise InvalidInputError("tiers[0].maintenance_amount",
+                                    f"must be 0 in the first tier (MM = MMR x notional - amount would be "
+                                    f"negative for small positions), got {self.cum[0]:g}")
         mm_floor = self.mmr * self.floor - self.cum
         key_long = self.floor - mm_floor
         key_short = self.floor + mm_floor

@@ -154,3 +154,36 @@ def test_a_save_to_a_symbolic_link_writes_through_to_its_target(tmp_path):
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in link.parent.iterdir()] == ["link.json"]  # no stray temp file
     assert [p.name for p in target.parent.iterdir()] == ["scenario.json"]
+
+
+# ---------------------------------------------------------------------------------------------
+# No silently wrong number: what cannot be a real rule table is refused
+
+
+def _classic_with(tmp_path, old: str, new: str):
+    text = (exchanges_dir() / "classic.toml").read_text(encoding="utf-8")
+    assert old in text
+    p = tmp_path / "x.toml"
+    p.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(("old", "new", "key", "words"), [
+    # a first tier with a maintenance amount: MM negative for every small position
+    ("mmr = 0.004\nmaintenance_amount = 0\n", "mmr = 0.004\nmaintenance_amount = 100\n",
+     "tiers[0].maintenance_amount", "<= 0"),
+    ("tick_size = 0.1\n", "tick_size = 1e300\n", "tick_size", "<= 10000"),
+    ("lot_size = 0.001\n", "lot_size = 1e300\n", "lot_size", "<= 1e+09"),
+])
+def test_a_table_that_cannot_be_real_is_refused(tmp_path, old, new, key, words):
+    with pytest.raises(ProfileError) as ei:
+        load_profile(_classic_with(tmp_path, old, new))
+    assert key in ei.value.key and words in ei.value.problem, ei.value
+
+
+def test_a_custom_maintenance_amount_above_mmr_times_notional_is_refused(capsys):
+    # issue 10: --mmr 0.01 --maintenance-amount 5000 gave MM -1,600 and an LP below the BP, exit 0
+    code, _out, err = run(capsys, *FAQ, "--mmr", "0.01", "--maintenance-amount", "5000")
+    assert code == 2 and "--maintenance-amount" in err and "allowed 0-3,400" in err
+    code, out, err = run(capsys, *FAQ, "--mmr", "0.01", "--maintenance-amount", "1000")
+    assert code == 0 and "2,400.00 USDT" in out  # 1 % of 340,000 - 1,000
