@@ -250,8 +250,11 @@ def _parse_tiers(path: str, symbol: str, raw: Any, rules: Rules) -> TierTable:
         if any_cum:
             if "maintenance_amount" not in t:
                 raise ProfileError(path, f"{key}.maintenance_amount", "give it for every tier or for none (then it is derived)")
-            cums.append(_number(path, f"{key}.maintenance_amount", t["maintenance_amount"], lo=0,
-                                hi=0.0 if i == 0 else math.inf))
+            cums.append(_number(path, f"{key}.maintenance_amount", t["maintenance_amount"], lo=0))
+            if i == 0 and cums[0] != 0:
+                raise ProfileError(path, f"{key}.maintenance_amount",
+                                   f"must be 0 in the first tier (MM = MMR x notional - amount would be negative "
+                                   f"for small positions), got {cums[0]:g}")
     try:
         return TierTable.from_rows(floor=floors, cap=caps, max_leverage=levs, mmr=mmrs,
                                    cum=cums if any_cum else None)

@@ -171,9 +171,9 @@ def _classic_with(tmp_path, old: str, new: str):
 @pytest.mark.parametrize(("old", "new", "key", "words"), [
     # a first tier with a maintenance amount: MM negative for every small position
     ("mmr = 0.004\nmaintenance_amount = 0\n", "mmr = 0.004\nmaintenance_amount = 100\n",
-     "tiers[0].maintenance_amount", "<= 0"),
-    ("tick_size = 0.1\n", "tick_size = 1e300\n", "tick_size", "<= 10000"),
-    ("lot_size = 0.001\n", "lot_size = 1e300\n", "lot_size", "<= 1e+09"),
+     "tiers[0].maintenance_amount", "must be 0 in the first tier"),
+    ("tick_size = 0.1\n", "tick_size = 1e300\n", "tick_size", "in (0, 10000]"),
+    ("lot_size = 0.001\n", "lot_size = 1e300\n", "lot_size", "in (0, 1e+09]"),
 ])
 def test_a_table_that_cannot_be_real_is_refused(tmp_path, old, new, key, words):
     with pytest.raises(ProfileError) as ei:
