@@ -27,10 +27,17 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from core.errors import InvalidInputError
+from core.errors import FileFormatError, InvalidInputError
+from core.persistence import read_text_file
 from core.validate import number
 
 FloatArray = NDArray[np.float64]
+
+#: The most points a price path may hold (a generated one, or a CSV's rows): 50 million points are
+#: 400 MB per series; a path longer than that is refused in one line rather than exhausting memory.
+MAX_POINTS: Final = 50_000_000
+#: The largest price CSV read.
+MAX_CSV_BYTES: Final = 512 * 1024 * 1024
 
 #: 365 days of 86,400 s: crypto trades every day, so annual volatility uses the calendar year.
 SECONDS_PER_YEAR: Final = 365.0 * 86_400.0
@@ -359,17 +366,25 @@ def read_price_csv(source: str | Path | io.TextIOBase, *, name: str | None = Non
     if isinstance(source, str | Path):
         label = name or str(source)
         try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInputError(label, exc.strerror or str(exc)) from None
-        except UnicodeDecodeError:
-            raise InvalidInputError(label, "not a UTF-8 text file") from None
+            text = read_text_file(source, max_bytes=MAX_CSV_BYTES, what="price CSV")
+        except FileFormatError as exc:
+            raise InvalidInputError(label, exc.problem) from None
         stream: io.TextIOBase = io.StringIO(text)
     else:
         label = name or "csv"
         stream = source
-    rows = [(i + 1, r) for i, r in enumerate(csv.reader(stream))]
-    rows = [(n, r) for n, r in rows if r and any(c.strip() for c in r)]
+    rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(stream)
+    try:
+        for i, r in enumerate(reader):
+            if r and any(c.strip() for c in r):
+                rows.append((i + 1, r))
+                if len(rows) > MAX_POINTS + 1:
+                    raise InvalidInputError(label, f"more than {MAX_POINTS:,} rows; a price path may hold at most "
+                                                   f"{MAX_POINTS:,} points")
+    except csv.Error as exc:  # a field over the csv module's limit (128 KB), a NUL byte
+        # said without quoting the file: it may not be a price file at all
+        raise InvalidInputError(f"{label} line {reader.line_num}", f"not a CSV row ({exc})") from None
     if not rows:
         raise InvalidInputError(label, "the file is empty; expected a header timestamp,price or "
                                        "timestamp,open,high,low,close")
@@ -380,8 +395,10 @@ def read_price_csv(source: str | Path | io.TextIOBase, *, name: str | None = Non
     elif cols == _OHLC_COLUMNS:
         ohlc = True
     else:
-        raise InvalidInputError(f"{label} line {hdr_line}", f"header {','.join(header)!r} is not "
-                                "'timestamp,price' or 'timestamp,open,high,low,close'")
+        # never echoed: a file that is not a price CSV (a path mistyped into a scenario) is not
+        # read out to whoever sees the message
+        raise InvalidInputError(f"{label} line {hdr_line}", f"the header ({len(header)} columns) is not "
+                                "'timestamp,price' or 'timestamp,open,high,low,close': not a price CSV")
     width = len(cols)
     times: list[float] = []
     values: list[tuple[float, ...]] = []

@@ -153,7 +153,7 @@ def test_read_price_csv_ohlc_expands_bars():
     ("bad_price_line4.csv", "line 4: price 'abc' is not a number"),
     ("bad_ohlc_line3.csv", "line 3: high 103 and low 95 must bracket"),
     ("bad_order_line4.csv", "line 4: timestamp '5' is not after"),
-    ("bad_header.csv", "line 1: header"),
+    ("bad_header.csv", "line 1: the header (2 columns) is not"),
 ])
 def test_read_price_csv_names_the_bad_line(name, needle):
     with pytest.raises(InvalidInputError) as err:
@@ -179,3 +179,24 @@ def test_a_generator_streams_chunks_that_join_into_one_path():
     b = gbm_path(s0=float(a[-1]), mu=0.0, sigma=0.3, dt=0.1, n=5, seed=rng)
     whole = gbm_path(s0=100.0, mu=0.0, sigma=0.3, dt=0.1, n=10, seed=np.random.default_rng(11))
     assert np.allclose(np.concatenate([a, b[1:]]), whole, rtol=1e-12)
+
+
+def test_a_file_that_is_not_a_price_csv_is_never_read_out(tmp_path):
+    # issue 10: a CSV path in a scenario may point anywhere (../../etc/passwd): the error must not
+    # echo the file's first line
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:secret-line:/root:/bin/bash\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError) as ei:
+        read_price_csv(secret)
+    assert "secret" not in str(ei.value) and "root" not in str(ei.value) and "not a price CSV" in str(ei.value)
+    for bad in ("/dev/zero", str(tmp_path)):
+        with pytest.raises(InvalidInputError, match="not a regular file"):
+            read_price_csv(bad)
+
+
+def test_a_csv_field_over_the_csv_limit_is_one_line(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_text("timestamp,price\n0," + "1" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError) as ei:
+        read_price_csv(big)
+    assert "line 2" in str(ei.value) and "not a CSV row" in str(ei.value) and "111111" not in str(ei.value)
