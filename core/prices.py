@@ -397,7 +397,7 @@ def read_price_csv(source: str | Path | io.TextIOBase, *, name: str | None = Non
     else:
         # never echoed: a file that is not a price CSV (a path mistyped into a scenario) is not
         # read out to whoever sees the message
-        raise InvalidInputError(f"{label} line {hdr_line}", f"the header ({len(header)} columns) is not "
+        raise InvalidInputError(f"{label} line {hdr_line}", f"the header ({len(header)} column{'s' if len(header) != 1 else ''}) is not "
                                 "'timestamp,price' or 'timestamp,open,high,low,close': not a price CSV")
     width = len(cols)
     times: list[float] = []
