@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from core import fmt
 from core.errors import InvalidInputError
-from core.margin import _out, side_sign
+from core.margin import _out, side_sign, unrealized_pnl
 from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, Profile, round_to_lot
 from core.quote import (
@@ -77,6 +77,8 @@ class WhatIf:
         to NaN.
     realized_pnl : profit or loss realised by the action (partial close), before fees.
     balance_change : money into (+) or out of (-) the free balance.
+    others : the account's other positions whose liquidation price the action moves (cross
+        positions share the wallet): ``(index, LP before, LP after)``, index into ``account_before``.
     """
 
     action: str
@@ -89,6 +91,7 @@ class WhatIf:
     deltas: Mapping[str, float] = field(default_factory=dict)
     realized_pnl: float = 0.0
     balance_change: float = 0.0
+    others: tuple[tuple[int, float, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN as None."""
@@ -100,6 +103,8 @@ class WhatIf:
             "after": None if self.after is None else self.after.as_dict(),
             "deltas": {k: n(v) for k, v in self.deltas.items()},
             "realized_pnl": self.realized_pnl, "balance_change": self.balance_change,
+            "others": [{"index": i, "liquidation_price_before": n(b), "liquidation_price_after": n(a)}
+                       for i, b, a in self.others],
         }
 
 
@@ -122,10 +127,6 @@ def _replace(account: Account, index: int, new: Position | None, wallet: float) 
     else:
         ps[index] = new
     return account.with_(positions=tuple(ps), wallet_usd=wallet)
-
-
-def _quote(profile: Profile, account: Account, index: int) -> PositionQuote:
-    return quote_account(profile, account).positions[index]
 
 
 def _values(q: PositionQuote | None) -> dict[str, float]:
@@ -153,17 +154,27 @@ def _deltas(before: PositionQuote, after: PositionQuote | None) -> dict[str, flo
 
 def _result(action: str, profile: Profile, account: Account, index: int, new: Position | None,
             wallet: float, *, realized_pnl: float = 0.0, balance_change: float = 0.0) -> WhatIf:
-    before = _quote(profile, account, index)
+    all_before = quote_account(profile, account).positions
+    before = all_before[index]
     if wallet < 0:
         # Only a cross realised loss can do this: such an account would have been liquidated.
         raise InvalidInputError(
             "exit_price", f"the realised loss {fmt.money(-realized_pnl)} exceeds the wallet "
             f"{fmt.money(account.wallet_usd)}; the account would have been liquidated first")
     acct = _replace(account, index, new, wallet)
-    after = None if new is None else _quote(profile, acct, index)
+    all_after = quote_account(profile, acct).positions if acct.positions else ()
+    after = None if new is None else all_after[index]
+    others = []
+    for j, qb in enumerate(all_before):
+        if j == index:
+            continue
+        lp_b, lp_a = qb.liquidation_price, all_after[j if new is not None or j < index else j - 1].liquidation_price
+        same = (math.isnan(lp_b) and math.isnan(lp_a)) or abs(lp_a - lp_b) <= 1e-12 * max(abs(lp_b), 1.0)
+        if not same:
+            others.append((j, lp_b, lp_a))
     return WhatIf(action=action, index=index, before=before, after=after, account_before=account,
                   account=acct, position=new, deltas=_deltas(before, after),
-                  realized_pnl=realized_pnl, balance_change=balance_change)
+                  realized_pnl=realized_pnl, balance_change=balance_change, others=tuple(others))
 
 
 def free_balance(profile: Profile, account: Account) -> float:
@@ -180,7 +191,7 @@ def free_balance(profile: Profile, account: Account) -> float:
     out = account.wallet_usd
     for p in account.positions:
         if p.mode is MarginMode.CROSS:
-            upnl = p.sign * p.qty_base * (account.mark_of(p) - p.entry_price)
+            upnl = float(unrealized_pnl(side=p.sign, qty=p.qty_base, entry=p.entry_price, mark=account.mark_of(p)))
             out += min(upnl, 0.0) - opening_requirement(profile, p)
     return float(max(out, 0.0))
 

@@ -36,6 +36,8 @@ from gui.widgets.tips import TIPS
 SLIDER_STEPS: Final = 1000
 
 DELTA_ROWS: Final = (
+    ("qty", "Size", "qty"),
+    ("entry", "Entry", "price"),
     ("liquidation_price", "Liquidation", "price"),
     ("bankruptcy_price", "Bankruptcy", "price"),
     ("initial_margin", "Initial margin", "money"),
@@ -44,6 +46,10 @@ DELTA_ROWS: Final = (
     ("margin_ratio", "Margin ratio", "pct"),
     ("distance_to_liquidation", "Distance", "pct"),
 )
+
+
+def _signed_money(x: float) -> str:
+    return ("+" if x > 0 else "") + fmt.money(x)
 
 
 def _spin(decimals: int, hi: float = 1e12, suffix: str = "") -> QDoubleSpinBox:
@@ -156,6 +162,10 @@ class QtWhatIfPanel(QWidget):
         self.message.setVisible(False)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.outcome = QLabel()
+        self.outcome.setObjectName("whatifOutcome")
+        self.outcome.setWordWrap(True)
+        self.outcome.setVisible(False)
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Make the previewed change (undo with Ctrl+Z).")
         self.apply_button.clicked.connect(self.apply)
@@ -170,6 +180,7 @@ class QtWhatIfPanel(QWidget):
         v.addWidget(self.pages)
         v.addWidget(self.message)
         v.addWidget(self.table, 1)
+        v.addWidget(self.outcome)
         v.addWidget(self.note)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -225,6 +236,7 @@ class QtWhatIfPanel(QWidget):
             self._quiet = False
         self.message.setVisible(False)
         self._fill_table(None)
+        self.outcome.setVisible(False)
         self.apply_button.setEnabled(False)
 
     def params(self) -> dict[str, Any]:
@@ -272,7 +284,30 @@ class QtWhatIfPanel(QWidget):
 
     def _show(self, result: Any) -> None:
         self._fill_table(result)
+        self.outcome.setText(self.outcome_text(result))
+        self.outcome.setVisible(bool(self.outcome.text()))
         self.apply_button.setEnabled(result is not None)
+
+    def outcome_text(self, result: Any) -> str:
+        """What the table cannot show: realised PnL, money moved, and the other positions it moves."""
+        if result is None:
+            return ""
+        s = self.session
+        ccy, tick = s.quote_ccy, s.tick
+        lines = []
+        if result.action == "partial_close":
+            lines.append(f"Realised PnL {_signed_money(result.realized_pnl)} {ccy} at "
+                         f"{fmt.price(self.close_price.value(), tick)} (before fees)")
+        if result.action == "add_to_position" and result.position is not None:
+            lines.append(f"New size {fmt.num(result.position.qty_base)}, average entry "
+                         f"{fmt.price(result.position.entry_price, tick)}")
+        if result.balance_change:
+            lines.append(f"Free balance {_signed_money(result.balance_change)} {ccy}")
+        for j, lp_before, lp_after in result.others:
+            p = result.account_before.positions[j]
+            lines.append(f"Also moves #{j + 1} {p.side.value} {p.symbol} (shares the wallet): liquidation "
+                         f"{fmt.price(lp_before, tick)} → {fmt.price(lp_after, tick)}")
+        return "\n".join(lines)
 
     def _fill_table(self, result: Any) -> None:
         s = self.session
@@ -286,6 +321,8 @@ class QtWhatIfPanel(QWidget):
                     return fmt.NONE_TEXT
                 if kind == "price":
                     text = fmt.price(x, tick)
+                elif kind == "qty":
+                    text = fmt.num(x)
                 elif kind == "pct":
                     text = fmt.pct(x)
                 else:
@@ -305,6 +342,10 @@ class QtWhatIfPanel(QWidget):
 
     @staticmethod
     def _value(q: Any, key: str) -> float:
+        if key == "qty":
+            return float(q.position.qty_base)
+        if key == "entry":
+            return float(q.position.entry_price)
         return float(q.distance_to_liquidation if key == "distance_to_liquidation" else getattr(q, key))
 
     def cell(self, key: str, column: int) -> str:

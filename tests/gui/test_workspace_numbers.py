@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from core import fmt
 from gui.widgets.results import ROWS
 
 
@@ -249,3 +250,36 @@ def test_a_short_at_its_entry_shows_no_negative_zero_and_cross_arithmetic_has_nu
     # BP = 68,000 + (wallet 20,650 + others' uPnL 0) / 5 = 72,130
     assert "68,000 + (20,650 + 0) / 5 = 72,130" in tip, tip
     assert "wallet + others' uPnL / " not in tip
+
+
+def test_whatif_previews_say_what_matters(window):
+    # issue 9: a partial close showed no realised PnL and ignored its price; adding showed no new
+    # size or average entry; a what-if on one cross position moved the others' LPs silently.
+    panel = window.whatif
+    panel.set_action("partial_close")
+    panel.close_qty.spin.setValue(2.0)
+    panel.close_price.setValue(70_000.0)
+    assert "Realised PnL +4,000.00 USDT at 70,000.0" in panel.outcome.text()  # 2 x (70,000 - 68,000)
+    panel.close_price.setValue(67_000.0)
+    assert "Realised PnL -2,000.00 USDT at 67,000.0" in panel.outcome.text()
+    assert panel.cell("qty", 0) == "5" and panel.cell("qty", 1) == "3" and panel.cell("qty", 2) == "-2"
+    panel.set_action("add_to_position")
+    panel.add_price.setValue(70_000.0)
+    panel.add_qty.spin.setValue(2.0)
+    # average entry (5 x 68,000 + 2 x 70,000) / 7 = 68,571.43
+    assert panel.cell("entry", 1) == "68,571.4" and panel.cell("qty", 1) == "7"
+    assert "New size 7, average entry 68,571.4" in panel.outcome.text()
+    # two cross positions: adding to one moves the other's liquidation price, and the panel says so
+    s = window.session
+    s.edit_position(0, mode="cross")
+    s.add_position()
+    s.edit_position(1, side="short", qty=1.0)
+    s.set_wallet(100_000.0)  # the cross initial margins (34,000 + 6,800) leave room to add
+    s.select(0)
+    panel.set_action("add_to_position")
+    panel.add_price.setValue(68_000.0)
+    panel.add_qty.spin.setValue(0.1)
+    other_before = s.quote.positions[1].liquidation_price
+    text = panel.outcome.text()
+    assert panel.message.isHidden(), panel.message.text()
+    assert "Also moves #2 short BTCUSDT" in text and fmt.price(other_before, s.tick) in text
