@@ -116,9 +116,20 @@ class AccountQuote:
     cross_margin_ratio: float
     cross_liquidatable_now: bool
 
+    @property
+    def isolated_margins(self) -> float:
+        """The margins held by the isolated positions (outside ``account.wallet_usd``)."""
+        return math.fsum(q.margin for q in self.positions if q.position.mode is MarginMode.ISOLATED)
+
+    @property
+    def wallet_balance(self) -> float:
+        """What an exchange calls the wallet balance: the wallet plus every isolated margin."""
+        return self.account.wallet_usd + self.isolated_margins
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "exchange": self.profile.id, "as_of": self.profile.as_of, "wallet": self.account.wallet_usd,
+            "isolated_margins": self.isolated_margins, "wallet_balance": self.wallet_balance,
             "cross_equity": self.cross_equity, "cross_maintenance_margin": self.cross_maintenance,
             "cross_margin_ratio": self.cross_margin_ratio if math.isfinite(self.cross_margin_ratio) else None,
             "cross_liquidatable_now": self.cross_liquidatable_now,

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequ
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QListWidget,
     QMainWindow,
     QMessageBox,
@@ -140,6 +141,7 @@ class MainWindow(QMainWindow):
         session.modifiedChanged.connect(self.setWindowModified)
         session.modifiedChanged.connect(lambda _m: self._schedule_autosave())
         session.fileChanged.connect(self._update_title)
+        session.scenarioChanged.connect(self._update_title)
         session.eventsChanged.connect(self._refresh_events)
         session.liquidated.connect(lambda ev: self.statusBar().showMessage(ev.describe(session.tick)))
         self._update_title()
@@ -191,7 +193,8 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         SK = QKeySequence.StandardKey
         f = mb.addMenu("&File")
-        self.act_new = self._action("&New", self.new_file, SK.New, "Start again from the example position.")
+        self.act_new = self._action("&New", self.new_file, SK.New,
+                                    "A new, untitled workspace holding the example position to edit.")
         self.act_open = self._action("&Open…", self.open_file, SK.Open, "Open a scenario file (the CLI's format).")
         self.act_save = self._action("&Save", self.save_file, SK.Save, "Save the workspace as a scenario file.")
         self.act_save_as = self._action("Save &As…", self.save_file_as, SK.SaveAs, "Save under another name.")
@@ -225,6 +228,10 @@ class MainWindow(QMainWindow):
         # shortcut ambiguous and do nothing. Ctrl+Y is what Windows users reach for.
         self.act_redo.setShortcuts(_unique_keys(SK.Redo, "Ctrl+Shift+Z", "Ctrl+Y"))
         e.addActions([self.act_undo, self.act_redo])
+        e.addSeparator()
+        self.act_rename = self._action("Re&name Workspace…", self.rename_workspace, None,
+                                       "Give this workspace a name (the window title; saved in the file).")
+        e.addAction(self.act_rename)
         e.addSeparator()
         e.addAction(self._action("&Add Position", lambda: self.table._run(self.session.add_position), None,
                                  "Add a copy of the selected position."))
@@ -296,9 +303,28 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     def _update_title(self) -> None:
-        name = self.session.file_path.name if self.session.file_path else (self.session.scenario.name or "Untitled")
-        self.setWindowTitle(f"{name}[*] — MarginLab")
+        """The workspace's name, else its file's name, else "Untitled"; the file in brackets when both.
+
+        The first-launch example and File > New are untitled until named (Edit > Rename) or saved."""
+        name, file = self.session.scenario.name, self.session.file_path
+        title = name or (file.name if file else "Untitled")
+        if name and file:
+            title += f" ({file.name})"
+        self.setWindowTitle(f"{title}[*] — MarginLab")
         self.setWindowModified(self.session.is_modified())
+
+    def ask_text(self, title: str, label: str, text: str) -> str | None:
+        value, ok = QInputDialog.getText(self, title, label, text=text)
+        return value if ok else None
+
+    def rename_workspace(self) -> None:
+        name = self.ask_text("Rename workspace", "Name (empty: untitled):", self.session.scenario.name)
+        if name is None:
+            return
+        try:
+            self.session.rename(name)
+        except InvalidInputError as exc:
+            self.inform("Name not changed", f"{exc.field}: {exc.reason}")
 
     def _refresh_events(self) -> None:
         self.events.clear()

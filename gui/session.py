@@ -298,11 +298,23 @@ class Session(QObject):
             return
         positions[index] = new
         after = self._with_account(positions=tuple(positions))
+        if new.entry_price != p.entry_price and new.symbol == p.symbol and self.account.mark_of(p) == p.entry_price:
+            # a start mark the user never moved away from the entry follows it (no phantom uPnL)
+            after = replace(after, account=after.account.with_mark(p.symbol, new.entry_price))
         if "symbol" in kw and kw["symbol"] != p.symbol and all(s != kw["symbol"] for s, _ in after.account.marks):
             after = replace(after, account=after.account.with_mark(kw["symbol"], new.entry_price))
         field = next(iter(changes)) if len(changes) == 1 else "+".join(sorted(changes))
         label = _FIELD_LABELS.get(field, field)
         self._push(commands.EditPosition, after, f"Set {label} of #{index + 1}", merge_key=f"{index}.{field}")
+
+    def rename(self, name: str) -> None:
+        """Give the workspace a name (shown in the title, saved in the file); "" means untitled."""
+        name = " ".join(str(name).split())
+        if len(name) > 200:
+            raise InvalidInputError("name", f"{len(name)} characters; allowed up to 200")
+        if name == self.scenario.name:
+            return
+        self._push(commands.EditAccount, replace(self.scenario, name=name), "Rename workspace")
 
     def set_wallet(self, wallet: float) -> None:
         if wallet == self.scenario.account.wallet_usd:

@@ -39,7 +39,10 @@ def example_scenario(profile: Profile) -> Scenario:
                    mode=MarginMode.ISOLATED)
     acct = Account(profile_id=profile.id, wallet_usd=EXAMPLE_FREE_BALANCE, positions=(pos,),
                    marks=((symbol, 68_000.0),))
-    return Scenario(exchange=profile.id, account=acct, name=EXAMPLE_NAME if profile.id == "classic" else
+    # a description, not a name: the workspace is the user's to change, and stays "Untitled" until
+    # they name it or save it (a name that described the example would outlive the example)
+    return Scenario(exchange=profile.id, account=acct,
+                    description=EXAMPLE_NAME if profile.id == "classic" else
                     f"5 BTC long at 68,000, 10x isolated ({profile.name})")
 
 

@@ -107,7 +107,7 @@ class QtPositionForm(QWidget):
             ("leverage", "Leverage", lev_w, self.leverage),
             ("mode", "Margin mode", self.mode, self.mode),
             ("margin", "Isolated margin", self.margin, self.margin),
-            ("wallet", "Wallet", self.wallet, self.wallet),
+            ("wallet", "Wallet (excl. isolated)", self.wallet, self.wallet),
             ("mark", "Start mark", self.mark, self.mark),
             ("stop_loss", "Stop-loss", self.stop_loss, self.stop_loss),
             ("take_profit", "Take-profit", self.take_profit, self.take_profit),

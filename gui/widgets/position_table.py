@@ -112,11 +112,18 @@ class QtPositionTable(QWidget):
             if positions:
                 self.table.selectRow(s.selected)
             self.remove_button.setEnabled(len(positions) > 1)
-            if s.quote is not None and any(p.mode.value == "cross" for p in positions):
-                self.account_label.setText(
-                    f"Wallet {fmt.money(s.account.wallet_usd)} · cross equity {fmt.money(s.quote.cross_equity)} · "
-                    f"cross MM {fmt.money(s.quote.cross_maintenance)} · ratio {fmt.pct(s.quote.cross_margin_ratio)}")
+            q = s.quote
+            if q is None:
+                self.account_label.setText(f"Wallet (excl. isolated) {fmt.money(s.account.wallet_usd)}")
             else:
-                self.account_label.setText(f"Wallet (free balance) {fmt.money(s.account.wallet_usd)}")
+                text = (f"Wallet balance {fmt.money(q.wallet_balance)} = wallet {fmt.money(s.account.wallet_usd)} "
+                        f"+ isolated margins {fmt.money(q.isolated_margins)}")
+                if any(p.mode.value == "cross" for p in positions):
+                    text += (f" · cross equity {fmt.money(q.cross_equity)}, MM {fmt.money(q.cross_maintenance)}, "
+                             f"ratio {fmt.pct(q.cross_margin_ratio)}")
+                self.account_label.setText(text)
+                self.account_label.setToolTip(
+                    "Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
+                    "comes from) plus the margins held by isolated positions.")
         finally:
             self._updating = False

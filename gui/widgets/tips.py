@@ -12,7 +12,10 @@ TIPS: Final[dict[str, str]] = {
     "leverage": "Leverage sets the initial margin to notional / leverage; the tier at this size caps it.",
     "mode": "Isolated risks only the position's own margin; cross shares the whole wallet with every cross position.",
     "margin": "Isolated margin: the collateral assigned to this position alone (blank = the opening requirement).",
-    "wallet": "Wallet: the account's balance outside isolated margins; it backs cross positions and pays for added margin.",
+    "wallet": ("Wallet, excluding the isolated margins: the collateral every cross position shares, and where "
+               "added margin comes from. An exchange's 'wallet balance' also counts the margins of isolated "
+               "positions; MarginLab keeps each isolated margin with its position (the account line below the "
+               "table shows both)."),
     "mark": "The scenario's mark price, where the feed starts; the mark is the exchange's fair price that triggers liquidation.",
     "stop_loss": "Stop-loss: an order that closes the position when the last price reaches this level, before liquidation can (none = no order).",
     "take_profit": "Take-profit: an order that closes the position in profit when the last price reaches this level (none = no order).",

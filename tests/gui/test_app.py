@@ -64,7 +64,7 @@ def test_a_file_on_the_command_line_opens_as_the_workspace(start, tmp_path):
     assert window.session.file_path == path.resolve()
     assert window.session.scenario.name == "Binance mixed: isolated BTC, cross ETH"
     assert len(window.session.account.positions) == 2 and window.isVisible()
-    assert window.windowTitle().startswith("mixed.marginlab.json")
+    assert window.windowTitle().startswith("Binance mixed: isolated BTC, cross ETH (mixed.marginlab.json)")
 
 
 @pytest.mark.parametrize("content", ["{ not json", None])  # damaged; missing

@@ -148,3 +148,29 @@ def test_window_geometry_is_kept_in_qsettings(make_window):
     assert json.loads(paths.autosave_path().read_text())["modified"] is False
     w2 = make_window()
     assert (w2.width(), w2.height()) == (701, 603)
+
+
+def test_the_start_mark_follows_the_entry_until_the_user_sets_it(window):
+    # issue 9: typing a new entry left "Start mark" at the old value: phantom uPnL
+    s = window.session
+    window.form.entry.setValue(70_000.0)
+    assert s.account.mark_of(s.position) == 70_000.0 and s.position_quote.unrealized_pnl == 0.0
+    window.form.mark.setValue(69_000.0)  # the user sets it: from now on it stays
+    window.form.entry.setValue(71_000.0)
+    assert s.account.mark_of(s.position) == 69_000.0
+    assert s.position_quote.unrealized_pnl == pytest.approx(5 * (69_000 - 71_000))
+
+
+def test_a_workspace_can_be_renamed_and_a_new_one_is_untitled(window, answers):
+    # issue 9: the title kept "Source FAQ example…" after everything changed
+    s = window.session
+    assert s.scenario.name == "" and window.windowTitle().startswith("Untitled")  # the example, unnamed
+    window.ask_text = lambda title, label, text: "My BTC hedge"  # type: ignore[method-assign]
+    window.rename_workspace()
+    assert s.scenario.name == "My BTC hedge" and window.windowTitle().startswith("My BTC hedge")
+    window.act_undo.trigger()
+    assert s.scenario.name == "" and window.windowTitle().startswith("Untitled")
+    window.act_redo.trigger()
+    answers.save_choice = "discard"
+    window.new_file()
+    assert s.scenario.name == "" and window.windowTitle().startswith("Untitled")
