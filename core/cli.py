@@ -60,7 +60,7 @@ from core.quote import AccountQuote, PositionQuote, quote_account, quote_positio
 from core.scenario import load_scenario
 from core.symbols import resolve_symbol
 from core.tiers import TierTable
-from core.validate import number
+from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
 
 PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
@@ -115,6 +115,10 @@ def number_type(*, lo: float | None = None, hi: float | None = None, lo_open: bo
 
 POSITIVE: Final = number_type(lo=0, lo_open=True)
 NON_NEGATIVE: Final = number_type(lo=0)
+PRICE: Final = number_type(lo=0, lo_open=True, hi=MAX_PRICE)
+QTY: Final = number_type(lo=0, lo_open=True, hi=MAX_QTY)
+AMOUNT: Final = number_type(lo=0, lo_open=True, hi=MAX_AMOUNT)
+AMOUNT_OR_ZERO: Final = number_type(lo=0, hi=MAX_AMOUNT)
 LEVERAGE: Final = number_type(lo=1, hi=1000)
 RATE: Final = number_type(lo=0, hi=1, lo_open=True, hi_open=True)
 FEE_RATE: Final = number_type(lo=0, hi=0.1)
@@ -144,20 +148,20 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, json_help: str = ""
 
 def _add_position_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--side", required=True, choices=[s.value for s in Side], help="long or short")
-    p.add_argument("--qty", required=True, type=POSITIVE, metavar="QTY",
+    p.add_argument("--qty", required=True, type=QTY, metavar="QTY",
                    help="size in base units (5 = 5 BTC), > 0")
-    p.add_argument("--entry", required=True, type=POSITIVE, metavar="PRICE", help="average entry price, > 0")
+    p.add_argument("--entry", required=True, type=PRICE, metavar="PRICE", help="average entry price, > 0")
     p.add_argument("--leverage", required=True, type=LEVERAGE, metavar="X",
                    help="leverage, 1 to the tier's maximum")
     p.add_argument("--mode", choices=[m.value for m in MarginMode], default=MarginMode.ISOLATED.value,
                    help="margin mode (default isolated)")
-    p.add_argument("--margin", type=POSITIVE, metavar="AMOUNT",
+    p.add_argument("--margin", type=AMOUNT, metavar="AMOUNT",
                    help="isolated margin (default: the opening requirement, qty*entry/leverage, plus "
                         "the fee to close under fee model close_fee); less is accepted, as fees "
                         "make it so")
-    p.add_argument("--wallet", type=NON_NEGATIVE, metavar="AMOUNT",
+    p.add_argument("--wallet", type=AMOUNT_OR_ZERO, metavar="AMOUNT",
                    help="cross collateral (--mode cross; default: the opening requirement)")
-    p.add_argument("--mark", type=POSITIVE, metavar="PRICE", help="mark price (default: the entry)")
+    p.add_argument("--mark", type=PRICE, metavar="PRICE", help="mark price (default: the entry)")
 
 
 def _register_quote(subparsers: Any) -> None:

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import NewType
 
 from core.errors import InvalidInputError, InvalidPositionError
-from core.validate import number
+from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
 
 Symbol = NewType("Symbol", str)
 
@@ -26,9 +26,9 @@ class Side(StrEnum):
         return Side.SHORT if self is Side.LONG else Side.LONG
 
 
-def _positive(field_name: str, value: float, *, lo: float = 0.0, allow_zero: bool = False) -> float:
+def _positive(field_name: str, value: float, *, hi: float, lo: float = 0.0, allow_zero: bool = False) -> float:
     try:
-        return number(field_name, value, lo=lo, lo_open=lo == 0.0 and not allow_zero)
+        return number(field_name, value, lo=lo, lo_open=lo == 0.0 and not allow_zero, hi=hi)
     except InvalidInputError as exc:  # the position-level error type, for callers that catch it
         raise InvalidPositionError(exc.field, exc.reason) from None
 
@@ -61,11 +61,11 @@ class Position:
 
     def __post_init__(self) -> None:
         # ints from JSON or a form become floats, so every derived number is a float too
-        object.__setattr__(self, "qty_base", _positive("qty", self.qty_base))
-        object.__setattr__(self, "entry_price", _positive("entry", self.entry_price))
-        object.__setattr__(self, "leverage", _positive("leverage", self.leverage, lo=1.0))
+        object.__setattr__(self, "qty_base", _positive("qty", self.qty_base, hi=MAX_QTY))
+        object.__setattr__(self, "entry_price", _positive("entry", self.entry_price, hi=MAX_PRICE))
+        object.__setattr__(self, "leverage", _positive("leverage", self.leverage, lo=1.0, hi=1000.0))
         if self.margin_usd is not None:
-            object.__setattr__(self, "margin_usd", _positive("margin", self.margin_usd))
+            object.__setattr__(self, "margin_usd", _positive("margin", self.margin_usd, hi=MAX_AMOUNT))
         if not isinstance(self.side, Side):
             object.__setattr__(self, "side", Side(self.side))
         if not isinstance(self.mode, MarginMode):
@@ -98,11 +98,12 @@ class Account:
     marks: tuple[tuple[str, float], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "wallet_usd", _positive("wallet", self.wallet_usd, allow_zero=True))
+        object.__setattr__(self, "wallet_usd", _positive("wallet", self.wallet_usd, allow_zero=True, hi=MAX_AMOUNT))
         object.__setattr__(self, "positions", tuple(self.positions))
         if isinstance(self.marks, dict):
             object.__setattr__(self, "marks", tuple(sorted(self.marks.items())))
-        object.__setattr__(self, "marks", tuple((sym, _positive(f"marks.{sym}", m)) for sym, m in self.marks))
+        object.__setattr__(self, "marks", tuple((sym, _positive(f"marks.{sym}", m, hi=MAX_PRICE))
+                                                for sym, m in self.marks))
 
     def mark_of(self, position: Position) -> float:
         for sym, mark in self.marks:

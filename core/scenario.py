@@ -29,7 +29,7 @@ from typing import Any, Final
 from core.errors import FileFormatError, InvalidInputError, ScenarioError
 from core.model import Account, MarginMode, Position, Side
 from core.persistence import atomic_write_json, read_json_file
-from core.validate import number
+from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
 
 SCHEMA_VERSION: Final = 1
 KIND: Final = "marginlab.scenario"
@@ -49,7 +49,7 @@ class Scenario:
     simulation: Mapping[str, Any] | None = field(default=None)
 
 
-def _num(where: str, raw: Mapping[str, Any], key: str, *, default: float | None = None,
+def _num(where: str, raw: Mapping[str, Any], key: str, *, hi: float, default: float | None = None,
          required: bool = True, lo: float | None = 0.0, lo_open: bool = True) -> float | None:
     if key not in raw:
         if required and default is None:
@@ -58,7 +58,7 @@ def _num(where: str, raw: Mapping[str, Any], key: str, *, default: float | None 
     v = raw[key]
     if v is None and not required:
         return None
-    return number(f"{where}.{key}", v, lo=lo, lo_open=lo_open)
+    return number(f"{where}.{key}", v, lo=lo, lo_open=lo_open, hi=hi)
 
 
 def position_from_dict(raw: Any, where: str = "position") -> Position:
@@ -78,10 +78,10 @@ def position_from_dict(raw: Any, where: str = "position") -> Position:
     try:
         return Position(
             symbol=symbol, side=side,
-            qty_base=_num(where, raw, "qty"),  # type: ignore[arg-type]
-            entry_price=_num(where, raw, "entry"),  # type: ignore[arg-type]
-            leverage=_num(where, raw, "leverage", lo=1.0, lo_open=False),  # type: ignore[arg-type]
-            mode=mode, margin_usd=_num(where, raw, "margin", required=False),
+            qty_base=_num(where, raw, "qty", hi=MAX_QTY),  # type: ignore[arg-type]
+            entry_price=_num(where, raw, "entry", hi=MAX_PRICE),  # type: ignore[arg-type]
+            leverage=_num(where, raw, "leverage", lo=1.0, lo_open=False, hi=1000.0),  # type: ignore[arg-type]
+            mode=mode, margin_usd=_num(where, raw, "margin", required=False, hi=MAX_AMOUNT),
         )
     except InvalidInputError as exc:
         if exc.field.startswith(where):
@@ -131,8 +131,8 @@ def scenario_from_dict(doc: Any) -> Scenario:
     marks_raw = acc.get("marks", {})
     if not isinstance(marks_raw, dict):
         raise InvalidInputError("account.marks", "expected an object of symbol: price")
-    marks = {sym: number(f"account.marks.{sym}", v, lo=0, lo_open=True) for sym, v in marks_raw.items()}
-    wallet = _num("account", acc, "wallet", default=0.0, lo=0.0, lo_open=False) or 0.0
+    marks = {sym: number(f"account.marks.{sym}", v, lo=0, lo_open=True, hi=MAX_PRICE) for sym, v in marks_raw.items()}
+    wallet = _num("account", acc, "wallet", default=0.0, lo=0.0, lo_open=False, hi=MAX_AMOUNT) or 0.0
     account = Account(profile_id=exchange, wallet_usd=wallet, positions=positions,
                       marks=tuple(sorted(marks.items())))
     sim = doc.get("simulation")

@@ -17,12 +17,19 @@ What it refuses, and why each needs saying:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from core import fmt
 from core.errors import InvalidInputError
+
+#: Bounds on what a position or an account may hold. Far beyond any real market (BTC at a thousand
+#: trillion, a quadrillion units), they keep every product and sum finite and every number readable
+#: in the window; a file or a flag past them is refused with the field named.
+MAX_PRICE: Final = 1e15
+MAX_QTY: Final = 1e15
+MAX_AMOUNT: Final = 1e18
 
 
 def _show(value: Any) -> str:

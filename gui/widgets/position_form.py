@@ -26,6 +26,7 @@ from core import fmt
 from core.errors import InvalidInputError
 from core.model import MarginMode, Side
 from core.symbols import base_asset
+from core.validate import MAX_AMOUNT, MAX_PRICE
 from gui.session import Session
 from gui.widgets.tips import TIPS
 
@@ -63,23 +64,23 @@ class QtPositionForm(QWidget):
         self.side = QComboBox()
         self.side.addItem("Long", Side.LONG.value)
         self.side.addItem("Short", Side.SHORT.value)
-        self.size = _spin(6, 0.0, 1e12, step=0.1)
+        self.size = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
         self.size_unit = QComboBox()
         self.size_unit.setToolTip("Enter the size in the base asset or as notional in the quote currency.")
-        self.entry = _spin(2, 0.0, 1e12, step=100.0)
+        self.entry = _spin(2, 0.0, MAX_PRICE, step=100.0)
         self.leverage = _spin(2, 0.0, 1000.0, "x", 1.0)
         self.leverage_hint = QLabel()
         self.leverage_hint.setObjectName("leverageHint")
         self.mode = QComboBox()
         self.mode.addItem("Isolated", MarginMode.ISOLATED.value)
         self.mode.addItem("Cross", MarginMode.CROSS.value)
-        self.margin = _spin(2, 0.0, 1e12, step=100.0)
+        self.margin = _spin(2, 0.0, MAX_AMOUNT, step=100.0)
         self.margin.setSpecialValueText("opening requirement")
-        self.wallet = _spin(2, 0.0, 1e12, step=1000.0)
-        self.mark = _spin(2, 0.0, 1e12, step=100.0)
-        self.stop_loss = _spin(2, 0.0, 1e12, step=100.0)
+        self.wallet = _spin(2, 0.0, MAX_AMOUNT, step=1000.0)
+        self.mark = _spin(2, 0.0, MAX_PRICE, step=100.0)
+        self.stop_loss = _spin(2, 0.0, MAX_PRICE, step=100.0)
         self.stop_loss.setSpecialValueText("none")
-        self.take_profit = _spin(2, 0.0, 1e12, step=100.0)
+        self.take_profit = _spin(2, 0.0, MAX_PRICE, step=100.0)
         self.take_profit.setSpecialValueText("none")
 
         size_row = QHBoxLayout()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.errors import InvalidInputError
+from core.validate import MAX_AMOUNT
 from gui.session import WHATIF_ACTIONS, Session
 from gui.widgets.tips import TIPS
 
@@ -52,7 +53,7 @@ def _signed_money(x: float) -> str:
     return ("+" if x > 0 else "") + fmt.money(x)
 
 
-def _spin(decimals: int, hi: float = 1e12, suffix: str = "") -> QDoubleSpinBox:
+def _spin(decimals: int, hi: float = MAX_AMOUNT, suffix: str = "") -> QDoubleSpinBox:
     w = QDoubleSpinBox()
     w.setDecimals(decimals)
     w.setRange(0.0, hi)

@@ -60,10 +60,14 @@ def test_an_endless_file_is_refused_not_read(capsys):
     assert code == 2 and "not a regular file" in err
 
 
-def test_huge_valid_prices_print(capsys):
-    code, out, err = run(capsys, *FAQ, "--mark", "1e30")
+def test_huge_valid_prices_print_and_absurd_ones_are_refused(capsys):
+    # issue 10: `quote ... --mark 1e30` crashed in core.fmt. Up to 1e15 a price is taken (and a
+    # notional past 1e15 prints in scientific notation); past it, one line names the flag.
+    code, out, err = run(capsys, *FAQ, "--mark", "1e15")
     assert code == 0, err
-    assert "1e+30" in out  # scientific notation where thousands of digits would be no use
+    assert "5e+15 USDT" in out  # the notional, 5 x 1e15
+    code, _out, err = run(capsys, *FAQ, "--mark", "1e30")
+    assert code == 2 and "--mark: must be in (0, 1e+15], got 1e+30" in err
 
 
 def test_an_unexpected_failure_is_one_line_not_a_traceback(capsys, monkeypatch):

@@ -174,3 +174,28 @@ def test_a_workspace_can_be_renamed_and_a_new_one_is_untitled(window, answers):
     answers.save_choice = "discard"
     window.new_file()
     assert s.scenario.name == "" and window.windowTitle().startswith("Untitled")
+
+
+def test_a_scenario_with_an_absurd_number_is_refused_on_open_with_the_field(window, answers, tmp_path):
+    # issue 9: a scenario with mark 1e30 opened, then raised on every frame
+    import json
+
+    path = tmp_path / "absurd.json"
+    doc = {"schema_version": 1, "exchange": "classic",
+           "account": {"wallet": 0, "positions": [{"symbol": "BTCUSDT", "side": "long", "qty": 5, "entry": 68_000,
+                                                   "leverage": 10}], "marks": {"BTCUSDT": 1e30}}}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    before = window.session.scenario
+    assert not window.open_file(path)
+    title, text = answers.informed[-1]
+    assert "account.marks.BTCUSDT" in text and "1e+15" in text
+    assert window.session.scenario == before
+    # a huge but possible one opens and displays (scientific notation where needed)
+    doc["account"]["marks"]["BTCUSDT"] = 1e14
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert window.open_file(path)
+    window.session.advance(60)
+    assert window.form.mark.value() == 1e14
+    text = window.results.values["unrealized_pnl"].text()  # about 5 x 1e14, every digit shown
+    assert text.endswith(" USDT")
+    assert float(text.split()[0].replace(",", "")) == pytest.approx(window.session.position_quote.unrealized_pnl)
