@@ -187,7 +187,7 @@ def test_a_scenario_with_an_absurd_number_is_refused_on_open_with_the_field(wind
     path.write_text(json.dumps(doc), encoding="utf-8")
     before = window.session.scenario
     assert not window.open_file(path)
-    title, text = answers.informed[-1]
+    _title, text = answers.informed[-1]
     assert "account.marks.BTCUSDT" in text and "1e+15" in text
     assert window.session.scenario == before
     # a huge but possible one opens and displays (scientific notation where needed)
