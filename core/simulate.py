@@ -310,13 +310,17 @@ def adl_score(*, side: Any, qty: Any, entry: Any, mark: Any, margin: Any) -> Any
 
 
 def adl_ranking(*, sides: Any, qtys: Any, entries: Any, margins: Any, mark: float,
-                against: Sequence[int] | int) -> tuple[list[int], Any, Any]:
+                against: Sequence[int] | int, close_price: float | None = None) -> tuple[list[int], Any, Any]:
     """The order in which auto-deleveraging closes counterparties, and who may be closed at all.
 
     A counterparty is **eligible** against a trader position of side ``against`` (+1/-1, or the
     sides of every open trader position) when it holds the opposite side, still has size and
-    margin, and is in profit at ``mark`` (DOMAIN.md §4.6). Eligible counterparties come first, by
-    descending :func:`adl_score`; the others follow by score (a queue a panel can show whole).
+    margin, and is in profit at ``mark`` (DOMAIN.md §4.6). Given ``close_price`` (the bankrupt
+    position's bankruptcy price, where ADL closes), a counterparty must also stay solvent there:
+    ``margin + uPnL(close_price) >= 0``, i.e. the price is not past its own bankruptcy price, so
+    that no deleveraged trader ever ends below zero (one who would is skipped, not capped).
+    Eligible counterparties come first, by descending :func:`adl_score`; the others follow by score
+    (a queue a panel can show whole).
 
     Returns
     -------
@@ -344,6 +348,9 @@ def adl_ranking(*, sides: Any, qtys: Any, entries: Any, margins: Any, mark: floa
     signs = {int(against)} if isinstance(against, int | float | np.integer) else {int(x) for x in against}
     opposite = np.isin(-s, list(signs)) if signs else np.zeros(s.shape, dtype=bool)
     eligible = live & opposite & (s * (mark - ep) > 0)
+    if close_price is not None:
+        at_close = mg + np.asarray(unrealized_pnl(side=s, qty=q, entry=ep, mark=close_price))
+        eligible &= np.isfinite(at_close) & (at_close >= 0)
     key = np.where(np.isfinite(scores), scores, -np.inf)
     order = sorted(range(s.size), key=lambda k: (not eligible[k], -key[k], k))
     return order, scores, eligible
@@ -446,6 +453,10 @@ class _Run:
         for c in counterparties:
             opening[c.party] = c.margin
         self.ledger = Ledger(opening)
+        # float residue of a settlement (1e-12 of a 64,600 price times a lot) moves in the ledger
+        # but is not an event: nothing happened that a person could see
+        self.dust = 1e-9 * (1.0 + math.fsum(abs(v) for v in opening.values())
+                            + math.fsum(p.qty * p.entry for p in self.positions))
         self.scopes: dict[str, _Scope] = {}
         self.actions = sorted(enumerate(actions), key=lambda ia: (ia[1].t, ia[0]))
 
@@ -467,8 +478,13 @@ class _Run:
                                       qty_base=p.qty, entry_price=p.entry, leverage=p.leverage, mode=p.mode,
                                       margin_usd=margin))
             marks[p.symbol] = mark if p.on_path else p.const_mark
-        acct = Account(profile_id=self.profile.id, wallet_usd=max(self.ledger.balance(WALLET), 0.0),
-                       positions=tuple(positions), marks=tuple(sorted(marks.items())))
+        acct = Account(profile_id=self.profile.id, wallet_usd=0.0, positions=tuple(positions),
+                       marks=tuple(sorted(marks.items())))
+        # The cross wallet as it is, even in debt: a realised loss can take it below zero while the
+        # other cross positions' unrealised profit still backs it (equity = wallet + uPnL stays the
+        # engine's test). Account refuses a negative wallet as user input; the engine's formulas
+        # are linear in it, so the run hands it over unchanged.
+        object.__setattr__(acct, "wallet_usd", self.ledger.balance(WALLET))
         return quote_account(self.profile, acct), alive
 
     def scope_keys(self) -> list[str]:
@@ -613,6 +629,82 @@ class _Run:
             p.qty = 0.0
         return fill.qty, fill.price, pnl, fee
 
+    # -- settling a close: the book as far as the fund covers, then ADL ----------------------------
+
+    def liability(self, j: int, p: _Pos, x: float, adl_qty: float, bp: float, fee_rate: float,
+                  settles: bool) -> float:
+        """What closing ``x`` of ``p`` in the book (and ``adl_qty`` at its bankruptcy price ``bp``)
+        asks of the insurance fund.
+
+        The gap past bankruptcy of the units sold in the book, ``x * max(s * (bp - fill), 0)``,
+        and, when the party is settled right after (``settles``: an isolated margin, or a cross
+        wallet whose last position goes), whatever the close leaves it short: balance + realised
+        PnL - fee < 0 (a fee, or an earlier debt of the wallet, can make that more than the gap).
+        """
+        b = self.ledger.balance(p.party)
+        r = gap = fee = 0.0
+        if x > 0:
+            price = self.book.price_for(side=-p.sign, qty=x, price=self.last_of(p, j))
+            r = float(unrealized_pnl(side=p.sign, qty=x, entry=p.entry, mark=price))
+            fee = min(fee_rate * x * price, max(b + r, 0.0))
+            gap = x * max(p.sign * (bp - price), 0.0) if math.isfinite(bp) else 0.0
+        if adl_qty > 0:
+            r += float(unrealized_pnl(side=p.sign, qty=adl_qty, entry=p.entry, mark=bp))
+        return max(gap, -(b + r - fee) if settles else 0.0, 0.0)
+
+    @staticmethod
+    def largest(ok: Any, hi: float) -> float:
+        """The largest y in [0, hi] with ``ok(y)``, by bisection (``ok`` holds up to a point)."""
+        lo = 0.0
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            if ok(mid):
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def settle_close(self, j: int, p: _Pos, want: float, bp: float, fee_rate: float, reason: str,
+                     kind: EventKind, detail: Mapping[str, float], *, settles: bool, show_unfilled: bool = False,
+                     always_event: bool = True) -> tuple[float, float]:
+        """Close ``want`` of ``p``; every stage that closes a trader position comes here.
+
+        The rule (DOMAIN.md §4.5-§4.6): the book takes the order (IOC) as long as what it asks of the
+        insurance fund (:meth:`liability`: the gap past the bankruptcy price ``bp``) is within the
+        fund. When it is not and an eligible counterparty exists, the book closes only the
+        largest quantity the fund can cover (bisection on the book's fill curve, rounded down to the
+        lot) and the rest is closed at ``bp`` against the ranked counterparties (:meth:`adl`). Only
+        when no eligible counterparty is left does the rest fill in the book and the fund pay past
+        its balance. Returns (quantity closed in all, average book price or NaN).
+        """
+        fund = self.ledger.balance(FUND)
+        want = min(want, p.qty)
+        fill = self.book.fill(side=-p.sign, qty=want, price=self.last_of(p, j))
+        x = fill.qty
+        adl_qty = 0.0
+        if (self.liability(j, p, x, 0.0, bp, fee_rate, settles) > fund + self.dust
+                and self.adl_pool(p, self.mark_of(p, j), bp)):
+            x = self.round_lot(self.largest(
+                lambda y: self.liability(j, p, y, want - y, bp, fee_rate, settles) <= fund, x))
+            adl_qty = want - x
+        before = p.qty
+        filled, price, pnl, fee = self.close_in_book(j, p, x, reason, fee_rate) if x > 0 else (0.0, math.nan, 0.0, 0.0)
+        if filled > 0 or (always_event and adl_qty <= 0):
+            extra = {"unfilled": before - filled - adl_qty} if show_unfilled else {}
+            self.event(j, kind, p.label, price=price, qty=filled, amount=pnl, detail={**detail, "fee": fee, "bankruptcy_price": bp, **extra})
+        if adl_qty > 0:
+            left = self.adl(j, p, adl_qty, bp)
+            if left > 0:
+                # no eligible counterparty is left: the rest goes to the book after all and the fund
+                # pays the gap even past its balance (shown as a negative fund)
+                more, mprice, mpnl, mfee = self.close_in_book(j, p, left, reason, fee_rate)
+                if more > 0:
+                    extra = {"unfilled": left - more} if show_unfilled else {}
+                    self.event(j, kind, p.label, price=mprice, qty=more, amount=mpnl,
+                               detail={**detail, "fee": mfee, "bankruptcy_price": bp, **extra})
+                    price = mprice if filled <= 0 else (filled * price + more * mprice) / (filled + more)
+        return before - p.qty, price
+
     # -- the waterfall --------------------------------------------------------------------------
 
     def liquidate(self, j: int, key: str) -> None:
@@ -652,24 +744,33 @@ class _Run:
             mark_at_trigger=self.mark_of(p, j), liquidation_price=q.liquidation_price,
             bankruptcy_price=q.bankruptcy_price, fill_price=fill))
 
+    def settle_party(self, j: int, party: str, position: str) -> None:
+        """The fund pays what ``party`` is short -- unless it is the cross wallet and cross positions
+        are still open: their equity (wallet + uPnL) carries the debt until the scope is closed."""
+        if party == WALLET and any(p.mode is MarginMode.CROSS for p in self.alive()):
+            return
+        self.cover_negative(j, party, position)
+
     def cover_negative(self, j: int, party: str, position: str) -> None:
         bal = self.ledger.balance(party)
         if bal < 0:
             self.ledger.transfer(float(self.t[j]), FUND, party, -bal, f"fund pays the gap past bankruptcy: {position}")
-            self.event(j, EventKind.INSURANCE_FUND_PAYOUT, position, amount=-bal,
-                       detail={"fund_after": self.ledger.balance(FUND)})
+            if -bal > self.dust:
+                self.event(j, EventKind.INSURANCE_FUND_PAYOUT, position, amount=-bal,
+                           detail={"fund_after": self.ledger.balance(FUND)})
 
     def partial_fraction(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> None:
         sc = self.scope(key)
-        for p in members:
+        for p in self.close_order(j, key):
             x = max(self.round_lot(p.qty * self.rules.partial_fraction), self.lot)
             q = quotes[id(p)]
-            filled, price, pnl, fee = self.close_in_book(j, p, x, "partial liquidation", self.fee_rate(p))
-            self.event(j, EventKind.PARTIAL_LIQUIDATION, p.label, price=price, qty=filled, amount=pnl,
-                       detail={"fraction": self.rules.partial_fraction, "fee": fee,
-                               "cooldown_until": float(self.t[j]) + self.rules.cooldown_s})
-            self.record(j, p, q, "partial", filled, price)
-            self.cover_negative(j, p.party, p.label)
+            closed, price = self.settle_close(
+                j, p, x, self.bankruptcy_now(j, p), self.fee_rate(p), "partial liquidation",
+                EventKind.PARTIAL_LIQUIDATION, {"fraction": self.rules.partial_fraction,
+                                                "cooldown_until": float(self.t[j]) + self.rules.cooldown_s},
+                settles=p.party != WALLET)
+            self.record(j, p, q, "partial", closed, price)
+        self.settle_party(j, members[0].party, key)
         sc.partial_done = True
         sc.cooldown_until = float(self.t[j]) + self.rules.cooldown_s
         self.after_book(j, key)
@@ -694,15 +795,15 @@ class _Run:
             if q is None:
                 aq, alive = self.quote(j)
                 q = self.position_quote(aq, alive, p)
-            filled, fprice, pnl, fee = self.close_in_book(j, p, x, "tier step-down", self.fee_rate(p))
-            self.event(j, EventKind.PARTIAL_LIQUIDATION, p.label, price=fprice, qty=filled, amount=pnl,
-                       detail={"target_notional": floor, "fee": fee})
-            self.record(j, p, q, "partial", filled, fprice)
-            self.cover_negative(j, p.party, p.label)
+            closed, fprice = self.settle_close(j, p, x, self.bankruptcy_now(j, p), self.fee_rate(p), "tier step-down",
+                                               EventKind.PARTIAL_LIQUIDATION, {"target_notional": floor},
+                                               settles=p.party != WALLET)
+            self.record(j, p, q, "partial", closed, fprice)
+            self.settle_party(j, p.party, p.label)
             quotes.pop(id(p), None)
             if not self.scope_positions(key):
                 return True
-            if filled <= 0:
+            if closed <= 0:
                 return False
             aq, alive = self.quote(j)
             if not self.scope_state(aq, alive, key)[2]:
@@ -711,67 +812,40 @@ class _Run:
 
     def whole(self, j: int, key: str) -> None:
         aq, alive = self.quote(j)
-        members = sorted(self.scope_positions(key), key=lambda p: -p.qty * self.mark_of(p, j))
-        committed = 0.0
+        members = self.close_order(j, key)
         party = members[0].party
         for p in members:
             q = self.position_quote(aq, alive, p)
-            bp = q.bankruptcy_price
-            fee_rate = self.fee_rate(p)
-            last = self.last_of(p, j)
-            fill = self.book.fill(side=-p.sign, qty=p.qty, price=last)
-            x = fill.qty
-
-            def gap_of(x_: float, p: _Pos = p, bp: float = bp, last: float = last) -> float:
-                if x_ <= 0 or not math.isfinite(bp):
-                    return 0.0
-                price = self.book.price_for(side=-p.sign, qty=x_, price=last)
-                return x_ * max(p.sign * (bp - price), 0.0)
-
-            fund_left = max(self.ledger.balance(FUND) - committed, 0.0)
-            adl_qty = 0.0
-            have_cp = bool(self.adl_pool(p, self.mark_of(p, j)))
-            if have_cp and gap_of(x) > fund_left + 1e-9:
-                lo, hi = 0.0, x
-                for _ in range(80):
-                    mid = 0.5 * (lo + hi)
-                    if gap_of(mid) <= fund_left:
-                        lo = mid
-                    else:
-                        hi = mid
-                x = self.round_lot(lo)
-                adl_qty = p.qty - x
-            committed += gap_of(x)
-            before = p.qty
-            filled, fprice, pnl, fee = (0.0, math.nan, 0.0, 0.0)
-            if x > 0:
-                filled, fprice, pnl, fee = self.close_in_book(j, p, x, "liquidation fill", fee_rate)
-                self.event(j, EventKind.LIQUIDATION_FILL, p.label, price=fprice, qty=filled, amount=pnl,
-                           detail={"fee": fee, "bankruptcy_price": bp, "unfilled": before - filled - adl_qty})
-            if adl_qty > 0:
-                left = self.adl(j, p, adl_qty, bp)
-                if left > 0:
-                    # not enough opposite-side counterparties: the rest goes to the book after all and
-                    # the fund pays the gap even past its balance (shown as a negative fund)
-                    more, mprice, mpnl, mfee = self.close_in_book(j, p, left, "liquidation fill", fee_rate)
-                    if more > 0:
-                        self.event(j, EventKind.LIQUIDATION_FILL, p.label, price=mprice, qty=more, amount=mpnl,
-                                   detail={"fee": mfee, "bankruptcy_price": bp, "unfilled": left - more})
-                        fprice = mprice if filled <= 0 else (filled * fprice + more * mprice) / (filled + more)
-                        filled += more
-            self.record(j, p, q, "whole", before - p.qty, fprice)
+            bp = self.bankruptcy_now(j, p)
+            closed, fprice = self.settle_close(j, p, p.qty, bp, self.fee_rate(p), "liquidation fill",
+                                               EventKind.LIQUIDATION_FILL, {}, settles=True,
+                                               show_unfilled=True, always_event=False)
+            self.record(j, p, q, "whole", closed, fprice)
         if not self.scope_positions(key):
             bal = self.ledger.balance(party)
             t = float(self.t[j])
             if bal > 0:
                 self.ledger.transfer(t, party, FUND, bal, f"surplus over bankruptcy to the fund: {key}")
-                self.event(j, EventKind.INSURANCE_FUND_INFLOW, key, amount=bal,
-                           detail={"fund_after": self.ledger.balance(FUND)})
+                if bal > self.dust:
+                    self.event(j, EventKind.INSURANCE_FUND_INFLOW, key, amount=bal,
+                               detail={"fund_after": self.ledger.balance(FUND)})
             else:
                 self.cover_negative(j, party, key)
         else:
-            self.cover_negative(j, party, key)
+            self.settle_party(j, party, key)
             self.after_book(j, key)
+
+    def close_order(self, j: int, key: str) -> list[_Pos]:
+        """The scope's positions in the order a whole liquidation closes them: those in profit at the
+        mark first (their gain backs the losers' settlement), then by notional, largest first."""
+        def upnl(p: _Pos) -> float:
+            return float(unrealized_pnl(side=p.sign, qty=p.qty, entry=p.entry, mark=self.mark_of(p, j)))
+        return sorted(self.scope_positions(key), key=lambda p: (upnl(p) <= 0, -p.qty * self.mark_of(p, j)))
+
+    def bankruptcy_now(self, j: int, p: _Pos) -> float:
+        """``p``'s bankruptcy price from the engine with the balances as they are now."""
+        aq, alive = self.quote(j)
+        return float(self.position_quote(aq, alive, p).bankruptcy_price)
 
     def after_book(self, j: int, key: str) -> None:
         """Backstop a remainder the book could not absorb if equity is below the backstop line."""
@@ -796,17 +870,19 @@ class _Run:
         bal = self.ledger.balance(party)
         self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
 
-    def adl_pool(self, p: _Pos, mark: float) -> list[tuple[_Cp, float]]:
-        """Counterparties ADL may close against ``p``, in order, with their scores (:func:`adl_ranking`).
+    def adl_pool(self, p: _Pos, mark: float, bp: float) -> list[tuple[_Cp, float]]:
+        """Counterparties ADL may close against ``p`` at its bankruptcy price ``bp``, in order, with
+        their scores (:func:`adl_ranking`: in profit at the mark and solvent at ``bp``).
 
         The scenario's counterparties trade the path's symbol; a position on another symbol has none.
         """
-        if not p.on_path or not self.cps:
+        if not p.on_path or not self.cps or not math.isfinite(bp):
             return []
         order, scores, eligible = adl_ranking(
             sides=[c.spec.side.sign for c in self.cps], qtys=[c.qty for c in self.cps],
             entries=[c.spec.entry for c in self.cps],
-            margins=[self.ledger.balance(c.spec.party) for c in self.cps], mark=mark, against=p.sign)
+            margins=[self.ledger.balance(c.spec.party) for c in self.cps], mark=mark, against=p.sign,
+            close_price=bp)
         return [(self.cps[k], float(scores[k])) for k in order if eligible[k]]
 
     def adl(self, j: int, p: _Pos, qty: float, bp: float) -> float:
@@ -817,10 +893,10 @@ class _Run:
         mark = self.mark_of(p, j)
         t = float(self.t[j])
         left = qty
-        for c, score in self.adl_pool(p, mark):
-            if left <= 0:
+        for c, score in self.adl_pool(p, mark, bp):
+            if left <= 0 or p.qty <= 0:
                 break
-            z = min(left, c.qty)
+            z = min(left, c.qty, p.qty)
             own = float(unrealized_pnl(side=p.sign, qty=z, entry=p.entry, mark=bp))
             self.ledger.transfer(t, MARKET, p.party, own, f"adl close at bankruptcy: {p.label} {z:g} @ {bp:.6g}")
             theirs = float(unrealized_pnl(side=c.spec.side.sign, qty=z, entry=c.spec.entry, mark=bp))
@@ -829,6 +905,8 @@ class _Run:
             c.qty -= z
             left -= z
             p.qty = max(p.qty - z, 0.0)
+            if p.qty < self.lot * 1e-6:
+                p.qty = 0.0
             self.event(j, EventKind.ADL, c.spec.name, price=bp, qty=z, amount=theirs,
                        detail={"rank_score": score, "against": float(p.index)})
         return max(left, 0.0)
@@ -874,19 +952,18 @@ class _Run:
             p.orders.append(_Order(a.kind, a.value, a.qty))
 
     def reduce(self, j: int, p: _Pos, qty: float, why: str) -> None:
-        filled, price, pnl, fee = self.close_in_book(j, p, qty, why, self.rules.taker_fee)
-        self.event(j, EventKind.POSITION_REDUCED, p.label, price=price, qty=filled, amount=pnl, detail={"fee": fee})
-        if p.qty == 0 and p.mode is MarginMode.ISOLATED:
-            # a closed isolated position returns what is left of its margin to the wallet; a close
-            # so far past bankruptcy that nothing is left is the fund's to cover, as in a liquidation
-            bal = self.ledger.balance(p.party)
-            if bal > 0:
-                self.ledger.transfer(float(self.t[j]), p.party, WALLET, bal,
-                                     f"margin back to the wallet: {p.label} closed")
-            else:
-                self.cover_negative(j, p.party, p.label)
-        elif p.qty == 0 and not any(q.mode is MarginMode.CROSS for q in self.alive()):
-            self.cover_negative(j, p.party, p.label)  # the last cross position closed past bankruptcy
+        last_cross = p.mode is MarginMode.CROSS and qty >= p.qty and not any(
+            o is not p and o.mode is MarginMode.CROSS for o in self.alive())
+        self.settle_close(j, p, qty, self.bankruptcy_now(j, p), self.rules.taker_fee, why,
+                          EventKind.POSITION_REDUCED, {}, settles=p.mode is MarginMode.ISOLATED or last_cross)
+        bal = self.ledger.balance(p.party)
+        if p.qty == 0 and p.mode is MarginMode.ISOLATED and bal > 0:
+            # a closed isolated position returns what is left of its margin to the wallet
+            self.ledger.transfer(float(self.t[j]), p.party, WALLET, bal, f"margin back to the wallet: {p.label} closed")
+        else:
+            # a close past bankruptcy is the fund's to cover, as in a liquidation (a cross wallet only
+            # once its last position is gone)
+            self.settle_party(j, p.party, p.label)
         if p.qty == 0:
             p.orders.clear()
 

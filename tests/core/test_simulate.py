@@ -17,7 +17,7 @@ from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, path_from_points, time_grid, with_last_wick
 from core.profiles import PartialLiquidation, load_profiles
-from core.simulate import Action, ActionKind, Counterparty, adl_score, simulate
+from core.simulate import Action, ActionKind, Counterparty, adl_ranking, adl_score, simulate
 
 PROFILES = load_profiles([exchanges_dir()])
 CLASSIC = PROFILES.get("classic")
@@ -388,3 +388,90 @@ def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+# ------------------------------------------------------------- the gap past bankruptcy: fund or ADL
+
+BIG_LONG = Position(symbol="BTCUSDT", side=Side.LONG, qty_base=50, entry_price=68_000, leverage=20)
+BOB = Counterparty("bob", Side.SHORT, 100, 70_000, 1_000_000)
+
+
+@pytest.mark.parametrize("pid", ["classic", "binance"])
+def test_step_down_past_bankruptcy_deleverages_instead_of_overdrawing_the_fund(pid):
+    # 50 BTC long @ 68,000, 20x: M = 170,000, BP = 68,000 - 170,000 / 50 = 64,600 (no close fee on
+    # either profile). The mark gaps to 60,000: every BTC sold in the book leaves 4,600 past
+    # bankruptcy, and the fund holds 0. bob (short 100 @ 70,000, margin 1,000,000) is in profit at
+    # 60,000 and solvent at 64,600, so every BTC the fund cannot cover closes against him at 64,600:
+    # he realises 50 * (70,000 - 64,600) = 270,000 and the trader exactly her 170,000. Binance's
+    # tier step-down sells 0.001 first (the notional sits on a tier floor), then steps down tier by
+    # tier: each step goes through the same settle-or-deleverage rule as the whole liquidation, so
+    # the fund never pays what bob can take (before the fix it ended at -223,336.18).
+    prof = PROFILES.get(pid)
+    res = simulate(prof, Account(profile_id=pid, positions=(BIG_LONG,)),
+                   PricePath.from_mark([0, 1], [68_000, 60_000]), insurance_fund=0.0, counterparties=[BOB])
+    adl = res.events_of("adl")
+    assert {e.position for e in adl} == {"bob"}
+    assert all(e.price == pytest.approx(64_600.0) for e in adl)
+    assert sum(e.qty for e in adl) == pytest.approx(50.0)
+    assert res.party("insurance_fund").end == pytest.approx(0.0, abs=1e-6)
+    assert "insurance_fund_payout" not in kinds(res)
+    assert res.party("adl.bob").end == pytest.approx(1_270_000.0)
+    assert res.party(ISO).end == pytest.approx(0.0, abs=1e-6)
+    assert_conserved(res)
+
+
+HL_BIG = Position(symbol="BTC", side=Side.LONG, qty_base=50, entry_price=100_000, leverage=20)
+HL_BOB = Counterparty("bob", Side.SHORT, 100, 100_000, 1_000_000)
+
+
+def test_fraction_partial_past_bankruptcy_deleverages_what_the_fund_cannot_cover():
+    # Hyperliquid, 50 BTC @ 100,000, 20x: M = 250,000, BP = 100,000 - 250,000 / 50 = 95,000. The
+    # mark gaps to 90,000: the 20 % partial (10 BTC) sold in the book would leave 10 * 5,000 =
+    # 50,000 past bankruptcy, and the fund holds 0, so the 10 BTC close at 95,000 against bob:
+    # he realises 10 * 5,000 = 50,000, the trader 10 * -5,000, M = 200,000. Equity
+    # 200,000 + 40 * -10,000 = -200,000 is below 2/3 of MM: the vault takes the 40 BTC and 200,000.
+    res = simulate(HYPER, Account(profile_id="hyperliquid", positions=(HL_BIG,)),
+                   PricePath.from_mark([0, 1], [100_000, 90_000]), counterparties=[HL_BOB])
+    (adl,) = res.events_of("adl")
+    assert (adl.qty, adl.price, adl.amount) == (pytest.approx(10.0), pytest.approx(95_000.0), pytest.approx(50_000.0))
+    assert "partial_liquidation" not in kinds(res)  # nothing was sold in the book
+    assert res.liquidations[0].kind == "partial" and res.liquidations[0].qty == pytest.approx(10.0)
+    assert res.party("insurance_fund").end == 0.0
+    assert res.events_of("backstop")[0].qty == pytest.approx(40.0)
+    assert res.party("liquidator_vault").end == pytest.approx(200_000.0)
+    assert_conserved(res)
+
+
+def test_fraction_partial_past_bankruptcy_fills_in_the_book_when_the_fund_covers_the_gap():
+    # As above with a fund of 50,000 = the 10 * 5,000 gap: the book takes the 10 BTC at 90,000
+    # (-100,000); the remaining margin 150,000 absorbs the loss, so the fund pays nothing after all.
+    res = simulate(HYPER, Account(profile_id="hyperliquid", positions=(HL_BIG,)),
+                   PricePath.from_mark([0, 1], [100_000, 90_000]), insurance_fund=50_000.0, counterparties=[HL_BOB])
+    assert "adl" not in kinds(res)
+    part = res.events_of("partial_liquidation")[0]
+    assert (part.qty, part.amount) == (pytest.approx(10.0), pytest.approx(-100_000.0))
+    assert res.party("insurance_fund").end == 50_000.0
+    assert res.party("liquidator_vault").end == pytest.approx(150_000.0)
+    assert_conserved(res)
+
+
+def test_adl_never_picks_a_counterparty_the_bankruptcy_price_would_bankrupt():
+    # The FAQ long gaps to 60,000 (BP 61,200, fund 0). dave is short 5 @ 61,000 with 500 margin:
+    # in profit at the mark 60,000, but closing at 61,200 costs him 200 per BTC, 1,000 on 5 BTC,
+    # more than his 500: his own bankruptcy price 61,100 lies below 61,200, so he is skipped. erin
+    # (short 5 @ 64,000, margin 5,000) takes the 5 BTC: 5 * 2,800 = 14,000.
+    dave = Counterparty("dave", Side.SHORT, 5, 61_000, 500)
+    erin = Counterparty("erin", Side.SHORT, 5, 64_000, 5_000)
+    res = simulate(CLASSIC, FAQ_ACCT, PricePath.from_mark([0, 1], [68_000, 60_000]), counterparties=[dave, erin])
+    assert [(e.position, e.qty) for e in res.events_of("adl")] == [("erin", pytest.approx(5.0))]
+    assert res.party("adl.dave").end == 500.0
+    assert res.party("adl.erin").end == pytest.approx(19_000.0)
+    assert res.party("insurance_fund").end == pytest.approx(0.0, abs=1e-9)
+
+
+def test_adl_ranking_excludes_counterparties_insolvent_at_the_close_price():
+    # dave and erin as above, against a long closed at 61,200: dave's equity there is
+    # 500 + 5 * (61,000 - 61,200) = -500 < 0 -> not eligible; at the mark 60,000 alone he would be.
+    kw = dict(sides=[-1, -1], qtys=[5, 5], entries=[61_000, 64_000], margins=[500, 5_000], mark=60_000, against=1)
+    assert adl_ranking(**kw)[2].tolist() == [True, True]
+    assert adl_ranking(**kw, close_price=61_200)[2].tolist() == [False, True]
