@@ -88,6 +88,8 @@ class EventKind(StrEnum):
     MARGIN_ADDED = "margin_added"
     LEVERAGE_CHANGED = "leverage_changed"
     POSITION_REDUCED = "position_reduced"
+    ORDER_PLACED = "order_placed"
+    ACTION_SKIPPED = "action_skipped"
 
 
 class ActionKind(StrEnum):
@@ -115,7 +117,8 @@ class Event:
     """One step of the waterfall. ``price`` is the event's own price (fill, trigger, BP); NaN if none.
 
     ``amount`` is the money the event moved (realised PnL of a fill, a fund flow, a fee-free margin
-    transfer), in quote currency; ``detail`` carries extra numbers (equity, MM, fee, ...).
+    transfer), in quote currency; ``detail`` carries extra numbers (equity, MM, fee, ...); ``note``
+    words where a number will not do (an order's kind, why an action was skipped).
     """
 
     t: float
@@ -127,11 +130,12 @@ class Event:
     qty: float = 0.0
     amount: float = 0.0
     detail: Mapping[str, float] = field(default_factory=dict)
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"t": self.t, "kind": self.kind.value, "position": self.position, "mark": self.mark,
                 "last": self.last, "price": _jnum(self.price), "qty": self.qty, "amount": self.amount,
-                "detail": {k: _jnum(v) for k, v in self.detail.items()}}
+                "detail": {k: _jnum(v) for k, v in self.detail.items()}, "note": self.note}
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +261,9 @@ class SimulationResult:
             price = "" if not math.isfinite(e.price) else f" @ {px(e.price)}"
             qty = f" qty {fmt.num(round(e.qty, 9))}" if e.qty else ""
             amt = f" amount {n(e.amount)}" if e.amount else ""
+            note = f"  ({e.note})" if e.note else ""
             lines.append(f"  t={e.t:>10g}  {e.kind.value:<22} {e.position:<22} mark {px(e.mark)}"
-                         f"{price}{qty}{amt}")
+                         f"{price}{qty}{amt}{note}")
         for r in self.liquidations:
             lines.append(f"  {r.kind} liquidation of {r.position} at t={r.t:g}: entry {px(r.entry_price)}, "
                          f"mark {px(r.mark_at_trigger)}, liquidation {px(r.liquidation_price)}, "
@@ -406,6 +411,7 @@ class _Pos:
     on_path: bool
     const_mark: float
     orders: list[_Order] = field(default_factory=list)
+    closed: str = ""  # how and when the position went, for an action that comes too late
 
 
 @dataclass(slots=True)
@@ -459,6 +465,7 @@ class _Run:
                             + math.fsum(p.qty * p.entry for p in self.positions))
         self.scopes: dict[str, _Scope] = {}
         self.actions = sorted(enumerate(actions), key=lambda ia: (ia[1].t, ia[0]))
+        self.now = float(self.t[0])  # the time stamped on events and transfers
 
     # -- engine access ------------------------------------------------------------------------
 
@@ -597,7 +604,7 @@ class _Run:
     # -- ledger helpers -------------------------------------------------------------------------
 
     def event(self, j: int, kind: EventKind, position: str, **kw: Any) -> None:
-        self.events.append(Event(t=float(self.t[j]), kind=kind, position=position, mark=float(self.mark[j]),
+        self.events.append(Event(t=self.now, kind=kind, position=position, mark=float(self.mark[j]),
                                  last=float(self.last[j]), **kw))
 
     def mark_of(self, p: _Pos, j: int) -> float:
@@ -620,14 +627,19 @@ class _Run:
         if fill.qty <= 0:
             return 0.0, math.nan, 0.0, 0.0
         pnl = float(unrealized_pnl(side=p.sign, qty=fill.qty, entry=p.entry, mark=fill.price))
-        t = float(self.t[j])
+        t = self.now
         self.ledger.transfer(t, MARKET, p.party, pnl, f"{reason}: {p.label} {fill.qty:g} @ {fill.price:.6g}")
         fee = min(fee_rate * fill.qty * fill.price, max(self.ledger.balance(p.party), 0.0))
         self.ledger.transfer(t, p.party, FEES, fee, f"{reason} fee: {p.label}")
-        p.qty = max(p.qty - fill.qty, 0.0)
+        self.take(p, fill.qty, reason)
+        return fill.qty, fill.price, pnl, fee
+
+    def take(self, p: _Pos, qty: float, how: str) -> None:
+        """Reduce ``p`` by ``qty`` (a remainder below a millionth of a lot is float dust: gone)."""
+        p.qty = max(p.qty - qty, 0.0)
         if p.qty < self.lot * 1e-6:
             p.qty = 0.0
-        return fill.qty, fill.price, pnl, fee
+            p.closed = f"{how} at t = {self.now:g} s"
 
     # -- settling a close: the book as far as the fund covers, then ADL ----------------------------
 
@@ -740,7 +752,7 @@ class _Run:
 
     def record(self, j: int, p: _Pos, q: Any, kind: str, qty: float, fill: float) -> None:
         self.records.append(LiquidationRecord(
-            t=float(self.t[j]), position=p.label, kind=kind, qty=qty, entry_price=p.entry,
+            t=self.now, position=p.label, kind=kind, qty=qty, entry_price=p.entry,
             mark_at_trigger=self.mark_of(p, j), liquidation_price=q.liquidation_price,
             bankruptcy_price=q.bankruptcy_price, fill_price=fill))
 
@@ -754,7 +766,7 @@ class _Run:
     def cover_negative(self, j: int, party: str, position: str) -> None:
         bal = self.ledger.balance(party)
         if bal < 0:
-            self.ledger.transfer(float(self.t[j]), FUND, party, -bal, f"fund pays the gap past bankruptcy: {position}")
+            self.ledger.transfer(self.now, FUND, party, -bal, f"fund pays the gap past bankruptcy: {position}")
             if -bal > self.dust:
                 self.event(j, EventKind.INSURANCE_FUND_PAYOUT, position, amount=-bal,
                            detail={"fund_after": self.ledger.balance(FUND)})
@@ -823,7 +835,7 @@ class _Run:
             self.record(j, p, q, "whole", closed, fprice)
         if not self.scope_positions(key):
             bal = self.ledger.balance(party)
-            t = float(self.t[j])
+            t = self.now
             if bal > 0:
                 self.ledger.transfer(t, party, FUND, bal, f"surplus over bankruptcy to the fund: {key}")
                 if bal > self.dust:
@@ -859,13 +871,13 @@ class _Run:
 
     def backstop(self, j: int, key: str, members: list[_Pos], quotes: dict[int, Any]) -> None:
         self.ledger.ensure(VAULT)
-        t = float(self.t[j])
+        t = self.now
         for p in members:
             q = quotes[id(p)]
             self.event(j, EventKind.BACKSTOP, p.label, price=q.bankruptcy_price, qty=p.qty,
                        detail={"equity": q.equity, "maintenance_margin": q.maintenance_margin})
             self.record(j, p, q, "backstop", p.qty, math.nan)
-            p.qty = 0.0
+            self.take(p, p.qty, "taken over by the backstop")
         party = members[0].party
         bal = self.ledger.balance(party)
         self.ledger.transfer(t, party, VAULT, bal, f"backstop: the liquidator vault takes over {key} and its collateral")
@@ -891,7 +903,7 @@ class _Run:
         Returns the quantity no counterparty could take.
         """
         mark = self.mark_of(p, j)
-        t = float(self.t[j])
+        t = self.now
         left = qty
         for c, score in self.adl_pool(p, mark, bp):
             if left <= 0 or p.qty <= 0:
@@ -904,21 +916,27 @@ class _Run:
                                  f"adl: {c.spec.name} closed {z:g} @ {bp:.6g} against {p.label}")
             c.qty -= z
             left -= z
-            p.qty = max(p.qty - z, 0.0)
-            if p.qty < self.lot * 1e-6:
-                p.qty = 0.0
+            self.take(p, z, "auto-deleveraged")
             self.event(j, EventKind.ADL, c.spec.name, price=bp, qty=z, amount=theirs,
                        detail={"rank_score": score, "against": float(p.index)})
         return max(left, 0.0)
 
     # -- trader actions -------------------------------------------------------------------------
 
-    def apply(self, j: int, k: int, a: Action) -> None:
-        where = f"simulation.actions[{k}]"
+    def act(self, j: int, k: int, a: Action) -> None:
+        """Carry out action ``k`` at its own time, at the prices of tick ``j``; an action whose
+        position is already gone says so (``action_skipped``) instead of vanishing."""
+        self.now = a.t
         p = self.positions[a.position]
-        t = float(self.t[j])
         if p.qty <= 0:
-            return  # the position is gone (liquidated or closed): the action has nothing to act on
+            self.event(j, EventKind.ACTION_SKIPPED, p.label, detail={"action": float(k)},
+                       note=f"{a.kind.value}: {p.label} is already closed ({p.closed or 'before'})")
+            return
+        self.apply(j, k, a, p)
+
+    def apply(self, j: int, k: int, a: Action, p: _Pos) -> None:
+        where = f"simulation.actions[{k}]"
+        t = self.now
         if a.kind is ActionKind.ADD_MARGIN:
             dst = p.party
             self.ledger.transfer(t, SPOT, dst, a.value, f"add margin: {p.label}")
@@ -950,6 +968,8 @@ class _Run:
             self.reduce(j, p, min(a.value, p.qty), "reduce")
         else:
             p.orders.append(_Order(a.kind, a.value, a.qty))
+            self.event(j, EventKind.ORDER_PLACED, p.label, price=a.value, qty=p.qty if a.qty is None else a.qty,
+                       detail={"kind_sl": float(a.kind is ActionKind.STOP_LOSS)}, note=a.kind.value)
 
     def reduce(self, j: int, p: _Pos, qty: float, why: str) -> None:
         last_cross = p.mode is MarginMode.CROSS and qty >= p.qty and not any(
@@ -959,17 +979,20 @@ class _Run:
         bal = self.ledger.balance(p.party)
         if p.qty == 0 and p.mode is MarginMode.ISOLATED and bal > 0:
             # a closed isolated position returns what is left of its margin to the wallet
-            self.ledger.transfer(float(self.t[j]), p.party, WALLET, bal, f"margin back to the wallet: {p.label} closed")
+            self.ledger.transfer(self.now, p.party, WALLET, bal, f"margin back to the wallet: {p.label} closed")
         else:
             # a close past bankruptcy is the fund's to cover, as in a liquidation (a cross wallet only
             # once its last position is gone)
             self.settle_party(j, p.party, p.label)
-        if p.qty == 0:
+        if p.qty == 0 and p.orders:
+            # the position is gone: its other orders have nothing left to close
+            self.event(j, EventKind.ORDERS_CANCELLED, p.label, qty=float(len(p.orders)))
             p.orders.clear()
 
     def stops_at(self, j: int) -> bool:
         """Fire the orders whose trigger the last price has reached; True if any fired."""
         fired = False
+        self.now = float(self.t[j])
         last = float(self.last[j])
         for p in self.alive():
             if not p.on_path:
@@ -991,23 +1014,27 @@ class _Run:
 
     def run(self) -> None:
         n = len(self.path)
-        ticks = [int(np.searchsorted(self.t, a.t, side="left")) for _, a in self.actions]
+        # An action goes to the first tick at or after its time. One exactly on a tick comes after
+        # the liquidation engine's check there; one between two ticks happened before the later
+        # tick, so it comes before that tick's check, at the earlier tick's prices.
+        slots = [int(np.searchsorted(self.t, a.t, side="left")) for _, a in self.actions]
+        between = [bool(self.t[j] != a.t) for j, (_, a) in zip(slots, self.actions, strict=True)]
         ptr = 0
         i = 0
         while i < n:
+            while ptr < len(self.actions) and slots[ptr] == i and between[ptr]:
+                self.act(i - 1, *self.actions[ptr])
+                ptr += 1
             checked = False
-            if ptr < len(self.actions) and ticks[ptr] <= i:
-                # The liquidation engine acts before the trader: a scope already liquidatable at this
-                # tick is liquidated first, then the trader's actions of this tick apply.
+            if ptr < len(self.actions) and slots[ptr] == i:
                 self.check_all(i)
                 checked = True
-            while ptr < len(self.actions) and ticks[ptr] <= i:
-                k, a = self.actions[ptr]
-                self.apply(i, k, a)
-                ptr += 1
+                while ptr < len(self.actions) and slots[ptr] == i:
+                    self.act(i, *self.actions[ptr])
+                    ptr += 1
             if not self.alive():
                 break
-            seg_end = ticks[ptr] if ptr < len(self.actions) else n
+            seg_end = slots[ptr] if ptr < len(self.actions) else n
             seg_end = min(max(seg_end, i + 1), n)
             j_stop = self.windowed(self.first_stop, i, seg_end)
             liq = self.windowed(self.first_liquidation, i, seg_end if j_stop is None else j_stop + 1,
@@ -1022,6 +1049,8 @@ class _Run:
             if j_stop == j and self.stops_at(j):
                 self.check_all(j)  # a stop's market order can itself leave a scope liquidatable
             i = j + 1
+        for q in range(ptr, len(self.actions)):  # every position is gone: each later action says so
+            self.act(slots[q] - between[q], *self.actions[q])
 
     def windowed(self, search: Any, a: int, b: int, **kw: Any) -> Any:
         """Run a vectorised search over [a, b) in windows that double from 4,096 ticks.
@@ -1042,6 +1071,7 @@ class _Run:
         return None
 
     def check_all(self, j: int) -> None:
+        self.now = float(self.t[j])
         for key in self.scope_keys():
             if self.scope_positions(key):
                 self.liquidate(j, key)
@@ -1085,10 +1115,19 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     except InvalidInputError as exc:
         field_ = exc.field if exc.field.startswith("positions[") else f"positions[0].{exc.field}"
         raise InvalidInputError(f"account.{field_}", exc.reason) from None
+    t0, t1 = float(path.t[0]), float(path.t[-1])
     for k, a in enumerate(actions):
+        where = f"simulation.actions[{k}]"
         if not 0 <= a.position < len(account.positions):
-            raise InvalidInputError(f"simulation.actions[{k}].position",
-                                    f"must be 0-{len(account.positions) - 1}, got {a.position}")
+            raise InvalidInputError(f"{where}.position", f"must be 0-{len(account.positions) - 1}, got {a.position}")
+        if not t0 <= a.t <= t1:
+            raise InvalidInputError(f"{where}.t", f"{a.t:g} s is {'before the start' if a.t < t0 else 'after the end'}"
+                                                  f" of the path ({t0:g} .. {t1:g} s)")
+        held = account.positions[a.position].symbol
+        if a.kind in (ActionKind.STOP_LOSS, ActionKind.TAKE_PROFIT) and held != sym:
+            raise InvalidInputError(f"{where}.position", f"position {a.position} is on {held}, whose price the "
+                                                         f"path ({sym}) does not move: a {a.kind.value} order on "
+                                                         f"it could never fire")
     names = [c.name for c in counterparties]
     if len(set(names)) != len(names):
         raise InvalidInputError("simulation.counterparties", "names must be unique")
@@ -1377,10 +1416,6 @@ def run_scenario(scenario: Any, profiles: Any, *, base_dir: Path | str | None = 
     spec = simulation_from_dict(scenario.simulation)
     profile = profiles.get(scenario.exchange)
     path = build_path(spec.path, base_dir=base_dir)
-    for k, a in enumerate(spec.actions):
-        if a.t > path.t[-1]:
-            raise InvalidInputError(f"simulation.actions[{k}].t",
-                                    f"{a.t:g} s is after the end of the path ({path.t[-1]:g} s)")
     return simulate(profile, scenario.account, path, symbol=spec.symbol, book=spec.book,
                     insurance_fund=spec.insurance_fund, counterparties=spec.counterparties,
                     actions=spec.actions)

@@ -200,7 +200,7 @@ def test_wick_in_last_does_not_liquidate_but_hits_a_stop():
     assert res.events == ()
     stop = Action(t=0.0, kind=ActionKind.STOP_LOSS, position=0, value=62_000.0, qty=2.5)
     res = simulate(CLASSIC, FAQ_ACCT, path, actions=[stop])
-    assert kinds(res) == ["stop_triggered", "position_reduced"]
+    assert kinds(res) == ["order_placed", "stop_triggered", "position_reduced"]
     red = res.events_of("position_reduced")[0]
     assert (red.t, red.qty, red.price, red.amount) == (4.0, 2.5, 60_000.0, -20_000.0)
     assert red.detail["fee"] == pytest.approx(75.0)
@@ -217,7 +217,7 @@ def test_take_profit_on_last_for_a_short():
     tp = Action(t=0.0, kind=ActionKind.TAKE_PROFIT, position=0, value=66_000.0)
     res = simulate(CLASSIC, Account(profile_id="classic", positions=(pos,)),
                    path_from_points([0, 1, 2, 3], [68_000, 67_000, 65_900, 65_000]), actions=[tp])
-    assert kinds(res) == ["stop_triggered", "position_reduced"]
+    assert kinds(res) == ["order_placed", "stop_triggered", "position_reduced"]
     assert res.events_of("position_reduced")[0].amount == pytest.approx(2_100.0)
     assert res.party("trader.wallet").end == pytest.approx(6_800 + 2_100 - 0.0005 * 65_900)
     assert_conserved(res)
@@ -475,3 +475,92 @@ def test_adl_ranking_excludes_counterparties_insolvent_at_the_close_price():
     kw = dict(sides=[-1, -1], qtys=[5, 5], entries=[61_000, 64_000], margins=[500, 5_000], mark=60_000, against=1)
     assert adl_ranking(**kw)[2].tolist() == [True, True]
     assert adl_ranking(**kw, close_price=61_200)[2].tolist() == [False, True]
+
+
+# --------------------------------------------------------------- scripted actions: applied or said
+
+
+def faq_lesson(**sim_changes):
+    from core.paths import scenarios_dir
+    from core.scenario import load_scenario
+
+    sc = load_scenario(scenarios_dir() / "lesson-faq-crash.json")
+    return dataclasses.replace(sc, simulation={**sc.simulation, **sim_changes})
+
+
+def test_an_action_between_two_ticks_applies_before_the_next_tick():
+    # The FAQ lesson: marks 62,000 at t=60 and 61,500 at t=61 (dt 1 s), LP 61,880. Adding 10,000 at
+    # t = 60.876 happens while the position is alive (before the tick at 61), at the prices of
+    # t = 60: M = 44,000, LP = 68,000 - (44,000 - 3,400) / 5 = 59,880 < 61,500, so no liquidation.
+    # (It used to be moved to the tick at 61, after the liquidation, and dropped without a word.)
+    from core.simulate import run_scenario
+
+    add = {"t": 60.876, "kind": "add_margin", "position": 0, "amount": 10_000}
+    res = run_scenario(faq_lesson(actions=[add]), PROFILES)
+    assert kinds(res) == ["margin_added"]
+    (ev,) = res.events
+    assert (ev.t, ev.mark, ev.amount) == (60.876, 62_000.0, 10_000.0)
+    assert res.party(ISO).end == 44_000.0
+    assert res.transfers[0].t == 60.876
+    assert_conserved(res)
+
+
+def test_an_action_on_a_tick_comes_after_the_liquidation_engine_and_says_it_was_skipped():
+    # The same top-up at exactly t = 61: the engine acts first at a tick, liquidates the position,
+    # and the top-up finds nothing to act on: an action_skipped event says so, the money stays in
+    # the trader's spot account.
+    from core.simulate import run_scenario
+
+    res = run_scenario(faq_lesson(actions=[{"t": 61, "kind": "add_margin", "position": 0, "amount": 10_000}]),
+                       PROFILES)
+    assert kinds(res) == ["liquidation_triggered", "orders_cancelled", "liquidation_fill",
+                          "insurance_fund_inflow", "action_skipped"]
+    skipped = res.events[-1]
+    assert skipped.t == 61.0 and skipped.detail["action"] == 0.0
+    assert "already closed" in skipped.note and "t = 61" in skipped.note
+    assert res.party("trader.spot").end == 10_000.0
+
+
+def test_actions_after_every_position_is_gone_are_each_reported():
+    # After the liquidation at t=61 nothing is open: the two later actions are not silently lost.
+    from core.simulate import run_scenario
+
+    acts = [{"t": 90, "kind": "reduce", "position": 0, "qty": 1},
+            {"t": 100, "kind": "stop_loss", "position": 0, "price": 50_000}]
+    res = run_scenario(faq_lesson(actions=acts), PROFILES)
+    skipped = res.events_of("action_skipped")
+    assert [(e.t, e.detail["action"]) for e in skipped] == [(90.0, 0.0), (100.0, 1.0)]
+    assert res.as_dict()["events"][-1]["note"] == skipped[-1].note
+
+
+def test_an_action_outside_the_path_is_refused_naming_it():
+    path = path_from_points([10, 20], [68_000, 68_000])
+    for t, word in ((5.0, "before the start"), (25.0, "after the end")):
+        with pytest.raises(InvalidInputError, match=word) as err:
+            simulate(CLASSIC, FAQ_ACCT, path, actions=[Action(t=t, kind=ActionKind.ADD_MARGIN, position=0, value=1.0)])
+        assert err.value.field == "simulation.actions[0].t"
+
+
+def test_a_stop_on_a_position_the_path_does_not_move_is_refused():
+    # The path moves BTCUSDT; an ETHUSDT position stays at its account mark, so its stop could never fire.
+    eth = Position(symbol="ETHUSDT", side=Side.LONG, qty_base=10, entry_price=3_500, leverage=10)
+    acct = Account(profile_id="binance", positions=(dataclasses.replace(FAQ_POS, leverage=10), eth))
+    with pytest.raises(InvalidInputError, match="could never fire") as err:
+        simulate(BINANCE, acct, path_from_points([0, 10], [68_000, 68_000]),
+                 actions=[Action(t=1.0, kind=ActionKind.STOP_LOSS, position=1, value=3_000.0)])
+    assert err.value.field == "simulation.actions[0].position"
+
+
+def test_placing_an_order_is_an_event_and_a_close_cancels_the_orders_left():
+    # A stop-loss and a take-profit are placed at t=0 (order_placed, each); reducing the whole
+    # position at t=2 leaves them nothing to close: orders_cancelled (2) says they went.
+    path = path_from_points([0, 1, 2, 3], [68_000, 68_000, 68_000, 68_000])
+    res = simulate(CLASSIC, FAQ_ACCT, path, actions=[
+        Action(t=0.0, kind=ActionKind.STOP_LOSS, position=0, value=62_000.0),
+        Action(t=0.0, kind=ActionKind.TAKE_PROFIT, position=0, value=75_000.0, qty=1.0),
+        Action(t=2.0, kind=ActionKind.REDUCE, position=0, value=5.0)])
+    assert kinds(res) == ["order_placed", "order_placed", "position_reduced", "orders_cancelled"]
+    sl, tp = res.events[:2]
+    assert (sl.price, sl.qty, sl.note) == (62_000.0, 5.0, "stop_loss")
+    assert (tp.price, tp.qty, tp.note) == (75_000.0, 1.0, "take_profit")
+    assert res.events[-1].qty == 2.0

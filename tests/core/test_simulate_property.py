@@ -68,7 +68,8 @@ def scenarios(draw):
     actions = []
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(list(ActionKind)))
-        t = float(draw(st.integers(0, n)))
+        # on a tick, or between two (the trader acts before the later tick's margin check)
+        t = float(draw(st.one_of(st.integers(0, n), st.floats(0.0, float(n)))))
         pos = draw(st.integers(0, n_pos - 1))
         if kind is ActionKind.ADD_MARGIN:
             value = draw(st.floats(1.0, 50_000.0))
@@ -92,6 +93,7 @@ def test_money_is_conserved_and_traders_never_go_negative(sc):
         assume(False)  # a leverage the profile refuses, or a leverage change the wallet cannot pay
         return
     assert_fund_negative_only_without_counterparties(res, acct, cps)
+    assert_every_action_is_seen(res, actions)
     for kind in sorted({e.kind.value for e in res.events}):
         event(kind)  # coverage of the waterfall's steps, shown by --hypothesis-show-statistics
     scale = 1.0 + math.fsum(abs(p.start) for p in res.parties) + math.fsum(tr.amount for tr in res.transfers)
@@ -147,3 +149,17 @@ def assert_fund_negative_only_without_counterparties(res, acct, cps):
             # a counterparty off by less than a lot was used up as far as the lot allows
             open_cps = [c.name for c, ok in zip(cps, eligible, strict=True) if ok and qty[c.name] > 1e-6]
             assert not open_cps, f"the fund went to {e.detail['fund_after']:.2f} while {open_cps} could be deleveraged"
+
+
+SEEN_AS = {ActionKind.ADD_MARGIN: {EventKind.MARGIN_ADDED}, ActionKind.CHANGE_LEVERAGE: {EventKind.LEVERAGE_CHANGED},
+           ActionKind.REDUCE: {EventKind.POSITION_REDUCED, EventKind.ADL},
+           ActionKind.STOP_LOSS: {EventKind.ORDER_PLACED}, ActionKind.TAKE_PROFIT: {EventKind.ORDER_PLACED}}
+
+
+def assert_every_action_is_seen(res, actions):
+    """No action vanishes: each has its own event at its own time, or an action_skipped naming it."""
+    skipped = {int(e.detail["action"]) for e in res.events_of("action_skipped")}
+    for k, a in enumerate(actions):
+        if k in skipped:
+            continue
+        assert any(e.t == a.t and e.kind in SEEN_AS[a.kind] for e in res.events), f"action {k} left no trace"
