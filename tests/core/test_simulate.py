@@ -379,7 +379,8 @@ def test_cross_liquidation_closes_a_position_on_another_symbol_at_its_own_mark()
     assert_conserved(res)
 
 
-@pytest.mark.parametrize("module", ["core.prices", "core.ledger", "core.book", "core.simulate", "core.risk"])
+@pytest.mark.parametrize("module", ["core.prices", "core.ledger", "core.book", "core.simulate", "core.risk",
+                                    "core.waterfall", "core.orders", "core.simspec"])
 def test_docstring_examples(module):
     # the worked numbers in the simulator's docstrings run as doctests (STYLE.md §4)
     import doctest
