@@ -8,6 +8,7 @@ waterfall that plays it is :func:`core.simulate.simulate`.
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -183,7 +184,7 @@ def _validate_path(raw: Any) -> dict[str, Any]:
         number(w + "wick.price", _need(wk, "price", w + "wick"), lo=0, lo_open=True)
     if "mark_window_s" in d:
         number(w + "mark_window_s", d["mark_window_s"], lo=0, lo_open=True)
-    return dict(d)
+    return copy.deepcopy(dict(d))  # the spec owns its path: later edits of the document do not reach it
 
 
 def build_path(spec: Mapping[str, Any], *, base_dir: Path | str | None = None) -> PricePath:

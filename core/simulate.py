@@ -41,6 +41,7 @@ from core.orders import stop_hit
 from core.prices import PricePath
 from core.profiles import MMBasis, Profile
 from core.quote import quote_account, validate_position
+from core.scenario import Scenario
 from core.simevents import (
     FEES,
     FUND,
@@ -467,7 +468,7 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
                                                  for p in run.alive()))
 
 
-def run_scenario(scenario: Any, profiles: Any, *, base_dir: Path | str | None = None) -> SimulationResult:
+def run_scenario(scenario: Scenario, profiles: Any, *, base_dir: Path | str | None = None) -> SimulationResult:
     """Run a :class:`core.scenario.Scenario`'s simulation section under its exchange profile.
 
     ``profiles`` is a :class:`core.profiles.ProfileSet` (or any mapping-like ``get(id)``);
@@ -475,7 +476,7 @@ def run_scenario(scenario: Any, profiles: Any, *, base_dir: Path | str | None = 
     """
     if scenario.simulation is None:
         raise InvalidInputError("simulation", "missing: this scenario has no simulation section")
-    spec = simulation_from_dict(scenario.simulation)
+    spec = scenario.simulation  # validated when the scenario was read (core.scenario)
     profile = profiles.get(scenario.exchange)
     path = build_path(spec.path, base_dir=base_dir)
     return simulate(profile, scenario.account, path, symbol=spec.symbol, book=spec.book,

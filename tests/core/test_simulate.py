@@ -486,7 +486,7 @@ def faq_lesson(**sim_changes):
     from core.scenario import load_scenario
 
     sc = load_scenario(scenarios_dir() / "lesson-faq-crash.json")
-    return dataclasses.replace(sc, simulation={**sc.simulation, **sim_changes})
+    return dataclasses.replace(sc, simulation=dataclasses.replace(sc.simulation, **sim_changes))
 
 
 def test_an_action_between_two_ticks_applies_before_the_next_tick():
@@ -496,8 +496,8 @@ def test_an_action_between_two_ticks_applies_before_the_next_tick():
     # (It used to be moved to the tick at 61, after the liquidation, and dropped without a word.)
     from core.simulate import run_scenario
 
-    add = {"t": 60.876, "kind": "add_margin", "position": 0, "amount": 10_000}
-    res = run_scenario(faq_lesson(actions=[add]), PROFILES)
+    add = Action(t=60.876, kind=ActionKind.ADD_MARGIN, position=0, value=10_000.0)
+    res = run_scenario(faq_lesson(actions=(add,)), PROFILES)
     assert kinds(res) == ["margin_added"]
     (ev,) = res.events
     assert (ev.t, ev.mark, ev.amount) == (60.876, 62_000.0, 10_000.0)
@@ -512,8 +512,8 @@ def test_an_action_on_a_tick_comes_after_the_liquidation_engine_and_says_it_was_
     # the trader's spot account.
     from core.simulate import run_scenario
 
-    res = run_scenario(faq_lesson(actions=[{"t": 61, "kind": "add_margin", "position": 0, "amount": 10_000}]),
-                       PROFILES)
+    add = Action(t=61.0, kind=ActionKind.ADD_MARGIN, position=0, value=10_000.0)
+    res = run_scenario(faq_lesson(actions=(add,)), PROFILES)
     assert kinds(res) == ["liquidation_triggered", "orders_cancelled", "liquidation_fill",
                           "insurance_fund_inflow", "action_skipped"]
     skipped = res.events[-1]
@@ -526,8 +526,8 @@ def test_actions_after_every_position_is_gone_are_each_reported():
     # After the liquidation at t=61 nothing is open: the two later actions are not silently lost.
     from core.simulate import run_scenario
 
-    acts = [{"t": 90, "kind": "reduce", "position": 0, "qty": 1},
-            {"t": 100, "kind": "stop_loss", "position": 0, "price": 50_000}]
+    acts = (Action(t=90.0, kind=ActionKind.REDUCE, position=0, value=1.0),
+            Action(t=100.0, kind=ActionKind.STOP_LOSS, position=0, value=50_000.0))
     res = run_scenario(faq_lesson(actions=acts), PROFILES)
     skipped = res.events_of("action_skipped")
     assert [(e.t, e.detail["action"]) for e in skipped] == [(90.0, 0.0), (100.0, 1.0)]
