@@ -29,6 +29,7 @@ from core.prices import read_price_csv
 from core.profiles import Profile, ProfileSet
 from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account
 from core.scenario import Scenario, load_scenario, save_scenario
+from core.simspec import Action, ActionKind, simulation_from_dict
 from core.symbols import map_account
 from gui import commands
 from gui.feed import Feed
@@ -375,13 +376,9 @@ class Session(QObject):
         ``take_profit``), so the CLI's ``simulate`` plays the same orders the chart shows.
         """
         i = self.selected if index is None else index
-        out: dict[str, float] = {}
-        sim = self.scenario.simulation or {}
-        for a in sim.get("actions", []) if isinstance(sim.get("actions", []), list) else []:
-            if (isinstance(a, dict) and a.get("kind") in ("stop_loss", "take_profit")
-                    and a.get("position", 0) == i and isinstance(a.get("price"), int | float)):
-                out[a["kind"]] = float(a["price"])
-        return out
+        sim = self.scenario.simulation
+        return {a.kind.value: a.value for a in (sim.actions if sim is not None else ())
+                if a.kind in (ActionKind.STOP_LOSS, ActionKind.TAKE_PROFIT) and a.position == i}
 
     def set_order(self, kind: str, price: float | None, index: int | None = None) -> None:
         """Set (or with ``None`` remove) the position's stop-loss or take-profit at ``price``.
@@ -405,14 +402,13 @@ class Session(QObject):
                                               f"got {fmt.num(price)}")
         if self.orders(i).get(kind) == price:
             return
-        sim = dict(self.scenario.simulation) if self.scenario.simulation is not None else {
+        sim = self.scenario.simulation or simulation_from_dict({
             "path": {"kind": "gbm", "s0": mark, "sigma": self.feed.volatility, "dt": 1.0, "n": 86_400,
-                     "seed": self.feed.seed}}
-        actions = [a for a in sim.get("actions", []) if not (
-            isinstance(a, dict) and a.get("kind") == kind and a.get("position", 0) == i)]
+                     "seed": self.feed.seed}})
+        actions = [a for a in sim.actions if not (a.kind == kind and a.position == i)]
         if price is not None:
-            actions.append({"t": 0, "kind": kind, "position": i, "price": price})
-        sim["actions"] = actions
+            actions.append(Action(t=0.0, kind=ActionKind(kind), position=i, value=price))
+        sim = replace(sim, actions=tuple(actions))
         label = "stop-loss" if kind == "stop_loss" else "take-profit"
         self._push(commands.EditAccount, replace(self.scenario, simulation=sim),
                    f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}", merge_key=f"{i}.{kind}")
@@ -420,18 +416,11 @@ class Session(QObject):
     def _without_position_actions(self, scenario: Scenario, removed: int) -> Scenario:
         """Drop the removed position's actions and renumber the later ones."""
         sim = scenario.simulation
-        if not sim or not isinstance(sim.get("actions"), list):
+        if sim is None or not sim.actions:
             return scenario
-        kept = []
-        for a in sim["actions"]:
-            if not isinstance(a, dict):
-                kept.append(a)
-                continue
-            k = a.get("position", 0)
-            if k == removed:
-                continue
-            kept.append({**a, "position": k - 1} if isinstance(k, int) and k > removed else a)
-        return replace(scenario, simulation={**sim, "actions": kept})
+        kept = tuple(replace(a, position=a.position - 1) if a.position > removed else a
+                     for a in sim.actions if a.position != removed)
+        return replace(scenario, simulation=replace(sim, actions=kept))
 
     def select(self, index: int) -> None:
         """Selection is a view of the state, not an edit: it is not on the undo stack."""

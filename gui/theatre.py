@@ -58,8 +58,6 @@ from core.simulate import (
     adl_ranking,
     position_names,
     run_scenario,
-    simulation_from_dict,
-    simulation_to_dict,
 )
 
 #: Playback speeds offered, in simulated seconds per real second.
@@ -250,7 +248,7 @@ def build_timeline(scenario: Scenario, profile: Profile, result: SimulationResul
     acct = scenario.account
     path = result.path
     names = position_names(acct)
-    sim = simulation_from_dict(scenario.simulation)
+    sim = scenario.simulation
     opening = {p.name: p.start for p in result.parties}
     events = result.events
     ev_t = np.array([e.t for e in events], dtype=float)
@@ -316,7 +314,7 @@ def build_timeline(scenario: Scenario, profile: Profile, result: SimulationResul
             bal_f += tr.amount if tr.dst == FUND else -tr.amount
             f_t.append(tr.t)
             f_b.append(bal_f)
-    return Timeline(scenario=scenario, result=result, tracks=tracks, counterparties=sim.counterparties,
+    return Timeline(scenario=scenario, result=result, tracks=tracks, counterparties=sim.counterparties if sim else (),
                     opening=opening, transfer_t=tr_t, fund_t=np.array(f_t), fund_balance=np.array(f_b),
                     event_t=ev_t)
 
@@ -357,11 +355,9 @@ def with_margin_mode(scenario: Scenario, profile: Profile, mode: MarginMode) -> 
 
 def with_actions(scenario: Scenario, actions: Sequence[Action]) -> Scenario:
     """``scenario`` with its ``simulation.actions`` replaced (the rest of the section unchanged)."""
-    spec = simulation_from_dict(scenario.simulation)
-    acts = simulation_to_dict(replace(spec, actions=tuple(actions)))["actions"]
-    sim = dict(scenario.simulation or {})
-    sim["actions"] = acts
-    return replace(scenario, simulation=sim)
+    if scenario.simulation is None:
+        raise InvalidInputError("simulation", "missing: this scenario has no simulation section")
+    return replace(scenario, simulation=replace(scenario.simulation, actions=tuple(actions)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -634,7 +630,7 @@ class TheatreSession(QObject):
         :class:`InvalidInputError` and nothing changes) and run it."""
         if scenario.simulation is None:
             raise InvalidInputError("simulation", "missing: this scenario has no simulation to play")
-        spec = simulation_from_dict(scenario.simulation)
+        spec = scenario.simulation
         self.profiles.get(scenario.exchange)  # an unknown profile is refused before anything changes
         self.pause()
         self.cancel_fan()
@@ -852,7 +848,7 @@ class TheatreSession(QObject):
     def default_sigma(self) -> float:
         """Annual volatility to start from: the path's own if it is GBM, else 80 %."""
         sc = self.scenario
-        path = (sc.simulation or {}).get("path", {}) if sc is not None else {}
+        path = sc.simulation.path if sc is not None and sc.simulation is not None else {}
         return float(path.get("sigma", 0.8)) if path.get("kind") == "gbm" else 0.8
 
     def start_fan(self, *, sigma: float, horizon_s: float, n_paths: int = 20_000, n_steps: int = 200,

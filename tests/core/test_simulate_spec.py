@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInputError
-from core.paths import exchanges_dir
+from core.paths import exchanges_dir, scenarios_dir
 from core.profiles import load_profiles
 from core.scenario import load_scenario, scenario_from_dict
 from core.simulate import build_path, run_scenario, simulation_from_dict, simulation_to_dict
@@ -134,3 +134,40 @@ def test_scenario_file_loads_and_runs(tmp_path):
     f.write_text(json.dumps(FAQ_DOC), encoding="utf-8")
     res = run_scenario(load_scenario(f), PROFILES, base_dir=tmp_path)
     assert [e.kind.value for e in res.events][-1] == "insurance_fund_inflow"
+
+
+# --------------------------------------------------------------- Scenario.simulation is typed
+
+
+def test_a_scenario_holds_its_simulation_section_validated():
+    from core.simspec import SimulationSpec
+
+    sc = scenario_from_dict(FAQ_DOC)
+    assert isinstance(sc.simulation, SimulationSpec)
+    assert sc.simulation.path == FAQ_DOC["simulation"]["path"]
+    assert sc.simulation.path is not FAQ_DOC["simulation"]["path"]  # the spec owns its copy
+
+
+def test_a_bad_simulation_section_is_refused_when_the_file_is_read(tmp_path):
+    from core.errors import ScenarioError
+
+    doc = json.loads(json.dumps(FAQ_DOC))
+    doc["simulation"]["path"] = {"kind": "gbm", "s0": 100, "sigma": -1, "dt": 1, "n": 10}
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(f)
+    assert err.value.field == "simulation.path.sigma" and str(f) in str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in scenarios_dir().glob("*.json")))
+def test_every_shipped_scenario_round_trips_exactly(tmp_path, name):
+    from core.scenario import save_scenario, scenario_to_dict
+
+    sc = load_scenario(scenarios_dir() / name)
+    save_scenario(tmp_path / name, sc)
+    again = load_scenario(tmp_path / name)
+    assert again == sc
+    assert scenario_to_dict(again) == scenario_to_dict(sc)
+    if sc.simulation is not None:
+        assert json.loads(json.dumps(simulation_to_dict(sc.simulation))) == simulation_to_dict(again.simulation)

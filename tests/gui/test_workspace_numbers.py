@@ -181,6 +181,7 @@ def test_draggable_probe_line_quotes_the_position_at_its_mark(window):
 
 def test_stop_loss_and_take_profit_are_drawn_and_saved_where_the_simulator_reads_them(window, tmp_path):
     from core.scenario import load_scenario
+    from core.simspec import Action, ActionKind
 
     window.form.stop_loss.setValue(63_000.0)
     window.form.take_profit.setValue(75_000.0)
@@ -193,8 +194,8 @@ def test_stop_loss_and_take_profit_are_drawn_and_saved_where_the_simulator_reads
     assert window.session.orders() == {"stop_loss": 63_000.0, "take_profit": 75_000.0}
     path = tmp_path / "orders.json"
     assert window._save_to(path)
-    actions = load_scenario(path).simulation["actions"]
-    assert {"t": 0, "kind": "stop_loss", "position": 0, "price": 63_000.0} in actions
+    actions = load_scenario(path).simulation.actions
+    assert Action(t=0.0, kind=ActionKind.STOP_LOSS, position=0, value=63_000.0) in actions
     window.form.stop_loss.setValue(0.0)  # "none" removes the order
     assert not window.chart.sl_line.isVisible()
     window.act_undo.trigger()
@@ -283,3 +284,22 @@ def test_whatif_previews_say_what_matters(window):
     text = panel.outcome.text()
     assert panel.message.isHidden(), panel.message.text()
     assert "Also moves #2 short BTCUSDT" in text and fmt.price(other_before, s.tick) in text
+
+
+def test_removing_a_position_drops_its_orders_and_renumbers_the_later_ones(session):
+    # The orders live in the typed simulation section (Scenario.simulation.actions): a stop on
+    # position 0 and one on position 1; removing position 0 drops the first and makes the second
+    # position 0's. Undo brings both back.
+    from core.model import Position, Side
+    from core.simspec import ActionKind
+
+    session.add_position(Position("BTCUSDT", Side.SHORT, 1, 68_000, 10))
+    session.set_order("stop_loss", 60_000.0, index=0)
+    session.set_order("stop_loss", 70_000.0, index=1)
+    assert session.orders(0) == {"stop_loss": 60_000.0} and session.orders(1) == {"stop_loss": 70_000.0}
+    session.remove_position(0)
+    acts = session.scenario.simulation.actions
+    assert [(a.kind, a.position, a.value) for a in acts] == [(ActionKind.STOP_LOSS, 0, 70_000.0)]
+    assert session.orders(0) == {"stop_loss": 70_000.0}
+    session.undo_stack.undo()
+    assert session.orders(0) == {"stop_loss": 60_000.0} and session.orders(1) == {"stop_loss": 70_000.0}
