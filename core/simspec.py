@@ -1,7 +1,7 @@
 """The ``simulation`` section of a scenario file: what to play, validated, and back to plain data.
 
 :func:`simulation_from_dict` checks the section and names the JSON path of every problem
-(``simulation.path.sigma: must be > 0, got -1``); :func:`simulation_to_dict` writes it back so that
+(``simulation.path.sigma: must be in (0, 10], got -1``); :func:`simulation_to_dict` writes it back so that
 ``simulation_from_dict(simulation_to_dict(s)) == s``; :func:`build_path` turns the ``path`` part into
 a :class:`~core.prices.PricePath`. The format is documented in ``docs/scenario-format.md``; the
 waterfall that plays it is :func:`core.simulate.simulate`.
@@ -16,10 +16,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from core.book import BookModel
 from core.errors import InvalidInputError
 from core.model import Side
 from core.prices import (
+    MAX_POINTS,
     SECONDS_PER_YEAR,
     Jumps,
     PricePath,
@@ -32,7 +35,16 @@ from core.prices import (
     time_grid,
     with_last_wick,
 )
-from core.validate import number
+from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
+
+#: Limits of a simulation (docs/scenario-format.md). A path past them would exhaust memory or
+#: overflow to infinite prices; each is refused in one line naming its field.
+MAX_DURATION_S: Final = 10 * 365 * 86_400.0  # ten years of simulated time
+MAX_MU: Final = 10.0  # annual drift, +-1,000 %
+MAX_SIGMA: Final = 10.0  # annual volatility, 1,000 %
+MAX_JUMP_RATE: Final = 1e6  # jumps per year (one every 32 s)
+MAX_JUMP_SIZE: Final = 5.0  # mean and std of a jump's log size (a factor of e**5 = 148)
+MAX_WINDOW_S: Final = MAX_DURATION_S
 
 
 class ActionKind(StrEnum):
@@ -115,10 +127,18 @@ def _no_unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
         raise InvalidInputError(f"{where}.{extra[0]}", f"unknown key; known keys: {', '.join(sorted(allowed))}")
 
 
-def _series(v: Any, where: str) -> list[float]:
+def _series(v: Any, where: str, **bounds: Any) -> list[float]:
     if not isinstance(v, list) or not v:
         raise InvalidInputError(where, "expected a non-empty list of numbers")
-    return [number(f"{where}[{i}]", x) for i, x in enumerate(v)]
+    if len(v) > MAX_POINTS:
+        raise InvalidInputError(where, f"{len(v):,} numbers; a path may hold at most {MAX_POINTS:,}")
+    return [number(f"{where}[{i}]", x, **bounds) for i, x in enumerate(v)]
+
+
+def _duration(where: str, seconds: float) -> None:
+    if seconds > MAX_DURATION_S:
+        raise InvalidInputError(where, f"the path would last {seconds:,.0f} s; a simulation may last at most "
+                                       f"{MAX_DURATION_S:,.0f} s (ten years)")
 
 
 def _validate_path(raw: Any) -> dict[str, Any]:
@@ -129,61 +149,64 @@ def _validate_path(raw: Any) -> dict[str, Any]:
         raise InvalidInputError(f"{where}.kind", f"expected one of {', '.join(_PATH_KINDS)}, got {kind!r}")
     _no_unknown(d, _PATH_KEYS[kind] | _COMMON_PATH_KEYS, where)
     w = f"{where}."
+    price = {"lo": 0, "lo_open": True, "hi": MAX_PRICE}
     if kind == "gbm":
-        number(w + "s0", _need(d, "s0", where), lo=0, lo_open=True)
-        number(w + "mu", d.get("mu", 0.0))
-        number(w + "sigma", _need(d, "sigma", where), lo=0, lo_open=True)
-        number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True)
-        number(w + "n", _need(d, "n", where), lo=1, integer=True)
-        number(w + "seed", d.get("seed", 0), lo=0, integer=True)
+        number(w + "s0", _need(d, "s0", where), **price)
+        number(w + "mu", d.get("mu", 0.0), lo=-MAX_MU, hi=MAX_MU)
+        number(w + "sigma", _need(d, "sigma", where), lo=0, lo_open=True, hi=MAX_SIGMA)
+        dt = number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True, hi=MAX_DURATION_S)
+        n = number(w + "n", _need(d, "n", where), lo=1, hi=MAX_POINTS, integer=True)
+        _duration(w + "n", n * dt)
+        number(w + "seed", d.get("seed", 0), lo=0, hi=2**63 - 1, integer=True)
         if "jumps" in d:
             j = _obj(d["jumps"], w + "jumps")
             _no_unknown(j, {"rate", "mean", "std"}, w + "jumps")
-            number(w + "jumps.rate", _need(j, "rate", w + "jumps"), lo=0)
-            number(w + "jumps.mean", _need(j, "mean", w + "jumps"))
-            number(w + "jumps.std", j.get("std", 0.0), lo=0)
+            number(w + "jumps.rate", _need(j, "rate", w + "jumps"), lo=0, hi=MAX_JUMP_RATE)
+            number(w + "jumps.mean", _need(j, "mean", w + "jumps"), lo=-MAX_JUMP_SIZE, hi=MAX_JUMP_SIZE)
+            number(w + "jumps.std", j.get("std", 0.0), lo=0, hi=MAX_JUMP_SIZE)
     elif kind in ("linear_crash", "gap"):
-        number(w + "s0", _need(d, "s0", where), lo=0, lo_open=True)
-        number(w + "s1", _need(d, "s1", where), lo=0, lo_open=True)
-        number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True)
-        n = number(w + "n", _need(d, "n", where), lo=1, integer=True)
+        number(w + "s0", _need(d, "s0", where), **price)
+        number(w + "s1", _need(d, "s1", where), **price)
+        dt = number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True, hi=MAX_DURATION_S)
+        n = number(w + "n", _need(d, "n", where), lo=1, hi=MAX_POINTS, integer=True)
+        _duration(w + "n", n * dt)
         if kind == "gap":
-            number(w + "t_gap", _need(d, "t_gap", where), lo=0)
+            number(w + "t_gap", _need(d, "t_gap", where), lo=0, hi=MAX_DURATION_S)
         else:
-            t0 = number(w + "t_start", _need(d, "t_start", where), lo=0)
-            number(w + "t_end", _need(d, "t_end", where), lo=t0, lo_open=True)
-        if n > 50_000_000:
-            raise InvalidInputError(w + "n", f"must be <= 50,000,000, got {n:g}")
+            t0 = number(w + "t_start", _need(d, "t_start", where), lo=0, hi=MAX_DURATION_S)
+            number(w + "t_end", _need(d, "t_end", where), lo=t0, lo_open=True, hi=MAX_DURATION_S)
     elif kind == "points":
-        t = _series(_need(d, "t", where), w + "t")
-        m = _series(_need(d, "mark", where), w + "mark")
+        t = _series(_need(d, "t", where), w + "t", lo=-MAX_DURATION_S, hi=MAX_DURATION_S)
+        m = _series(_need(d, "mark", where), w + "mark", **price)
         if len(m) != len(t):
             raise InvalidInputError(w + "mark", f"expected {len(t)} numbers (one per time), got {len(m)}")
         if "last" in d:
-            la = _series(d["last"], w + "last")
+            la = _series(d["last"], w + "last", **price)
             if len(la) != len(t):
                 raise InvalidInputError(w + "last", f"expected {len(t)} numbers (one per time), got {len(la)}")
         for k in range(1, len(t)):
             if not t[k] > t[k - 1]:
                 raise InvalidInputError(f"{w}t[{k}]", f"times must increase, got {t[k]:g} after {t[k - 1]:g}")
-        for name in ("mark", "last"):
-            for k, v in enumerate(d.get(name, [])):
-                if v <= 0:
-                    raise InvalidInputError(f"{w}{name}[{k}]", f"must be > 0, got {v:g}")
+        _duration(w + "t", t[-1] - t[0])
         if "dt" in d:
-            number(w + "dt", d["dt"], lo=0, lo_open=True)
+            dt = number(w + "dt", d["dt"], lo=0, lo_open=True, hi=MAX_DURATION_S)
+            steps = (t[-1] - t[0]) / dt
+            if steps > MAX_POINTS:
+                raise InvalidInputError(w + "dt", f"{dt:g} s over {t[-1] - t[0]:g} s makes {steps:,.0f} points; "
+                                                  f"a path may hold at most {MAX_POINTS:,} (allowed >= "
+                                                  f"{(t[-1] - t[0]) / MAX_POINTS:g} s)")
     else:
         f = d.get("file")
-        if not isinstance(f, str) or not f:
-            raise InvalidInputError(w + "file", f"expected a CSV file name, got {f!r}")
+        if not isinstance(f, str) or not f or len(f) > 4096 or "\0" in f:
+            raise InvalidInputError(w + "file", f"expected a CSV file name, got {f!r:.60}")
     if "wick" in d:
         wk = _obj(d["wick"], w + "wick")
         _no_unknown(wk, {"t_start", "duration", "price"}, w + "wick")
-        number(w + "wick.t_start", _need(wk, "t_start", w + "wick"))
-        number(w + "wick.duration", _need(wk, "duration", w + "wick"), lo=0, lo_open=True)
-        number(w + "wick.price", _need(wk, "price", w + "wick"), lo=0, lo_open=True)
+        number(w + "wick.t_start", _need(wk, "t_start", w + "wick"), lo=-MAX_DURATION_S, hi=MAX_DURATION_S)
+        number(w + "wick.duration", _need(wk, "duration", w + "wick"), lo=0, lo_open=True, hi=MAX_DURATION_S)
+        number(w + "wick.price", _need(wk, "price", w + "wick"), **price)
     if "mark_window_s" in d:
-        number(w + "mark_window_s", d["mark_window_s"], lo=0, lo_open=True)
+        number(w + "mark_window_s", d["mark_window_s"], lo=0, lo_open=True, hi=MAX_WINDOW_S)
     return copy.deepcopy(dict(d))  # the spec owns its path: later edits of the document do not reach it
 
 
@@ -203,9 +226,17 @@ def build_path(spec: Mapping[str, Any], *, base_dir: Path | str | None = None) -
             j = d["jumps"]
             jumps = Jumps(rate=j["rate"] / SECONDS_PER_YEAR, mean=j["mean"], std=j.get("std", 0.0))
         n = int(d["n"])
-        prices = gbm_path(s0=d["s0"], mu=d.get("mu", 0.0) / SECONDS_PER_YEAR,
-                          sigma=d["sigma"] / math.sqrt(SECONDS_PER_YEAR), dt=d["dt"], n=n,
-                          seed=int(d.get("seed", 0)), jumps=jumps)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            prices = gbm_path(s0=d["s0"], mu=d.get("mu", 0.0) / SECONDS_PER_YEAR,
+                              sigma=d["sigma"] / math.sqrt(SECONDS_PER_YEAR), dt=d["dt"], n=n,
+                              seed=int(d.get("seed", 0)), jumps=jumps)
+        bad = ~np.isfinite(prices) | (prices <= 0) | (prices > MAX_PRICE)
+        if bad.any():
+            # the parameters are in range one by one, but together they drive the price to 0 or past
+            # every bound: name what makes the path, not the path's own mark
+            k = int(np.argmax(bad))
+            raise InvalidInputError("simulation.path.sigma", f"with mu, sigma and jumps as given the price leaves "
+                                    f"(0, {MAX_PRICE:g}] at point {k:,} of {n:,}; lower sigma, mu or the jumps")
         base = PricePath.from_mark(time_grid(n=n, dt=d["dt"]), prices)
     elif kind == "linear_crash":
         n = int(d["n"])
@@ -232,7 +263,10 @@ def build_path(spec: Mapping[str, Any], *, base_dir: Path | str | None = None) -
         wk = d["wick"]
         last = with_last_wick(base, t_start=wk["t_start"], duration=wk["duration"], price=wk["price"]).last
     if "mark_window_s" in d:
-        return mark_from_index(base.t, index, last, window_s=d["mark_window_s"])
+        try:
+            return mark_from_index(base.t, index, last, window_s=d["mark_window_s"])
+        except InvalidInputError as exc:
+            raise InvalidInputError("simulation.path.mark_window_s", exc.reason) from None
     return PricePath(t=base.t, mark=index, last=last)
 
 
@@ -242,7 +276,7 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
     >>> simulation_from_dict({"path": {"kind": "gbm", "s0": 100, "sigma": -1, "dt": 1, "n": 10}})
     Traceback (most recent call last):
     ...
-    core.errors.InvalidInputError: simulation.path.sigma: must be > 0, got -1
+    core.errors.InvalidInputError: simulation.path.sigma: must be in (0, 10], got -1
     """
     where = "simulation"
     d = _obj(raw, where)
@@ -261,7 +295,7 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
             half_spread=number("simulation.book.half_spread", b.get("half_spread", 0.0), lo=0, hi=0.5, hi_open=True),
             max_slippage=number("simulation.book.max_slippage", b.get("max_slippage", 0.05), lo=0, lo_open=True, hi=1, hi_open=True),
         )
-    fund = number("simulation.insurance_fund", d.get("insurance_fund", 0.0), lo=0)
+    fund = number("simulation.insurance_fund", d.get("insurance_fund", 0.0), lo=0, hi=MAX_AMOUNT)
     cps_raw = d.get("counterparties", [])
     if not isinstance(cps_raw, list):
         raise InvalidInputError("simulation.counterparties", "expected a list")
@@ -276,9 +310,10 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
         if c.get("side") not in ("long", "short"):
             raise InvalidInputError(f"{w}.side", f"expected 'long' or 'short', got {c.get('side')!r}")
         cps.append(Counterparty(name=name, side=Side(c["side"]),
-                                qty=number(f"{w}.qty", _need(c, "qty", w), lo=0, lo_open=True),
-                                entry=number(f"{w}.entry", _need(c, "entry", w), lo=0, lo_open=True),
-                                margin=number(f"{w}.margin", _need(c, "margin", w), lo=0, lo_open=True)))
+                                qty=number(f"{w}.qty", _need(c, "qty", w), lo=0, lo_open=True, hi=MAX_QTY),
+                                entry=number(f"{w}.entry", _need(c, "entry", w), lo=0, lo_open=True, hi=MAX_PRICE),
+                                margin=number(f"{w}.margin", _need(c, "margin", w), lo=0, lo_open=True,
+                                              hi=MAX_AMOUNT)))
     if len({c.name for c in cps}) != len(cps):
         raise InvalidInputError("simulation.counterparties", "names must be unique")
     acts_raw = d.get("actions", [])
@@ -297,15 +332,16 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
                      ActionKind.REDUCE: "qty"}.get(kind, "price")
         allowed = {"t", "kind", "position", value_key} | ({"qty"} if value_key == "price" else set())
         _no_unknown(a, allowed, w)
-        t = number(f"{w}.t", _need(a, "t", w), lo=0)
-        pos = int(number(f"{w}.position", a.get("position", 0), lo=0, integer=True))
+        t = number(f"{w}.t", _need(a, "t", w), lo=0, hi=MAX_DURATION_S)
+        pos = int(number(f"{w}.position", a.get("position", 0), lo=0, hi=10_000, integer=True))
+        hi = {"amount": MAX_AMOUNT, "leverage": 1000.0, "qty": MAX_QTY, "price": MAX_PRICE}[value_key]
         if kind is ActionKind.CHANGE_LEVERAGE:
-            value = number(f"{w}.{value_key}", _need(a, value_key, w), lo=1.0)
+            value = number(f"{w}.{value_key}", _need(a, value_key, w), lo=1.0, hi=hi)
         else:
-            value = number(f"{w}.{value_key}", _need(a, value_key, w), lo=0.0, lo_open=True)
+            value = number(f"{w}.{value_key}", _need(a, value_key, w), lo=0.0, lo_open=True, hi=hi)
         qty = None
         if value_key == "price" and "qty" in a:
-            qty = number(f"{w}.qty", a["qty"], lo=0, lo_open=True)
+            qty = number(f"{w}.qty", a["qty"], lo=0, lo_open=True, hi=MAX_QTY)
         acts.append(Action(t=t, kind=kind, position=pos, value=value, qty=qty))
     return SimulationSpec(path=path, symbol=symbol, book=book, insurance_fund=fund,
                           counterparties=tuple(cps), actions=tuple(acts))
