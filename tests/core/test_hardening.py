@@ -230,7 +230,7 @@ def test_a_csv_path_resolves_against_the_scenario_folder_and_must_be_a_file(caps
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "prices.csv").write_text("timestamp,price\n0,68000\n1,61000\n", encoding="utf-8")
-    code, out, err = run(capsys, "simulate", _sim(folder, {"kind": "csv", "file": "prices.csv"}))
+    code, _out, err = run(capsys, "simulate", _sim(folder, {"kind": "csv", "file": "prices.csv"}))
     assert code == 0, err  # found beside the scenario, whatever the working folder
     for target, words in (("/dev/zero", "not a regular file"), ("../", "not a regular file")):
         code, _out, err = run(capsys, "simulate", _sim(folder, {"kind": "csv", "file": target}))
