@@ -235,3 +235,47 @@ def test_a_csv_path_resolves_against_the_scenario_folder_and_must_be_a_file(caps
     for target, words in (("/dev/zero", "not a regular file"), ("../", "not a regular file")):
         code, _out, err = run(capsys, "simulate", _sim(folder, {"kind": "csv", "file": target}))
         assert code == 2 and "simulation.path.file" in err and words in err, err
+
+
+# ---------------------------------------------------------------------------------------------
+# The class, not just the cases: random documents shaped like scenarios never reach a traceback
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ANY_NUMBER = st.one_of(st.integers(min_value=-(10**500), max_value=10**500), st.floats(allow_nan=False),
+                        st.sampled_from([0, -1, 1e308, 1e-320, 2**63, 10**400]))
+_JSON = st.recursive(st.one_of(st.none(), st.booleans(), _ANY_NUMBER, st.text(max_size=20)),
+                     lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                             st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                     max_leaves=20)
+_KEYS = {"schema_version": st.one_of(st.just(1), _JSON), "exchange": st.sampled_from(["classic", "binance", 3]),
+         "account": st.fixed_dictionaries({}, optional={
+             "wallet": _ANY_NUMBER, "marks": _JSON,
+             "positions": st.lists(st.fixed_dictionaries({}, optional={
+                 k: _JSON | _ANY_NUMBER for k in ("symbol", "side", "qty", "entry", "leverage", "mode", "margin")}),
+                 max_size=2)}),
+         "simulation": st.fixed_dictionaries({}, optional={
+             "path": st.fixed_dictionaries({"kind": st.sampled_from(["gbm", "points", "gap", "linear_crash", "csv"])},
+                                           optional={k: _ANY_NUMBER | _JSON for k in
+                                                     ("s0", "s1", "sigma", "mu", "dt", "n", "t", "mark", "jumps",
+                                                      "t_gap", "t_start", "t_end", "file", "wick")}),
+             "actions": _JSON, "counterparties": _JSON, "book": _JSON, "insurance_fund": _ANY_NUMBER})}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=st.fixed_dictionaries({}, optional=_KEYS), command=st.sampled_from(["evaluate", "simulate"]))
+def test_random_scenario_documents_never_reach_a_traceback(tmp_path_factory, doc, command):
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    p = folder / "s.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main([command, str(p)])
+    assert code in (0, 2), err.getvalue()
+    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue(), err.getvalue()
+    if code == 2:
+        assert err.getvalue().count("\n") == 1
