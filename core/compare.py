@@ -227,9 +227,8 @@ def _with_rules(profile: Profile, **changes: object) -> Profile:
 
 def _with_tiers_of(profile: Profile, symbol: str, ref: ComparisonRow) -> Profile:
     """``profile`` with the reference's tier table on ``symbol`` (rates as the reference derives them)."""
-    contracts = dict(profile.contracts)
-    contracts[symbol] = dataclasses.replace(contracts[symbol], tiers=ref.profile.contract(ref.symbol).tiers)
-    return dataclasses.replace(profile, contracts=contracts,
+    contract = dataclasses.replace(profile.contract(symbol), tiers=ref.profile.contract(ref.symbol).tiers)
+    return dataclasses.replace(profile.with_contract(contract),
                                rules=dataclasses.replace(profile.rules,
                                                          mmr_from_max_leverage=ref.profile.rules.mmr_from_max_leverage))
 
