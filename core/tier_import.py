@@ -59,6 +59,17 @@ DEFAULT_TICK: Final = 1e-6
 DEFAULT_LOT: Final = 0.001
 
 
+#: Rules written for a new profile of a format whose exchange MarginLab ships no profile for.
+#: OKX (help centre, "Maintenance margin" and "Liquidation price of USDT-margined swaps"): MM is
+#: MMR x position value at the mark, liquidation comes at margin ratio 100 % where the requirement
+#: is MM plus the fee to close (taker fee x position value), i.e. the taker fee added to every MMR;
+#: the tier follows the position's size in contracts, which a price move does not change.
+DEFAULT_RULES: Final[dict[str, dict[str, Any]]] = {
+    "okx-position-tiers": {"mm_basis": "mark", "fee_model": "taker_in_mmr", "taker_fee": 0.0005,
+                           "tier_at_liquidation": False, "partial_liquidation": "tier_step_down"},
+}
+
+
 class TierImportError(ProfileError):
     """A response file that cannot be imported: ``path: json.path: problem`` on one line."""
 
@@ -142,6 +153,12 @@ def _ladder(where: str, path: str, *, symbol: str, floor: list[float], cap: list
     order = sorted(range(len(floor)), key=lambda i: floor[i])
     f, c, lv, r = ([xs[i] for i in order] for xs in (floor, cap, lev, mmr))
     given = [cum[i] for i in order]
+    try:
+        TierTable.from_rows(floor=f, cap=c, max_leverage=lv, mmr=r).check_ladder()
+    except InvalidInputError as exc:
+        k = int(exc.field.split("[")[1].split("]")[0]) if exc.field.startswith("tiers[") else 0
+        name = exc.field.rpartition(".")[2]
+        raise _fail(where, f"{path}[{order[min(k, len(order) - 1)]}]", f"{symbol}: {name}: {exc.reason}") from None
     derived = maintenance_amounts(f, r).tolist()
     for k, (g, d) in enumerate(zip(given, derived, strict=True)):
         if g is not None and abs(g - d) > CUM_TOLERANCE_ABS + CUM_TOLERANCE_REL * abs(d):
@@ -149,12 +166,6 @@ def _ladder(where: str, path: str, *, symbol: str, floor: list[float], cap: list
                         f"{symbol}: maintenance amount {g:g} differs from the continuity recursion's {d:.10g} "
                         "(docs/domain.md §2.2)")
     amounts = [d if g is None else g for g, d in zip(given, derived, strict=True)]
-    try:
-        table = TierTable.from_rows(floor=f, cap=c, max_leverage=lv, mmr=r, cum=amounts)
-        table.check_ladder()
-    except InvalidInputError as exc:
-        k = int(exc.field.split("[")[1].split("]")[0]) if exc.field.startswith("tiers[") else 0
-        raise _fail(where, f"{path}[{order[min(k, len(order) - 1)]}]", f"{symbol}: {exc.reason}") from None
     base, quote = split_symbol(symbol)
     return ImportedContract(symbol=symbol, base=base, quote=quote or "USDT", floor=tuple(f), cap=tuple(c),
                             max_leverage=tuple(lv), mmr=tuple(r), cum=tuple(amounts), tick_size=tick, lot_size=lot)
@@ -539,6 +550,8 @@ class TierChange:
     new_mmr: float | None
     old_max_leverage: float | None
     new_max_leverage: float | None
+    old_cap: float | None = None
+    new_cap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,8 +580,11 @@ class ImportResult:
                      + (":" if self.changed else ""))
         for symbol, changes in self.changed.items():
             for ch in changes:
-                lines.append(f"    {symbol} tier {ch.index + 1}: MMR {_pct(ch.old_mmr)} -> {_pct(ch.new_mmr)}, "
-                             f"max leverage {_lev(ch.old_max_leverage)} -> {_lev(ch.new_max_leverage)}")
+                line = (f"    {symbol} tier {ch.index + 1}: MMR {_pct(ch.old_mmr)} -> {_pct(ch.new_mmr)}, "
+                        f"max leverage {_lev(ch.old_max_leverage)} -> {_lev(ch.new_max_leverage)}")
+                if None not in (ch.old_cap, ch.new_cap) and ch.old_cap != ch.new_cap:
+                    line += f", cap {_cap(ch.old_cap)} -> {_cap(ch.new_cap)}"
+                lines.append(line)
         lines.append(f"  {self.unchanged} symbol{'s' * (self.unchanged != 1)} unchanged")
         if self.skipped:
             lines.append(f"  {len(self.skipped)} left out: " + ", ".join(self.skipped[:20])
@@ -578,6 +594,10 @@ class ImportResult:
 
 def _pct(x: float | None) -> str:
     return "(none)" if x is None else fmt.pct(x, 3)
+
+
+def _cap(x: float | None) -> str:
+    return "∞" if x is None or math.isinf(x) else fmt.num(x)
 
 
 def _lev(x: float | None) -> str:
@@ -595,7 +615,8 @@ def _tier_changes(old: Any, new: ImportedContract) -> tuple[TierChange, ...]:
         if o is None or w is None or any(not math.isclose(a, b, rel_tol=1e-12) and a != b
                                          for a, b in zip(o, w, strict=True)):
             out.append(TierChange(k, None if o is None else o[2], None if w is None else w[2],
-                                  None if o is None else o[3], None if w is None else w[3]))
+                                  None if o is None else o[3], None if w is None else w[3],
+                                  None if o is None else o[1], None if w is None else w[1]))
     return tuple(out)
 
 
@@ -608,7 +629,7 @@ def _backup_path(path: Path, today: dt.date) -> Path:
     return target
 
 
-def import_tables(tables: ImportedTables, *, into: str | None, directory: Path, today: dt.date,
+def import_tables(tables: ImportedTables, *, into: str | None = None, directory: Path, today: dt.date,
                   as_of: str | None = None, source: str | None = None,
                   base_profiles: Mapping[str, Profile] | None = None) -> ImportResult:
     """Write ``tables`` as the profile ``into`` (default: the format's exchange) in ``directory``.
@@ -643,8 +664,8 @@ def import_tables(tables: ImportedTables, *, into: str | None, directory: Path, 
         raw = _profile_raw(base)
         raw.update(id=pid, name=base.name if base.id == pid else pid)
     else:
-        raw = {"schema_version": PROFILE_SCHEMA_VERSION, "id": pid, "name": pid, "notes": "", "rules": {},
-               "contracts": {}}
+        raw = {"schema_version": PROFILE_SCHEMA_VERSION, "id": pid, "name": pid, "notes": "",
+               "rules": dict(DEFAULT_RULES.get(tables.format, {})), "contracts": {}}
         if tables.mmr_from_max_leverage:
             raw["rules"]["mmr_from_max_leverage"] = True
     mmr_rule = bool(raw["rules"].get("mmr_from_max_leverage", False))
