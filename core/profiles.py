@@ -305,7 +305,7 @@ class LazyContracts(Mapping[str, Contract]):
     :class:`ProfileError` naming the file and the key, like any other profile error.
     """
 
-    __slots__ = ("_raw", "_parsed", "_path", "_rules")
+    __slots__ = ("_parsed", "_path", "_raw", "_rules")
 
     def __init__(self, raw: Mapping[str, Mapping[str, Any]], *, path: str, rules: Rules) -> None:
         self._raw = raw
@@ -328,6 +328,22 @@ class LazyContracts(Mapping[str, Contract]):
 
     def __len__(self) -> int:
         return len(self._raw)
+
+
+def listed_max_leverage(profile: Profile, symbol: str) -> float | None:
+    """The highest leverage ``symbol`` allows (its first tier's), for lists of hundreds of contracts.
+
+    A contract not yet parsed is not parsed for this: its file's first ``max_leverage`` is read as
+    written (None where that is not a number), so that a symbol list shows every entry's leverage
+    without checking every table. The quote itself always uses the checked table.
+    """
+    contracts = profile.contracts
+    if isinstance(contracts, LazyContracts) and symbol not in contracts._parsed:
+        tiers = contracts._raw.get(symbol, {}).get("tiers")
+        first = tiers[0] if isinstance(tiers, list) and tiers and isinstance(tiers[0], dict) else {}
+        lev = first.get("max_leverage")
+        return float(lev) if isinstance(lev, int | float) and not isinstance(lev, bool) else None
+    return profile.contract(symbol).max_leverage
 
 
 def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_id: str = "",

@@ -676,7 +676,7 @@ def import_tables(tables: ImportedTables, *, into: str | None = None, directory:
     for c in tables.contracts:
         symbol = native_symbol(exchange, c)
         old = base.contracts[symbol] if base is not None and symbol in base.contracts else None
-        keys = _raw_contract(base, symbol) if old is not None else {"quote": c.quote}
+        keys: dict[str, Any] = _raw_contract(base, symbol) if old is not None else {"quote": c.quote}
         if c.tick_size is not None:
             keys["tick_size"] = c.tick_size
         keys.setdefault("tick_size", DEFAULT_TICK)

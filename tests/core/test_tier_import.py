@@ -107,7 +107,7 @@ def test_okx_tiers_are_converted_from_contracts_at_the_given_price(tmp_path):
 
 
 def test_hyperliquid_meta_tables_lots_and_ticks(tmp_path):
-    tables, result = _import(tmp_path, "hyperliquid_meta.json")
+    _, result = _import(tmp_path, "hyperliquid_meta.json")
     assert result.skipped == ("MATIC (delisted)",)
     p = load_profile(result.path)
     assert p.rules.mmr_from_max_leverage
@@ -140,7 +140,7 @@ def test_second_import_reports_changes_and_keeps_a_dated_backup(tmp_path):
 
 def test_an_imported_json_replaces_a_users_toml_of_the_same_id(tmp_path):
     shutil.copy(exchanges_dir() / "bybit.toml", tmp_path / "bybit.toml")
-    _, result = _import(tmp_path, "bybit_risk_limit.json")
+    _import(tmp_path, "bybit_risk_limit.json")
     assert not (tmp_path / "bybit.toml").exists() and (tmp_path / "bybit.toml.2025-01-01.bak").is_file()
     ps = load_profiles([exchanges_dir(), tmp_path])
     assert ps.errors == () and len(ps.get("bybit").contract("BTCUSDT").tiers) == 3
