@@ -29,15 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import best_of
 
 from core.paths import exchanges_dir
 from core.profiles import load_profiles
 
+ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.3
 QUOTE = ["-m", "core.cli", "quote", "--exchange", "binance", "--symbol", "BTCUSDT", "--side", "long",
          "--qty", "5", "--entry", "68000", "--leverage", "10"]
