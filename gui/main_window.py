@@ -7,8 +7,10 @@ numbers. Dialogs go through a few small methods (``ask``, ``inform``, ``ask_save
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import importlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QListWidget,
     QMainWindow,
     QMessageBox,
@@ -132,6 +135,12 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.statusBar().showMessage("Ready")
+        #: The date tables are aged against (a test sets a fixed one).
+        self.today: Callable[[], dt.date] = dt.date.today
+        self.age_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.age_label)
+        session.scenarioChanged.connect(self._show_table_age)
+        QTimer.singleShot(0, self._show_table_age)
 
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
@@ -152,6 +161,10 @@ class MainWindow(QMainWindow):
 
     def ask(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def tell(self, title: str, text: str) -> None:
+        """A message that is not an error (an import's summary); tests replace it."""
+        QMessageBox.information(self, title, text)
 
     def inform(self, title: str, text: str) -> None:
         show_error(self, title, text)
@@ -207,6 +220,10 @@ class MainWindow(QMainWindow):
         self.act_sim = self._action("Use Simulated &Feed", lambda: self.session.use_simulated_feed(), None,
                                     "Go back to the seeded simulated feed.")
         f.addActions([self.act_replay, self.act_sim])
+        self.act_import_tiers = self._action("&Import Exchange Tiers…", self.import_exchange_tiers, None,
+                                             "Read tier tables from a response saved from an exchange's public "
+                                             "API into a dated profile (as `marginlab-cli profiles import`).")
+        f.addAction(self.act_import_tiers)
         f.addSeparator()
         self.act_export_png = self._action("Export Chart as &PNG…", self.export_chart_png, None, "Save the chart as a picture.")
         self.act_export_results = self._action("Export &Results as CSV…", self.export_results_csv, None,
@@ -429,6 +446,43 @@ class MainWindow(QMainWindow):
             self.session.load_price_csv(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not read the prices", str(exc))
+
+    def import_exchange_tiers(self, path: Path | None = None) -> str | None:
+        """File > Import Exchange Tiers…: what `marginlab-cli profiles import FILE` does, same summary.
+
+        The profile is written to the user's exchanges folder and the profiles are read again, so
+        the new tables are used at once. Returns the summary shown (None when nothing was read).
+        """
+        from core.paths import exchanges_dir
+        from core.profiles import load_profiles
+        from core.tier_import import import_tables, read_response
+
+        path = path or self.open_path("Import exchange tiers", "Saved API response (*.json);;All files (*)")
+        if path is None:
+            return None
+        try:
+            shipped = load_profiles([exchanges_dir()])
+            result = import_tables(read_response(path), directory=paths.user_exchanges_dir(),
+                                   today=self.today(), base_profiles=shipped.profiles)
+        except (MarginEngineError, OSError) as exc:
+            self.inform("Could not import the tiers", str(exc))
+            return None
+        self.session.profiles = load_profiles([exchanges_dir(), paths.user_exchanges_dir()])
+        self.session.scenarioChanged.emit()
+        self._show_table_age()
+        summary = "\n".join(result.summary_lines())
+        self.tell("Exchange tiers imported", summary)
+        return summary
+
+    def _show_table_age(self) -> None:
+        """A notice in the status bar while the workspace's profile tables are over 180 days old."""
+        from core.profiles import stale_notice
+
+        notice = stale_notice(self.session.profile, today=self.today())
+        self.age_label.setText("⚠ old tables" if notice else "")
+        self.age_label.setToolTip(notice or "")
+        if notice:
+            self.statusBar().showMessage(notice, 15_000)
 
     # ================================================================== export
 

@@ -10,9 +10,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
+    QCompleter,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -25,7 +27,8 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.errors import InvalidInputError
 from core.model import MarginMode, Side
-from core.symbols import base_asset
+from core.profiles import Profile, listed_max_leverage
+from core.symbols import base_asset, search_symbols
 from core.validate import MAX_AMOUNT, MAX_PRICE
 from gui.session import Session
 from gui.widgets.tips import TIPS
@@ -61,6 +64,17 @@ class QtPositionForm(QWidget):
         for p in sorted(session.profiles, key=lambda p: p.name):
             self.profile.addItem(p.name, p.id)
         self.symbol = QComboBox()
+        # Hundreds of contracts: type part of a name ("sol") and pick from what core.symbols finds.
+        self.symbol.setEditable(True)
+        self.symbol.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.symbol.setMaxVisibleItems(20)
+        self._symbol_model = QStringListModel(self)
+        completer = QCompleter(self._symbol_model, self)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setMaxVisibleItems(15)
+        self.symbol.setCompleter(completer)
+        self._listed: Profile | None = None
         self.side = QComboBox()
         self.side.addItem("Long", Side.LONG.value)
         self.side.addItem("Short", Side.SHORT.value)
@@ -138,7 +152,11 @@ class QtPositionForm(QWidget):
         layout.addWidget(box)
 
         self.profile.currentIndexChanged.connect(lambda _i: self._commit("profile", lambda: session.set_profile(self.profile.currentData())))
-        self.symbol.currentIndexChanged.connect(lambda _i: self._edit("symbol", symbol=self.symbol.currentText()))
+        self.symbol.currentIndexChanged.connect(self._symbol_chosen)
+        line = self.symbol.lineEdit()
+        assert line is not None
+        line.textEdited.connect(self._symbol_typed)
+        completer.activated.connect(self._symbol_picked)
         self.side.currentIndexChanged.connect(lambda _i: self._edit("side", side=self.side.currentData()))
         self.size.valueChanged.connect(self._size_changed)
         self.size_unit.currentIndexChanged.connect(lambda _i: self.refresh())
@@ -209,6 +227,38 @@ class QtPositionForm(QWidget):
 
     # ------------------------------------------------------------------ refresh from the session
 
+    # ------------------------------------------------------------------ the symbol field
+
+    def symbol_entry(self, profile: Profile, symbol: str) -> str:
+        """How a contract is listed: its name and the highest leverage it allows."""
+        lev = listed_max_leverage(profile, symbol)
+        return symbol if lev is None else f"{symbol}  ·  max {fmt.num(lev)}x"
+
+    def _list_symbols(self, profile: Profile) -> None:
+        if profile is self._listed:
+            return  # hundreds of entries: rebuilt only when the profile changes
+        self._listed = profile
+        self.symbol.blockSignals(True)
+        self.symbol.clear()
+        for sym in profile.symbols:
+            self.symbol.addItem(self.symbol_entry(profile, sym), sym)
+        self.symbol.blockSignals(False)
+        self._symbol_typed("")
+
+    def _symbol_typed(self, text: str) -> None:
+        profile = self.session.profile
+        self._symbol_model.setStringList([self.symbol_entry(profile, s) for s in search_symbols(profile, text)])
+
+    def _symbol_picked(self, entry: str) -> None:
+        i = self.symbol.findText(entry)
+        if i >= 0:
+            self.symbol.setCurrentIndex(i)
+
+    def _symbol_chosen(self, _index: int) -> None:
+        symbol = self.symbol.currentData()
+        if symbol is not None:
+            self._edit("symbol", symbol=symbol)
+
     def refresh(self) -> None:
         s = self.session
         p = s.position
@@ -216,15 +266,14 @@ class QtPositionForm(QWidget):
         try:
             self.clear_errors()
             self.profile.setCurrentIndex(self.profile.findData(s.scenario.exchange))
-            self.symbol.clear()
-            self.symbol.addItems(list(s.profile.symbols))
+            self._list_symbols(s.profile)
             if p is None:
                 return
             contract = s.profile.contract(p.symbol)
             decimals = max(0, -math.floor(math.log10(contract.tick_size) + 1e-9))
             for w in (self.entry, self.mark):
                 w.setDecimals(max(decimals, 2))
-            self.symbol.setCurrentText(p.symbol)
+            self.symbol.setCurrentIndex(self.symbol.findData(p.symbol))
             self.side.setCurrentIndex(self.side.findData(p.side.value))
             base = base_asset(p.symbol)
             unit = self.size_unit.currentIndex()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import os
@@ -24,8 +25,12 @@ FAQ = ["quote", "--exchange", "classic", "--symbol", "BTCUSDT", "--side", "long"
 PORTFOLIOS = sorted(scenarios_dir().glob("portfolio-*.json"))
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
+#: The date the CLI is told it is: the shipped tables are young then, so no age notes (never the clock).
+TODAY = dt.date(2025, 1, 1)
+
+
+def run(capsys, *argv: str, today: dt.date = TODAY) -> tuple[int, str, str]:
+    code = cli.main(list(argv), today=today)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -123,15 +128,15 @@ def test_mark_moves_pnl_and_can_make_it_liquidatable(capsys):
 
 
 def test_people_output_rounds_to_the_tick(capsys):
-    # Hyperliquid BTC ticks in whole dollars; the JSON stays unrounded.
+    # Hyperliquid BTC (szDecimals 5) prices carry at most 6 - 5 = 1 decimal; the JSON stays unrounded.
     args = ["quote", "--exchange", "hyperliquid", "--symbol", "BTCUSDT", "--side", "long",
             "--qty", "0.3", "--entry", "97123.45", "--leverage", "7"]
     d = run_json(capsys, *args)
     assert d["symbol"] == "BTC" and d["quote_currency"] == "USDC"
-    assert d["liquidation_price"] != round(d["liquidation_price"])
+    assert d["liquidation_price"] != round(d["liquidation_price"], 1)
     _, out, _ = run(capsys, *args)
     lp_line = next(line for line in out.splitlines() if "Liquidation price" in line)
-    assert lp_line.split()[-1] == f"{round(d['liquidation_price']):,}"
+    assert lp_line.split()[-1] == f"{round(d['liquidation_price'], 1):,.1f}"
 
 
 def test_custom_contract_overrides(capsys):
@@ -180,7 +185,7 @@ def test_max_leverage_alone_caps_every_tier(capsys):
     ([*FAQ[:10], "68,000", *FAQ[11:]], ["--entry", "expected a number"]),
     ([*FAQ[:6], "up", *FAQ[7:]], ["--side", "'long', 'short'"]),
     (["quote", "--exchange", "kraken", *FAQ[3:]], ["--exchange", "binance, bybit, classic, hyperliquid"]),
-    (["quote", "--exchange", "binance", "--symbol", "SOL", *FAQ[5:]], ["--symbol", "BTCUSDT, ETHUSDT"]),
+    (["quote", "--exchange", "binance", "--symbol", "SOLANA", *FAQ[5:]], ["--symbol", "closest: SOLUSDT"]),
     (FAQ[:-2], ["required", "--leverage"]),
     ([*FAQ, "--margin", "0"], ["--margin", "in (0, 1e+18]"]),
     ([*FAQ, "--wallet", "5000"], ["--wallet", "--mode cross"]),
@@ -226,13 +231,15 @@ def test_profiles_lists_profiles_symbols_dates_sources(capsys):
     by_id = {p["id"]: p for p in d["profiles"]}
     assert set(by_id) == {"binance", "bybit", "classic", "hyperliquid"}
     assert by_id["binance"]["as_of"] == "2024-10-24"  # binance.toml
-    assert by_id["binance"]["source"].startswith("https://www.binance.com/")
-    assert [s["symbol"] for s in by_id["hyperliquid"]["symbols"]] == ["BTC", "ETH", "SOL", "XRP"]
+    assert by_id["binance"]["source"].startswith("https://github.com/freqtrade/freqtrade/blob/")
+    assert len(by_id["binance"]["symbols"]) == 344  # every USDT/USDC perpetual of the snapshot
+    hl = [s["symbol"] for s in by_id["hyperliquid"]["symbols"]]
+    assert len(hl) == 189 and hl[:2] == ["BTC", "ETH"] and {"SOL", "XRP", "kPEPE", "HYPE"} <= set(hl)
     assert by_id["binance"]["symbols"][0]["tiers"] == 12
     assert by_id["classic"]["rules"]["mm_basis"] == "entry"
     assert d["errors"] == []
     code, out, _ = run(capsys, "profiles")
-    assert code == 0 and "hyperliquid" in out and "as of 2025-12-01" in out
+    assert code == 0 and "hyperliquid" in out and "as of 2026-01-01" in out and "344 contracts" in out
 
 
 def test_profiles_dir_adds_profiles_and_warns_about_refused_files(capsys, tmp_path):
@@ -288,8 +295,9 @@ def test_compare_shows_the_reason_where_a_profile_cannot_quote(capsys):
 
 
 def test_compare_only_some_profiles(capsys):
-    d = run_json(capsys, "compare", "--exchange", "binance", "--exchange", "hyperliquid", "--symbol", "SOL",
-                 "--side", "long", "--qty", "10", "--entry", "180", "--leverage", "5")
+    # HYPE is listed on Hyperliquid, not in Binance's 2024-10-24 snapshot
+    d = run_json(capsys, "compare", "--exchange", "binance", "--exchange", "hyperliquid", "--symbol", "HYPE",
+                 "--side", "long", "--qty", "10", "--entry", "30", "--leverage", "5")
     assert [c["id"] for c in d["profiles"]] == ["binance", "hyperliquid"]
     assert [c["ok"] for c in d["profiles"]] == [False, True]
 
@@ -385,7 +393,7 @@ def _doc(**changes) -> dict:
     (lambda d: d["account"]["positions"][1].update(leverage=200), ["account.positions[1].leverage", "allowed 1-"]),
     (lambda d: d["account"]["positions"][0].update(qty=-1), ["account.positions[0].qty", "in (0, 1e+15]"]),
     (lambda d: d.update(exchange="kraken"), ["exchange", "binance, bybit"]),
-    (lambda d: d["account"]["positions"][0].update(symbol="SOLUSDT"), ["account.positions[0].symbol", "no SOL"]),
+    (lambda d: d["account"]["positions"][0].update(symbol="SOLANAUSDT"), ["account.positions[0].symbol", "no SOLANA"]),
     (lambda d: d["account"].update(wallet=-5), ["account.wallet", "in [0, 1e+18]"]),
     (lambda d: d["account"].update(positions=[]), ["account.positions", "no positions"]),
     (lambda d: d.update(schema_version=99), ["schema_version", "newer"]),

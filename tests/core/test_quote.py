@@ -67,7 +67,7 @@ def test_notional_above_top_tier_refused():
 
 def test_unknown_symbol():
     with pytest.raises(UnknownProfileError) as ei:
-        quote_position(BINANCE, Position("DOGEUSDT", Side.LONG, 1, 0.1, 10))
+        quote_position(BINANCE, Position("SOLANAUSDT", Side.LONG, 1, 0.1, 10))
     assert ei.value.field == "symbol"
 
 

@@ -122,11 +122,12 @@ def test_a_cross_position_is_compared_inside_its_account(qtbot, profiles):
     qtbot.addWidget(view)
     tick = session.tick
     results_lp = session.position_quote.liquidation_price
-    assert view.cell("liquidation_price", "hyperliquid") == fmt.price(results_lp, tick) == "61,914"
+    # BTC prices carry 6 - szDecimals 5 = 1 decimal (the meta response)
+    assert view.cell("liquidation_price", "hyperliquid") == fmt.price(results_lp, tick) == "61,913.9"
     headers = [view.table.horizontalHeaderItem(i).text() for i in range(view.table.columnCount())]
     assert f"hyperliquid{YOURS}" in headers and "hyperliquid (alone)" in headers
     alone = compare_position([session.profile], session.position, mark=95_000, wallet=20_650)[0]
     col = headers.index("hyperliquid (alone)")
-    assert view.table.item(4, col).text() == fmt.price(alone.liquidation_price, tick) == "54,380"
+    assert view.table.item(4, col).text() == fmt.price(alone.liquidation_price, tick) == "54,379.7"
     # a profile that lists BTC but not ETH cannot hold this account: it says so
     assert "no ETH contract" in view.cell("initial_margin", "bybit")
