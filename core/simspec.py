@@ -135,6 +135,10 @@ def _series(v: Any, where: str, **bounds: Any) -> list[float]:
     return [number(f"{where}[{i}]", x, **bounds) for i, x in enumerate(v)]
 
 
+def _price(where: str, v: Any) -> float:
+    return number(where, v, lo=0, lo_open=True, hi=MAX_PRICE)
+
+
 def _duration(where: str, seconds: float) -> None:
     if seconds > MAX_DURATION_S:
         raise InvalidInputError(where, f"the path would last {seconds:,.0f} s; a simulation may last at most "
@@ -149,9 +153,8 @@ def _validate_path(raw: Any) -> dict[str, Any]:
         raise InvalidInputError(f"{where}.kind", f"expected one of {', '.join(_PATH_KINDS)}, got {kind!r}")
     _no_unknown(d, _PATH_KEYS[kind] | _COMMON_PATH_KEYS, where)
     w = f"{where}."
-    price = {"lo": 0, "lo_open": True, "hi": MAX_PRICE}
     if kind == "gbm":
-        number(w + "s0", _need(d, "s0", where), **price)
+        _price(w + "s0", _need(d, "s0", where))
         number(w + "mu", d.get("mu", 0.0), lo=-MAX_MU, hi=MAX_MU)
         number(w + "sigma", _need(d, "sigma", where), lo=0, lo_open=True, hi=MAX_SIGMA)
         dt = number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True, hi=MAX_DURATION_S)
@@ -165,8 +168,8 @@ def _validate_path(raw: Any) -> dict[str, Any]:
             number(w + "jumps.mean", _need(j, "mean", w + "jumps"), lo=-MAX_JUMP_SIZE, hi=MAX_JUMP_SIZE)
             number(w + "jumps.std", j.get("std", 0.0), lo=0, hi=MAX_JUMP_SIZE)
     elif kind in ("linear_crash", "gap"):
-        number(w + "s0", _need(d, "s0", where), **price)
-        number(w + "s1", _need(d, "s1", where), **price)
+        _price(w + "s0", _need(d, "s0", where))
+        _price(w + "s1", _need(d, "s1", where))
         dt = number(w + "dt", _need(d, "dt", where), lo=0, lo_open=True, hi=MAX_DURATION_S)
         n = number(w + "n", _need(d, "n", where), lo=1, hi=MAX_POINTS, integer=True)
         _duration(w + "n", n * dt)
@@ -177,11 +180,11 @@ def _validate_path(raw: Any) -> dict[str, Any]:
             number(w + "t_end", _need(d, "t_end", where), lo=t0, lo_open=True, hi=MAX_DURATION_S)
     elif kind == "points":
         t = _series(_need(d, "t", where), w + "t", lo=-MAX_DURATION_S, hi=MAX_DURATION_S)
-        m = _series(_need(d, "mark", where), w + "mark", **price)
+        m = _series(_need(d, "mark", where), w + "mark", lo=0, lo_open=True, hi=MAX_PRICE)
         if len(m) != len(t):
             raise InvalidInputError(w + "mark", f"expected {len(t)} numbers (one per time), got {len(m)}")
         if "last" in d:
-            la = _series(d["last"], w + "last", **price)
+            la = _series(d["last"], w + "last", lo=0, lo_open=True, hi=MAX_PRICE)
             if len(la) != len(t):
                 raise InvalidInputError(w + "last", f"expected {len(t)} numbers (one per time), got {len(la)}")
         for k in range(1, len(t)):
@@ -204,7 +207,7 @@ def _validate_path(raw: Any) -> dict[str, Any]:
         _no_unknown(wk, {"t_start", "duration", "price"}, w + "wick")
         number(w + "wick.t_start", _need(wk, "t_start", w + "wick"), lo=-MAX_DURATION_S, hi=MAX_DURATION_S)
         number(w + "wick.duration", _need(wk, "duration", w + "wick"), lo=0, lo_open=True, hi=MAX_DURATION_S)
-        number(w + "wick.price", _need(wk, "price", w + "wick"), **price)
+        _price(w + "wick.price", _need(wk, "price", w + "wick"))
     if "mark_window_s" in d:
         number(w + "mark_window_s", d["mark_window_s"], lo=0, lo_open=True, hi=MAX_WINDOW_S)
     return copy.deepcopy(dict(d))  # the spec owns its path: later edits of the document do not reach it
