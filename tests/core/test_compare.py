@@ -43,10 +43,11 @@ def test_faq_position_golden_numbers():
 
 
 def test_refusals_become_rows_with_the_reason():
-    # 50 BTC at 68,000 = 3.4M: Bybit's one BTCUSDT tier stops at 2,000,000 (DOMAIN.md §2)
-    rows = compare_position(PS, Position("BTC", Side.SHORT, 50, 68_000, 20))
+    # 2,000 BTC at 68,000 = 136M: Bybit's BTCUSDT ladder stops at 80,000,000 (its Margin Parameters
+    # page); Binance's 100M-230M bracket allows 10x
+    rows = compare_position(PS, Position("BTC", Side.SHORT, 2_000, 68_000, 5))
     bybit = _row(rows, "bybit")
-    assert not bybit.ok and bybit.error_field == "qty" and "2,000,000" in bybit.error
+    assert not bybit.ok and bybit.error_field == "qty" and "80,000,000" in bybit.error
     assert math.isnan(bybit.liquidation_price) and bybit.tier is None
     assert _row(rows, "binance").ok
     # HYPE: listed on Hyperliquid only (not in Binance's 2024-10-24 snapshot)

@@ -217,3 +217,13 @@ def test_liquidatable_now_exactly_when_the_mark_is_at_or_past_the_liquidation_pr
             q = quote_account(prof, Account(pid, wallet, (pos,), {sym: mark})).positions[0]
             assert q.liquidatable_now is liquidatable, (pid, side, mode, mark, lp)
             assert (q.margin_ratio >= 1) is liquidatable
+
+
+def test_bybit_btcusdt_beyond_risk_limit_1_uses_its_published_deduction():
+    # Bybit's Margin Parameters page, BTCUSDT tier 4: 3,200,000-3,800,000, 75x, MMR 0.67 %,
+    # deduction 4,300. 50 BTC long at 68,000 = 3,400,000: MM = 0.0067 x 3,400,000 - 4,300 = 18,480,
+    # plus the fee to close 0.055 % x 50 x 68,000 x (1 - 1/20) = 1,776.50.
+    q = quote_position(PS.get("bybit"), Position("BTCUSDT", Side.LONG, 50, 68_000, 20))
+    assert q.tier.index == 3 and q.tier.maintenance_amount == 4_300
+    assert q.maintenance_margin - q.close_fee == pytest.approx(18_480.0, abs=1e-6)
+    assert q.close_fee == pytest.approx(1_776.5, abs=1e-6)

@@ -80,8 +80,11 @@ def test_bybit_risk_limits_become_a_full_ladder(tmp_path):
     # floors are the previous risk limit; mmDeduction 10,000 = 2,000,000 x (1 % - 0.5 %), given or derived
     assert btc.floor.tolist() == [0, 2_000_000, 4_000_000] and btc.cap.tolist() == [2_000_000, 4_000_000, 6_000_000]
     assert btc.cum.tolist() == pytest.approx([0, 10_000, 30_000]) and btc.max_leverage.tolist() == [100, 57.14, 40]
-    # the shipped BTCUSDT had risk limit 1 only: tiers 2 and 3 are new
-    assert [(c.index, c.old_mmr, c.new_mmr) for c in result.changed["BTCUSDT"]] == [(1, None, 0.01), (2, None, 0.015)]
+    # the shipped BTCUSDT ladder (20 tiers, 0.5 %, 0.56 %, 0.63 %, ...) is replaced by the imported
+    # 3: tiers 2 and 3 change rate, tiers 4-20 go
+    changes = {c.index: (c.old_mmr, c.new_mmr) for c in result.changed["BTCUSDT"]}
+    assert changes[1] == (0.0056, 0.01) and changes[2] == (0.0063, 0.015)
+    assert all(changes[k][1] is None for k in range(3, 20))
     assert p.contract("DOGEUSDT").tiers.cum.tolist() == pytest.approx([0, 4_000])  # 800,000 x 0.5 %
     # a position above 2,000,000 is no longer refused: 50 BTC at 68,000 = 3.4M sits in tier 2
     code = cli.main(["quote", "--exchange", "bybit", "--symbol", "BTC", "--side", "short", "--qty", "50",

@@ -69,14 +69,12 @@ def test_editing_the_position_updates_the_table(qtbot, session, capsys):
     view = QtCompareView(session)
     qtbot.addWidget(view)
     before = view.cell("liquidation_price", "binance")
-    # 50 BTC = 3.4M notional: Bybit's single BTCUSDT tier stops at 2,000,000 (DOMAIN.md §2)
+    # 50 BTC = 3.4M notional: Bybit's BTCUSDT tier 4 (3.2M-3.8M, MMR 0.67 %, its Margin Parameters page)
     session.edit_position(0, qty=50.0)
     view.throttle.flush()
-    assert view.cell("contract", "bybit") == "not available"
+    assert view.cell("tier", "bybit").startswith("4: MMR 0.670 %")
     assert view.cell("liquidation_price", "binance") != before
-    assert "2,000,000" in view.cell("initial_margin", "bybit")
     _assert_table_matches_cli(view, _cli_compare(capsys, session))
-    assert any(line.startswith("bybit: not available (qty)") for line in view.explanation_lines())
     # undo brings the first table back; a short in cross mode is compared on the wallet
     session.undo_stack.undo()
     view.throttle.flush()
