@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core import fmt
 from core.simulate import EventKind
-from gui.theatre import TheatreSession, event_text
+from core.timeline import event_text
+from gui.theatre import TheatreSession
 
 MARK_COLOR: Final = "#2fb67c"
 LAST_COLOR: Final = "#9aa0a6"

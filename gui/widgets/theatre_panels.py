@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.model import MarginMode
 from core.simulate import FUND, EventKind, SimulationResult
-from gui.theatre import Outcome, TheatreSession
+from core.timeline import Outcome
+from gui.theatre import TheatreSession
 
 FUTURE: Final = QColor("#a0a4a8")
 NOW_BG: Final = QColor("#dbe8ff")

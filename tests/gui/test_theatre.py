@@ -19,8 +19,9 @@ from core.model import MarginMode
 from core.paths import scenarios_dir
 from core.scenario import load_scenario
 from core.simulate import Action, ActionKind, EventKind, run_scenario
+from core.timeline import with_actions
 from gui.lessons import build_lessons_menu, list_lessons
-from gui.theatre import TheatreSession, with_actions
+from gui.theatre import TheatreSession
 from gui.widgets.theatre_actions import COL_T
 from gui.widgets.theatre_panels import FUTURE
 from gui.widgets.theatre_view import QtTheatreView
