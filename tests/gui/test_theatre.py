@@ -2,24 +2,30 @@
 
 Expected outcomes are never typed in: they come from ``core.simulate.run_scenario`` called directly
 on the same file (or from the lesson's own worked numbers, quoted where used).
+
+Nothing here waits on real time: the session's playback clock is frozen and the tests step frames
+themselves; what they wait for is a worker's signal (``qtbot.waitSignal``), and before they aim the
+mouse at something they let Qt finish its pending layout (:func:`settle`).
 """
 from __future__ import annotations
 
 import json
-import math
+import threading
 from pathlib import Path
 
+import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtWidgets import QMenu
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication, QMenu
 
+from core import timeline as core_timeline
 from core.errors import InvalidInputError, ScenarioError
 from core.model import MarginMode
 from core.paths import scenarios_dir
 from core.scenario import load_scenario
 from core.simulate import Action, ActionKind, EventKind, run_scenario
-from core.timeline import with_actions
+from core.timeline import fan_spec, run_fan, with_actions
 from gui.lessons import build_lessons_menu, list_lessons
 from gui.theatre import TheatreSession
 from gui.widgets.theatre_actions import COL_T
@@ -31,9 +37,23 @@ pg.setConfigOptions(mouseRateLimit=-1)
 LESSONS = sorted(p.name for p in scenarios_dir().glob("lesson-*.json"))
 
 
+FRAME_S = 0.033
+
+
+def frozen_clock() -> float:
+    return 0.0  # the frame timer's real time never moves: only step_frame advances the playback
+
+
+def settle() -> None:
+    """Deliver the events Qt has posted (layout after a label shows or hides, the view's deferred
+    auto-range and repaint), so that a widget is where a test aims the mouse. Not a wait on time."""
+    for _ in range(3):
+        QApplication.processEvents()
+
+
 @pytest.fixture
 def theatre(qtbot, profiles):
-    session = TheatreSession(profiles)
+    session = TheatreSession(profiles, clock=frozen_clock)
     view = QtTheatreView(session)
     qtbot.addWidget(view)
     view.resize(1300, 850)
@@ -91,11 +111,18 @@ def test_each_lesson_plays_to_its_end_with_the_simulators_events(qtbot, theatre,
     assert session.cursor == tl.t0
     seen: list[float] = []
     session.cursorChanged.connect(seen.append)
-    session.set_speed((tl.t_end - tl.t0) / 0.3)  # the whole path in about 0.3 s of frames
-    with qtbot.waitSignal(session.playbackFinished, timeout=10_000):
-        session.play()
-    assert not session.playing
-    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == tl.t_end
+    finished: list[bool] = []
+    session.playbackFinished.connect(lambda: finished.append(True))
+    session.set_speed((tl.t_end - tl.t0) / 0.3)  # the whole path in 0.3 s of frames
+    session.play()
+    assert session.playing
+    frames = 0
+    while not finished and frames < 100:
+        session.playback.step_frame(FRAME_S)
+        frames += 1
+    assert frames == 10  # 9 frames of 0.033 s play 0.297 s of the 0.3 s, the 10th reaches the end
+    assert not session.playing and finished == [True]
+    assert len(seen) == 10 and seen == sorted(seen) and seen[-1] == tl.t_end
     assert session.current_event_index() == len(direct.events) - 1
     # the sizes replayed from the events end where the simulator says the positions end
     open_qty = {o.label: o.qty for o in direct.open_positions}
@@ -110,6 +137,7 @@ def test_each_lesson_plays_to_its_end_with_the_simulators_events(qtbot, theatre,
 def test_clicking_an_event_moves_the_cursor_and_the_chart(qtbot, theatre):
     session, view = theatre
     open_lesson(qtbot, session, "lesson-hyperliquid-large-position.json")
+    settle()
     events = session.result.events
     row = len(events) - 1
     t = events[row].t
@@ -264,44 +292,52 @@ def test_adl_queue_ranks_as_the_simulator_did(qtbot, theatre):
         assert shown == [row.name for row in session.timeline.adl_queue(t)]
 
 
-def test_fan_matches_the_closed_form(qtbot, theatre):
-    session, _view = theatre
-    open_lesson(qtbot, session, "lesson-faq-crash.json")
-    n = 20_000
-    with qtbot.waitSignal(session.fanFinished, timeout=20_000) as sig:
-        session.start_fan(sigma=0.8, horizon_s=86_400.0, n_paths=n, n_steps=100, seed=3)
-    fan = sig.args[0]
-    assert fan.liquidation_price == pytest.approx(61_880.0)  # DOMAIN.md §5
-    se = math.sqrt(fan.closed_form * (1 - fan.closed_form) / n)
-    assert abs(fan.touch_fraction - fan.closed_form) < 5 * se
-    assert fan.quantiles.shape == (5, 101) and (fan.quantiles[:, 0] == 68_000.0).all()
-
-
-def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, theatre):
+def test_the_fan_is_core_run_fan_drawn_in_the_risk_panel(qtbot, theatre):
     session, view = theatre
     open_lesson(qtbot, session, "lesson-faq-crash.json")
-    ticks: list[int] = []
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(1))
-    timer.start()
+    view.tabs.setCurrentWidget(view.risk)
+    with qtbot.waitSignal(session.fanFinished, timeout=20_000) as sig:
+        session.start_fan(sigma=0.8, horizon_s=86_400.0, n_paths=2_000, n_steps=50, seed=3)
+    fan = sig.args[0]
+    direct = run_fan(fan_spec(session.timeline, session.cursor, sigma=0.8, horizon_s=86_400.0, n_paths=2_000,
+                              n_steps=50, seed=3))
+    assert fan.liquidation_price == pytest.approx(61_880.0)  # DOMAIN.md §5
+    assert np.array_equal(fan.quantiles, direct.quantiles) and fan.touch_fraction == direct.touch_fraction
+    _x, y = view.risk.median.getData()
+    assert np.array_equal(y, fan.quantiles[2]) and view.risk.lp_line.value() == fan.liquidation_price
+    assert f"{fan.touch_fraction:.1%}" in view.risk.fan_label.text()
+
+
+def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, theatre, monkeypatch):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-faq-crash.json")
+    real = core_timeline.gbm_paths
+    gate = threading.Event()
+    chunks: list[int] = []
+
+    def gated(**kw):
+        chunks.append(1)
+        if len(chunks) == 2:
+            gate.wait(30)  # the worker holds its second chunk until the test has pressed Cancel
+        return real(**kw)
+
+    monkeypatch.setattr(core_timeline, "gbm_paths", gated)
     progress: list[int] = []
     session.fanProgress.connect(progress.append)
-    view.risk.paths.setValue(99_000)  # about a second of work: cancelled long before the end
-    view.risk.steps.setValue(200)
+    view.risk.paths.setValue(99_000)  # 99 chunks of 1,000 paths
     with qtbot.waitSignal(session.fanProgress, timeout=10_000):
         qtbot.mouseClick(view.risk.start_button, Qt.MouseButton.LeftButton)
-    assert session.fan_running
-    before = len(ticks)
-    qtbot.wait(60)
-    assert len(ticks) > before  # the GUI thread kept processing events while the fan ran
+    # the GUI thread delivered the worker's progress while the worker is still drawing
+    assert progress == [1] and session.fan_running and not session._fan_future.done()
+    assert not view.risk.start_button.isEnabled() and view.risk.cancel_button.isEnabled()
     with qtbot.waitSignal(session.fanCancelled, timeout=10_000):
         qtbot.mouseClick(view.risk.cancel_button, Qt.MouseButton.LeftButton)
-    timer.stop()
+        gate.set()
     assert not session.fan_running
-    qtbot.waitUntil(session._fan_future.done, timeout=2_000)  # the worker thread has returned
-    assert max(progress) < 100
+    session._fan_future.result(timeout=10)  # the worker thread has returned
+    assert progress == [1, 2] and len(chunks) == 2  # it stopped after the chunk under way
     assert view.risk.start_button.isEnabled() and not view.risk.cancel_button.isEnabled()
+    assert view.risk.fan_label.text() == "Cancelled."
 
 
 def test_the_wiring_offered_to_the_main_window_opens_a_lesson_in_the_theatre(qtbot, profiles):
@@ -336,13 +372,14 @@ def test_the_wiring_offered_to_the_main_window_opens_a_lesson_in_the_theatre(qtb
 def test_clicking_an_event_marker_on_the_chart_seeks_to_it(qtbot, theatre):
     session, view = theatre
     open_lesson(qtbot, session, "lesson-hyperliquid-large-position.json")
+    settle()
     plot = view.chart.plot
     k = 0  # the first event (t = 11): the later ones (t = 19) must then be greyed in the log
     t, y = view.chart.event_position(k)
     scene = plot.plotItem.vb.mapViewToScene(QPointF(t, y))
     qtbot.mouseMove(plot.viewport(), pos=plot.mapFromScene(scene))
-    # the hovered marker says what happened
-    qtbot.waitUntil(lambda: "t = 11 s" in plot.plotItem.vb.toolTip(), timeout=2_000)
+    # the hovered marker says what happened (the test's mouse is not rate-limited: hover is immediate)
+    assert "t = 11 s" in plot.plotItem.vb.toolTip()
     qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=plot.mapFromScene(scene))
     assert session.cursor == session.result.events[k].t
     assert view.chart.view_center() == pytest.approx(session.cursor, abs=1e-6)
