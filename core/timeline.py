@@ -40,6 +40,7 @@ from core.risk import distance_to_liquidation, liquidation_probability
 from core.scenario import Scenario
 from core.simulate import (
     FUND,
+    VAULT,
     WALLET,
     Action,
     ActionKind,
@@ -142,6 +143,7 @@ class Timeline:
     fund_t: np.ndarray
     fund_balance: np.ndarray
     event_t: np.ndarray
+    steps: tuple[LiquidationStep, ...] = ()  # :func:`liquidation_steps`, filled in by build_timeline
 
     @property
     def t0(self) -> float:
@@ -215,6 +217,21 @@ class Timeline:
                                                             entry=cps[k].entry, mark=mark)),
                        score=float(scores[k]), eligible=bool(eligible[k]))
                 for r, k in enumerate(order)]
+
+    def adl_queue_at(self, t: float) -> tuple[list[AdlRow], tuple[Event, ...]]:
+        """The queue to show at ``t`` and the ``adl`` events at ``t``.
+
+        At the time of an auto-deleveraging the queue is the one the simulator ranked (sizes and
+        margins before the events at ``t``), so the counterparty its first ``adl`` event names is
+        rank 1; at any other time it is the queue after the events at ``t``.
+        """
+        adl = tuple(e for e in self.events_at(t) if e.kind is EventKind.ADL)
+        return self.adl_queue(t, inclusive=not adl), adl
+
+    def step_at(self, t: float) -> LiquidationStep | None:
+        """The last liquidation step at or before ``t`` (None before the first)."""
+        done = [s for s in self.steps if s.t <= t]
+        return done[-1] if done else None
 
     def odds_at(self, t: float, *, sigma: float, horizon_s: float) -> list[Odds]:
         """For every open position on the path: the chance of liquidation within ``horizon_s``
@@ -324,9 +341,10 @@ def build_timeline(scenario: Scenario, profile: Profile, result: SimulationResul
             bal_f += tr.amount if tr.dst == FUND else -tr.amount
             f_t.append(tr.t)
             f_b.append(bal_f)
-    return Timeline(scenario=scenario, result=result, tracks=tracks,
-                    counterparties=simulation_spec(scenario).counterparties, opening=opening,
-                    transfer_t=tr_t, fund_t=np.array(f_t), fund_balance=np.array(f_b), event_t=ev_t)
+    tl = Timeline(scenario=scenario, result=result, tracks=tracks,
+                  counterparties=simulation_spec(scenario).counterparties, opening=opening,
+                  transfer_t=tr_t, fund_t=np.array(f_t), fund_balance=np.array(f_b), event_t=ev_t)
+    return replace(tl, steps=liquidation_steps(tl))
 
 
 def event_text(e: Event, tick: float) -> str:
@@ -339,6 +357,137 @@ def event_text(e: Event, tick: float) -> str:
     if e.amount:
         parts.append(f"amount {fmt.money(e.amount)}")
     return " ".join(parts)
+
+
+# ------------------------------------------------------------- what the ledger booked at each step
+
+
+#: The events a liquidation step is made of, after its ``liquidation_triggered``.
+_STEP_KINDS: Final = frozenset({EventKind.ORDERS_CANCELLED, EventKind.PARTIAL_LIQUIDATION,
+                                EventKind.LIQUIDATION_FILL, EventKind.ADL, EventKind.INSURANCE_FUND_INFLOW,
+                                EventKind.INSURANCE_FUND_PAYOUT, EventKind.BACKSTOP})
+
+
+@dataclass(frozen=True, slots=True)
+class BookFill:
+    """One liquidation order's fill in the book (a ``liquidation_fill`` or ``partial_liquidation``
+    event) against the position's bankruptcy price at that step."""
+
+    position: str
+    side: int  # +1 long, -1 short
+    qty: float
+    price: float
+    bankruptcy_price: float
+    fee: float
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationStep:
+    """One liquidation of a scope (an isolated position, or the cross positions together) at ``t``:
+    the ``liquidation_triggered`` event and the events the simulator recorded with it, and what the
+    ledger booked. Every number is an event's own or a ledger balance; nothing is re-derived.
+    """
+
+    t: float
+    scope: str  # the trigger's position: a position label, or "cross"
+    party: str  # the ledger party that holds the scope's collateral
+    fills: tuple[BookFill, ...]
+    adl: tuple[Event, ...]  # ``adl`` events: counterparty, qty closed, at the bankruptcy price
+    backstop_qty: float  # taken over by the liquidator vault (``backstop`` events)
+    to_vault: float  # collateral the vault took with it (ledger transfers to ``liquidator_vault``)
+    fund_inflow: float  # ``insurance_fund_inflow`` amounts
+    fund_payout: float  # ``insurance_fund_payout`` amounts
+    partial: bool  # the step's book orders were ``partial_liquidation`` events
+    still_open: bool  # a position of the scope is open after the step
+    margin_left: float  # the party's ledger balance after the step
+
+    @property
+    def kind(self) -> str:
+        if self.backstop_qty > 0:
+            return "backstop"
+        return "partial liquidation" if self.partial else "liquidation"
+
+    @property
+    def fees(self) -> float:
+        return math.fsum(f.fee for f in self.fills)
+
+    def lines(self, tick: float) -> list[str]:
+        """What happened, in the words the chart uses: the fills against bankruptcy, the ADL
+        closes, the backstop, and what the fund received or paid."""
+        out = [f"{self.kind} of {self.scope} at t = {self.t:g} s"]
+        for f in self.fills:
+            out.append(f"sold {fmt.num(round(f.qty, 9))} @ {fmt.price(f.price, tick)} "
+                       f"(bankruptcy {fmt.price(f.bankruptcy_price, tick)})")
+        if self.fees > 0:
+            out.append(f"liquidation fee {fmt.money(self.fees)}")
+        for e in self.adl:
+            out.append(f"ADL'd {fmt.num(round(e.qty, 9))} @ {fmt.price(e.price, tick)} against {e.position}")
+        if self.backstop_qty > 0:
+            out.append(f"the liquidator vault took {fmt.num(round(self.backstop_qty, 9))} with "
+                       f"{fmt.money(self.to_vault)} of margin")
+        if self.fund_inflow > 0:
+            out.append(f"surplus to the fund {fmt.money(self.fund_inflow)}")
+        if self.fund_payout > 0:
+            out.append(f"gap past bankruptcy paid by the fund {fmt.money(self.fund_payout)}")
+        if self.fund_inflow <= 0 and self.fund_payout <= 0:
+            keeps = "the wallet keeps" if self.party == WALLET else "the position keeps"
+            out.append(f"nothing to the fund; {keeps} {fmt.money(self.margin_left)}" if self.still_open
+                       else "nothing to the fund")
+        return out
+
+
+def liquidation_steps(timeline: Timeline) -> tuple[LiquidationStep, ...]:
+    """Every liquidation step of the run, read from its events and ledger (see :class:`LiquidationStep`).
+
+    A step is a ``liquidation_triggered`` event and the waterfall events that follow it at the same
+    time (cancelled orders, fills, ADL, fund flows, backstop). A partial liquidation's bankruptcy
+    price is its :class:`~core.simulate.LiquidationRecord`'s (the fill event carries it otherwise).
+    """
+    res = timeline.result
+    party_of = {tr.label: tr.party for tr in timeline.tracks}
+    sign_of = {tr.label: tr.side.sign for tr in timeline.tracks}
+    partial_bp: dict[tuple[float, str], list[float]] = {}
+    for r in res.liquidations:
+        if r.kind == "partial":
+            partial_bp.setdefault((r.t, r.position), []).append(r.bankruptcy_price)
+    groups: list[tuple[Event, list[Event]]] = []
+    in_step = False
+    for e in res.events:
+        if e.kind is EventKind.LIQUIDATION_TRIGGERED:
+            groups.append((e, []))
+            in_step = True
+        elif in_step and e.kind in _STEP_KINDS and e.t == groups[-1][0].t:
+            groups[-1][1].append(e)
+        else:
+            in_step = False  # e.g. a trader action at the same tick: what follows is not the step's
+    steps = []
+    for trig, evs in groups:
+        scope = trig.position
+        party = WALLET if scope == "cross" else party_of.get(scope, WALLET)
+        members = {tr.label for tr in timeline.tracks if tr.party == party}
+        fills = []
+        for e in evs:
+            if e.kind is EventKind.LIQUIDATION_FILL:
+                bp = e.detail.get("bankruptcy_price", math.nan)
+            elif e.kind is EventKind.PARTIAL_LIQUIDATION:
+                queue = partial_bp.get((e.t, e.position), [])
+                bp = queue.pop(0) if queue else math.nan
+            else:
+                continue
+            fills.append(BookFill(position=e.position, side=sign_of.get(e.position, 1), qty=e.qty, price=e.price,
+                                  bankruptcy_price=bp, fee=e.detail.get("fee", 0.0)))
+        t = trig.t
+        to_vault = math.fsum(tr.amount for tr in res.transfers if tr.t == t and tr.src == party and tr.dst == VAULT)
+        steps.append(LiquidationStep(
+            t=t, scope=scope, party=party, fills=tuple(fills),
+            adl=tuple(e for e in evs if e.kind is EventKind.ADL),
+            backstop_qty=math.fsum(e.qty for e in evs if e.kind is EventKind.BACKSTOP), to_vault=to_vault,
+            fund_inflow=math.fsum(e.amount for e in evs if e.kind is EventKind.INSURANCE_FUND_INFLOW),
+            fund_payout=math.fsum(e.amount for e in evs if e.kind is EventKind.INSURANCE_FUND_PAYOUT),
+            partial=any(e.kind is EventKind.PARTIAL_LIQUIDATION for e in evs),
+            still_open=any(tr.is_open(t) for tr in timeline.tracks if tr.label in members),
+            margin_left=timeline.balances_at(t).get(party, 0.0)))
+    return tuple(steps)
 
 
 # ---------------------------------------------------------------------- changed copies of a scenario

@@ -215,3 +215,64 @@ def test_fan_inputs_are_refused_by_name(profiles, kw, field):
     with pytest.raises(InvalidInputError) as exc:
         fan_spec(tl, 0.0, **args)
     assert exc.value.field == field
+
+
+# ------------------------------------------------------------------ what the ledger booked, per step
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_steps_account_for_every_fund_flow_and_every_liquidated_lot(profiles, name):
+    tl = timeline_of(profiles, name)
+    res = tl.result
+    fund = res.party("insurance_fund")
+    booked = math.fsum(s.fund_inflow - s.fund_payout for s in tl.steps)
+    assert booked == pytest.approx(fund.change, abs=1e-9)  # no fund flow in these lessons outside a step
+    liquidated = math.fsum(math.fsum(f.qty for f in s.fills) + math.fsum(e.qty for e in s.adl) + s.backstop_qty
+                           for s in tl.steps)
+    assert liquidated == pytest.approx(math.fsum(r.qty for r in res.liquidations))  # the simulator's records
+    assert [s.t for s in tl.steps] == [e.t for e in res.events_of(EventKind.LIQUIDATION_TRIGGERED)]
+
+
+def test_a_partial_step_keeps_the_margin_with_the_position(profiles):
+    tl = timeline_of(profiles, "lesson-hyperliquid-large-position.json")
+    partial, backstop = tl.steps
+    # the 10 BTC sold at 96,150 from 100,000 lose 38,500 of the 250,000 margin: 211,500 stay
+    assert partial.kind == "partial liquidation" and partial.still_open and partial.fund_inflow == 0
+    assert partial.margin_left == pytest.approx(211_500.0)
+    assert partial.lines(1.0) == ["partial liquidation of BTC long at t = 11 s", "sold 10 @ 96,150 (bankruptcy 95,000)",
+                                  "nothing to the fund; the position keeps 211,500.00"]
+    assert backstop.kind == "backstop" and backstop.to_vault == pytest.approx(211_500.0)
+    assert backstop.lines(1.0)[1:] == ["the liquidator vault took 40 with 211,500.00 of margin", "nothing to the fund"]
+    assert tl.step_at(10.0) is None and tl.step_at(11.0) is partial and tl.step_at(60.0) is backstop
+
+
+def test_the_adl_step_books_what_the_fund_paid_not_the_whole_gap(profiles):
+    tl = timeline_of(profiles, "lesson-fund-exhausted-adl.json")
+    (step,) = tl.steps
+    # the fund's 1,000 covers the gap of 0.833 BTC sold at 60,000 against bankruptcy at 61,200:
+    # 0.833 x 1,200 = 999.60; the other 4.167 BTC are closed against bob at 61,200
+    assert step.fund_payout == pytest.approx(999.60)
+    assert [(e.position, e.qty, e.price) for e in step.adl] == [("bob", pytest.approx(4.167), 61_200.0)]
+    assert step.lines(0.1) == ["liquidation of BTCUSDT long at t = 60 s", "sold 0.833 @ 60,000.0 (bankruptcy 61,200.0)",
+                               "ADL'd 4.167 @ 61,200.0 against bob", "gap past bankruptcy paid by the fund 999.60"]
+
+
+def test_fees_and_a_surplus_are_what_the_ledger_booked(profiles):
+    tl = timeline_of(profiles, "lesson-hedge-isolated.json")
+    partial, whole = tl.steps
+    res = tl.result
+    (inflow,) = res.events_of(EventKind.INSURANCE_FUND_INFLOW)
+    fees = [tr.amount for tr in res.transfers if tr.dst == "fees"]
+    assert [partial.fees, whole.fees] == pytest.approx(fees)
+    assert whole.fund_inflow == inflow.amount and f"surplus to the fund {inflow.amount:,.2f}" in whole.lines(0.1)
+
+
+def test_the_queue_at_the_adl_is_the_one_the_simulator_ranked(profiles):
+    tl = timeline_of(profiles, "lesson-fund-exhausted-adl.json")
+    (adl,) = tl.result.events_of(EventKind.ADL)
+    rows, events = tl.adl_queue_at(adl.t)
+    assert events == (adl,) and rows[0].name == adl.position
+    assert rows[0].score == pytest.approx(adl.detail["rank_score"], rel=1e-12)
+    assert rows == tl.adl_queue(adl.t, inclusive=False)
+    for t in (adl.t - 1, adl.t + 1):
+        assert tl.adl_queue_at(t) == (tl.adl_queue(t), ())

@@ -17,8 +17,9 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import QApplication, QLabel, QMenu
 
+from core import fmt
 from core import timeline as core_timeline
 from core.errors import InvalidInputError, ScenarioError
 from core.model import MarginMode
@@ -279,17 +280,93 @@ def test_isolated_and_cross_views_match_two_direct_runs(qtbot, theatre, profiles
     assert iso_list.count() == len(iso.events) and cross_list.item(0).text() == "nothing happened"
 
 
-def test_adl_queue_ranks_as_the_simulator_did(qtbot, theatre):
+def drawn_text(view) -> str:
+    """Every word the chart shows: text items and tooltips on the plot, and its labels."""
+    items = view.chart.plot.plotItem.items
+    texts = [it.toPlainText() for it in items if isinstance(it, pg.TextItem)]
+    texts += [it.toolTip() for it in items if it.toolTip()]
+    texts += [lab.text() for lab in view.chart.findChildren(QLabel) if lab.isVisibleTo(view)]
+    return "\n".join(texts)
+
+
+def test_a_partial_liquidation_is_not_labelled_a_surplus_to_the_fund(qtbot, theatre):
+    """Hyperliquid sells 20 % at t = 11 and starts a cooldown: the rest of the margin stays with the
+    position, the fund gets nothing (it ends at 0)."""
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-hyperliquid-large-position.json")
+    res = session.result
+    assert res.party("insurance_fund").end == 0 and not res.events_of(EventKind.INSURANCE_FUND_INFLOW)
+    (partial,) = res.events_of(EventKind.PARTIAL_LIQUIDATION)
+    session.seek(partial.t)
+    text = drawn_text(view)
+    assert "surplus to the fund" not in text
+    kept = session.timeline.balances_at(partial.t)["trader.isolated.BTC"]  # the ledger, after the sale
+    assert f"nothing to the fund; the position keeps {fmt.money(kept)}" in text
+    assert f"sold 10 @ {fmt.price(partial.price, res.tick_size)}" in text
+    (backstop,) = res.events_of(EventKind.BACKSTOP)
+    session.seek(backstop.t)
+    (to_vault,) = [tr.amount for tr in res.transfers if tr.dst == "liquidator_vault"]
+    assert f"the liquidator vault took 40 with {fmt.money(to_vault)} of margin" in drawn_text(view)
+
+
+def test_the_adl_lesson_labels_what_the_fund_paid_and_what_was_deleveraged(qtbot, theatre):
+    """The fund held 1,000 and paid 999.60; the rest of the position was closed against bob at the
+    bankruptcy price, so the 6,000 gap of the whole 5 BTC was never anyone's loss."""
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-fund-exhausted-adl.json")
+    res = session.result
+    (payout,) = res.events_of(EventKind.INSURANCE_FUND_PAYOUT)
+    (adl,) = res.events_of(EventKind.ADL)
+    session.seek(adl.t)
+    text = drawn_text(view)
+    assert f"gap past bankruptcy paid by the fund {fmt.money(payout.amount)}" in text
+    assert fmt.money(payout.amount) == "999.60" and "6,000" not in text
+    assert f"ADL'd {fmt.num(adl.qty)} @ {fmt.price(adl.price, res.tick_size)} against bob" in text
+
+
+def test_a_tier_step_down_gives_the_fund_nothing_and_says_so(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-tier-step-down.json")
+    res = session.result
+    assert res.party("insurance_fund").end == 0 and not res.events_of(EventKind.INSURANCE_FUND_INFLOW)
+    (step,) = res.events_of(EventKind.PARTIAL_LIQUIDATION)
+    session.seek(step.t)
+    text = drawn_text(view)
+    assert "surplus to the fund" not in text
+    kept = session.timeline.balances_at(step.t)["trader.isolated.BTCUSDT"]
+    assert f"nothing to the fund; the position keeps {fmt.money(kept)}" in text
+    assert f"liquidation fee {fmt.money(step.detail['fee'])}" in text
+
+
+def test_the_faq_crash_labels_the_surplus_the_fund_received(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-faq-crash.json")
+    (inflow,) = session.result.events_of(EventKind.INSURANCE_FUND_INFLOW)
+    session.seek(session.timeline.t_end)
+    assert f"surplus to the fund {fmt.money(inflow.amount)}" in drawn_text(view)  # 5 x 300 = 1,500.00
+    session.seek(0.0)  # the caption follows the cursor: nothing has happened yet
+    assert view.chart.caption.text() == f"No liquidation yet: the first is at t = {inflow.t:g} s."
+
+
+def test_at_the_adl_the_queue_shows_the_simulators_ranking_with_the_chosen_first(qtbot, theatre):
     session, view = theatre
     open_lesson(qtbot, session, "lesson-fund-exhausted-adl.json")
     (adl,) = session.result.events_of(EventKind.ADL)
-    queue = session.timeline.adl_queue(adl.t, inclusive=False)
-    assert queue[0].name == adl.position and queue[0].eligible
-    assert queue[0].score == pytest.approx(adl.detail["rank_score"], rel=1e-12)
-    for t in (adl.t - 1, adl.t):  # the panel shows the queue at the cursor (it changes with the mark)
-        session.seek(t)
-        shown = [view.adl.table.item(r, 1).text() for r in range(view.adl.table.rowCount())]
-        assert shown == [row.name for row in session.timeline.adl_queue(t)]
+    table = view.adl.table
+
+    def shown() -> list[str]:
+        return [table.item(r, 1).text() for r in range(table.rowCount())]
+
+    session.seek(adl.t)
+    assert shown()[0] == adl.position == "bob"
+    assert shown() == [row.name for row in session.timeline.adl_queue(adl.t, inclusive=False)]
+    assert table.item(0, 7).text() == f"{adl.detail['rank_score']:.4g}"  # the score the simulator ranked by
+    row_text = " ".join(table.item(0, c).text() for c in range(table.columnCount()))
+    assert f"{fmt.num(adl.qty)} @ {fmt.price(adl.price, session.result.tick_size)}" in row_text
+    session.seek(adl.t - 1)  # before: the queue at the cursor's mark, nobody closed yet
+    assert shown() == [row.name for row in session.timeline.adl_queue(adl.t - 1)]
+    session.seek(adl.t + 1)  # after: bob's remaining size, and nobody in the queue (the long is closed)
+    assert shown() == [row.name for row in session.timeline.adl_queue(adl.t + 1)]
 
 
 def test_the_fan_is_core_run_fan_drawn_in_the_risk_panel(qtbot, theatre):
