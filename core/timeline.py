@@ -490,6 +490,93 @@ def liquidation_steps(timeline: Timeline) -> tuple[LiquidationStep, ...]:
     return tuple(steps)
 
 
+# ------------------------------------------------------------------ what a scripted action did
+
+
+#: The event an applied action leaves in the run (stop-loss / take-profit orders leave one when they fire).
+ACTION_EVENT: Final = {ActionKind.ADD_MARGIN: EventKind.MARGIN_ADDED,
+                       ActionKind.CHANGE_LEVERAGE: EventKind.LEVERAGE_CHANGED,
+                       ActionKind.REDUCE: EventKind.POSITION_REDUCED,
+                       ActionKind.STOP_LOSS: EventKind.STOP_TRIGGERED,
+                       ActionKind.TAKE_PROFIT: EventKind.STOP_TRIGGERED}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What the run did with one scripted action: the event it left (None: none) and a sentence."""
+
+    action: Action
+    event: Event | None
+    text: str
+
+    @property
+    def applied(self) -> bool:
+        return self.event is not None
+
+
+def action_outcome(timeline: Timeline, action: Action) -> ActionOutcome:
+    """Find the event ``action`` left in the run, or say from the run why there is none.
+
+    The actions of one kind on one position are matched in time order to that position's events
+    of the kind (:data:`ACTION_EVENT`) at or after the action's time; a stop order is matched to a
+    ``stop_triggered`` at its price. Without an event, the sentence names what closed the position
+    and when, as the run recorded it.
+    """
+    res = timeline.result
+    tick = res.tick_size
+    track = timeline.tracks[action.position]
+    label = track.label
+    kind = ACTION_EVENT[action.kind]
+    is_order = action.kind in (ActionKind.STOP_LOSS, ActionKind.TAKE_PROFIT)
+    spec_actions = sorted((a for a in simulation_spec(timeline.scenario).actions
+                           if a.position == action.position and ACTION_EVENT[a.kind] is kind
+                           and (not is_order or a.value == action.value)), key=lambda a: a.t)
+    events = [e for e in res.events if e.kind is kind and e.position == label
+              and (not is_order or e.price == action.value)]
+    matched: Event | None = None
+    for a in spec_actions:
+        k = next((i for i, e in enumerate(events) if e.t >= a.t), None)
+        e = events.pop(k) if k is not None else None
+        if a == action:
+            matched = e
+            break
+    what = action.kind.value.replace("_", " ")
+    if matched is not None:
+        if is_order:
+            text = (f"{what} at {fmt.price(action.value, tick)} placed at t = {action.t:g} s fired at "
+                    f"t = {matched.t:g} s.")
+        else:
+            text = f"{what} at t = {action.t:g} s: {kind.value.replace('_', ' ')} at t = {matched.t:g} s."
+        return ActionOutcome(action, matched, text)
+    closing = [e for e in res.events if e.kind in _CLOSING and _closes(e, track)]
+    gone = next((e for e in closing if not track.is_open(e.t)), None)
+    if gone is not None and gone.t <= action.t:
+        why = f"{label} was already closed at t = {gone.t:g} s ({gone.kind.value.replace('_', ' ')})"
+    elif gone is not None:
+        why = (f"{label} was closed at t = {gone.t:g} s ({gone.kind.value.replace('_', ' ')}) before "
+               + (f"the last price reached {fmt.price(action.value, tick)}" if is_order else "the action took effect"))
+    elif is_order:
+        why = f"the last price did not reach {fmt.price(action.value, tick)} while {label} was open"
+    else:
+        why = f"the run has no {kind.value.replace('_', ' ')} event for it"
+    if is_order:
+        return ActionOutcome(action, None, f"{what} at {fmt.price(action.value, tick)} placed at t = {action.t:g} s "
+                                           f"never fired: {why}.")
+    return ActionOutcome(action, None, f"{what} at t = {action.t:g} s had no effect (no "
+                                       f"{kind.value.replace('_', ' ')} event in the run): {why}.")
+
+
+_CLOSING: Final = frozenset({EventKind.LIQUIDATION_FILL, EventKind.PARTIAL_LIQUIDATION, EventKind.BACKSTOP,
+                             EventKind.ADL, EventKind.POSITION_REDUCED})
+
+
+def _closes(e: Event, track: Track) -> bool:
+    """Whether ``e`` takes size off ``track``'s position (an ``adl`` event names the counterparty)."""
+    if e.kind is EventKind.ADL:
+        return int(e.detail.get("against", -1)) == track.index
+    return e.position == track.label
+
+
 # ---------------------------------------------------------------------- changed copies of a scenario
 
 

@@ -40,6 +40,7 @@ from core.timeline import (
     Outcome,
     Timeline,
     TimelineRun,
+    action_outcome,
     default_sigma,
     fan_spec,
     run_fan,
@@ -102,6 +103,8 @@ class TheatreSession(QObject):
     cursorChanged(float) : the playback cursor moved (seconds on the path's time axis).
     playingChanged(bool), busyChanged(bool), runFailed(str) : status; ``runFailed`` names the field.
     playbackFinished : the cursor reached the end while playing.
+    actionsReport(str) : after an edit of the actions has run, what the run did with the new or
+        changed actions (:func:`core.timeline.action_outcome`): their event, or why there is none.
     speedChanged(float) : the playback speed changed.
     fanProgress(int) / fanFinished(object) / fanCancelled / fanFailed(str) : the Monte Carlo fan.
     """
@@ -113,6 +116,7 @@ class TheatreSession(QObject):
     speedChanged = Signal(float)
     busyChanged = Signal(bool)
     runFailed = Signal(str)
+    actionsReport = Signal(str)
     playbackFinished = Signal()
     fanProgress = Signal(int)
     fanFinished = Signal(object)
@@ -287,6 +291,8 @@ class TheatreSession(QObject):
             self.seek(payload.timeline.t0)
         elif loaded is self._loaded:
             self.undo_stack.push(ReplaceActions(self, before=before, after=acts, text=kind))
+            new = [a for a in acts if a not in before]
+            self.actionsReport.emit(" ".join(action_outcome(payload.timeline, a).text for a in new))
 
     def _set_busy(self, delta: int) -> None:
         was = self._busy > 0

@@ -19,6 +19,7 @@ from core.risk import liquidation_probability
 from core.scenario import load_scenario
 from core.simulate import Action, ActionKind, EventKind, run_scenario, simulation_from_dict
 from core.timeline import (
+    action_outcome,
     build_timeline,
     default_sigma,
     event_text,
@@ -276,3 +277,53 @@ def test_the_queue_at_the_adl_is_the_one_the_simulator_ranked(profiles):
     assert rows == tl.adl_queue(adl.t, inclusive=False)
     for t in (adl.t - 1, adl.t + 1):
         assert tl.adl_queue_at(t) == (tl.adl_queue(t), ())
+
+
+# ------------------------------------------------------------------------ what an action did
+
+
+def test_an_applied_action_is_matched_to_its_event(profiles):
+    tl = timeline_of(profiles, "lesson-add-margin-in-time.json")
+    (act,) = simulation_from_dict(tl.scenario.simulation).actions
+    out = action_outcome(tl, act)
+    (added,) = tl.result.events_of(EventKind.MARGIN_ADDED)
+    assert out.applied and out.event == added
+    assert out.text == "add margin at t = 30 s: margin added at t = 30 s."
+
+
+def test_an_action_after_the_position_is_gone_says_what_closed_it(profiles):
+    late = Action(t=90.0, kind=ActionKind.ADD_MARGIN, position=0, value=8_500.0)
+    tl = timeline_of(profiles, "lesson-faq-crash.json", [late])
+    out = action_outcome(tl, late)
+    (fill,) = tl.result.events_of(EventKind.LIQUIDATION_FILL)
+    assert not out.applied and fill.t == 61.0
+    assert out.text == ("add margin at t = 90 s had no effect (no margin added event in the run): "
+                        "BTCUSDT long was already closed at t = 61 s (liquidation fill).")
+
+
+def test_two_actions_of_a_kind_are_matched_in_time_order(profiles):
+    first = Action(t=10.0, kind=ActionKind.ADD_MARGIN, position=0, value=1_000.0)
+    second = Action(t=20.0, kind=ActionKind.ADD_MARGIN, position=0, value=2_000.0)
+    tl = timeline_of(profiles, "lesson-faq-crash.json", [second, first])
+    assert action_outcome(tl, first).event.amount == 1_000.0
+    assert action_outcome(tl, second).event.amount == 2_000.0
+
+
+def test_a_stop_order_is_matched_to_its_trigger_or_says_it_never_fired(profiles):
+    # the lesson's mark slides from 68,000 at t = 0 to 61,000 at t = 70: 100 per second
+    fires = Action(t=5.0, kind=ActionKind.STOP_LOSS, position=0, value=65_000.0)
+    never = Action(t=5.0, kind=ActionKind.STOP_LOSS, position=0, value=50_000.0)
+    tl = timeline_of(profiles, "lesson-add-margin-in-time.json", [fires])
+    out = action_outcome(tl, fires)
+    assert out.applied and out.event.t == 30.0  # 68,000 - 30 x 100 = 65,000
+    # without the lesson's margin the position is liquidated at t = 62 (61,800 < 61,880), long before 50,000
+    tl = timeline_of(profiles, "lesson-add-margin-in-time.json", [never])
+    out = action_outcome(tl, never)
+    assert not out.applied
+    assert out.text == ("stop loss at 50,000.0 placed at t = 5 s never fired: BTCUSDT long was closed at t = 62 s "
+                        "(liquidation fill) before the last price reached 50,000.0.")
+    # with it (liquidation price 59,880) the position lives to the end at 61,000, above the stop
+    margin = simulation_from_dict(load_scenario(scenarios_dir() / "lesson-add-margin-in-time.json").simulation).actions
+    tl = timeline_of(profiles, "lesson-add-margin-in-time.json", [*margin, never])
+    assert action_outcome(tl, never).text == ("stop loss at 50,000.0 placed at t = 5 s never fired: the last price "
+                                              "did not reach 50,000.0 while BTCUSDT long was open.")
