@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.simulate import EventKind
 from core.timeline import LiquidationStep, Timeline, event_text
@@ -64,8 +64,12 @@ class QtTheatreChart(QWidget):
         self.plot.setLabel("left", "price")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        # the legend sits under the time axis, outside the data: it never covers a line
+        self.legend = pg.LegendItem(offset=None, colCount=4, labelTextSize="8pt", frame=False)
+        # a wide legend is clipped rather than pushing the time axis out of the widget
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.plot.plotItem.layout.addItem(self.legend, 4, 1)
+        self.plot.plotItem.legend = self.legend  # plot(name=...) adds its entry here
         self.mark_curve = self.plot.plot(pen=pg.mkPen(MARK_COLOR, width=2), name="mark")
         self.last_curve = self.plot.plot(pen=pg.mkPen(LAST_COLOR, width=1, style=Qt.PenStyle.DashLine),
                                          name="last")
@@ -126,15 +130,16 @@ class QtTheatreChart(QWidget):
         self.mark_curve.setData(path.t, path.mark)
         self.last_curve.setData(path.t, path.last)
         on_path = [tr for tr in tl.tracks if tr.on_path]
+        self.legend.setColumnCount(4 if len(on_path) <= 1 else 3)  # mark, last, then LP and BP per position
         for k, tr in enumerate(on_path):
             color = LIQ_COLORS[k % len(LIQ_COLORS)]
             x, y = tr.step_xy(tr.liquidation, tl.t_end)
             lp = self.plot.plot(x, y, pen=pg.mkPen(color, width=2), connect="finite",
-                                name=f"liquidation {tr.label}")
+                                name=f"LP {tr.label}")
             x, y = tr.step_xy(tr.bankruptcy, tl.t_end)
             bp = self.plot.plot(x, y, pen=pg.mkPen(BANKRUPT_COLOR if len(on_path) == 1 else color, width=1.5,
                                                    style=Qt.PenStyle.DashLine),
-                                connect="finite", name=f"bankruptcy {tr.label}")
+                                connect="finite", name=f"BP {tr.label}")
             self.line_curves.append((lp, bp))
         self._draw_steps(tl)
         spots = []

@@ -286,7 +286,7 @@ class QtAdlPanel(QWidget):
                      f"{row.score:.4g}" if math.isfinite(row.score) else "--", "yes" if row.eligible else "no",
                      closed.get(row.name, "")]
             for c, text in enumerate(cells):
-                it = _item(text, align_right=c in (0, 3, 4, 5, 6, 7, 9))
+                it = _item(text, align_right=c in (0, 3, 4, 5, 6, 7))
                 if not row.eligible:
                     it.setForeground(QBrush(FUTURE))
                 if row.name in closed:

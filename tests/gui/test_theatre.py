@@ -32,6 +32,7 @@ from gui.theatre import TheatreSession
 from gui.widgets.theatre_actions import COL_T
 from gui.widgets.theatre_panels import FUTURE
 from gui.widgets.theatre_view import QtTheatreView
+from gui.widgets.theatre_window import QtTheatreWindow
 
 pg.setConfigOptions(mouseRateLimit=-1)
 
@@ -464,33 +465,29 @@ def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, th
     assert view.risk.fan_label.text() == "Cancelled."
 
 
-def test_the_wiring_offered_to_the_main_window_opens_a_lesson_in_the_theatre(qtbot, profiles):
-    """The glue the report gives the lead: a dock with the theatre and Help > Lessons opening into it."""
-    from PySide6.QtWidgets import QDockWidget, QMainWindow
-
-    win = QMainWindow()
+@pytest.mark.parametrize(("w", "h", "min_price", "min_tab"), [(1440, 900, 300, 230), (1024, 700, 150, 150)])
+def test_the_theatre_window_gives_its_charts_room(qtbot, profiles, w, h, min_price, min_tab):
+    """Docked, the charts had 30-60 px; in their own window at 1440 x 900 or 1024 x 700 they are
+    readable, nothing asks for a wider window, and the legend sits under the time axis."""
+    session = TheatreSession(profiles, clock=frozen_clock)
+    win = QtTheatreWindow(session)
     qtbot.addWidget(win)
-    theatre_session = TheatreSession(profiles, parent=win)
-    theatre_view = QtTheatreView(theatre_session)
-    dock = QDockWidget("Theatre", win)
-    dock.setObjectName("theatreDock")
-    dock.setWidget(theatre_view)
-    win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    dock.hide()
-
-    def open_in_theatre(path: Path) -> None:
-        theatre_session.open_file(path)
-        dock.show()
-        dock.raise_()
-
-    help_menu = win.menuBar().addMenu("&Help")
-    lessons = build_lessons_menu(help_menu, open_in_theatre)
-    with qtbot.waitSignal(theatre_session.resultChanged, timeout=10_000):
-        lessons.actions()[LESSONS.index("lesson-gap-through-bankruptcy.json")].trigger()
-    assert not dock.isHidden()
-    assert theatre_session.file_path.name == "lesson-gap-through-bankruptcy.json"
-    assert theatre_view.title.text().startswith(load_scenario(theatre_session.file_path).name)
-    theatre_session.close()
+    open_lesson(qtbot, session, "lesson-hedge-isolated.json")  # two positions: the longest legend and readout
+    assert win.windowTitle().startswith(session.scenario.name)
+    win.resize(w, h)
+    win.show()
+    qtbot.waitExposed(win)
+    session.seek(34.0)  # the caption holds the liquidation's lines
+    settle()
+    hint = win.minimumSizeHint()
+    assert (win.width(), win.height()) == (w, h) and hint.width() <= 1024 and hint.height() <= 700
+    chart = win.view.chart
+    vb = chart.plot.plotItem.vb
+    assert vb.height() >= min_price and win.view.fund.plot.height() >= min_tab - 40
+    legend, data = chart.legend.sceneBoundingRect(), vb.sceneBoundingRect()
+    assert legend.top() >= data.bottom() and legend.right() <= chart.plot.width()
+    assert chart.caption.isVisible() and chart.caption.geometry().top() >= chart.plot.geometry().bottom()
+    session.close()
 
 
 def test_clicking_an_event_marker_on_the_chart_seeks_to_it(qtbot, theatre):
