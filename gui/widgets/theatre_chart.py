@@ -51,6 +51,17 @@ EVENT_STYLE: Final[dict[EventKind, tuple[str, str]]] = {
 }
 
 
+def legend_below(plot: pg.PlotWidget, *, columns: int) -> pg.LegendItem:
+    """A legend in a row under the time axis, outside the data, so it never covers a line; items
+    added with a ``name`` get their entry in it. A legend wider than the plot is clipped rather
+    than pushing the axis out of the widget."""
+    legend = pg.LegendItem(offset=None, colCount=columns, labelTextSize="8pt", frame=False)
+    legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    plot.plotItem.layout.addItem(legend, 4, 1)
+    plot.plotItem.legend = legend
+    return legend
+
+
 class QtTheatreChart(QWidget):
     """Prices, lines and events of the played scenario, with a draggable cursor."""
 
@@ -64,12 +75,7 @@ class QtTheatreChart(QWidget):
         self.plot.setLabel("left", "price")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        # the legend sits under the time axis, outside the data: it never covers a line
-        self.legend = pg.LegendItem(offset=None, colCount=4, labelTextSize="8pt", frame=False)
-        # a wide legend is clipped rather than pushing the time axis out of the widget
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.plot.plotItem.layout.addItem(self.legend, 4, 1)
-        self.plot.plotItem.legend = self.legend  # plot(name=...) adds its entry here
+        self.legend = legend_below(self.plot, columns=4)
         self.mark_curve = self.plot.plot(pen=pg.mkPen(MARK_COLOR, width=2), name="mark")
         self.last_curve = self.plot.plot(pen=pg.mkPen(LAST_COLOR, width=1, style=Qt.PenStyle.DashLine),
                                          name="last")

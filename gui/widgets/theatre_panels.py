@@ -32,6 +32,7 @@ from core.model import MarginMode
 from core.simulate import FUND, EventKind, SimulationResult
 from core.timeline import Outcome
 from gui.theatre import TheatreSession
+from gui.widgets.theatre_chart import legend_below
 
 FUTURE: Final = QColor("#a0a4a8")
 NOW_BG: Final = QColor("#dbe8ff")
@@ -138,7 +139,7 @@ class QtFundPanel(QWidget):
         self.plot.setLabel("left", "fund")
         for ax in ("left", "bottom"):
             self.plot.getAxis(ax).enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(10, 10), labelTextSize="8pt")
+        legend_below(self.plot, columns=3)
         self.balance_curve = self.plot.plot(pen=pg.mkPen("#5b8def", width=2), name="balance")
         self.inflows = pg.BarGraphItem(x=[], height=[], width=1, brush="#2fb67c", name="inflow")
         self.outflows = pg.BarGraphItem(x=[], height=[], width=1, brush="#e5484d", name="payout")
