@@ -437,12 +437,13 @@ def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, th
     session, view = theatre
     open_lesson(qtbot, session, "lesson-faq-crash.json")
     real = core_timeline.gbm_paths
-    gate = threading.Event()
+    in_second, gate = threading.Event(), threading.Event()
     chunks: list[int] = []
 
     def gated(**kw):
         chunks.append(1)
         if len(chunks) == 2:
+            in_second.set()
             gate.wait(30)  # the worker holds its second chunk until the test has pressed Cancel
         return real(**kw)
 
@@ -452,6 +453,7 @@ def test_cancelling_the_fan_stops_the_worker_and_keeps_the_gui_running(qtbot, th
     view.risk.paths.setValue(99_000)  # 99 chunks of 1,000 paths
     with qtbot.waitSignal(session.fanProgress, timeout=10_000):
         qtbot.mouseClick(view.risk.start_button, Qt.MouseButton.LeftButton)
+    assert in_second.wait(30)  # the worker is inside its second chunk, past its cancel check
     # the GUI thread delivered the worker's progress while the worker is still drawing
     assert progress == [1] and session.fan_running and not session._fan_future.done()
     assert not view.risk.start_button.isEnabled() and view.risk.cancel_button.isEnabled()
