@@ -337,19 +337,28 @@ def drawn_text(view) -> str:
     return "\n".join(texts)
 
 
-def test_a_partial_liquidation_is_not_labelled_a_surplus_to_the_fund(qtbot, theatre):
-    """Hyperliquid sells 20 % at t = 11 and starts a cooldown: the rest of the margin stays with the
-    position, the fund gets nothing (it ends at 0)."""
-    session, view = theatre
-    open_lesson(qtbot, session, "lesson-hyperliquid-large-position.json")
+def partial_step_text(qtbot, session, view, lesson: str, party: str):
+    """Open ``lesson``, whose one partial liquidation gives the fund nothing, move the cursor to it,
+    and check the chart says so with the margin the ledger left in ``party``; returns (text, event)."""
+    open_lesson(qtbot, session, lesson)
     res = session.result
     assert res.party("insurance_fund").end == 0 and not res.events_of(EventKind.INSURANCE_FUND_INFLOW)
     (partial,) = res.events_of(EventKind.PARTIAL_LIQUIDATION)
     session.seek(partial.t)
     text = drawn_text(view)
     assert "surplus to the fund" not in text
-    kept = session.timeline.balances_at(partial.t)["trader.isolated.BTC"]  # the ledger, after the sale
+    kept = session.timeline.balances_at(partial.t)[party]  # the ledger, after the sale
     assert f"nothing to the fund; the position keeps {fmt.money(kept)}" in text
+    return text, partial
+
+
+def test_a_partial_liquidation_is_not_labelled_a_surplus_to_the_fund(qtbot, theatre):
+    """Hyperliquid sells 20 % at t = 11 and starts a cooldown: the rest of the margin stays with the
+    position, the fund gets nothing (it ends at 0)."""
+    session, view = theatre
+    text, partial = partial_step_text(qtbot, session, view, "lesson-hyperliquid-large-position.json",
+                                      "trader.isolated.BTC")
+    res = session.result
     assert f"sold 10 @ {fmt.price(partial.price, res.tick_size)}" in text
     (backstop,) = res.events_of(EventKind.BACKSTOP)
     session.seek(backstop.t)
@@ -374,15 +383,7 @@ def test_the_adl_lesson_labels_what_the_fund_paid_and_what_was_deleveraged(qtbot
 
 def test_a_tier_step_down_gives_the_fund_nothing_and_says_so(qtbot, theatre):
     session, view = theatre
-    open_lesson(qtbot, session, "lesson-tier-step-down.json")
-    res = session.result
-    assert res.party("insurance_fund").end == 0 and not res.events_of(EventKind.INSURANCE_FUND_INFLOW)
-    (step,) = res.events_of(EventKind.PARTIAL_LIQUIDATION)
-    session.seek(step.t)
-    text = drawn_text(view)
-    assert "surplus to the fund" not in text
-    kept = session.timeline.balances_at(step.t)["trader.isolated.BTCUSDT"]
-    assert f"nothing to the fund; the position keeps {fmt.money(kept)}" in text
+    text, step = partial_step_text(qtbot, session, view, "lesson-tier-step-down.json", "trader.isolated.BTCUSDT")
     assert f"liquidation fee {fmt.money(step.detail['fee'])}" in text
 
 
