@@ -16,7 +16,6 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -107,7 +106,7 @@ class MainWindow(QMainWindow):
             self._lazy_tabs[i] = (module, cls)
         self.tabs.currentChanged.connect(self._build_lazy_tab)
         self.theatre_session = None
-        self.theatre_dock: QDockWidget | None = None
+        self.theatre_window: QMainWindow | None = None
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.form)
@@ -289,20 +288,15 @@ class MainWindow(QMainWindow):
         old.deleteLater()
 
     def _theatre(self, *, show: bool) -> object:
-        """The liquidation theatre in a dock, built on first use."""
-        if self.theatre_dock is None:
+        """The liquidation theatre in its own window (room for its charts), built on first use."""
+        if self.theatre_window is None:
             from gui.theatre import TheatreSession
-            from gui.widgets.theatre_view import QtTheatreView
+            from gui.widgets.theatre_window import QtTheatreWindow
 
             self.theatre_session = TheatreSession(self.session.profiles, parent=self)
-            dock = QDockWidget("Liquidation theatre", self)
-            dock.setObjectName("theatreDock")
-            dock.setWidget(QtTheatreView(self.theatre_session))
-            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-            self.theatre_dock = dock
+            self.theatre_window = QtTheatreWindow(self.theatre_session, parent=self)
         if show:
-            self.theatre_dock.show()
-            self.theatre_dock.raise_()
+            self.theatre_window.present()  # type: ignore[attr-defined]
         return self.theatre_session
 
     def open_in_theatre(self, path: Path) -> None:

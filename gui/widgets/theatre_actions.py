@@ -111,6 +111,7 @@ class QtActionsEditor(QWidget):
         session.resultChanged.connect(self.reload)
         session.busyChanged.connect(lambda busy: self.setEnabled(not busy))
         session.runFailed.connect(self._failed)
+        session.actionsReport.connect(self._report)
         self.reload()
 
     # -- table <-> actions ---------------------------------------------------------------------------
@@ -237,11 +238,16 @@ class QtActionsEditor(QWidget):
         w = self.table.cellWidget(row, COL_POS) if row >= 0 else None
         if isinstance(w, QComboBox):
             pos = w.currentIndex()
+        # what the action did is known only once the run is back: actionsReport or runFailed says
+        self.status.setText(f"Simulating with the {KIND_LABELS[kind]} at t = {self.session.cursor:g} s...")
         try:
             self.session.add_action(self.default_action(kind, pos))
-            self.status.setText(f"Added {KIND_LABELS[kind]} at t = {self.session.cursor:g} s; edit its value in the table.")
         except InvalidInputError as exc:
             self._failed(str(exc))
+
+    def _report(self, text: str) -> None:
+        if text:
+            self.status.setText(f"{text} Edit its value in the table.")
 
     def remove_selected(self) -> None:
         row = self.table.currentRow()

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.errors import InvalidInputError
-from gui.theatre import FanResult, TheatreSession
+from core.timeline import FanResult
+from gui.theatre import TheatreSession
 
 UNITS: Final = (("seconds", 1.0), ("minutes", 60.0), ("hours", 3600.0), ("days", 86_400.0))
 

@@ -143,12 +143,13 @@ def test_other_views_are_built_when_their_tab_is_first_shown(window):
         assert isinstance(tabs.widget(i), cls) and tabs.currentIndex() == i and tabs.tabText(i) == title
 
 
-def test_help_lessons_open_in_the_theatre_dock(window, qtbot):
+def test_help_lessons_open_in_the_theatre_window(window, qtbot):
     lessons = window.lessons_menu.actions()
-    assert lessons and window.theatre_dock is None
+    assert lessons and window.theatre_window is None
     try:
         lessons[0].trigger()
-        assert window.theatre_dock is not None and not window.theatre_dock.isHidden()
+        theatre = window.theatre_window
+        assert theatre is not None and theatre.isVisible() and theatre.isWindow() and theatre.parent() is window
         with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=10_000):
             pass
         assert window.theatre_session.file_path == Path(lessons[0].data())
