@@ -172,7 +172,7 @@ def _register_quote(subparsers: Any) -> None:
     p = add_command(
         subparsers, "quote", help="margins, liquidation and bankruptcy price of one position",
         epilog=textwrap.dedent("""\
-            example (DOMAIN.md §5, the source FAQ corrected: LP 61,880, not 64,940):
+            example (docs/domain.md §5, the source FAQ corrected: LP 61,880, not 64,940):
               marginlab-cli quote --exchange classic --symbol BTCUSDT --side long \\
                   --qty 5 --entry 68000 --leverage 10 --explain"""))
     p.add_argument("--exchange", default="classic", metavar="ID",

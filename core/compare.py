@@ -14,7 +14,7 @@ says what that rule alone moves.
 
 Examples
 --------
-The source FAQ's position, 5 BTC long at 68,000, 10x isolated (DOMAIN.md §5). Classic: 61,880
+The source FAQ's position, 5 BTC long at 68,000, 10x isolated (docs/domain.md §5). Classic: 61,880
 (entry basis, 1 %). Binance, tier 2 (MMR 0.5 %, amount 50) on the mark:
 (340,000 - 34,000 - 50) / (5 x (1 - 0.005)) = 305,950 / 4.975 = 61,497.49.
 

@@ -2,7 +2,7 @@
 
 Both are plain functions of prices, with no ledger, no book and no simulator state, so that the
 liquidation simulator (:mod:`core.simulate`) and the desktop window's live feed can share them.
-The rules (DOMAIN.md §3.2): stop orders watch the **last** traded price, not the mark; the realised
+The rules (docs/domain.md §3.2): stop orders watch the **last** traded price, not the mark; the realised
 PnL of a close is the engine's uPnL formula at the fill price (:func:`core.margin.unrealized_pnl`),
 and a fee is charged on the filled notional.
 """
@@ -44,7 +44,7 @@ def stop_hit(kind: str, side: Any, trigger_price: float, last_prices: Any) -> in
 
     Examples
     --------
-    A long's stop at 62,000 against a wick in the last price (DOMAIN.md §3.2): it fires at the
+    A long's stop at 62,000 against a wick in the last price (docs/domain.md §3.2): it fires at the
     third price, 60,000, the first at or below 62,000.
 
     >>> stop_hit("stop_loss", Side.LONG, 62_000, [68_000, 64_000, 60_000, 68_000])

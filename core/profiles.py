@@ -1,4 +1,4 @@
-"""Exchange rule profiles: the knobs of DOMAIN.md §1 plus dated contract specs and tier tables.
+"""Exchange rule profiles: the knobs of docs/domain.md §1 plus dated contract specs and tier tables.
 
 A profile is one TOML file (``resources/exchanges/<id>.toml`` or a user's own in their config
 directory). The file format is documented in ``docs/profiles.md``; every problem is reported as a
@@ -28,7 +28,7 @@ PROFILE_SCHEMA_VERSION: Final = 1
 
 
 class MMBasis(StrEnum):
-    """Which price the maintenance margin is measured at (DOMAIN.md §1)."""
+    """Which price the maintenance margin is measured at (docs/domain.md §1)."""
 
     ENTRY = "entry"  # MM = MMR * q * EP - cum, fixed while the position is unchanged
     MARK = "mark"  # MM = MMR * q * P - cum, moves with the price

@@ -73,7 +73,7 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class LiquidationRecord:
-    """The five prices of one liquidation step (DOMAIN.md §3): entry, mark at trigger, LP, BP, fill.
+    """The five prices of one liquidation step (docs/domain.md §3): entry, mark at trigger, LP, BP, fill.
 
     ``kind`` is ``"whole"``, ``"partial"`` or ``"backstop"``; ``fill_price`` is the average book fill
     (NaN when nothing filled in the book: a backstop, or a fully auto-deleveraged close).

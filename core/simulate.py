@@ -1,7 +1,7 @@
 """The liquidation waterfall played over a price path, with a double-entry ledger.
 
 :func:`simulate` walks a :class:`~core.prices.PricePath` for one account under one exchange profile
-and records what happens after the mark crosses the liquidation price (DOMAIN.md §3-§4). This
+and records what happens after the mark crosses the liquidation price (docs/domain.md §3-§4). This
 module is the driver: it finds the next tick where something happens, runs the waterfall's stages
 there (:func:`core.waterfall.liquidate`: margin check, trigger, cancelled orders, partial
 liquidation, the fill in the book, settlement against the bankruptcy price, backstop, ADL), and

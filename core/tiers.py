@@ -7,7 +7,7 @@ floor and cap, a maximum leverage, a maintenance-margin rate (MMR) and a mainten
     MM(N) = MMR_k * N - cum_k        for floor_k <= N < cap_k.
 
 When a table omits the maintenance amount it is derived by the recursion that makes MM continuous
-in N (DOMAIN.md §2):
+in N (docs/domain.md §2):
 
     cum_1 = 0,   cum_k = cum_{k-1} + floor_k * (MMR_k - MMR_{k-1}).
 """
@@ -208,7 +208,7 @@ class TierTable:
         """Whether tier ``k`` accepts ``leverage``: at most its maximum, and strictly below ``1/MMR``.
 
         At ``L >= 1/MMR`` the initial margin would not exceed the maintenance margin and the
-        position would be liquidatable the moment it opened (DOMAIN.md §2). Broadcasts.
+        position would be liquidatable the moment it opened (docs/domain.md §2). Broadcasts.
 
         >>> t = TierTable.single(mmr=0.01, max_leverage=125)
         >>> t.allows_leverage(0, [50, 99.9, 100, 126]).tolist()

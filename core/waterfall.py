@@ -1,4 +1,4 @@
-"""The liquidation waterfall, stage by stage, over one run's mutable state (DOMAIN.md §4).
+"""The liquidation waterfall, stage by stage, over one run's mutable state (docs/domain.md §4).
 
 :class:`RunState` holds what changes while a run plays: the ledger, the trader's positions and
 their orders, each scope's cooldown, the counterparties' remaining sizes, the events and records.
@@ -18,7 +18,7 @@ Each stage is a function of that state at one tick ``j``; :func:`liquidate` runs
 6. :func:`backstop` -- the liquidator vault takes over (Hyperliquid).
 7. :func:`deleverage` -- auto-deleveraging at the bankruptcy price against ranked counterparties.
 
-A **funding** stage (interval transfers between the trader and a ``funding`` party, DOMAIN.md §9)
+A **funding** stage (interval transfers between the trader and a ``funding`` party, docs/domain.md §9)
 is not simulated. It would be one more function here, ``pay_funding(run, j)``, moving each open
 position's funding between its collateral party and ``funding`` at the funding times, called by the
 driver (:meth:`core.simulate._Driver.run`) at those times like any other event.
@@ -62,7 +62,7 @@ from core.simspec import ActionKind, Counterparty
 
 
 def adl_score(*, side: Any, qty: Any, entry: Any, mark: Any, margin: Any) -> Any:
-    """Auto-deleveraging rank: higher is closed first (BitMEX / MEXC / Bybit form, DOMAIN.md §4.6).
+    """Auto-deleveraging rank: higher is closed first (BitMEX / MEXC / Bybit form, docs/domain.md §4.6).
 
     Notes
     -----
@@ -102,7 +102,7 @@ def adl_ranking(*, sides: Any, qtys: Any, entries: Any, margins: Any, mark: floa
 
     A counterparty is **eligible** against a trader position of side ``against`` (+1/-1, or the
     sides of every open trader position) when it holds the opposite side, still has size and
-    margin, and is in profit at ``mark`` (DOMAIN.md §4.6). Given ``close_price`` (the bankrupt
+    margin, and is in profit at ``mark`` (docs/domain.md §4.6). Given ``close_price`` (the bankrupt
     position's bankruptcy price, where ADL closes), a counterparty must also stay solvent there:
     ``margin + uPnL(close_price) >= 0``, i.e. the price is not past its own bankruptcy price, so
     that no deleveraged trader ever ends below zero (one who would is skipped, not capped).
@@ -337,7 +337,7 @@ class RunState:
                                  last=float(self.last[j]), **kw))
 
     def record(self, j: int, p: Pos, q: PositionQuote, kind: str, qty: float, fill: float) -> None:
-        """The five prices of a liquidation step (DOMAIN.md §3.1), LP and BP from the quote ``q``."""
+        """The five prices of a liquidation step (docs/domain.md §3.1), LP and BP from the quote ``q``."""
         self.records.append(LiquidationRecord(
             t=self.now, position=p.label, kind=kind, qty=qty, entry_price=p.entry,
             mark_at_trigger=self.mark_of(p, j), liquidation_price=q.liquidation_price,
@@ -519,7 +519,7 @@ def settle_close(run: RunState, j: int, p: Pos, want: float, bp: float, fee_rate
                  always_event: bool = True) -> tuple[float, float]:
     """Close ``want`` of ``p``: every stage that closes a trader position comes here.
 
-    The rule (DOMAIN.md §4.4-§4.6): the book takes the order (:func:`fill_in_book`) as long as
+    The rule (docs/domain.md §4.4-§4.6): the book takes the order (:func:`fill_in_book`) as long as
     what it asks of the insurance fund (:func:`liability`: the gap past the bankruptcy price
     ``bp``) is within the fund. When it is not and an eligible counterparty exists, the book closes
     only the largest quantity the fund can cover (bisection on the book's fill curve, rounded down
@@ -775,7 +775,7 @@ def liquidate_whole(run: RunState, j: int, key: str) -> None:
 
 
 def liquidate(run: RunState, j: int, key: str) -> None:
-    """The waterfall for one scope at tick ``j`` (docs/simulator.md, DOMAIN.md §4)."""
+    """The waterfall for one scope at tick ``j`` (docs/simulator.md, docs/domain.md §4)."""
     check = margin_check(run, j, key)                          # 1. equity < MM at the mark?
     if check is None:
         return

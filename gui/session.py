@@ -61,7 +61,7 @@ class LiquidationEvent:
     t_s: float  # feed time, seconds since the feed started
     mark: float  # the streamed mark at which the quote said ``liquidatable_now``
     liquidation_price: float
-    fill_price: float  # booked at the bankruptcy price (DOMAIN.md §3)
+    fill_price: float  # booked at the bankruptcy price (docs/domain.md §3)
     loss: float  # realised loss at the fill: the isolated margin, or the cross collateral used
     margin: float
 

@@ -31,7 +31,7 @@ EXAMPLE_FREE_BALANCE: Final = 20_000.0  # spare wallet so the what-if panel can 
 def example_scenario(profile: Profile) -> Scenario:
     """The source FAQ's position (5 BTC long at 68,000, 10x isolated) on ``profile``.
 
-    On the classic profile it gives LP 61,880 and BP 61,200 (DOMAIN.md §5). Other profiles get the
+    On the classic profile it gives LP 61,880 and BP 61,200 (docs/domain.md §5). Other profiles get the
     same position on their BTC contract.
     """
     symbol = next((s for s in profile.symbols if s.upper().startswith("BTC")), profile.symbols[0])

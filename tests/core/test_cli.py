@@ -46,7 +46,7 @@ def run_json(capsys, *argv: str) -> dict:
 
 
 def test_faq_example_json(capsys):
-    # DOMAIN.md §5, the source FAQ corrected: 5 BTC long at 68,000, 10x, flat MMR 1 % on the
+    # docs/domain.md §5, the source FAQ corrected: 5 BTC long at 68,000, 10x, flat MMR 1 % on the
     # entry notional 340,000: IM = 340,000/10 = 34,000; MM = 1 % x 340,000 = 3,400;
     # LP = 68,000 - (34,000 - 3,400)/5 = 61,880; BP = 68,000 - 34,000/5 = 61,200.
     d = run_json(capsys, *FAQ)
@@ -81,7 +81,7 @@ def test_console_script_in_a_subprocess():
     assert exe, "the console script is installed with the package (pip install -e .)"
     r = subprocess.run([exe, *FAQ, "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    d = json.loads(r.stdout)  # DOMAIN.md §5 as above
+    d = json.loads(r.stdout)  # docs/domain.md §5 as above
     assert (d["initial_margin"], d["maintenance_margin"], d["liquidation_price"], d["bankruptcy_price"]) == (
         34_000, 3_400, 61_880, 61_200)
     bad = subprocess.run([exe, *FAQ[:-1], "60"], capture_output=True, text=True, timeout=60)
@@ -107,7 +107,7 @@ def test_cross_mode_with_wallet(capsys):
 
 
 def test_no_liquidation_price_is_null_and_dashes(capsys):
-    # A 1x long backed by more than its notional can never be liquidated (DOMAIN.md §1).
+    # A 1x long backed by more than its notional can never be liquidated (docs/domain.md §1).
     args = ["quote", "--exchange", "binance", "--side", "long", "--qty", "1", "--entry", "60000",
             "--leverage", "1", "--mode", "cross", "--wallet", "100000"]
     d = run_json(capsys, *args)
@@ -140,7 +140,7 @@ def test_people_output_rounds_to_the_tick(capsys):
 
 
 def test_custom_contract_overrides(capsys):
-    # DOMAIN.md §5: the FAQ position with a flat 1 % rate gives 61,880 on the entry basis and
+    # docs/domain.md §5: the FAQ position with a flat 1 % rate gives 61,880 on the entry basis and
     # (340,000 - 34,000) / (5 x (1 - 0.01)) = 61,818.18 on the mark basis.
     base = ["quote", "--exchange", "binance", "--side", "long", "--qty", "5", "--entry", "68000",
             "--leverage", "10", "--mmr", "0.01", "--max-leverage", "50"]
@@ -253,7 +253,7 @@ def test_profiles_dir_adds_profiles_and_warns_about_refused_files(capsys, tmp_pa
     lines = err.splitlines()
     assert len(lines) == 1 and "warning" in lines[0]
     assert "broken.toml" in lines[0] and "as_of" in lines[0]
-    # The user's profile quotes like the one it copies (DOMAIN.md §5 numbers).
+    # The user's profile quotes like the one it copies (docs/domain.md §5 numbers).
     d = run_json(capsys, "quote", "--exchange", "mine", *FAQ[3:], "--profiles-dir", str(tmp_path))
     assert d["exchange"] == "mine" and d["liquidation_price"] == 61_880
 
@@ -270,7 +270,7 @@ def test_compare_maps_symbols_and_matches_quote(capsys):
     assert all(c["ok"] for c in cols.values())
     assert cols["hyperliquid"]["quote"]["symbol"] == "BTC"
     assert cols["binance"]["quote"]["symbol"] == "BTCUSDT"
-    assert cols["classic"]["quote"]["liquidation_price"] == 61_880  # DOMAIN.md §5
+    assert cols["classic"]["quote"]["liquidation_price"] == 61_880  # docs/domain.md §5
     for pid, col in cols.items():  # each column is what `quote` says for that profile
         q = run_json(capsys, "quote", "--exchange", pid, "--symbol", "BTC", *pos)
         for key in ("initial_margin", "maintenance_margin", "liquidation_price", "bankruptcy_price", "tier"):
@@ -283,7 +283,7 @@ def test_compare_shows_the_reason_where_a_profile_cannot_quote(capsys):
     cols = {c["id"]: c for c in d["profiles"]}
     assert cols["binance"]["ok"] and cols["binance"]["quote"]["symbol"] == "ETHUSDT"
     assert not cols["classic"]["ok"] and "no ETH contract" in cols["classic"]["error"]["message"]
-    # Hyperliquid ETH allows 25x (margin tiers doc, DOMAIN.md §2).
+    # Hyperliquid ETH allows 25x (margin tiers doc, docs/domain.md §2).
     assert not cols["hyperliquid"]["ok"]
     assert cols["hyperliquid"]["error"]["field"] == "--leverage" and "25x" in cols["hyperliquid"]["error"]["message"]
     code, out, _ = run(capsys, "compare", *pos)
@@ -303,7 +303,7 @@ def test_compare_only_some_profiles(capsys):
 
 
 def test_compare_explain_names_the_rules(capsys):
-    # The FAQ position (DOMAIN.md §5) against classic: Binance re-quoted with classic's tier table
+    # The FAQ position (docs/domain.md §5) against classic: Binance re-quoted with classic's tier table
     # is the flat 1 % on the mark: (340,000 - 34,000) / (5 x 0.99) = 61,818.18.
     pos = ["--symbol", "BTC", "--side", "long", "--qty", "5", "--entry", "68000", "--leverage", "10"]
     d = run_json(capsys, "compare", *pos, "--explain", "--reference", "classic")
@@ -342,7 +342,7 @@ def test_evaluate_every_shipped_portfolio(capsys, path):
     assert code == 0 and err == ""
     assert all(p.symbol in out for p in sc.account.positions)
     # Each liquidation price is where that position's equity meets its maintenance margin with
-    # the other positions held at their marks (DOMAIN.md §1): move the mark there and check.
+    # the other positions held at their marks (docs/domain.md §1): move the mark there and check.
     profile = load_profiles([exchanges_dir()]).get(sc.exchange)
     for i, pos in enumerate(d["positions"]):
         lp = pos["liquidation_price"]

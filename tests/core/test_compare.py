@@ -14,7 +14,7 @@ from core.paths import exchanges_dir
 from core.profiles import load_profiles
 
 PS = load_profiles([exchanges_dir()])
-FAQ = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # DOMAIN.md §5
+FAQ = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # docs/domain.md §5
 
 
 def _row(rows, pid):
@@ -25,7 +25,7 @@ def test_faq_position_golden_numbers():
     rows = compare_position(PS, FAQ)
     assert [r.profile.id for r in rows] == [p.id for p in PS]
     classic = _row(rows, "classic")
-    # DOMAIN.md §5: IM 34,000, MM 3,400 (1 % of 340,000 on entry), LP 61,880, BP 61,200
+    # docs/domain.md §5: IM 34,000, MM 3,400 (1 % of 340,000 on entry), LP 61,880, BP 61,200
     assert classic.initial_margin == pytest.approx(34_000)
     assert classic.maintenance_margin == pytest.approx(3_400)
     assert classic.liquidation_price == pytest.approx(61_880)
@@ -115,7 +115,7 @@ def test_explanations_name_the_rule_and_measure_it():
     assert f"-> {fmt.price(305_950 / 4.975, 1.0)}" in hl[0]
     head = next(line for line in lines if line.startswith("hyperliquid: LP"))
     assert "higher by 477.20" in head and "closer to the mark" in head  # 61,974.68 - 61,497.49
-    # classic measures MM on the entry notional; on the mark it would be 61,818.18 (DOMAIN.md §5)
+    # classic measures MM on the entry notional; on the mark it would be 61,818.18 (docs/domain.md §5)
     classic_basis = next(line for line in lines if line.startswith("classic: mm_basis entry"))
     assert "61,818.2" in classic_basis
     # Binance's 50 maintenance amount against classic's none is named as a rule of its own

@@ -26,7 +26,7 @@ def kinds(res):
 
 
 def check_faq_crash(res):
-    # DOMAIN.md §5: LP 61,880, BP 61,200; fill 61,500 -> 5 * 300 = 1,500 surplus to the fund
+    # docs/domain.md §5: LP 61,880, BP 61,200; fill 61,500 -> 5 * 300 = 1,500 surplus to the fund
     (rec,) = res.liquidations
     assert rec.liquidation_price == pytest.approx(61_880.0)
     assert rec.bankruptcy_price == pytest.approx(61_200.0)

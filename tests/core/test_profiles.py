@@ -23,7 +23,7 @@ def test_shipped_profiles_load_with_source_and_date():
 
 
 def test_shipped_rules_match_domain():
-    # DOMAIN.md §1 table of knobs.
+    # docs/domain.md §1 table of knobs.
     ps = load_profiles([exchanges_dir()])
     assert ps.get("classic").rules.mm_basis is MMBasis.ENTRY
     assert ps.get("binance").rules.mm_basis is MMBasis.MARK

@@ -19,7 +19,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 def mm_at(prof: Profile, p: Position, price: float, q: PositionQuote) -> float:
-    """Maintenance margin at ``price`` written out from DOMAIN.md §1, independent of the solver."""
+    """Maintenance margin at ``price`` written out from docs/domain.md §1, independent of the solver."""
     tiers = prof.effective_tiers(p.symbol)
     r = prof.rules
     basis_px = p.entry_price if r.mm_basis is MMBasis.ENTRY else price

@@ -93,7 +93,7 @@ def test_as_dict_json_contract_has_floats_and_nulls():
 
 
 def test_quote_values_of_the_faq_position():
-    # DOMAIN.md §5 at mark 65,000: uPnL = 5 x (65,000 - 68,000) = -15,000; equity 34,000 - 15,000
+    # docs/domain.md §5 at mark 65,000: uPnL = 5 x (65,000 - 68,000) = -15,000; equity 34,000 - 15,000
     # = 19,000; MM stays 3,400 on the entry basis; ratio 3,400/19,000; distance (65,000-61,880)/65,000.
     acc = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),), marks={"BTCUSDT": 65_000})
     q = quote_account(CLASSIC, acc).positions[0]
@@ -142,7 +142,7 @@ def test_cross_account_totals():
 @pytest.mark.parametrize(
     ("x", "tick", "text"),
     [
-        (61_880.0, 0.1, "61,880.0"),       # DOMAIN.md §5 LP on BTCUSDT's 0.1 tick
+        (61_880.0, 0.1, "61,880.0"),       # docs/domain.md §5 LP on BTCUSDT's 0.1 tick
         (61_818.1818, 0.1, "61,818.2"),
         (0.32323, 0.0001, "0.3232"),
         (2.5, 1.0, "2"),                    # half to even

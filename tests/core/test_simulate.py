@@ -1,6 +1,6 @@
 """The liquidation waterfall: golden runs whose numbers are derived by hand in the comments.
 
-Notation: q size, EP entry, M isolated margin, BP = EP - M/q for a long (DOMAIN.md §1),
+Notation: q size, EP entry, M isolated margin, BP = EP - M/q for a long (docs/domain.md §1),
 realised PnL of a close = q * (fill - EP) for a long, settled with the party ``market``.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def assert_conserved(res):
 
 
 def test_faq_crash_fill_better_than_bankruptcy_surplus_to_fund():
-    # DOMAIN.md §5: 5 BTC long @ 68,000, 10x, classic (entry-basis MM 1 % of 340,000 = 3,400):
+    # docs/domain.md §5: 5 BTC long @ 68,000, 10x, classic (entry-basis MM 1 % of 340,000 = 3,400):
     # M = 34,000, LP = 68,000 - (34,000 - 3,400)/5 = 61,880, BP = 68,000 - 34,000/5 = 61,200.
     # The mark gaps from 68,000 to 61,500 (< LP): liquidation at t=1, bottomless book fills at 61,500.
     # Realised: 5 * (61,500 - 68,000) = -32,500 to the market; left 34,000 - 32,500 = 1,500
@@ -89,7 +89,7 @@ def test_gap_through_bankruptcy_fund_pays():
 def test_fund_exhausted_adl_ranked_counterparties():
     # Same gap to 60,000 but the fund holds 1,000. Gap per BTC filled in the book: 61,200 - 60,000
     # = 1,200, so the fund covers 1,000 / 1,200 = 0.8333 BTC -> 0.833 (lot 0.001); the remaining
-    # 4.167 BTC close at BP 61,200 against the shorts, best rank first (DOMAIN.md §4.6):
+    # 4.167 BTC close at BP 61,200 against the shorts, best rank first (docs/domain.md §4.6):
     #   alice: short 3 @ 70,000, margin 10,000: PnL% = 30,000/10,000 = 3, BP 73,333.33,
     #          eff. lev = 60,000 / 13,333.33 = 4.5, score 13.5;
     #   bob:   short 5 @ 64,000, margin 5,000: PnL% = 20,000/5,000 = 4, BP 65,000,

@@ -1,7 +1,7 @@
 """core.timeline without Qt: the timeline over a run, the changed scenarios, the fan.
 
 Expected values come from ``core.simulate.run_scenario`` on the same file, from the engine's own
-functions, or from a hand derivation written next to them (DOMAIN.md section named).
+functions, or from a hand derivation written next to them (docs/domain.md section named).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_sizes_and_balances_end_where_the_simulator_ends(profiles, name):
 
 def test_liquidation_line_steps_when_margin_is_added(profiles):
     (tr,) = timeline_of(profiles, "lesson-add-margin-in-time.json").tracks
-    # DOMAIN.md §5: 68,000 - (34,000 - 3,400) / 5 = 61,880; with 10,000 added at t = 30 the margin is
+    # docs/domain.md §5: 68,000 - (34,000 - 3,400) / 5 = 61,880; with 10,000 added at t = 30 the margin is
     # 44,000 and the liquidation price 68,000 - (44,000 - 3,400) / 5 = 59,880.
     assert tr.liquidation[tr.k_at(29.0)] == pytest.approx(61_880.0)
     assert tr.liquidation[tr.k_at(30.0)] == pytest.approx(59_880.0)
@@ -102,7 +102,7 @@ def test_adl_queue_before_the_adl_is_the_simulators_ranking(profiles):
 def test_odds_use_the_closed_form_at_the_tracks_liquidation_price(profiles):
     tl = timeline_of(profiles, "lesson-faq-crash.json")
     (o,) = tl.odds_at(0.0, sigma=0.8, horizon_s=86_400.0)
-    assert o.liquidation_price == pytest.approx(61_880.0)  # DOMAIN.md §5
+    assert o.liquidation_price == pytest.approx(61_880.0)  # docs/domain.md §5
     assert o.distance == pytest.approx(0.09)  # (68,000 - 61,880) / 68,000
     assert o.probability == pytest.approx(liquidation_probability(side=1, mark=68_000.0, liquidation_price=61_880.0,
                                                                   sigma=0.8, horizon=1 / 365))
@@ -178,7 +178,7 @@ def test_fan_touches_the_liquidation_price_as_often_as_the_closed_form(profiles)
     tl = timeline_of(profiles, "lesson-faq-crash.json")
     n = 20_000
     spec = fan_spec(tl, 0.0, sigma=0.8, horizon_s=86_400.0, n_paths=n, n_steps=100, seed=3)
-    assert spec.liquidation_price == pytest.approx(61_880.0) and spec.label == "BTCUSDT long"  # DOMAIN.md §5
+    assert spec.liquidation_price == pytest.approx(61_880.0) and spec.label == "BTCUSDT long"  # docs/domain.md §5
     seen: list[int] = []
     fan = run_fan(spec, progress=seen.append)
     assert fan is not None and seen == list(range(5, 101, 5))  # 20 chunks of 1,000 paths

@@ -1,7 +1,7 @@
 """Each stage of the liquidation waterfall on its own, over a small run state.
 
 Notation as in test_simulate.py: the source FAQ's 5 BTC long @ 68,000, 10x, classic rules:
-M = 34,000, MM = 3,400 (1 % of the entry value), LP = 61,880, BP = 61,200 (DOMAIN.md §5).
+M = 34,000, MM = 3,400 (1 % of the entry value), LP = 61,880, BP = 61,200 (docs/domain.md §5).
 """
 from __future__ import annotations
 

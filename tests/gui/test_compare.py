@@ -55,7 +55,7 @@ def test_table_matches_cli_compare_json(qtbot, session, capsys):
     qtbot.addWidget(view)
     assert view.table.rowCount() == len(METRICS)
     _assert_table_matches_cli(view, _cli_compare(capsys, session))
-    # the source FAQ's numbers on the workspace's own (classic) profile, DOMAIN.md §5
+    # the source FAQ's numbers on the workspace's own (classic) profile, docs/domain.md §5
     assert view.cell("liquidation_price", "classic") == "61,880.0"
     assert view.cell("bankruptcy_price", "classic") == "61,200.0"
     assert view.table.horizontalHeaderItem(

@@ -1,7 +1,7 @@
 """Playback: the streamed mark crosses the liquidation price and the liquidation shows up.
 
 The replayed CSV falls in a straight line from 68,000 at t=0 to 60,000 at t=100 (80 per second),
-so the first point at or below the classic LP of 61,880 (DOMAIN.md §5) is t=77, mark
+so the first point at or below the classic LP of 61,880 (docs/domain.md §5) is t=77, mark
 68,000 - 77 x 80 = 61,840 (t=76 gives 61,920, still above).
 """
 from __future__ import annotations

@@ -156,7 +156,7 @@ def test_liquidation_line_steps_when_margin_is_added(qtbot, theatre):
     session, view = theatre
     open_lesson(qtbot, session, "lesson-add-margin-in-time.json")
     (tr,) = session.timeline.tracks
-    # DOMAIN.md §5: 68,000 - (34,000 - 3,400) / 5 = 61,880; the lesson's story: with 10,000 added at
+    # docs/domain.md §5: 68,000 - (34,000 - 3,400) / 5 = 61,880; the lesson's story: with 10,000 added at
     # t = 30 the margin is 44,000 and the liquidation price 68,000 - (44,000 - 3,400) / 5 = 59,880.
     assert tr.liquidation[tr.k_at(29.0)] == pytest.approx(61_880.0)
     assert tr.liquidation[tr.k_at(30.0)] == pytest.approx(59_880.0)
@@ -426,7 +426,7 @@ def test_the_fan_is_core_run_fan_drawn_in_the_risk_panel(qtbot, theatre):
     fan = sig.args[0]
     direct = run_fan(fan_spec(session.timeline, session.cursor, sigma=0.8, horizon_s=86_400.0, n_paths=2_000,
                               n_steps=50, seed=3))
-    assert fan.liquidation_price == pytest.approx(61_880.0)  # DOMAIN.md §5
+    assert fan.liquidation_price == pytest.approx(61_880.0)  # docs/domain.md §5
     assert np.array_equal(fan.quantiles, direct.quantiles) and fan.touch_fraction == direct.touch_fraction
     _x, y = view.risk.median.getData()
     assert np.array_equal(y, fan.quantiles[2]) and view.risk.lp_line.value() == fan.liquidation_price

@@ -1,6 +1,6 @@
 """Form -> session -> results and chart: the numbers shown are core's, and edits are undoable.
 
-Golden values are hand derivations under the classic profile (DOMAIN.md §5: MM on the entry
+Golden values are hand derivations under the classic profile (docs/domain.md §5: MM on the entry
 notional, no maintenance amount; 5 BTC at 68,000 is tier 3, MMR 1 %, max 50x):
 LP = entry - (margin - MM) / qty, BP = entry - margin / qty, margin = 5 x 68,000 / leverage.
 """
@@ -30,7 +30,7 @@ def test_first_launch_opens_on_the_faq_example_ready_to_play(window):
     p = s.position
     assert (s.scenario.exchange, p.symbol, p.side.value, p.qty_base, p.entry_price, p.leverage, p.mode.value) == (
         "classic", "BTCUSDT", "long", 5.0, 68_000.0, 10.0, "isolated")
-    # LP = 68,000 - (34,000 - 3,400) / 5 = 61,880; BP = 68,000 - 34,000 / 5 = 61,200 (DOMAIN.md §5).
+    # LP = 68,000 - (34,000 - 3,400) / 5 = 61,880; BP = 68,000 - 34,000 / 5 = 61,200 (docs/domain.md §5).
     assert window.results.values["liquidation_price"].text() == "61,880.0"
     assert window.results.values["bankruptcy_price"].text() == "61,200.0"
     assert window.results.values["initial_margin"].text() == "34,000.00 USDT"
@@ -160,7 +160,7 @@ def test_several_positions_in_a_cross_account(window):
 def test_no_liquidation_price_shows_dashes(window):
     window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
     window.form.wallet.setValue(1_000_000.0)
-    # 1,000,000 - 3,400 covers 5 BTC far below zero: LP would be negative -> none (DOMAIN.md §1).
+    # 1,000,000 - 3,400 covers 5 BTC far below zero: LP would be negative -> none (docs/domain.md §1).
     assert window.results.values["liquidation_price"].text() == "--"
     assert window.results.values["distance"].text() == "--"
     assert not window.chart.liq_line.isVisible()
