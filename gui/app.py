@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
+def build(*, screenshot: bool = False) -> tuple[Any, Any, Any, Any, Any]:
     """QApplication, settings, profiles, session and main window (not shown)."""
     # PySide6 before pyqtgraph, so pyqtgraph binds to it; options once, before any widget exists.
     import pyqtgraph as pg
@@ -66,7 +66,8 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QApplication
 
     pg.setConfigOptions(antialias=True, useOpenGL=False, mouseRateLimit=60)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("MarginLab")
     app.setApplicationDisplayName("MarginLab")
     QGuiApplication.setDesktopFileName("marginlab")

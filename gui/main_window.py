@@ -12,6 +12,7 @@ import importlib
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
@@ -31,7 +32,7 @@ from core import fmt
 from core.errors import InvalidInputError, MarginEngineError
 from core.paths import resources_dir
 from core.persistence import atomic_write_text
-from core.scenario import load_scenario
+from core.scenario import Scenario, load_scenario
 from gui import paths, theme
 from gui import settings as S
 from gui.errors import show_error
@@ -43,6 +44,10 @@ from gui.widgets.results import ROWS, QtResults
 from gui.widgets.settings_dialog import SettingsDialog
 from gui.widgets.whatif_panel import QtWhatIfPanel
 from gui.workspace import DamagedAutosave, example_scenario, read_autosave, write_autosave
+
+if TYPE_CHECKING:  # built on first use (gui.main_window imports them lazily)
+    from gui.theatre import TheatreSession
+    from gui.widgets.theatre_window import QtTheatreWindow
 
 AUTOSAVE_DELAY_MS = 1000
 LAZY_TABS = (
@@ -105,8 +110,8 @@ class MainWindow(QMainWindow):
             self.tabs.setTabToolTip(i, tip)
             self._lazy_tabs[i] = (module, cls)
         self.tabs.currentChanged.connect(self._build_lazy_tab)
-        self.theatre_session = None
-        self.theatre_window: QMainWindow | None = None
+        self.theatre_session: TheatreSession | None = None
+        self.theatre_window: QtTheatreWindow | None = None
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.form)
@@ -191,7 +196,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== menus
 
-    def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot: object, shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                tip: str = "") -> QAction:
         a = QAction(text, self)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
@@ -285,7 +291,8 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(index, tip)
         self.tabs.setCurrentIndex(index)
         self.tabs.blockSignals(False)
-        old.deleteLater()
+        if old is not None:
+            old.deleteLater()
 
     def _theatre(self, *, show: bool) -> object:
         """The liquidation theatre in its own window (room for its charts), built on first use."""
@@ -296,7 +303,7 @@ class MainWindow(QMainWindow):
             self.theatre_session = TheatreSession(self.session.profiles, parent=self)
             self.theatre_window = QtTheatreWindow(self.theatre_session, parent=self)
         if show:
-            self.theatre_window.present()  # type: ignore[attr-defined]
+            self.theatre_window.present()
         return self.theatre_session
 
     def open_in_theatre(self, path: Path) -> None:
@@ -370,7 +377,7 @@ class MainWindow(QMainWindow):
         else:
             self.session.new_workspace(self._example())
 
-    def _example(self):  # type: ignore[no-untyped-def]
+    def _example(self) -> Scenario:
         pid = self.settings.get(S.DEFAULT_PROFILE)
         try:
             profile = self.session.profiles.get(pid)
@@ -595,12 +602,12 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         qs = self._qsettings()
         geo = qs.value("window/geometry", QByteArray(), type=QByteArray)
-        if geo and not geo.isEmpty():
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
             self.restoreGeometry(geo)
             self._clamp_to_screen()
         for name, sp in self.splitters.items():
             st = qs.value(f"window/splitter_{name}", QByteArray(), type=QByteArray)
-            if st and not st.isEmpty():
+            if isinstance(st, QByteArray) and not st.isEmpty():
                 sp.restoreState(st)
 
     def _clamp_to_screen(self) -> None:
@@ -627,7 +634,7 @@ class MainWindow(QMainWindow):
             return
         self.session.pause()
         if self.theatre_session is not None:
-            self.theatre_session.close()  # type: ignore[attr-defined]
+            self.theatre_session.close()
         self.save_geometry()
         if getattr(self, "_discarded", False) and self.session.is_modified():
             self._forget_discarded()

@@ -232,7 +232,9 @@ class QtCompareView(QWidget):
                                          ("maintenance_margin", "maintenance_margin"),
                                          ("liquidation_price", "liquidation_price"),
                                          ("bankruptcy_price", "bankruptcy_price")):
-                    self.table.item(ROW[key], col).setToolTip(row.quote.explain.get(explain_key, ""))
+                    cell = self.table.item(ROW[key], col)
+                    if cell is not None:
+                        cell.setToolTip(row.quote.explain.get(explain_key, ""))
             else:
                 # the reason spans the numeric rows of the column
                 reason = QTableWidgetItem(error_text(row))

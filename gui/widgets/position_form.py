@@ -78,7 +78,7 @@ class QtPositionForm(QWidget):
         self.side = QComboBox()
         self.side.addItem("Long", Side.LONG.value)
         self.side.addItem("Short", Side.SHORT.value)
-        self.size = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
+        self.size_field = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
         self.size_unit = QComboBox()
         self.size_unit.setToolTip("Enter the size in the base asset or as notional in the quote currency.")
         self.entry = _spin(2, 0.0, MAX_PRICE, step=100.0)
@@ -99,7 +99,7 @@ class QtPositionForm(QWidget):
 
         size_row = QHBoxLayout()
         size_row.setContentsMargins(0, 0, 0, 0)
-        size_row.addWidget(self.size, 1)
+        size_row.addWidget(self.size_field, 1)
         size_row.addWidget(self.size_unit)
         size_w = QWidget()
         size_w.setLayout(size_row)
@@ -117,7 +117,7 @@ class QtPositionForm(QWidget):
             ("profile", "Exchange", self.profile, self.profile),
             ("symbol", "Symbol", self.symbol, self.symbol),
             ("side", "Side", self.side, self.side),
-            ("qty", "Size", size_w, self.size),
+            ("qty", "Size", size_w, self.size_field),
             ("entry", "Entry", self.entry, self.entry),
             ("leverage", "Leverage", lev_w, self.leverage),
             ("mode", "Margin mode", self.mode, self.mode),
@@ -158,7 +158,7 @@ class QtPositionForm(QWidget):
         line.textEdited.connect(self._symbol_typed)
         completer.activated.connect(self._symbol_picked)
         self.side.currentIndexChanged.connect(lambda _i: self._edit("side", side=self.side.currentData()))
-        self.size.valueChanged.connect(self._size_changed)
+        self.size_field.valueChanged.connect(self._size_changed)
         self.size_unit.currentIndexChanged.connect(lambda _i: self.refresh())
         self.entry.valueChanged.connect(lambda v: self._edit("entry", entry=v))
         self.leverage.valueChanged.connect(lambda v: self._edit("leverage", leverage=v))
@@ -282,7 +282,7 @@ class QtPositionForm(QWidget):
             self.size_unit.addItems([base, contract.quote])
             self.size_unit.setCurrentIndex(max(unit, 0))
             self.size_unit.blockSignals(False)
-            self.size.setValue(p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
+            self.size_field.setValue(p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
             self.entry.setValue(p.entry_price)
             self.leverage.setValue(p.leverage)
             max_lev, k = s.max_leverage()

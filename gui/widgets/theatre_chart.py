@@ -152,12 +152,12 @@ class QtTheatreChart(QWidget):
         self._event_pos = []
         tick = tl.result.tick_size
         for i, e in enumerate(tl.result.events):
-            y = e.price if math.isfinite(e.price) and e.kind is not EventKind.LEVERAGE_CHANGED else e.mark
+            y_ev = e.price if math.isfinite(e.price) and e.kind is not EventKind.LEVERAGE_CHANGED else e.mark
             sym, color = EVENT_STYLE.get(e.kind, ("o", "#444"))
-            spots.append({"pos": (e.t, y), "symbol": sym, "brush": pg.mkBrush(color),
+            spots.append({"pos": (e.t, y_ev), "symbol": sym, "brush": pg.mkBrush(color),
                           "pen": pg.mkPen("k", width=0.5), "data": (i, f"t = {e.t:g} s  {e.position}\n"
                                                                        f"{event_text(e, tick)}")})
-            self._event_pos.append((e.t, y))
+            self._event_pos.append((e.t, y_ev))
         self.events_scatter.setData(spots)
         self.show_all()
         self._on_cursor(self.session.cursor)

@@ -73,8 +73,8 @@ class _Page(QWidget):
         self.spin = _spin(decimals, suffix=suffix)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.upper = 1.0
-        self.lower = 0.0
+        self.hi = 1.0
+        self.lo = 0.0
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.slider.valueChanged.connect(self._from_slider)
@@ -82,14 +82,14 @@ class _Page(QWidget):
         self._sync = False
 
     def set_bounds(self, lower: float, upper: float) -> None:
-        self.lower, self.upper = lower, max(upper, lower)
+        self.lo, self.hi = lower, max(upper, lower)
         self._from_spin(self.spin.value(), preview=False)
 
     def _from_slider(self, v: int) -> None:
         if self._sync:
             return
         self._sync = True
-        self.spin.setValue(self.lower + (self.upper - self.lower) * v / SLIDER_STEPS)
+        self.spin.setValue(self.lo + (self.hi - self.lo) * v / SLIDER_STEPS)
         self._sync = False
         self.panel.update_preview()
 
@@ -97,8 +97,8 @@ class _Page(QWidget):
         if self._sync:
             return
         self._sync = True
-        span = self.upper - self.lower
-        self.slider.setValue(round((v - self.lower) / span * SLIDER_STEPS) if span > 0 else 0)
+        span = self.hi - self.lo
+        self.slider.setValue(round((v - self.lo) / span * SLIDER_STEPS) if span > 0 else 0)
         self._sync = False
         if preview:
             self.panel.update_preview()

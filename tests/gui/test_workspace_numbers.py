@@ -57,7 +57,7 @@ def test_editing_the_form_updates_results_and_chart(window, qtbot):
     # Size as notional: 170,000 USDT at 68,000 is 2.5 BTC -> tier 2 (50k-250k, MMR 0.5 %):
     # margin 8,500, MM 850, LP = 68,000 - (8,500 - 850) / 2.5 = 64,940.
     window.form.size_unit.setCurrentIndex(1)
-    window.form.size.setValue(170_000.0)
+    window.form.size_field.setValue(170_000.0)
     assert window.session.position.qty_base == pytest.approx(2.5)
     assert window.results.values["liquidation_price"].text() == "64,940.0"
 
