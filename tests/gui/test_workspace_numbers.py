@@ -64,14 +64,14 @@ def test_editing_the_form_updates_results_and_chart(window, qtbot):
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("leverage", 80.0, "allowed 1-50"),  # tier 3 allows at most 50x
-    ("size", 0.0, "must be in (0, 1e+15]"),
+    ("size_field", 0.0, "must be in (0, 1e+15]"),
     ("entry", 0.0, "must be in (0, 1e+15]"),
 ])
 def test_bad_input_shows_its_message_and_changes_nothing(window, field, value, expected):
     before_state = window.session.scenario
     before = snapshot(window)
     getattr(window.form, field).setValue(value)
-    key = {"size": "qty"}.get(field, field)
+    key = {"size_field": "qty"}.get(field, field)
     err = window.form.errors[key]
     assert not err.isHidden() and expected in err.text()
     assert window.session.scenario is before_state
