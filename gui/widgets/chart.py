@@ -1,10 +1,16 @@
 """The live chart: the streamed mark against the position's entry, liquidation and bankruptcy prices.
 
 pyqtgraph recipe (STYLE.md §14): every item is created once and updated with ``setData`` /
-``setValue``; the mark curve uses clip-to-view and peak downsampling so a million points of history
-stay smooth (both need increasing x, which feed time is); the price levels are labelled horizontal
-``InfiniteLine`` items added with ``ignoreBounds=True`` so they never stretch the y range; the what-if
-ghost liquidation line is dashed; the crosshair follows ``sigMouseMoved`` mapped into the view.
+``setValue``; the price levels are labelled horizontal ``InfiniteLine`` items added with
+``ignoreBounds=True`` so they never stretch the y range; the what-if ghost liquidation line is
+dashed; the crosshair follows ``sigMouseMoved`` mapped into the view.
+
+The mark curve (:class:`MarkCurve`) is handed only what the view's pixels need: the feed's min/max
+envelope for the visible time range (:meth:`gui.feed.Feed.envelope`, at most ~4 points per pixel
+column, every column's lowest and highest mark kept), or the raw points once the user zooms in far
+enough. pyqtgraph's own clip-to-view and downsampling are not used: they, and its bounds, reduced
+over the whole history on every frame. A frame therefore costs the same at 100,000 points of history
+as at 10,000,000.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import fmt
+from gui.feed import Feed
 from gui.session import SPEEDS, LiquidationEvent, Session, _clock
 from gui.widgets import tips
 
@@ -37,6 +44,51 @@ GHOST_COLOR = "#f5a524"
 MARK_COLOR = "#2fb67c"
 SL_COLOR = "#d9822b"
 TP_COLOR = "#3fa7a0"
+
+
+def _show_level(line: pg.InfiniteLine, value: float | None, label: str) -> bool:
+    """Show ``line`` at ``value`` labelled ``label`` (hide it for None); True if anything changed.
+
+    Every frame re-quotes the position, but its levels rarely move: touching an unchanged line
+    would still re-lay out its label and repaint the plot.
+    """
+    if value is None:
+        if not line.isVisible():
+            return False
+        line.setVisible(False)
+        return True
+    changed = not line.isVisible()
+    if changed:
+        line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
+    if line.value() != value:
+        line.setValue(value)
+        changed = True
+    if line.label.format != label:
+        line.label.setFormat(label)
+        changed = True
+    return changed
+
+
+class MarkCurve(pg.PlotCurveItem):
+    """The mark-price line: draws the envelope it is given, reports the whole feed's bounds.
+
+    pyqtgraph asks :meth:`dataBounds` when it auto-ranges ("View all", the "A" button); the answer
+    comes from the feed's min/max pyramid in O(log n), so auto-ranging shows the whole history
+    although only the visible envelope is ever drawn.
+    """
+
+    def __init__(self, feed: Feed, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed = feed
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple[Any, Any]:
+        if self.feed.n == 0:
+            return (None, None)
+        if ax == 0:
+            return (0.0, self.feed.last_t)  # feed time starts at 0
+        lo, hi = orthoRange if orthoRange is not None else (-math.inf, math.inf)
+        r = self.feed.mark_range(lo, hi)
+        return (None, None) if r is None else r
 
 
 def _speed_text(s: int) -> str:
@@ -81,6 +133,7 @@ class QtMarkChart(QWidget):
 
         # ---- controls
         self.play_button = QPushButton()
+        self._play_state: tuple[bool, bool] | None = None
         self.play_button.setToolTip("Play or pause the mark-price feed (Space).")
         self.play_button.clicked.connect(session.toggle_play)
         self.reset_button = QPushButton("Reset")
@@ -124,27 +177,28 @@ class QtMarkChart(QWidget):
         pi.setMenuEnabled(True)
         self.plot.setMouseTracking(True)
         # A 1 px pen: wider pens cost Qt's raster engine twice the paint time per frame.
-        self.curve = pi.plot([], [], pen=pg.mkPen(MARK_COLOR, width=1), name="mark")
-        self.curve.setClipToView(True)
-        self.curve.setDownsampling(auto=True, method="peak")
-        # Peak mode keeps each pixel column's min and max, so one sample per pixel is exact enough
-        # (pyqtgraph's default of 5 draws five times the points for no visible gain).
-        self.curve.opts["autoDownsampleFactor"] = 1.0
+        self.curve = MarkCurve(session.feed, pen=pg.mkPen(MARK_COLOR, width=1), name="mark")
+        pi.addItem(self.curve)
+        self._drawn: tuple[Any, ...] = ()  # what the curve shows: (feed version, x0, x1, columns)
         self.curve.setToolTip("Mark price: the exchange's fair price, which drives uPnL and liquidation.")
 
         def level(color: str, text: str, style: Qt.PenStyle = Qt.PenStyle.SolidLine, pos: float = 0.05,
-                  movable: bool = False) -> pg.InfiniteLine:
+                  movable: bool = False, tip: str = "") -> pg.InfiniteLine:
             line = pg.InfiniteLine(angle=0, movable=movable, pen=pg.mkPen(color, width=1.5, style=style),
                                    label=text, labelOpts={"position": pos, "color": color, "movable": False,
                                                           "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
+            line.setToolTip(tip)
             pi.addItem(line, ignoreBounds=True)
             return line
 
-        self.entry_line = level(ENTRY_COLOR, "entry {value:,.1f}", pos=0.02)
-        self.liq_line = level(LIQ_COLOR, "liquidation {value:,.1f}", pos=0.02)
-        self.bankrupt_line = level(BANKRUPT_COLOR, "bankruptcy {value:,.1f}", Qt.PenStyle.DotLine, pos=0.02)
-        self.sl_line = level(SL_COLOR, "stop-loss {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35)
-        self.tp_line = level(TP_COLOR, "take-profit {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35)
+        self.entry_line = level(ENTRY_COLOR, "entry {value:,.1f}", pos=0.02, tip=tips.TIPS["entry"])
+        self.liq_line = level(LIQ_COLOR, "liquidation {value:,.1f}", pos=0.02, tip=tips.TIPS["liquidation_price"])
+        self.bankrupt_line = level(BANKRUPT_COLOR, "bankruptcy {value:,.1f}", Qt.PenStyle.DotLine, pos=0.02,
+                                   tip=tips.TIPS["bankruptcy_price"])
+        self.sl_line = level(SL_COLOR, "stop-loss {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35,
+                             tip=tips.TIPS["stop_loss"])
+        self.tp_line = level(TP_COLOR, "take-profit {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35,
+                             tip=tips.TIPS["take_profit"])
         self.ghost_line = level(GHOST_COLOR, "what-if liquidation {value:,.1f}", Qt.PenStyle.DashLine, pos=0.6)
         self.ghost_line.setVisible(False)
         self.fill_line = level(BANKRUPT_COLOR, "fill {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.6)
@@ -167,6 +221,9 @@ class QtMarkChart(QWidget):
         vb = pi.getViewBox()
         vb.disableAutoRange()  # following: _follow_view sets both ranges (clip-to-view needs x fixed)
         vb.sigRangeChangedManually.connect(lambda *_: self.follow_box.setChecked(False))
+        # Zooming, panning, following and resizing all come through here: redraw for the new view.
+        vb.sigXRangeChanged.connect(self._redraw_curve)
+        vb.sigResized.connect(self._redraw_curve)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         layout = QVBoxLayout(self)
@@ -204,32 +261,49 @@ class QtMarkChart(QWidget):
     # ------------------------------------------------------------------ updates
 
     def refresh_curve(self) -> None:
-        t, y = self.session.feed.view()
-        self.curve.setData(t, y)
+        feed = self.session.feed
         if not self.session.liquidations:
             self.liq_marker.setData([], [])
             self.liq_text.setText("")
             self.fill_line.setVisible(False)
-        if self.follow and len(t):
-            self._follow_view(t, y)
-        self.source_label.setText(f"{self.session.feed.source_name} feed · {len(t):,} points")
+        if self.follow:
+            self._follow_view()  # moves the view, which redraws the curve
+        self._redraw_curve()  # in case the view did not move
+        self.source_label.setText(f"{feed.source_name} feed · {feed.n:,} points")
         self._refresh_play_button(self.session.playing)
 
-    def _follow_view(self, t: Any = None, y: Any = None) -> None:
-        """Show the latest window of prices and every price level, so the distance is visible."""
-        if t is None or y is None:
-            t, y = self.session.feed.view()
-        if not len(t):
+    def _columns(self) -> int:
+        """Device pixels across the plot: the envelope keeps each one's lowest and highest mark."""
+        vb = self.plot.getPlotItem().getViewBox()
+        width = vb.width() * self.plot.devicePixelRatioF()
+        return max(math.ceil(width), 100)
+
+    def _redraw_curve(self, *_args: Any) -> None:
+        """Hand the curve the feed's envelope for the visible time range (nothing if unchanged)."""
+        feed = self.session.feed
+        vb = self.plot.getPlotItem().getViewBox()
+        (x0, x1), _y = vb.viewRange()
+        columns = self._columns()
+        key = (feed.version, x0, x1, columns)
+        if key == self._drawn:
             return
-        hi = float(t[-1])
+        self._drawn = key
+        t, y = feed.envelope(x0, x1, columns)
+        self.curve.setData(t, y)
+
+    def _follow_view(self) -> None:
+        """Show the latest window of prices and every price level, so the distance is visible."""
+        feed = self.session.feed
+        if not feed.n:
+            return
+        hi = feed.last_t
         window = max(self._window_s, 600.0)
         if hi < window:  # the whole history fits: show it all with room ahead
             x0, x1 = 0.0, max(hi * 1.15, 600.0)
         else:
             x0, x1 = hi - window, hi + window * 0.05
-        k = int(np.searchsorted(t, x0))
-        seen = y[k:]
-        levels = [float(seen.min()), float(seen.max())]
+        seen = feed.mark_range(x0)
+        levels = list(seen) if seen is not None else [feed.last_mark]
         for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line,
                      self.probe_line, self.sl_line, self.tp_line):
             if line.isVisible():
@@ -244,6 +318,7 @@ class QtMarkChart(QWidget):
         tick = self.session.tick
         fmt_value = self._fmt_price_label
         orders = self.session.orders() if q is not None else {}
+        moved = False
         for line, value, name in (
             (self.entry_line, None if q is None else q.position.entry_price, "entry"),
             (self.liq_line, None if q is None else q.liquidation_price, "liquidation"),
@@ -252,17 +327,10 @@ class QtMarkChart(QWidget):
             (self.tp_line, orders.get("take_profit"), "take-profit"),
         ):
             ok = value is not None and math.isfinite(value) and value > 0
-            line.setVisible(ok)
-            if ok:
-                line.setValue(value)
-                line.label.setFormat(f"{name} {fmt_value(value, tick)}")
-        if self.follow:
+            moved |= _show_level(line, value if ok else None, f"{name} {fmt_value(value, tick)}" if ok else "")
+        # Every new mark re-quotes; only a level that moved changes what the followed view must hold.
+        if moved and self.follow:
             self._follow_view()
-        self.entry_line.setToolTip(tips.TIPS["entry"])
-        self.liq_line.setToolTip(tips.TIPS["liquidation_price"])
-        self.bankrupt_line.setToolTip(tips.TIPS["bankruptcy_price"])
-        self.sl_line.setToolTip(tips.TIPS["stop_loss"])
-        self.tp_line.setToolTip(tips.TIPS["take_profit"])
 
     @staticmethod
     def _fmt_price_label(value: float, tick: float) -> str:
@@ -273,11 +341,8 @@ class QtMarkChart(QWidget):
         after = None if result is None else result.after
         lp = math.nan if after is None else after.liquidation_price
         ok = result is not None and math.isfinite(lp) and lp > 0
-        self.ghost_line.setVisible(ok)
-        if ok:
-            self.ghost_line.setValue(lp)
-            self.ghost_line.label.setFormat(f"what-if liquidation {self._fmt_price_label(lp, self.session.tick)}")
-        if self.follow:
+        text = f"what-if liquidation {self._fmt_price_label(lp, self.session.tick)}" if ok else ""
+        if _show_level(self.ghost_line, lp if ok else None, text) and self.follow:
             self._follow_view()
 
     def _on_liquidated(self, ev: LiquidationEvent) -> None:
@@ -292,10 +357,14 @@ class QtMarkChart(QWidget):
         self.fill_line.label.setFormat(f"fill {self._fmt_price_label(ev.fill_price, self.session.tick)}")
 
     def _refresh_play_button(self, playing: bool) -> None:
+        enabled = not self.session.feed.finished or playing
+        if (playing, enabled) == self._play_state:
+            return  # called every frame: a new icon would re-lay out the bar each time
+        self._play_state = (playing, enabled)
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
         self.play_button.setIcon(self.style().standardIcon(icon))
         self.play_button.setText("Pause" if playing else "Play")
-        self.play_button.setEnabled(not self.session.feed.finished or playing)
+        self.play_button.setEnabled(enabled)
 
     def _refresh_speed(self, speed: int) -> None:
         i = self.speed_combo.findData(speed)
