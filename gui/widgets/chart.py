@@ -15,7 +15,7 @@ as at 10,000,000.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyqtgraph as pg
@@ -46,27 +46,19 @@ SL_COLOR = "#d9822b"
 TP_COLOR = "#3fa7a0"
 
 
-def _show_level(line: pg.InfiniteLine, value: float | None, label: str) -> bool:
-    """Show ``line`` at ``value`` labelled ``label`` (hide it for None); True if anything changed.
-
-    Every frame re-quotes the position, but its levels rarely move: touching an unchanged line
-    would still re-lay out its label and repaint the plot.
-    """
-    if value is None:
-        if not line.isVisible():
-            return False
-        line.setVisible(False)
-        return True
-    changed = not line.isVisible()
-    if changed:
-        line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
-    if line.value() != value:
-        line.setValue(value)
-        changed = True
-    if line.label.format != label:
-        line.label.setFormat(label)
-        changed = True
-    return changed
+PROBE_COLOR = "#9b7ede"
+FOLLOW_Y_FILL: Final = 0.6  # following, the price range is refitted once what it must show fills less
+# The horizontal price lines: colour, label, pen style, label position along the line, tooltip.
+_LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
+    "entry": (ENTRY_COLOR, "entry", Qt.PenStyle.SolidLine, 0.02, tips.TIPS["entry"]),
+    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.02, tips.TIPS["liquidation_price"]),
+    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.02, tips.TIPS["bankruptcy_price"]),
+    "stop_loss": (SL_COLOR, "stop-loss", Qt.PenStyle.DashDotLine, 0.35, tips.TIPS["stop_loss"]),
+    "take_profit": (TP_COLOR, "take-profit", Qt.PenStyle.DashDotLine, 0.35, tips.TIPS["take_profit"]),
+    "ghost": (GHOST_COLOR, "what-if liquidation", Qt.PenStyle.DashLine, 0.6, ""),
+    "fill": (BANKRUPT_COLOR, "fill", Qt.PenStyle.DashDotLine, 0.6, ""),
+    "probe": (PROBE_COLOR, "what-if mark", Qt.PenStyle.DashLine, 0.85, ""),
+}
 
 
 class MarkCurve(pg.PlotCurveItem):
@@ -133,6 +125,7 @@ class QtMarkChart(QWidget):
 
         # ---- controls
         self.play_button = QPushButton()
+        self._marked = False  # a liquidation is marked on the chart
         self._play_state: tuple[bool, bool] | None = None
         self.play_button.setToolTip("Play or pause the mark-price feed (Space).")
         self.play_button.clicked.connect(session.toggle_play)
@@ -182,32 +175,14 @@ class QtMarkChart(QWidget):
         self._drawn: tuple[Any, ...] = ()  # what the curve shows: (feed version, x0, x1, columns)
         self.curve.setToolTip("Mark price: the exchange's fair price, which drives uPnL and liquidation.")
 
-        def level(color: str, text: str, style: Qt.PenStyle = Qt.PenStyle.SolidLine, pos: float = 0.05,
-                  movable: bool = False, tip: str = "") -> pg.InfiniteLine:
-            line = pg.InfiniteLine(angle=0, movable=movable, pen=pg.mkPen(color, width=1.5, style=style),
-                                   label=text, labelOpts={"position": pos, "color": color, "movable": False,
-                                                          "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
-            line.setToolTip(tip)
-            pi.addItem(line, ignoreBounds=True)
-            return line
-
-        self.entry_line = level(ENTRY_COLOR, "entry {value:,.1f}", pos=0.02, tip=tips.TIPS["entry"])
-        self.liq_line = level(LIQ_COLOR, "liquidation {value:,.1f}", pos=0.02, tip=tips.TIPS["liquidation_price"])
-        self.bankrupt_line = level(BANKRUPT_COLOR, "bankruptcy {value:,.1f}", Qt.PenStyle.DotLine, pos=0.02,
-                                   tip=tips.TIPS["bankruptcy_price"])
-        self.sl_line = level(SL_COLOR, "stop-loss {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35,
-                             tip=tips.TIPS["stop_loss"])
-        self.tp_line = level(TP_COLOR, "take-profit {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35,
-                             tip=tips.TIPS["take_profit"])
-        self.ghost_line = level(GHOST_COLOR, "what-if liquidation {value:,.1f}", Qt.PenStyle.DashLine, pos=0.6)
-        self.ghost_line.setVisible(False)
-        self.fill_line = level(BANKRUPT_COLOR, "fill {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.6)
-        self.fill_line.setVisible(False)
-        self.probe_line = level("#9b7ede", "what-if mark {value:,.1f}", Qt.PenStyle.DashLine, pos=0.85,
-                                movable=True)
-        self.probe_line.setVisible(False)
-        self.probe_line.setHoverPen(pg.mkPen("#9b7ede", width=3))
-        self.probe_line.sigPositionChanged.connect(self._on_probe_moved)
+        # The price levels: entry, liquidation and bankruptcy at once; the others (stop-loss,
+        # take-profit, what-if, fill, probe) the first time they are shown, so that a start-up and
+        # every frame pay nothing for lines nobody sees (pyqtgraph moves each line's label on
+        # every view change, hidden or not).
+        self._lines: dict[str, pg.InfiniteLine] = {}
+        self.entry_line = self._line("entry")
+        self.liq_line = self._line("liquidation")
+        self.bankrupt_line = self._line("bankruptcy")
         self.liq_marker = pg.ScatterPlotItem(size=16, symbol="x", pen=pg.mkPen(LIQ_COLOR, width=3),
                                              brush=pg.mkBrush(LIQ_COLOR))
         pi.addItem(self.liq_marker)
@@ -243,6 +218,60 @@ class QtMarkChart(QWidget):
         self.refresh_curve()
         self.refresh_levels()
 
+    # ------------------------------------------------------------------ price levels
+
+    def _line(self, name: str) -> pg.InfiniteLine:
+        """The price line ``name`` of :data:`_LEVELS`, created (hidden unless a main level) on first use."""
+        line = self._lines.get(name)
+        if line is not None:
+            return line
+        color, text, style, pos, tip = _LEVELS[name]
+        probe = name == "probe"
+        line = pg.InfiniteLine(angle=0, movable=probe, pen=pg.mkPen(color, width=1.5, style=style),
+                               label=text + " {value:,.1f}",
+                               labelOpts={"position": pos, "color": color, "movable": False,
+                                          "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
+        line.setToolTip(tip)
+        if name not in ("entry", "liquidation", "bankruptcy"):
+            line.setVisible(False)
+        if probe:
+            line.setHoverPen(pg.mkPen(color, width=3))
+            line.sigPositionChanged.connect(self._on_probe_moved)
+        self.plot.getPlotItem().addItem(line, ignoreBounds=True)
+        self._lines[name] = line
+        return line
+
+    sl_line = property(lambda self: self._line("stop_loss"))
+    tp_line = property(lambda self: self._line("take_profit"))
+    ghost_line = property(lambda self: self._line("ghost"))
+    fill_line = property(lambda self: self._line("fill"))
+    probe_line = property(lambda self: self._line("probe"))
+
+    def _set_level(self, name: str, value: float | None, price_text: str = "") -> bool:
+        """Show line ``name`` at ``value`` labelled with ``price_text`` (hide it for None).
+
+        True if anything changed. Every frame re-quotes the position, but its levels rarely move:
+        touching an unchanged line would still re-lay out its label and repaint the plot.
+        """
+        line = self._lines.get(name)
+        if value is None:
+            if line is None or not line.isVisible():
+                return False
+            line.setVisible(False)
+            return True
+        line = line or self._line(name)
+        changed = not line.isVisible()
+        if changed:
+            line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
+        if line.value() != value:
+            line.setValue(value)
+            changed = True
+        label = f"{_LEVELS[name][1]} {price_text}"
+        if line.label.format != label:
+            line.label.setFormat(label)
+            changed = True
+        return changed
+
     # ------------------------------------------------------------------ theme
 
     def apply_palette(self) -> None:
@@ -262,10 +291,11 @@ class QtMarkChart(QWidget):
 
     def refresh_curve(self) -> None:
         feed = self.session.feed
-        if not self.session.liquidations:
+        if self._marked and not self.session.liquidations:  # the feed was reset: clear the marks
+            self._marked = False
             self.liq_marker.setData([], [])
             self.liq_text.setText("")
-            self.fill_line.setVisible(False)
+            self._set_level("fill", None)
         if self.follow:
             self._follow_view()  # moves the view, which redraws the curve
         self._redraw_curve()  # in case the view did not move
@@ -304,14 +334,18 @@ class QtMarkChart(QWidget):
             x0, x1 = hi - window, hi + window * 0.05
         seen = feed.mark_range(x0)
         levels = list(seen) if seen is not None else [feed.last_mark]
-        for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line,
-                     self.probe_line, self.sl_line, self.tp_line):
-            if line.isVisible():
-                levels.append(float(line.value()))
+        levels += [float(line.value()) for line in self._lines.values() if line.isVisible()]
         lo, top = min(levels), max(levels)
         pad = max((top - lo) * 0.06, abs(top) * 1e-4)
         vb = self.plot.getPlotItem().getViewBox()
-        vb.setRange(xRange=(x0, x1), yRange=(lo - pad, top + pad), padding=0, update=True)
+        y0, y1 = vb.viewRange()[1]
+        # The price axis stays while everything fits with some room and still fills most of it:
+        # rescaling at every new extreme or edit would make the chart jitter, and redraw the axis
+        # and move every label each time.
+        fits = (y0 <= lo - pad / 3 and top + pad / 3 <= y1
+                and top - lo + 2 * pad >= FOLLOW_Y_FILL * (y1 - y0))
+        y_range = (y0, y1) if fits else (lo - pad, top + pad)
+        vb.setRange(xRange=(x0, x1), yRange=y_range, padding=0, update=True)
 
     def refresh_levels(self) -> None:
         q = self.session.position_quote
@@ -319,15 +353,15 @@ class QtMarkChart(QWidget):
         fmt_value = self._fmt_price_label
         orders = self.session.orders() if q is not None else {}
         moved = False
-        for line, value, name in (
-            (self.entry_line, None if q is None else q.position.entry_price, "entry"),
-            (self.liq_line, None if q is None else q.liquidation_price, "liquidation"),
-            (self.bankrupt_line, None if q is None else q.bankruptcy_price, "bankruptcy"),
-            (self.sl_line, orders.get("stop_loss"), "stop-loss"),
-            (self.tp_line, orders.get("take_profit"), "take-profit"),
+        for name, value in (
+            ("entry", None if q is None else q.position.entry_price),
+            ("liquidation", None if q is None else q.liquidation_price),
+            ("bankruptcy", None if q is None else q.bankruptcy_price),
+            ("stop_loss", orders.get("stop_loss")),
+            ("take_profit", orders.get("take_profit")),
         ):
             ok = value is not None and math.isfinite(value) and value > 0
-            moved |= _show_level(line, value if ok else None, f"{name} {fmt_value(value, tick)}" if ok else "")
+            moved |= self._set_level(name, value if ok else None, fmt_value(value, tick) if ok else "")
         # Every new mark re-quotes; only a level that moved changes what the followed view must hold.
         if moved and self.follow:
             self._follow_view()
@@ -341,8 +375,8 @@ class QtMarkChart(QWidget):
         after = None if result is None else result.after
         lp = math.nan if after is None else after.liquidation_price
         ok = result is not None and math.isfinite(lp) and lp > 0
-        text = f"what-if liquidation {self._fmt_price_label(lp, self.session.tick)}" if ok else ""
-        if _show_level(self.ghost_line, lp if ok else None, text) and self.follow:
+        text = self._fmt_price_label(lp, self.session.tick) if ok else ""
+        if self._set_level("ghost", lp if ok else None, text) and self.follow:
             self._follow_view()
 
     def _on_liquidated(self, ev: LiquidationEvent) -> None:
@@ -351,10 +385,8 @@ class QtMarkChart(QWidget):
         self.liq_marker.setData(xs, ys)
         self.liq_text.setText(f"liquidated · filled at {fmt.price(ev.fill_price, self.session.tick)}")
         self.liq_text.setPos(ev.t_s, ev.mark)
-        # Visible first: pyqtgraph skips relabelling a hidden line.
-        self.fill_line.setVisible(True)
-        self.fill_line.setValue(ev.fill_price)
-        self.fill_line.label.setFormat(f"fill {self._fmt_price_label(ev.fill_price, self.session.tick)}")
+        self._marked = True
+        self._set_level("fill", ev.fill_price, self._fmt_price_label(ev.fill_price, self.session.tick))
 
     def _refresh_play_button(self, playing: bool) -> None:
         enabled = not self.session.feed.finished or playing
@@ -389,10 +421,10 @@ class QtMarkChart(QWidget):
     def _set_probe(self, on: bool) -> None:
         if on:
             self.probe_line.setValue(self.session.live_mark)
-        self.probe_line.setVisible(on)
-        if on:
+            self.probe_line.setVisible(True)
             self._on_probe_moved()
         else:
+            self._set_level("probe", None)
             self.readout.setText("")
 
     def _on_probe_moved(self, *_args: Any) -> None:

@@ -7,9 +7,10 @@ contract tick, "--" where there is none). Hovering a number shows what it means 
 from __future__ import annotations
 
 import math
+import time
 from typing import Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -28,6 +29,10 @@ from gui.widgets.tips import TIPS
 
 WARN_RATIO: Final = 0.5  # gauge turns amber
 DANGER_RATIO: Final = 0.8  # and red; 100 % liquidates
+# While only the streamed mark moves, the Arithmetic pane is rewritten at most this often: laying
+# out its HTML costs more than the rest of a playback frame, and text changing 60 times a second
+# cannot be read anyway. Edits, selections and liquidations rewrite it at once.
+DETAILS_INTERVAL_S: Final = 0.1
 
 ROWS: Final = (
     ("entry_price", "Entry"),
@@ -115,6 +120,12 @@ class QtResults(QWidget):
         layout.addWidget(dbox, 1)
 
         self._shown: dict[str, tuple[object, ...]] = {}  # what each part shows now, see _changed
+        self._details_key: tuple[object, ...] = ()  # what the Arithmetic pane was last written for
+        self._details_at = -math.inf  # and when (time.monotonic)
+        self._details_pending = ""
+        self._details_timer = QTimer(self)
+        self._details_timer.setSingleShot(True)
+        self._details_timer.timeout.connect(lambda: self._set_details(self._details_pending))
         session.resultsChanged.connect(self.refresh)
         session.liquidated.connect(lambda _ev: self.refresh())
         self.refresh()
@@ -185,7 +196,16 @@ class QtResults(QWidget):
                 label.setToolTip(tip)
         self._set_gauge(q)
         lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in explain.items()]
-        self._set_details("<br>".join(lines))
+        html = "<br>".join(lines)
+        key = (s.scenario, s.selected, len(s.liquidations))
+        wait = self._details_at + DETAILS_INTERVAL_S - time.monotonic()
+        if key == self._details_key and wait > 0:  # only the mark moved, and very recently
+            self._details_pending = html
+            if not self._details_timer.isActive():
+                self._details_timer.start(max(1, math.ceil(wait * 1000)))
+        else:
+            self._details_key = key
+            self._set_details(html)
         if ev is not None:
             self._set_status(ev.describe(tick), "danger")
         elif q.liquidatable_now:
@@ -196,8 +216,10 @@ class QtResults(QWidget):
             self._set_status("", "")
 
     def _set_details(self, text: str, *, plain: bool = False) -> None:
+        self._details_timer.stop()
         if not self._changed("details", text, plain):  # re-laying out the document costs a frame's time
             return
+        self._details_at = time.monotonic()
         if plain:
             self.details.setPlainText(text)
         else:
