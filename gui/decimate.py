@@ -197,8 +197,8 @@ class MinMaxPyramid:
         rows = np.arange(len(c))
         return c[rows, v.argmin(axis=1)], c[rows, v.argmax(axis=1)]
 
-    def envelope_indices(self, t: FloatArray, y: FloatArray, x0: float, x1: float,
-                         columns: int) -> IndexArray | None:
+    def envelope_indices(self, t: FloatArray, y: FloatArray, x0: float, x1: float, columns: int, *,
+                         first_column: int = 0) -> IndexArray | None:
         """Indices of the points to draw for the x-range ``[x0, x1]`` on ``columns`` pixel columns.
 
         None means "all of :func:`visible_span`": with fewer than :data:`RAW_POINTS_PER_COLUMN`
@@ -206,13 +206,16 @@ class MinMaxPyramid:
         before ``x0`` (if any), then for each pixel column that holds points its lowest and its
         highest point in time order (the same index twice where they coincide), then the point just
         after ``x1``, so the line runs to the plot's edges. Column ``c`` holds the points with
-        ``x0 + c (x1 - x0) / columns <= t <`` the next edge; the last one includes ``x1``.
+        ``column_edges(x0, x1, columns)[c] <= t <`` the next edge; the last one includes ``x1``.
+
+        ``first_column > 0`` gives only the columns from that one on (and the point after ``x1``),
+        never None: what :class:`EnvelopeCache` appends to the columns that did not change.
         """
         columns = max(int(columns), 1)
         i0, i1 = visible_span(t, x0, x1)
-        if i1 - i0 < RAW_POINTS_PER_COLUMN * columns:
+        if first_column == 0 and i1 - i0 < RAW_POINTS_PER_COLUMN * columns:
             return None
-        edges = np.searchsorted(t, x0 + (x1 - x0) * (np.arange(columns + 1) / columns), side="left")
+        edges = np.searchsorted(t, column_edges(x0, x1, columns)[first_column:], side="left")
         edges[-1] = np.searchsorted(t, x1, side="right")
         starts, stops = edges[:-1], edges[1:]
         held = stops > starts
@@ -220,9 +223,65 @@ class MinMaxPyramid:
         inner = np.empty(2 * len(imin), dtype=np.intp)
         inner[0::2] = np.minimum(imin, imax)
         inner[1::2] = np.maximum(imin, imax)
-        before = [i0] if i0 < edges[0] else []
+        before = [i0] if first_column == 0 and i0 < edges[0] else []
         after = [i1 - 1] if i1 - 1 >= edges[-1] else []
         return np.concatenate((np.array(before, dtype=np.intp), inner, np.array(after, dtype=np.intp)))
+
+
+def column_edges(x0: float, x1: float, columns: int) -> FloatArray:
+    """The ``columns + 1`` edges of the pixel columns across ``[x0, x1]`` (the same numbers every time)."""
+    return x0 + (x1 - x0) * (np.arange(columns + 1) / columns)
+
+
+class EnvelopeCache:
+    """The last envelope asked for, extended instead of recomputed while its view stays put.
+
+    A followed chart often keeps its view for several frames while points arrive at its right end.
+    Appended points can only change the pixel column of the previous last point and those after
+    it, so only those are recomputed; the result is the same, to the bit, as a full
+    :func:`envelope`. The owner calls :meth:`clear` whenever the series is cut back or replaced.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[float, float, int] | None = None
+        self._n = 0
+        self._t = np.empty(0)
+        self._y = np.empty(0)
+
+    def clear(self) -> None:
+        self._key = None
+
+    def envelope(self, t: FloatArray, y: FloatArray, pyramid: MinMaxPyramid, x0: float, x1: float,
+                 columns: int) -> tuple[FloatArray, FloatArray]:
+        """:func:`envelope` of the series for the view, reusing the last one's unchanged columns."""
+        columns = max(int(columns), 1)
+        key = (x0, x1, columns)
+        n = len(t)
+        if key == self._key and 0 < self._n <= n:
+            if self._n == n:
+                return self._t, self._y
+            edge_x = column_edges(x0, x1, columns)
+            col = min(int(np.searchsorted(edge_x, t[self._n - 1], side="right")) - 1, columns - 1)
+            if col > 0:
+                idx = pyramid.envelope_indices(t, y, x0, x1, columns, first_column=col)
+                keep = self._t < edge_x[col]
+                self._t = np.concatenate((self._t[keep], t[idx]))
+                self._y = np.concatenate((self._y[keep], y[idx]))
+                self._n = n
+                self._freeze()
+                return self._t, self._y
+        idx = pyramid.envelope_indices(t, y, x0, x1, columns)
+        if idx is None:  # raw points: cheap, and no envelope to extend
+            self._key = None
+            i0, i1 = visible_span(t, x0, x1)
+            return t[i0:i1].copy(), y[i0:i1].copy()
+        self._key, self._n, self._t, self._y = key, n, t[idx], y[idx]
+        self._freeze()
+        return self._t, self._y
+
+    def _freeze(self) -> None:
+        self._t.flags.writeable = False  # handed out on every hit: nobody may change them
+        self._y.flags.writeable = False
 
 
 def visible_span(t: FloatArray, x0: float, x1: float) -> tuple[int, int]:

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.prices import SECONDS_PER_YEAR, PricePath, gbm_path
-from gui.decimate import MinMaxPyramid, envelope
+from gui.decimate import EnvelopeCache, MinMaxPyramid
 
 FloatArray = NDArray[np.float64]
 
@@ -46,6 +46,7 @@ class Feed:
         self._y = np.empty(capacity, dtype=np.float64)
         self.n = 0
         self.pyramid = MinMaxPyramid()
+        self._envelopes = EnvelopeCache()
         self.version = 0  # changes whenever the history does (append, truncate, reset)
         self.replay: PricePath | None = None
         self.source_name = "simulated"
@@ -63,6 +64,7 @@ class Feed:
         self._chunk = 0
         self.n = 0
         self.pyramid.truncate(0)
+        self._envelopes.clear()
         if self.replay is not None:
             self._append(self.replay.t[:1] - self.replay.t[0], self.replay.mark[:1])
             self._pos = 1
@@ -108,10 +110,12 @@ class Feed:
         """What a plot ``columns`` pixels wide showing feed times ``[x0, x1]`` needs to draw.
 
         The raw points when there are few, else each pixel column's lowest and highest mark in time
-        order (:func:`gui.decimate.envelope`); new arrays, O(columns) whatever the history's length.
+        order (:func:`gui.decimate.envelope`), O(columns) whatever the history's length. While the
+        view stays, only the columns that new points reach are recomputed
+        (:class:`gui.decimate.EnvelopeCache`); the arrays are the feed's: do not write to them.
         """
         t, y = self.view()
-        return envelope(t, y, self.pyramid, x0, x1, columns)
+        return self._envelopes.envelope(t, y, self.pyramid, x0, x1, columns)
 
     def mark_range(self, x0: float = -math.inf, x1: float = math.inf) -> tuple[float, float] | None:
         """Lowest and highest mark at feed times ``x0 <= t <= x1`` (None if none), in O(log n)."""
@@ -180,6 +184,7 @@ class Feed:
             self._pending_t = np.empty(0)
         self.n = n
         self.pyramid.truncate(n)
+        self._envelopes.clear()
         self.version += 1
 
     def fill_history(self, n_points: int) -> None:

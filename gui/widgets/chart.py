@@ -328,17 +328,24 @@ class QtMarkChart(QWidget):
             return
         hi = feed.last_t
         window = max(self._window_s, 600.0)
-        if hi < window:  # the whole history fits: show it all with room ahead
-            x0, x1 = 0.0, max(hi * 1.15, 600.0)
-        else:
-            x0, x1 = hi - window, hi + window * 0.05
-        seen = feed.mark_range(x0)
-        levels = list(seen) if seen is not None else [feed.last_mark]
+        vb = self.plot.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        # A view that moves changes both axes and every label: move it only when it shows.
+        if hi < window:  # the whole history fits: show it all, with room ahead that is refitted
+            if not (x0 == 0.0 and hi <= 0.97 * x1 and x1 <= max(hi * 1.3, 600.0)):  # in steps
+                x0, x1 = 0.0, max(hi * 1.15, 600.0)
+        else:  # the latest window, scrolled by whole pixels (a frame adds a fraction of one)
+            span = window * 1.05
+            pixel = span / self._columns()
+            x1 = math.ceil((hi + window * 0.05) / pixel) * pixel
+            x0 = x1 - span
+        # Every point from x0 on is in view, and the envelope keeps each column's lowest and highest.
+        t, y = feed.envelope(x0, x1, self._columns())
+        seen = y[t >= x0]
+        levels = [float(seen.min()), float(seen.max())] if seen.size else [feed.last_mark]
         levels += [float(line.value()) for line in self._lines.values() if line.isVisible()]
         lo, top = min(levels), max(levels)
         pad = max((top - lo) * 0.06, abs(top) * 1e-4)
-        vb = self.plot.getPlotItem().getViewBox()
-        y0, y1 = vb.viewRange()[1]
         # The price axis stays while everything fits with some room and still fills most of it:
         # rescaling at every new extreme or edit would make the chart jitter, and redraw the axis
         # and move every label each time.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInputError
-from gui.decimate import RAW_POINTS_PER_COLUMN, MinMaxPyramid, envelope, visible_span
+from gui.decimate import RAW_POINTS_PER_COLUMN, EnvelopeCache, MinMaxPyramid, envelope, visible_span
 
 
 def series(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,3 +168,26 @@ def test_refuses_what_it_cannot_draw():
         p.extremes(np.array([1.0, 2.0, 3.0]), 2, 2)
     with pytest.raises(InvalidInputError, match="base_log2"):
         MinMaxPyramid(base_log2=0)
+
+
+def test_an_envelope_extended_frame_by_frame_is_the_one_computed_afresh():
+    t, y = series(60_000, 6)
+    p = MinMaxPyramid()
+    cache = EnvelopeCache()
+    rng = np.random.default_rng(6)
+    views = [(0.0, float(t[-1]) * 1.05, 700), (float(t[20_000]), float(t[40_000]), 300),
+             (float(t[100]), float(t[400]), 900)]  # the whole future, a window, a zoom (raw points)
+    n = 1
+    while n < len(y):
+        n = min(n + int(rng.integers(1, 400)), len(y))
+        p.update(y[:n])
+        x0, x1, columns = views[(n // 15_000) % len(views)]  # the view changes now and then
+        got = cache.envelope(t[:n], y[:n], p, x0, x1, columns)
+        want = envelope(t[:n], y[:n], p, x0, x1, columns)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    # Cut back (a liquidation): the owner clears the cache, and the envelope is the shorter one's.
+    p.truncate(30_000)
+    cache.clear()
+    got = cache.envelope(t[:30_000], y[:30_000], p, *views[0])
+    want = envelope(t[:30_000], y[:30_000], p, *views[0])
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
