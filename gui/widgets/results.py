@@ -108,6 +108,9 @@ class QtResults(QWidget):
         self.details.setObjectName("arithmetic")
         self.details.setToolTip("The arithmetic behind each number, with the position's numbers filled in.")
         self.details.setMinimumHeight(60)
+        # The text is usually taller than the pane. A scroll bar that may come and go makes every
+        # rewrite lay the document out twice (without it, then with it) and move the viewport.
+        self.details.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         dbox = QGroupBox("Arithmetic")
         dl = QVBoxLayout(dbox)
         dl.setContentsMargins(4, 4, 4, 4)
