@@ -263,11 +263,14 @@ class QtMarkChart(QWidget):
         changed = not line.isVisible()
         if changed:
             line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
+        label = f"{_LEVELS[name][1]} {price_text}"
         if line.value() != value:
+            # setValue relabels the line with its label's format: set that first, and lay the
+            # label's text out once rather than twice.
+            line.label.format = label
             line.setValue(value)
             changed = True
-        label = f"{_LEVELS[name][1]} {price_text}"
-        if line.label.format != label:
+        elif line.label.format != label:
             line.label.setFormat(label)
             changed = True
         return changed
