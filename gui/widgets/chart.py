@@ -72,8 +72,20 @@ class MarkCurve(pg.PlotCurveItem):
     def __init__(self, feed: Feed, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.feed = feed
+        self._bounding = False
+
+    def boundingRect(self) -> Any:
+        # pyqtgraph bounds the painted item by dataBounds, which here answers for the whole history:
+        # bound what is drawn instead (and spare every repaint a query of the pyramid).
+        self._bounding = True
+        try:
+            return super().boundingRect()
+        finally:
+            self._bounding = False
 
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple[Any, Any]:
+        if self._bounding:
+            return super().dataBounds(ax, frac, orthoRange)
         if self.feed.n == 0:
             return (None, None)
         if ax == 0:
@@ -194,7 +206,7 @@ class QtMarkChart(QWidget):
             item.setVisible(False)
             pi.addItem(item, ignoreBounds=True)
         vb = pi.getViewBox()
-        vb.disableAutoRange()  # following: _follow_view sets both ranges (clip-to-view needs x fixed)
+        vb.disableAutoRange()  # following, _follow_view sets both ranges; View all asks MarkCurve.dataBounds
         vb.sigRangeChangedManually.connect(lambda *_: self.follow_box.setChecked(False))
         # Zooming, panning, following and resizing all come through here: redraw for the new view.
         vb.sigXRangeChanged.connect(self._redraw_curve)
