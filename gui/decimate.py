@@ -16,7 +16,8 @@ So the drawn minimum and maximum of every column are the raw series' own, exactl
 
 Costs: appending ``m`` points updates ``O(m)`` blocks plus ``O(1)`` per level that gains a block;
 truncating is ``O(1)``; the extremes of any range cost ``O(log n)``, an envelope
-``O(columns * log(points per column))``. Nothing else depends on the history's length.
+``O(columns * log(points per column))``, and :class:`EnvelopeCache` recomputes only the columns
+that new points reach while the view stays. Nothing else depends on the history's length.
 Memory: two ``intp`` indices per block of ``2**base`` points or more, about ``2 n`` bytes
 (``base = 4``) beside the ``16 n`` bytes of the series itself.
 
@@ -48,7 +49,7 @@ from core.errors import InvalidInputError
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
 
-BASE_LOG2: Final = 4  # the finest stored blocks hold 16 points; finer levels are computed from the raw points
+BASE_LOG2: Final = 4  # the finest stored blocks hold 16 points; shorter runs are read from the raw points
 RAW_POINTS_PER_COLUMN: Final = 4  # below this many visible points per pixel column, draw the raw points
 
 

@@ -2,9 +2,9 @@
 
 The history lives in preallocated numpy buffers (``t`` and ``mark``) that grow by doubling, so a
 million points cost two float64 arrays and appending a frame's worth of points is a slice copy. A
-:class:`~gui.decimate.MinMaxPyramid` follows every append and truncation (O(new points)), so the
-chart asks :meth:`Feed.envelope` for what one view's pixels need and :meth:`Feed.mark_range` for the
-lowest and highest mark in a time window, neither ever reading the whole history.
+:class:`~gui.decimate.MinMaxPyramid` follows every append and truncation (O(new points)): the
+chart asks :meth:`Feed.envelope` for what one view's pixels need, and :meth:`Feed.mark_range` gives
+the lowest and highest mark in any time window (for View all), neither reading the whole history.
 
 The prices themselves come from ``core.prices``: :func:`core.prices.gbm_path` generates the stream
 in chunks (chunk ``k`` is seeded from the feed seed and ``k``, and starts at the previous chunk's last

@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import InvalidInputError
 from gui.decimate import RAW_POINTS_PER_COLUMN, EnvelopeCache, MinMaxPyramid, envelope, visible_span
+from gui.feed import Feed
 
 
 def series(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,3 +192,24 @@ def test_an_envelope_extended_frame_by_frame_is_the_one_computed_afresh():
     got = cache.envelope(t[:30_000], y[:30_000], p, *views[0])
     want = envelope(t[:30_000], y[:30_000], p, *views[0])
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_the_feed_keeps_its_pyramid_through_appends_cuts_and_resets():
+    feed = Feed(s0=100.0, seed=3, volatility=0.8, capacity=1024)  # small: the buffers double often
+    rng = np.random.default_rng(3)
+    for step in range(60):
+        if step % 17 == 16:
+            feed.reset()
+        elif step % 7 == 6:
+            feed.truncate(int(rng.integers(1, feed.n + 1)))  # what a liquidation does
+        else:
+            feed.advance(int(rng.integers(1, 5_000)))
+        t, y = feed.view()
+        a, b = sorted(rng.uniform(-10.0, t[-1] + 10.0, 2))
+        inside = y[(t >= a) & (t <= b)]
+        want = (inside.min(), inside.max()) if inside.size else None
+        assert feed.mark_range(a, b) == want
+        assert feed.mark_range() == (y.min(), y.max())
+        got = feed.envelope(0.0, float(t[-1]), 300)
+        exp = envelope(t, y, feed.pyramid, 0.0, float(t[-1]), 300)
+        assert np.array_equal(got[0], exp[0]) and np.array_equal(got[1], exp[1])
