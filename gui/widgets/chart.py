@@ -346,8 +346,8 @@ class QtMarkChart(QWidget):
         vb = self.plot.getPlotItem().getViewBox()
         (x0, x1), (y0, y1) = vb.viewRange()
         # A view that moves changes both axes and every label: move it only when it shows.
-        if hi < window:  # the whole history fits: show it all, with room ahead that is refitted
-            if not (x0 == 0.0 and hi <= 0.97 * x1 and x1 <= max(hi * 1.3, 600.0)):  # in steps
+        if hi < window:  # the whole history fits: show it all, with room ahead refitted in steps
+            if not (x0 == 0.0 and hi <= 0.9 * x1 and x1 <= max(hi * 1.3, 600.0)):
                 x0, x1 = 0.0, max(hi * 1.15, 600.0)
         else:  # the latest window, scrolled by whole pixels (a frame adds a fraction of one)
             span = window * 1.05
