@@ -366,6 +366,8 @@ class QtMarkChart(QWidget):
         # and move every label each time.
         fits = (y0 <= lo - pad / 3 and top + pad / 3 <= y1
                 and top - lo + 2 * pad >= FOLLOW_Y_FILL * (y1 - y0))
+        if fits and [x0, x1] == vb.viewRange()[0]:
+            return  # nothing moves (most frames and edits): spare pyqtgraph's range bookkeeping
         y_range = (y0, y1) if fits else (lo - pad, top + pad)
         vb.setRange(xRange=(x0, x1), yRange=y_range, padding=0, update=True)
 
