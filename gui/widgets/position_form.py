@@ -50,6 +50,23 @@ def _spin(decimals: int, lo: float, hi: float, suffix: str = "", step: float = 1
     return w
 
 
+def _set_items(combo: QComboBox, items: list[str]) -> None:
+    """Give ``combo`` these items, leaving it alone when it has them already.
+
+    The form refreshes after every edit; refilling an unchanged combo box would reset its model and
+    re-lay out and repaint the form each time.
+    """
+    if [combo.itemText(i) for i in range(combo.count())] != items:
+        combo.clear()
+        combo.addItems(items)
+
+
+def _set_value(spin: QDoubleSpinBox, value: float) -> None:
+    """Show ``value`` in ``spin``; Qt repaints a spin box on every setValue, even an unchanged one."""
+    if spin.value() != round(value, spin.decimals()):
+        spin.setValue(value)
+
+
 class QtPositionForm(QWidget):
     """Profile, symbol, side, size or notional, entry, leverage, mode, margin or wallet, mark."""
 
@@ -272,19 +289,20 @@ class QtPositionForm(QWidget):
             contract = s.profile.contract(p.symbol)
             decimals = max(0, -math.floor(math.log10(contract.tick_size) + 1e-9))
             for w in (self.entry, self.mark):
-                w.setDecimals(max(decimals, 2))
-            self.symbol.setCurrentIndex(self.symbol.findData(p.symbol))
+                if w.decimals() != max(decimals, 2):  # re-formats and repaints the field
+                    w.setDecimals(max(decimals, 2))
+            if self.symbol.currentData() != p.symbol:
+                self.symbol.setCurrentIndex(self.symbol.findData(p.symbol))
             self.side.setCurrentIndex(self.side.findData(p.side.value))
             base = base_asset(p.symbol)
             unit = self.size_unit.currentIndex()
             self.size_unit.blockSignals(True)
-            self.size_unit.clear()
-            self.size_unit.addItems([base, contract.quote])
+            _set_items(self.size_unit, [base, contract.quote])
             self.size_unit.setCurrentIndex(max(unit, 0))
             self.size_unit.blockSignals(False)
-            self.size_field.setValue(p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
-            self.entry.setValue(p.entry_price)
-            self.leverage.setValue(p.leverage)
+            _set_value(self.size_field, p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
+            _set_value(self.entry, p.entry_price)
+            _set_value(self.leverage, p.leverage)
             max_lev, k = s.max_leverage()
             self.leverage_hint.setText(f"max {fmt.num(max_lev)}x")
             self.leverage_hint.setToolTip(
@@ -293,11 +311,11 @@ class QtPositionForm(QWidget):
                 "margin exceeds the maintenance margin).")
             self.mode.setCurrentIndex(self.mode.findData(p.mode.value))
             self.margin.setEnabled(p.mode is MarginMode.ISOLATED)
-            self.margin.setValue(0.0 if p.margin_usd is None else p.margin_usd)
-            self.wallet.setValue(s.account.wallet_usd)
-            self.mark.setValue(s.account.mark_of(p))
+            _set_value(self.margin, 0.0 if p.margin_usd is None else p.margin_usd)
+            _set_value(self.wallet, s.account.wallet_usd)
+            _set_value(self.mark, s.account.mark_of(p))
             orders = s.orders()
-            self.stop_loss.setValue(orders.get("stop_loss", 0.0))
-            self.take_profit.setValue(orders.get("take_profit", 0.0))
+            _set_value(self.stop_loss, orders.get("stop_loss", 0.0))
+            _set_value(self.take_profit, orders.get("take_profit", 0.0))
         finally:
             self._updating = False

@@ -7,9 +7,10 @@ contract tick, "--" where there is none). Hovering a number shows what it means 
 from __future__ import annotations
 
 import math
+import time
 from typing import Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -28,6 +29,10 @@ from gui.widgets.tips import TIPS
 
 WARN_RATIO: Final = 0.5  # gauge turns amber
 DANGER_RATIO: Final = 0.8  # and red; 100 % liquidates
+# While only the streamed mark moves, the Arithmetic pane is rewritten at most this often: laying
+# out its HTML costs more than the rest of a playback frame, and text changing 60 times a second
+# cannot be read anyway. Edits, selections and liquidations rewrite it at once.
+DETAILS_INTERVAL_S: Final = 0.1
 
 ROWS: Final = (
     ("entry_price", "Entry"),
@@ -103,6 +108,9 @@ class QtResults(QWidget):
         self.details.setObjectName("arithmetic")
         self.details.setToolTip("The arithmetic behind each number, with the position's numbers filled in.")
         self.details.setMinimumHeight(60)
+        # The text is usually taller than the pane. A scroll bar that may come and go makes every
+        # rewrite lay the document out twice (without it, then with it) and move the viewport.
+        self.details.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         dbox = QGroupBox("Arithmetic")
         dl = QVBoxLayout(dbox)
         dl.setContentsMargins(4, 4, 4, 4)
@@ -114,10 +122,28 @@ class QtResults(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(dbox, 1)
 
-        self._details_html = ""
+        self._shown: dict[str, tuple[object, ...]] = {}  # what each part shows now, see _changed
+        self._details_key: tuple[object, ...] = ()  # what the Arithmetic pane was last written for
+        self._details_at = -math.inf  # and when (time.monotonic)
+        self._details_pending = ""
+        self._details_timer = QTimer(self)
+        self._details_timer.setSingleShot(True)
+        self._details_timer.timeout.connect(lambda: self._set_details(self._details_pending))
         session.resultsChanged.connect(self.refresh)
         session.liquidated.connect(lambda _ev: self.refresh())
         self.refresh()
+
+    def _changed(self, part: str, *state: object) -> bool:
+        """True (and remember ``state``) unless ``part`` of the pane already shows ``state``.
+
+        Every frame of playback re-quotes, and most of what this pane shows stays put: setting a
+        label's tooltip, a style sheet or a progress value again still costs a re-polish, a
+        re-layout or a synchronous repaint, which was most of an edit's time.
+        """
+        if self._shown.get(part) == state:
+            return False
+        self._shown[part] = state
+        return True
 
     def text(self, key: str) -> str:
         return self.values[key].text() if key in self.values else self.gauge.format()
@@ -126,12 +152,14 @@ class QtResults(QWidget):
         s = self.session
         q = s.position_quote
         if q is None:
-            for v in self.values.values():
-                v.setText(fmt.NONE_TEXT)
-                v.setToolTip("")
-            self.gauge.setValue(0)
-            self.gauge.setFormat(fmt.NONE_TEXT)
-            self.details.setPlainText(s.problem)
+            for key, v in self.values.items():
+                if self._changed(key, fmt.NONE_TEXT, ""):
+                    v.setText(fmt.NONE_TEXT)
+                    v.setToolTip("")
+            if self._changed("gauge", None):
+                self.gauge.setValue(0)
+                self.gauge.setFormat(fmt.NONE_TEXT)
+            self._set_details(s.problem, plain=True)
             self._set_status(s.problem, "danger" if s.problem else "")
             return
         tick = s.tick
@@ -157,7 +185,6 @@ class QtResults(QWidget):
         explain_key = {"entry_price": None, "mark_price": "notional", "fill_price": None, "tier": "maintenance_margin",
                        "distance": "liquidation_price"}
         for key, label in self.values.items():
-            label.setText(texts[key])
             ek = explain_key.get(key, key)
             arithmetic = explain.get(ek, "") if ek else ""
             if key == "fill_price" and ev is not None:
@@ -166,13 +193,22 @@ class QtResults(QWidget):
                 arithmetic = (f"distance = side x (mark - LP) / mark = ({fmt.price(q.mark, tick)} - "
                               f"{fmt.price(q.liquidation_price, tick)}) / {fmt.price(q.mark, tick)} = "
                               f"{fmt.pct(q.distance_to_liquidation)}")
-            label.setToolTip(TIPS.get(key, "") + (f"\n\n{arithmetic}" if arithmetic else ""))
+            tip = TIPS.get(key, "") + (f"\n\n{arithmetic}" if arithmetic else "")
+            if self._changed(key, texts[key], tip):
+                label.setText(texts[key])
+                label.setToolTip(tip)
         self._set_gauge(q)
         lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in explain.items()]
         html = "<br>".join(lines)
-        if html != self._details_html:  # re-laying out the text each frame would cost more than the rest
-            self._details_html = html
-            self.details.setHtml(html)
+        details_key = (s.scenario, s.selected, len(s.liquidations))
+        wait = self._details_at + DETAILS_INTERVAL_S - time.monotonic()
+        if details_key == self._details_key and wait > 0:  # only the mark moved, and very recently
+            self._details_pending = html
+            if not self._details_timer.isActive():
+                self._details_timer.start(max(1, math.ceil(wait * 1000)))
+        else:
+            self._details_key = details_key
+            self._set_details(html)
         if ev is not None:
             self._set_status(ev.describe(tick), "danger")
         elif q.liquidatable_now:
@@ -182,16 +218,43 @@ class QtResults(QWidget):
         else:
             self._set_status("", "")
 
+    def flush_details(self) -> None:
+        """Write a pending Arithmetic update now (tests step it instead of waiting on the clock)."""
+        if self._details_timer.isActive():
+            self._set_details(self._details_pending)
+
+    def _set_details(self, text: str, *, plain: bool = False) -> None:
+        self._details_timer.stop()
+        if not self._changed("details", text, plain):  # re-laying out the document costs a frame's time
+            return
+        self._details_at = time.monotonic()
+        if plain:
+            self.details.setPlainText(text)
+        else:
+            self.details.setHtml(text)
+
     def _set_gauge(self, q: PositionQuote) -> None:
         ratio = q.margin_ratio
         level = gauge_level(ratio)
-        self.gauge.setValue(round(min(max(ratio, 0.0), 1.0) * 1000) if math.isfinite(ratio) else 1000)
-        self.gauge.setFormat(fmt.pct(ratio))
-        self.gauge.setProperty("level", level)
-        self.gauge.setStyleSheet(_GAUGE_STYLE[level])
-        self.gauge.setToolTip(TIPS["margin_ratio"] + "\n\n" + q.explain.get("margin_ratio", ""))
+        value = round(min(max(ratio, 0.0), 1.0) * 1000) if math.isfinite(ratio) else 1000
+        text = fmt.pct(ratio)
+        if self._changed("gauge", value, text):
+            # QProgressBar.setValue repaints at once (synchronously, style sheet and all) and
+            # setFormat again later; with updates off the two become one ordinary, queued paint.
+            self.gauge.setUpdatesEnabled(False)
+            self.gauge.setValue(value)
+            self.gauge.setFormat(text)
+            self.gauge.setUpdatesEnabled(True)
+        if self._changed("gauge style", level):  # a new style sheet re-polishes the widget
+            self.gauge.setProperty("level", level)
+            self.gauge.setStyleSheet(_GAUGE_STYLE[level])
+        tip = TIPS["margin_ratio"] + "\n\n" + q.explain.get("margin_ratio", "")
+        if self._changed("gauge tip", tip):
+            self.gauge.setToolTip(tip)
 
     def _set_status(self, text: str, level: str) -> None:
+        if not self._changed("status", text, level):
+            return
         self.status.setText(text)
         self.status.setVisible(bool(text))
         self.status.setProperty("level", level)
