@@ -158,21 +158,21 @@ def in_process() -> dict[str, float]:
         wall: dict[int, list[float]] = {n: [] for n in sizes}
         cpu: dict[int, list[float]] = {n: [] for n in sizes}
         for n_points in order:
-            if session.feed.n > n_points:
+            if session.live.feed.n > n_points:
                 session.reset_feed()
-            session.feed.fill_history(n_points)
-            session.advance(1)
+            session.live.feed.fill_history(n_points)
+            session.live.advance(1)
             app.processEvents()
             for _ in range(FRAMES // order.count(n_points)):
                 t0, c0 = time.perf_counter(), time.thread_time()
-                session.step_frame()
+                session.live.step_frame()
                 app.processEvents()
                 wall[n_points].append(time.perf_counter() - t0)
                 cpu[n_points].append(time.thread_time() - c0)
-            assert not session.liquidations
+            assert not session.live.liquidations
         for n_points, key in HISTORY_SIZES:
             out[key], out[key.replace("_ms", "_cpu_ms")] = _median_ms(wall[n_points]), _median_ms(cpu[n_points])
-        session.pause()
+        session.live.pause()
         return out
 
 

@@ -107,7 +107,7 @@ def screenshot(args: argparse.Namespace) -> int:
     finally:
         # Hide rather than close: no close-time side effects (geometry, prompts) for a render, and an
         # in-process caller (the tests) is not left with a shown window over its own widgets.
-        session.pause()
+        session.live.pause()
         window.hide()
         window.deleteLater()
         app.processEvents()
@@ -118,7 +118,7 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
 
     if args.file is not None:
         try:
-            session.open_file(args.file)
+            session.file.open(args.file)
         except (MarginEngineError, OSError) as exc:
             print(f"marginlab: {exc}", file=sys.stderr)
             return 2
@@ -141,8 +141,8 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
         window.tabs.setCurrentIndex(matches[0])
         app.processEvents()
     for _ in range(round(args.play_seconds * 60)):
-        session.step_frame()
-        if session.liquidations:
+        session.live.step_frame()
+        if session.live.liquidations:
             break
     app.processEvents()
     window.repaint()

@@ -151,12 +151,12 @@ class MainWindow(QMainWindow):
         self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self._autosave_timer.timeout.connect(self.write_autosave)
         session.scenarioChanged.connect(self._schedule_autosave)
-        session.modifiedChanged.connect(self.setWindowModified)
-        session.modifiedChanged.connect(lambda _m: self._schedule_autosave())
-        session.fileChanged.connect(self._update_title)
+        session.file.modifiedChanged.connect(self._on_modified)
+        session.file.fileChanged.connect(self._update_title)
         session.scenarioChanged.connect(self._update_title)
         session.eventsChanged.connect(self._refresh_events)
-        session.liquidated.connect(lambda ev: self.statusBar().showMessage(ev.describe(session.tick)))
+        session.live.liquidated.connect(self._show_in_status)
+        session.live.orderFilled.connect(self._show_in_status)
         self._update_title()
         self._refresh_recent()
         self._restore_geometry()
@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
                                  "Remove the selected position."))
 
         v = mb.addMenu("&Feed")
-        self.act_play = self._action("&Play / Pause", self.session.toggle_play, "Space", "Play or pause the feed.")
+        self.act_play = self._action("&Play / Pause", self.session.live.toggle_play, "Space", "Play or pause the feed.")
         self.act_play.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         v.addAction(self.act_play)
         v.addAction(self._action("&Reset", self.session.reset_feed, "Ctrl+R", "Back to the scenario's mark."))
@@ -294,9 +294,9 @@ class MainWindow(QMainWindow):
         if old is not None:
             old.deleteLater()
 
-    def _theatre(self, *, show: bool) -> object:
+    def _theatre(self, *, show: bool) -> TheatreSession:
         """The liquidation theatre in its own window (room for its charts), built on first use."""
-        if self.theatre_window is None:
+        if self.theatre_window is None or self.theatre_session is None:
             from gui.theatre import TheatreSession
             from gui.widgets.theatre_window import QtTheatreWindow
 
@@ -307,8 +307,7 @@ class MainWindow(QMainWindow):
         return self.theatre_session
 
     def open_in_theatre(self, path: Path) -> None:
-        session = self._theatre(show=True)
-        session.open_file(path)  # type: ignore[attr-defined]
+        self._theatre(show=True).open_file(path)
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -320,16 +319,24 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _c=False, p=p: self.open_file(Path(p)))
         self.recent_menu.setEnabled(bool(recent))
 
+    def _on_modified(self, modified: bool) -> None:
+        self.setWindowModified(modified)
+        self._schedule_autosave()
+
+    def _show_in_status(self, event: object) -> None:
+        """A liquidation or an order fill in the live feed: its sentence in the status bar."""
+        self.statusBar().showMessage(event.describe(self.session.tick))  # type: ignore[attr-defined]
+
     def _update_title(self) -> None:
         """The workspace's name, else its file's name, else "Untitled"; the file in brackets when both.
 
         The first-launch example and File > New are untitled until named (Edit > Rename) or saved."""
-        name, file = self.session.scenario.name, self.session.file_path
+        name, file = self.session.scenario.name, self.session.file.path
         title = name or (file.name if file else "Untitled")
         if name and file:
             title += f" ({file.name})"
         self.setWindowTitle(f"{title}[*] — MarginLab")
-        self.setWindowModified(self.session.is_modified())
+        self.setWindowModified(self.session.file.is_modified())
 
     def ask_text(self, title: str, label: str, text: str) -> str | None:
         value, ok = QInputDialog.getText(self, title, label, text=text)
@@ -365,17 +372,17 @@ class MainWindow(QMainWindow):
                 "Recover unsaved changes?", f"MarginLab closed with unsaved changes in {where}. Recover them?"):
             if restored.file is not None and restored.file.exists():
                 try:
-                    self.session.open_file(restored.file)
+                    self.session.file.open(restored.file)
                     return
                 except (MarginEngineError, OSError) as exc:
                     self.inform("Could not open the last file", str(exc))
             restored = None
         if restored is not None:
-            self.session.new_workspace(restored.scenario, path=restored.file, modified=restored.modified,
+            self.session.file.new_workspace(restored.scenario, path=restored.file, modified=restored.modified,
                                        selected=restored.selected)
             self.statusBar().showMessage("Restored the last workspace", 5000)
         else:
-            self.session.new_workspace(self._example())
+            self.session.file.new_workspace(self._example())
 
     def _example(self) -> Scenario:
         pid = self.settings.get(S.DEFAULT_PROFILE)
@@ -389,7 +396,7 @@ class MainWindow(QMainWindow):
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current workspace."""
-        if not self.session.is_modified():
+        if not self.session.file.is_modified():
             return True
         choice = self.ask_save()
         if choice == "save":
@@ -399,7 +406,7 @@ class MainWindow(QMainWindow):
 
     def new_file(self) -> None:
         if self.maybe_save():
-            self.session.new_workspace(self._example())
+            self.session.file.new_workspace(self._example())
 
     def open_file(self, path: Path | None = None) -> bool:
         if not self.maybe_save():
@@ -408,7 +415,7 @@ class MainWindow(QMainWindow):
         if path is None:
             return False
         try:
-            self.session.open_file(path)
+            self.session.file.open(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not open the scenario", str(exc))
             return False
@@ -418,9 +425,9 @@ class MainWindow(QMainWindow):
         return True
 
     def save_file(self) -> bool:
-        if self.session.file_path is None:
+        if self.session.file.path is None:
             return self.save_file_as()
-        return self._save_to(self.session.file_path)
+        return self._save_to(self.session.file.path)
 
     def save_file_as(self) -> bool:
         path = self.save_path("Save scenario as")
@@ -428,7 +435,7 @@ class MainWindow(QMainWindow):
 
     def _save_to(self, path: Path) -> bool:
         try:
-            saved = self.session.save(path)
+            saved = self.session.file.save(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not save", str(exc))
             return False
@@ -513,7 +520,7 @@ class MainWindow(QMainWindow):
                 "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": fmt.money(q.unrealized_pnl),
                 "equity": fmt.money(q.equity),
             }
-            ev = next((e for e in s.liquidations if e.index == i), None)
+            ev = next((e for e in s.live.liquidations if e.index == i), None)
             values["fill_price"] = fmt.price(None if ev is None else ev.fill_price, tick)
             for key in [k for k, _ in ROWS] + ["margin_ratio"]:
                 rows.append([str(i + 1), q.position.symbol, key, values[key], q.explain.get(key, "")])
@@ -577,7 +584,7 @@ class MainWindow(QMainWindow):
         self._autosave_timer.stop()
         s = self.session
         try:
-            write_autosave(paths.autosave_path(), s.scenario, file=s.file_path, modified=s.is_modified(),
+            write_autosave(paths.autosave_path(), s.scenario, file=s.file.path, modified=s.file.is_modified(),
                            selected=s.selected)
         except OSError as exc:
             self.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
@@ -586,7 +593,7 @@ class MainWindow(QMainWindow):
         """Changes were discarded on quit: the next start restores the saved file, not them."""
         if not self.autosave_enabled:
             return
-        path = self.session.file_path
+        path = self.session.file.path
         try:
             if path is not None and path.exists():
                 sc = load_scenario(path)
@@ -632,11 +639,11 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.session.pause()
+        self.session.live.pause()
         if self.theatre_session is not None:
             self.theatre_session.close()
         self.save_geometry()
-        if getattr(self, "_discarded", False) and self.session.is_modified():
+        if getattr(self, "_discarded", False) and self.session.file.is_modified():
             self._forget_discarded()
         else:
             self.write_autosave()

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from gui.feed import Feed
-from gui.session import SPEEDS, LiquidationEvent, Session, _clock
+from gui.live_feed import SPEEDS, LiquidationEvent, feed_clock
+from gui.session import Session
 from gui.widgets import tips
 
 ENTRY_COLOR = "#5b8def"
@@ -123,7 +124,7 @@ class TimeAxis(pg.AxisItem):
         return [(float(major), 0.0), (float(minor), 0.0)]
 
     def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
-        return [_clock(v) if v >= 0 else "" for v in values]
+        return [feed_clock(v) if v >= 0 else "" for v in values]
 
 
 class QtMarkChart(QWidget):
@@ -140,7 +141,7 @@ class QtMarkChart(QWidget):
         self._marked = False  # a liquidation is marked on the chart
         self._play_state: tuple[bool, bool] | None = None
         self.play_button.setToolTip("Play or pause the mark-price feed (Space).")
-        self.play_button.clicked.connect(session.toggle_play)
+        self.play_button.clicked.connect(session.live.toggle_play)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSkipBackward))
         self.reset_button.setToolTip("Restart the feed from the scenario's mark and clear the liquidation.")
@@ -149,7 +150,7 @@ class QtMarkChart(QWidget):
         for s in SPEEDS:
             self.speed_combo.addItem(_speed_text(s), s)
         self.speed_combo.setToolTip("Playback speed: simulated time per real second.")
-        self.speed_combo.currentIndexChanged.connect(lambda i: session.set_speed(self.speed_combo.itemData(i)))
+        self.speed_combo.currentIndexChanged.connect(lambda i: session.live.set_speed(self.speed_combo.itemData(i)))
         self.follow_box = QCheckBox("Follow")
         self.follow_box.setChecked(True)
         self.follow_box.setToolTip("Keep the latest prices in view; untick to zoom and pan freely.")
@@ -182,7 +183,7 @@ class QtMarkChart(QWidget):
         pi.setMenuEnabled(True)
         self.plot.setMouseTracking(True)
         # A 1 px pen: wider pens cost Qt's raster engine twice the paint time per frame.
-        self.curve = MarkCurve(session.feed, pen=pg.mkPen(MARK_COLOR, width=1), name="mark")
+        self.curve = MarkCurve(session.live.feed, pen=pg.mkPen(MARK_COLOR, width=1), name="mark")
         pi.addItem(self.curve)
         self._drawn: tuple[Any, ...] = ()  # what the curve shows: (feed version, x0, x1, columns)
         self.curve.setToolTip("Mark price: the exchange's fair price, which drives uPnL and liquidation.")
@@ -218,14 +219,14 @@ class QtMarkChart(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.plot, 1)
 
-        session.marketChanged.connect(self.refresh_curve)
+        session.live.marketChanged.connect(self.refresh_curve)
         session.resultsChanged.connect(self.refresh_levels)
         session.previewChanged.connect(self.refresh_preview)
-        session.playingChanged.connect(self._refresh_play_button)
-        session.liquidated.connect(self._on_liquidated)
-        session.speedChanged.connect(self._refresh_speed)
-        self._refresh_play_button(session.playing)
-        self._refresh_speed(session.speed)
+        session.live.playingChanged.connect(self._refresh_play_button)
+        session.live.liquidated.connect(self._on_liquidated)
+        session.live.speedChanged.connect(self._refresh_speed)
+        self._refresh_play_button(session.live.playing)
+        self._refresh_speed(session.live.speed)
         self.apply_palette()
         self.refresh_curve()
         self.refresh_levels()
@@ -305,8 +306,8 @@ class QtMarkChart(QWidget):
     # ------------------------------------------------------------------ updates
 
     def refresh_curve(self) -> None:
-        feed = self.session.feed
-        if self._marked and not self.session.liquidations:  # the feed was reset: clear the marks
+        feed = self.session.live.feed
+        if self._marked and not self.session.live.liquidations:  # the feed was reset: clear the marks
             self._marked = False
             self.liq_marker.setData([], [])
             self.liq_text.setText("")
@@ -315,7 +316,7 @@ class QtMarkChart(QWidget):
             self._follow_view()  # moves the view, which redraws the curve
         self._redraw_curve()  # in case the view did not move
         self.source_label.setText(f"{feed.source_name} feed · {feed.n:,} points")
-        self._refresh_play_button(self.session.playing)
+        self._refresh_play_button(self.session.live.playing)
 
     def _columns(self) -> int:
         """Device pixels across the plot: the envelope keeps each one's lowest and highest mark."""
@@ -325,7 +326,7 @@ class QtMarkChart(QWidget):
 
     def _redraw_curve(self, *_args: Any) -> None:
         """Hand the curve the feed's envelope for the visible time range (nothing if unchanged)."""
-        feed = self.session.feed
+        feed = self.session.live.feed
         vb = self.plot.getPlotItem().getViewBox()
         (x0, x1), _y = vb.viewRange()
         columns = self._columns()
@@ -338,7 +339,7 @@ class QtMarkChart(QWidget):
 
     def _follow_view(self) -> None:
         """Show the latest window of prices and every price level, so the distance is visible."""
-        feed = self.session.feed
+        feed = self.session.live.feed
         if not feed.n:
             return
         hi = feed.last_t
@@ -406,8 +407,8 @@ class QtMarkChart(QWidget):
             self._follow_view()
 
     def _on_liquidated(self, ev: LiquidationEvent) -> None:
-        xs = [e.t_s for e in self.session.liquidations]
-        ys = [e.mark for e in self.session.liquidations]
+        xs = [e.t_s for e in self.session.live.liquidations]
+        ys = [e.mark for e in self.session.live.liquidations]
         self.liq_marker.setData(xs, ys)
         self.liq_text.setText(f"liquidated · filled at {fmt.price(ev.fill_price, self.session.tick)}")
         self.liq_text.setPos(ev.t_s, ev.mark)
@@ -415,7 +416,7 @@ class QtMarkChart(QWidget):
         self._set_level("fill", ev.fill_price, self._fmt_price_label(ev.fill_price, self.session.tick))
 
     def _refresh_play_button(self, playing: bool) -> None:
-        enabled = not self.session.feed.finished or playing
+        enabled = not self.session.live.feed.finished or playing
         if (playing, enabled) == self._play_state:
             return  # called every frame: a new icon would re-lay out the bar each time
         self._play_state = (playing, enabled)
@@ -446,7 +447,7 @@ class QtMarkChart(QWidget):
 
     def _set_probe(self, on: bool) -> None:
         if on:
-            self.probe_line.setValue(self.session.live_mark)
+            self.probe_line.setValue(self.session.live.live_mark)
             self.probe_line.setVisible(True)
             self._on_probe_moved()
         else:
@@ -483,8 +484,8 @@ class QtMarkChart(QWidget):
         self.cross_h.setVisible(True)
         self.cross_v.setValue(x)
         self.cross_h.setValue(y)
-        t, marks = self.session.feed.view()
-        text = f"t {_clock(max(x, 0.0))}  price {fmt.price(y, self.session.tick)}"
+        t, marks = self.session.live.feed.view()
+        text = f"t {feed_clock(max(x, 0.0))}  price {fmt.price(y, self.session.tick)}"
         if len(t) and 0 <= x <= t[-1]:
             k = int(np.clip(np.searchsorted(t, x), 0, len(t) - 1))
             text += f"  mark then {fmt.price(float(marks[k]), self.session.tick)}"

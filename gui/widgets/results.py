@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.quote import PositionQuote
-from gui.session import LiquidationEvent, Session
+from gui.live_feed import LiquidationEvent
+from gui.session import Session
 from gui.widgets.tips import TIPS
 
 WARN_RATIO: Final = 0.5  # gauge turns amber
@@ -130,7 +131,7 @@ class QtResults(QWidget):
         self._details_timer.setSingleShot(True)
         self._details_timer.timeout.connect(lambda: self._set_details(self._details_pending))
         session.resultsChanged.connect(self.refresh)
-        session.liquidated.connect(lambda _ev: self.refresh())
+        session.live.liquidated.connect(lambda _ev: self.refresh())
         self.refresh()
 
     def _changed(self, part: str, *state: object) -> bool:
@@ -164,7 +165,7 @@ class QtResults(QWidget):
             return
         tick = s.tick
         ccy = s.quote_ccy
-        ev = next((e for e in reversed(s.liquidations) if e.index == s.selected
+        ev = next((e for e in reversed(s.live.liquidations) if e.index == s.selected
                    or (e.cross and q.position.mode.value == "cross")), None)
         t = q.tier
         cap = "∞" if not math.isfinite(t.cap) else fmt.num(t.cap)
@@ -200,7 +201,7 @@ class QtResults(QWidget):
         self._set_gauge(q)
         lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in explain.items()]
         html = "<br>".join(lines)
-        details_key = (s.scenario, s.selected, len(s.liquidations))
+        details_key = (s.scenario, s.selected, len(s.live.liquidations))
         wait = self._details_at + DETAILS_INTERVAL_S - time.monotonic()
         if details_key == self._details_key and wait > 0:  # only the mark moved, and very recently
             self._details_pending = html
@@ -209,8 +210,11 @@ class QtResults(QWidget):
         else:
             self._details_key = details_key
             self._set_details(html)
+        fill = s.live.fill_of(s.selected)
         if ev is not None:
             self._set_status(ev.describe(tick), "danger")
+        elif fill is not None:
+            self._set_status(fill.describe(tick), "warning")
         elif q.liquidatable_now:
             self._set_status("At this mark the position is liquidatable: equity is below the maintenance margin.", "danger")
         elif s.problem:
@@ -262,4 +266,4 @@ class QtResults(QWidget):
         self.status.setStyleSheet(f"QLabel {{ border: 1px solid {color}; padding: 4px; color: {color}; }}" if text else "")
 
     def last_liquidation(self) -> LiquidationEvent | None:
-        return self.session.liquidations[-1] if self.session.liquidations else None
+        return self.session.live.liquidations[-1] if self.session.live.liquidations else None

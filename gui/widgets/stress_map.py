@@ -293,7 +293,7 @@ class QtStressMap(QWidget):
         x, y = grid.move * 100.0, grid.sigma * 100.0
         self._draw(grid.probability * 100.0, (0.0, 100.0), x, y, self.cmap_reversed,
                    f"chance of liquidation within {fmt.num(self.horizon_days)} days (%)")
-        vol = s.feed.volatility * 100.0
+        vol = s.live.feed.volatility * 100.0
         self.marker.setData([0.0], [vol])
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "mark moved by (%)")

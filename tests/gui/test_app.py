@@ -50,7 +50,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.pause()
+        w.session.live.pause()
         w.hide()
         w.deleteLater()
     qapp.processEvents()
@@ -61,7 +61,7 @@ def test_a_file_on_the_command_line_opens_as_the_workspace(start, tmp_path):
     shutil.copy(scenarios_dir() / "portfolio-mixed.json", path)
     window, informed = start(str(path))
     assert informed == []
-    assert window.session.file_path == path.resolve()
+    assert window.session.file.path == path.resolve()
     assert window.session.scenario.name == "Binance mixed: isolated BTC, cross ETH"
     assert len(window.session.account.positions) == 2 and window.isVisible()
     assert window.windowTitle().startswith("Binance mixed: isolated BTC, cross ETH (mixed.marginlab.json)")
@@ -76,7 +76,7 @@ def test_a_file_that_cannot_be_opened_is_reported_and_the_usual_workspace_opens(
     assert [title for title, _ in informed] == ["Could not open the scenario"]
     assert "bad.json" in informed[0][1]
     # The first-launch workspace (no autosave in this test's folders): the example, untitled.
-    assert window.session.file_path is None and window.isVisible()
+    assert window.session.file.path is None and window.isVisible()
     assert [p.symbol for p in window.session.account.positions] == ["BTCUSDT"]
 
 

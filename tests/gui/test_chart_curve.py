@@ -19,7 +19,7 @@ def view_x(chart):
 
 
 def expected_curve(chart):
-    feed = chart.session.feed
+    feed = chart.session.live.feed
     t, y = feed.view()
     x0, x1 = view_x(chart)
     return envelope(t, y, feed.pyramid, x0, x1, chart._columns())
@@ -33,16 +33,16 @@ def assert_curve_is_the_envelope(chart):
 
 def test_following_the_feed_draws_the_envelope_of_the_latest_window(window):
     s, chart = window.session, window.chart
-    s.feed.fill_history(300_000)
+    s.live.feed.fill_history(300_000)
     for _ in range(5):
-        s.step_frame()
+        s.live.step_frame()
         assert_curve_is_the_envelope(chart)
     x0, x1 = view_x(chart)
-    assert x0 < s.feed.last_t < x1  # following: the latest mark is in view
+    assert x0 < s.live.feed.last_t < x1  # following: the latest mark is in view
     got_t, got_y = chart.curve.getData()
     assert len(got_t) <= 2 * chart._columns() + 2
     # The lowest and highest mark in view are drawn (the y range must hold them too).
-    t, y = s.feed.view()
+    t, y = s.live.feed.view()
     seen = y[(t >= x0) & (t <= x1)]
     assert got_y.min() == seen.min() and got_y.max() == seen.max()
     _, (y0, y1) = chart.plot.getPlotItem().getViewBox().viewRange()
@@ -51,34 +51,34 @@ def test_following_the_feed_draws_the_envelope_of_the_latest_window(window):
 
 def test_zooming_into_a_small_window_draws_the_raw_points(window):
     s, chart = window.session, window.chart
-    s.feed.fill_history(200_000)
-    s.advance(1)
+    s.live.feed.fill_history(200_000)
+    s.live.advance(1)
     vb = chart.plot.getPlotItem().getViewBox()
     vb.setXRange(50_000.0, 50_300.0, padding=0)  # 300 simulated seconds: ~300 points
     chart.follow_box.setChecked(False)
     x0, x1 = view_x(chart)
-    t, y = s.feed.view()
+    t, y = s.live.feed.view()
     i0, i1 = visible_span(t, x0, x1)
     got_t, got_y = chart.curve.getData()
     assert np.array_equal(got_t, t[i0:i1]) and np.array_equal(got_y, y[i0:i1])
     # The feed goes on while the user looks elsewhere: the zoomed view stays, and stays raw.
-    s.advance(600)
+    s.live.advance(600)
     assert view_x(chart) == (x0, x1)
     assert_curve_is_the_envelope(chart)
     # Zooming out again draws the envelope of the wider range.
-    vb.setXRange(0.0, s.feed.last_t, padding=0)
+    vb.setXRange(0.0, s.live.feed.last_t, padding=0)
     assert_curve_is_the_envelope(chart)
     assert len(chart.curve.getData()[0]) < len(t) // 10
 
 
 def test_view_all_ranges_over_the_whole_history_from_the_pyramid(window):
     s, chart = window.session, window.chart
-    s.feed.fill_history(100_000)
-    s.advance(1)
+    s.live.feed.fill_history(100_000)
+    s.live.advance(1)
     chart.follow_box.setChecked(False)
     vb = chart.plot.getPlotItem().getViewBox()
     vb.autoRange(padding=0)  # what "View all" and the "A" button do
-    t, y = s.feed.view()
+    t, y = s.live.feed.view()
     (x0, x1), (y0, y1) = vb.viewRange()
     # The whole history, give or take the pen's pixel of padding pyqtgraph adds.
     span_t, span_y = t[-1], y.max() - y.min()
@@ -95,8 +95,8 @@ def test_after_a_liquidation_cut_the_curve_ends_at_the_liquidation(window, qtbot
                     encoding="utf-8")
     s = window.session
     s.load_price_csv(path)
-    s.advance(700)  # one big step: the stream is cut back at the crossing
-    assert s.liquidations and s.feed.n == 78
+    s.live.advance(700)  # one big step: the stream is cut back at the crossing
+    assert s.live.liquidations and s.live.feed.n == 78
     assert_curve_is_the_envelope(window.chart)
     t, y = window.chart.curve.getData()
     assert (t[-1], y[-1]) == (77.0, 61_840.0)

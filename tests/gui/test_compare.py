@@ -94,7 +94,7 @@ def test_streamed_mark_is_used_and_bursts_collapse(qtbot, session, capsys):
     view.refresh = lambda: (calls.append(1), orig())  # type: ignore[method-assign]
     view.throttle._callback = view.refresh
     for _ in range(5):
-        session.advance(50)  # five resultsChanged in a row
+        session.live.advance(50)  # five resultsChanged in a row
     assert view.throttle.pending and calls == []  # nothing recomputed yet: one refresh is scheduled
     view.throttle.flush()
     assert len(calls) == 1 and not view.throttle.pending

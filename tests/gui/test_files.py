@@ -30,7 +30,7 @@ def test_save_reopen_same_state(window, tmp_path):
     assert window.open_file(path)
     assert s.scenario == saved == load_scenario(path)  # the CLI's format, read by core
     assert [q.as_dict() for q in s.quote.positions] == numbers
-    assert not s.is_modified() and s.undo_stack.count() == 0
+    assert not s.file.is_modified() and s.undo_stack.count() == 0
 
 
 def test_unsaved_changes_prompt_can_cancel(window, answers):
@@ -70,7 +70,7 @@ def test_unsaved_autosave_is_offered_back(make_window, answers, profiles):
     answers.ask_result = True
     w2 = make_window()
     assert answers.asked == ["Recover unsaved changes?"]
-    assert w2.session.position.leverage == 20.0 and w2.session.is_modified() and w2.isWindowModified()
+    assert w2.session.position.leverage == 20.0 and w2.session.file.is_modified() and w2.isWindowModified()
     answers.ask_result = False
     w3 = make_window()
     assert w3.session.position.leverage == 10.0  # declined: the example (nothing was saved)
@@ -194,7 +194,7 @@ def test_a_scenario_with_an_absurd_number_is_refused_on_open_with_the_field(wind
     doc["account"]["marks"]["BTCUSDT"] = 1e14
     path.write_text(json.dumps(doc), encoding="utf-8")
     assert window.open_file(path)
-    window.session.advance(60)
+    window.session.live.advance(60)
     assert window.form.mark.value() == 1e14
     text = window.results.values["unrealized_pnl"].text()  # about 5 x 1e14, every digit shown
     assert text.endswith(" USDT")

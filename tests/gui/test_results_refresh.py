@@ -18,7 +18,7 @@ def test_an_edit_rewrites_the_arithmetic_at_once(window):
 def test_during_playback_the_arithmetic_ends_on_the_latest_mark(window, qtbot):
     s = window.session
     for _ in range(6):  # frames in quick succession
-        s.advance(60)
+        s.live.advance(60)
     upnl = s.position_quote.explain["unrealized_pnl"]
     assert window.results.values["mark_price"].text() != "68,000.0"  # the numbers follow at once
     window.results.flush_details()  # what the pane's timer would do a tenth of a second later

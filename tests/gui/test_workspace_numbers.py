@@ -38,8 +38,8 @@ def test_first_launch_opens_on_the_faq_example_ready_to_play(window):
     assert window.results.values["fill_price"].text() == "--"  # no liquidation yet
     assert window.chart.liq_line.value() == pytest.approx(61_880.0)
     assert window.chart.entry_line.value() == pytest.approx(68_000.0)
-    assert window.chart.play_button.isEnabled() and not s.playing
-    assert s.feed.n == 1 and s.feed.last_mark == 68_000.0
+    assert window.chart.play_button.isEnabled() and not s.live.playing
+    assert s.live.feed.n == 1 and s.live.feed.last_mark == 68_000.0
     # The arithmetic is there, including why the FAQ's 64,940 is wrong.
     tip = window.results.values["liquidation_price"].toolTip()
     assert "68,000 - (34,000 - 3,400) / 5 = 61,880" in tip and "64,940" in tip
