@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SIZES = ((1440, 900), (1024, 700))
+SIZES = ((1920, 1080), (1440, 900), (1024, 700))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lesson", default="lesson-fund-exhausted-adl.json")
     ap.add_argument("--cursor", type=float, default=None, help="cursor time (s); default: the last event")
     ap.add_argument("--tab", type=int, default=0, help="index of the lower tab to show")
+    ap.add_argument("--theme", choices=("light", "dark"), default="light")
     args = ap.parse_args(argv)
 
     import pyqtgraph as pg
@@ -35,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.paths import exchanges_dir, scenarios_dir
     from core.profiles import load_profiles
     from gui.theatre import TheatreSession
+    from gui.theme import apply_theme
     from gui.widgets.theatre_window import QtTheatreWindow
 
+    apply_theme(args.theme)
     session = TheatreSession(load_profiles([exchanges_dir()]))
     win = QtTheatreWindow(session)
     session.open_file(scenarios_dir() / args.lesson)
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(5):
             app.processEvents()
         img = win.grab()
-        path = args.out / f"theatre-{Path(args.lesson).stem}-{w}x{h}.png"
+        path = args.out / f"theatre-{Path(args.lesson).stem}-{w}x{h}-{args.theme}.png"
         img.save(str(path))
         print(f"{path}: grabbed {img.width()}x{img.height()}, price chart {win.view.chart.plot.height()} px, "
               f"lower tab {win.view.tabs.currentWidget().height()} px; minimum {win.minimumSizeHint().width()}x"

@@ -95,8 +95,6 @@ def build(*, screenshot: bool = False) -> tuple[Any, Any, Any, Any, Any]:
     session = Session(profiles, example_scenario(profiles.get(pid)), seed=settings.get(S.FEED_SEED),
                       volatility=settings.get(S.FEED_VOLATILITY), speed=settings.get(S.FEED_SPEED))
     window = MainWindow(session, settings, autosave=not screenshot)
-    hints = QGuiApplication.styleHints()
-    hints.colorSchemeChanged.connect(lambda _s: window.chart.apply_palette())
     return app, settings, profiles, session, window
 
 

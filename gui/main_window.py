@@ -565,8 +565,7 @@ class MainWindow(QMainWindow):
             self.apply_theme()
 
     def apply_theme(self) -> None:
-        theme.apply_theme(self.settings.get(S.THEME))
-        self.chart.apply_palette()
+        theme.apply_theme(self.settings.get(S.THEME))  # every chart and gauge follows (gui.palette)
 
     def _save_settings(self) -> None:
         try:

@@ -20,13 +20,14 @@ from typing import Any, Final
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 from core import fmt
 from gui.feed import Feed
 from gui.live_feed import SPEEDS, LiquidationEvent, feed_clock
+from gui.palette import colors, follow_palette, style_plot
 from gui.session import Session
 from gui.widgets import tips
 
@@ -52,14 +54,22 @@ FOLLOW_Y_FILL: Final = 0.6  # following, the price range is refitted once what i
 # The horizontal price lines: colour, label, pen style, label position along the line, tooltip.
 _LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
     "entry": (ENTRY_COLOR, "entry", Qt.PenStyle.SolidLine, 0.02, tips.TIPS["entry"]),
-    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.02, tips.TIPS["liquidation_price"]),
-    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.02, tips.TIPS["bankruptcy_price"]),
-    "stop_loss": (SL_COLOR, "stop-loss", Qt.PenStyle.DashDotLine, 0.35, tips.TIPS["stop_loss"]),
-    "take_profit": (TP_COLOR, "take-profit", Qt.PenStyle.DashDotLine, 0.35, tips.TIPS["take_profit"]),
+    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.3, tips.TIPS["liquidation_price"]),
+    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.3, tips.TIPS["bankruptcy_price"]),
+    "stop_loss": (SL_COLOR, "stop-loss", Qt.PenStyle.DashDotLine, 0.55, tips.TIPS["stop_loss"]),
+    "take_profit": (TP_COLOR, "take-profit", Qt.PenStyle.DashDotLine, 0.55, tips.TIPS["take_profit"]),
     "ghost": (GHOST_COLOR, "what-if liquidation", Qt.PenStyle.DashLine, 0.6, ""),
     "fill": (BANKRUPT_COLOR, "fill", Qt.PenStyle.DashDotLine, 0.6, ""),
     "probe": (PROBE_COLOR, "what-if mark", Qt.PenStyle.DashLine, 0.85, ""),
 }
+# Which side of its line a label sits on, for a long: the lines on the profit side of the position
+# (entry, liquidation, take-profit) carry theirs above, those past the liquidation price
+# (bankruptcy, fill) and the stop-loss below, so that two close lines (the liquidation and the
+# bankruptcy price at high leverage) never stack their labels. A short mirrors it.
+_LABEL_ABOVE_FOR_LONG: Final = {"entry": True, "liquidation": True, "take_profit": True, "ghost": True,
+                                "probe": True, "bankruptcy": False, "fill": False, "stop_loss": False}
+_ABOVE: Final = [(0, 1), (0, 1)]  # the label's bottom-left corner on the line
+_BELOW: Final = [(0, 0), (0, 0)]  # its top-left corner on the line
 
 
 class MarkCurve(pg.PlotCurveItem):
@@ -161,6 +171,11 @@ class QtMarkChart(QWidget):
         self.probe_box.toggled.connect(self._set_probe)
         self.source_label = QLabel()
         self.readout = QLabel()
+        # texts that change with the feed and the mouse never size the window: they are cut at
+        # the edge instead (the read-out's tooltip and the status bar say the rest)
+        for label in (self.source_label, self.readout):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(0)
         self.readout.setObjectName("crosshairReadout")
         self.readout.setToolTip("Crosshair read-out: feed time and price under the mouse, and the position's "
                                 "unrealised PnL and margin ratio if the mark stood there.")
@@ -227,7 +242,7 @@ class QtMarkChart(QWidget):
         session.live.speedChanged.connect(self._refresh_speed)
         self._refresh_play_button(session.live.playing)
         self._refresh_speed(session.live.speed)
-        self.apply_palette()
+        follow_palette(self.plot, self.apply_palette)
         self.refresh_curve()
         self.refresh_levels()
 
@@ -277,6 +292,13 @@ class QtMarkChart(QWidget):
         if changed:
             line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
         label = f"{_LEVELS[name][1]} {price_text}"
+        p = self.session.position
+        above = _LABEL_ABOVE_FOR_LONG[name] == (p is None or p.sign > 0)
+        anchors = _ABOVE if above else _BELOW
+        if line.label.anchors != anchors:
+            line.label.anchors = anchors
+            line.label.updatePosition()
+            changed = True
         if line.value() != value:
             # setValue relabels the line with its label's format: set that first, and lay the
             # label's text out once rather than twice.
@@ -291,15 +313,9 @@ class QtMarkChart(QWidget):
     # ------------------------------------------------------------------ theme
 
     def apply_palette(self) -> None:
-        pal = self.palette()
-        bg = pal.color(QPalette.ColorRole.Base)
-        fg = pal.color(QPalette.ColorRole.Text)
-        self.plot.setBackground(bg)
-        pi = self.plot.getPlotItem()
-        for name in ("left", "bottom"):
-            ax = pi.getAxis(name)
-            ax.setPen(pg.mkPen(fg))
-            ax.setTextPen(pg.mkPen(fg))
+        """The plot and the read-out in the current palette (called on every theme change)."""
+        style_plot(self.plot)
+        _bg, fg = colors(self.plot)
         self.readout.setStyleSheet(f"color: {fg.name()}; font-family: monospace;")
         self._muted = QColor(fg)
 
@@ -361,11 +377,16 @@ class QtMarkChart(QWidget):
         levels = [float(seen.min()), float(seen.max())] if seen.size else [feed.last_mark]
         levels += [float(line.value()) for line in self._lines.values() if line.isVisible()]
         lo, top = min(levels), max(levels)
-        pad = max((top - lo) * 0.06, abs(top) * 1e-4)
+        # room beyond the highest and lowest line for a label (a line label sits above or below
+        # its line): a label's height as a share of the plot's
+        label = (self.fontMetrics().height() + 6) / max(vb.height(), 60.0)
+        span = top - lo
+        room = span * label / max(1.0 - 2.0 * label, 0.2)
+        pad = max(span * 0.06, abs(top) * 1e-4, 1.5 * room)
         # The price axis stays while everything fits with some room and still fills most of it:
         # rescaling at every new extreme or edit would make the chart jitter, and redraw the axis
         # and move every label each time.
-        fits = (y0 <= lo - pad / 3 and top + pad / 3 <= y1
+        fits = (y0 <= lo - max(pad / 3, room) and top + max(pad / 3, room) <= y1
                 and top - lo + 2 * pad >= FOLLOW_Y_FILL * (y1 - y0))
         if fits and [x0, x1] == vb.viewRange()[0]:
             return  # nothing moves (most frames and edits): spare pyqtgraph's range bookkeeping

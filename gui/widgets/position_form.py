@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtWidgets import (
@@ -34,6 +34,7 @@ from gui.session import Session
 from gui.widgets.tips import TIPS
 
 _ERROR_STYLE = "border: 1px solid #e5484d;"
+MIN_FIELD_PX: Final = 90
 
 
 def _spin(decimals: int, lo: float, hi: float, suffix: str = "", step: float = 1.0) -> QDoubleSpinBox:
@@ -47,7 +48,18 @@ def _spin(decimals: int, lo: float, hi: float, suffix: str = "", step: float = 1
     if suffix:
         w.setSuffix(suffix)
     w.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
+    # the range (up to 1e18) would make the field as wide as its largest value: the form must fit
+    # a 1024 px window, and a number longer than the field scrolls inside it
+    w.setMinimumWidth(MIN_FIELD_PX)
     return w
+
+
+def _narrow(combo: QComboBox, chars: int = 10) -> QComboBox:
+    """A combo box as narrow as ``chars`` characters allow (long exchange names are elided, and
+    shown whole in the list and the tooltip)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
 
 
 def _set_items(combo: QComboBox, items: list[str]) -> None:
@@ -77,10 +89,10 @@ class QtPositionForm(QWidget):
         self.errors: dict[str, QLabel] = {}
         self.fields: dict[str, QWidget] = {}
 
-        self.profile = QComboBox()
+        self.profile = _narrow(QComboBox(), 10)
         for p in sorted(session.profiles, key=lambda p: p.name):
             self.profile.addItem(p.name, p.id)
-        self.symbol = QComboBox()
+        self.symbol = _narrow(QComboBox(), 10)
         # Hundreds of contracts: type part of a name ("sol") and pick from what core.symbols finds.
         self.symbol.setEditable(True)
         self.symbol.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -92,17 +104,17 @@ class QtPositionForm(QWidget):
         completer.setMaxVisibleItems(15)
         self.symbol.setCompleter(completer)
         self._listed: Profile | None = None
-        self.side = QComboBox()
+        self.side = _narrow(QComboBox(), 10)
         self.side.addItem("Long", Side.LONG.value)
         self.side.addItem("Short", Side.SHORT.value)
         self.size_field = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
-        self.size_unit = QComboBox()
+        self.size_unit = _narrow(QComboBox(), 4)
         self.size_unit.setToolTip("Enter the size in the base asset or as notional in the quote currency.")
         self.entry = _spin(2, 0.0, MAX_PRICE, step=100.0)
         self.leverage = _spin(2, 0.0, 1000.0, "x", 1.0)
         self.leverage_hint = QLabel()
         self.leverage_hint.setObjectName("leverageHint")
-        self.mode = QComboBox()
+        self.mode = _narrow(QComboBox(), 10)
         self.mode.addItem("Isolated", MarginMode.ISOLATED.value)
         self.mode.addItem("Cross", MarginMode.CROSS.value)
         self.margin = _spin(2, 0.0, MAX_AMOUNT, step=100.0)

@@ -11,6 +11,7 @@ import time
 from typing import Final
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.quote import PositionQuote
 from gui.live_feed import LiquidationEvent
+from gui.palette import colors, follow_palette
 from gui.session import Session
 from gui.widgets.tips import TIPS
 
@@ -49,11 +51,7 @@ ROWS: Final = (
     ("equity", "Equity"),
 )
 
-_GAUGE_STYLE: Final = {
-    "ok": "QProgressBar::chunk { background: #2fb67c; }",
-    "warn": "QProgressBar::chunk { background: #f5a524; }",
-    "danger": "QProgressBar::chunk { background: #e5484d; }",
-}
+_GAUGE_COLOR: Final = {"ok": "#2fb67c", "warn": "#f5a524", "danger": "#e5484d"}
 
 
 def gauge_level(ratio: float) -> str:
@@ -94,6 +92,7 @@ class QtResults(QWidget):
         self.gauge.setTextVisible(True)
         self.gauge.setMinimumWidth(140)
         self.gauge.setProperty("level", "ok")
+        follow_palette(self, self._style_gauge)  # the panel: a widget with a style sheet is not told
         grid.addWidget(cap, r, 0)
         grid.addWidget(self.gauge, r, 1)
         self.captions["margin_ratio"] = cap
@@ -168,7 +167,6 @@ class QtResults(QWidget):
         ev = next((e for e in reversed(s.live.liquidations) if e.index == s.selected
                    or (e.cross and q.position.mode.value == "cross")), None)
         t = q.tier
-        cap = "∞" if not math.isfinite(t.cap) else fmt.num(t.cap)
         texts = {
             "entry_price": fmt.price(q.position.entry_price, tick),
             "mark_price": fmt.price(q.mark, tick),
@@ -177,7 +175,8 @@ class QtResults(QWidget):
             "fill_price": fmt.price(None if ev is None else ev.fill_price, tick),
             "initial_margin": f"{fmt.money(q.initial_margin)} {ccy}",
             "maintenance_margin": f"{fmt.money(q.maintenance_margin)} {ccy}",
-            "tier": f"{t.index + 1}: {fmt.num(t.floor)}-{cap}, max {fmt.num(t.max_leverage)}x, MMR {fmt.pct(t.mmr)}",
+            # the tier's notional range is in its tooltip (the maintenance margin's arithmetic)
+            "tier": f"{t.index + 1}: MMR {fmt.pct(t.mmr)}, max {fmt.num(t.max_leverage)}x",
             "distance": fmt.pct(q.distance_to_liquidation),
             "unrealized_pnl": f"{fmt.money(q.unrealized_pnl)} {ccy}",
             "equity": f"{fmt.money(q.equity)} {ccy}",
@@ -251,10 +250,25 @@ class QtResults(QWidget):
             self.gauge.setUpdatesEnabled(True)
         if self._changed("gauge style", level):  # a new style sheet re-polishes the widget
             self.gauge.setProperty("level", level)
-            self.gauge.setStyleSheet(_GAUGE_STYLE[level])
+            self._style_gauge()
         tip = TIPS["margin_ratio"] + "\n\n" + q.explain.get("margin_ratio", "")
         if self._changed("gauge tip", tip):
             self.gauge.setToolTip(tip)
+
+    def _style_gauge(self) -> None:
+        """The gauge's colours: its level's chunk, and the palette's background and text.
+
+        A widget with a style sheet keeps the colours it was polished with, so the groove and the
+        text are written out from the current palette, again at every theme change (gui.palette).
+        """
+        # the panel's palette, not the gauge's: a style sheet's own background becomes the gauge's
+        bg, fg = colors(self)
+        mid = self.palette().color(QPalette.ColorRole.Mid)
+        level = self.gauge.property("level") or "ok"
+        self.gauge.setStyleSheet(
+            f"QProgressBar {{ background: {bg.name()}; color: {fg.name()}; border: 1px solid {mid.name()}; "
+            f"border-radius: 2px; text-align: center; }} "
+            f"QProgressBar::chunk {{ background: {_GAUGE_COLOR[str(level)]}; }}")
 
     def _set_status(self, text: str, level: str) -> None:
         if not self._changed("status", text, level):

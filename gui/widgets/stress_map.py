@@ -29,6 +29,7 @@ from core.calculators import number
 from core.errors import InvalidInputError
 from core.model import MarginMode
 from core.stress import StressGrid, TouchGrid, liquidation_distance_grid, touch_probability_grid
+from gui.palette import follow_palette, style_plot
 from gui.session import Session
 from gui.throttle import Throttle
 
@@ -165,6 +166,7 @@ class QtStressMap(QWidget):
         self.title.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("stress_plot")
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         pi = self.plot.getPlotItem()
         pi.showGrid(x=False, y=False)
         self.image = pg.ImageItem(axisOrder="col-major")  # image[i, j]: i -> x, j -> y

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.simulate import EventKind
 from core.timeline import LiquidationStep, Timeline, event_text
+from gui.palette import follow_palette, style_plot
 from gui.theatre import TheatreSession
 
 MARK_COLOR: Final = "#2fb67c"
@@ -69,13 +70,13 @@ class QtTheatreChart(QWidget):
         super().__init__(parent)
         self.session = session
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "price")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.legend = legend_below(self.plot, columns=4)
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         self.mark_curve = self.plot.plot(pen=pg.mkPen(MARK_COLOR, width=2), name="mark")
         self.last_curve = self.plot.plot(pen=pg.mkPen(LAST_COLOR, width=1, style=Qt.PenStyle.DashLine),
                                          name="last")

@@ -31,6 +31,7 @@ from core import fmt
 from core.model import MarginMode
 from core.simulate import FUND, EventKind, SimulationResult
 from core.timeline import Outcome
+from gui.palette import follow_palette, style_plot
 from gui.theatre import TheatreSession
 from gui.widgets.theatre_chart import legend_below
 
@@ -133,13 +134,13 @@ class QtFundPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "fund")
         for ax in ("left", "bottom"):
             self.plot.getAxis(ax).enableAutoSIPrefix(False)
         legend_below(self.plot, columns=3)
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         self.balance_curve = self.plot.plot(pen=pg.mkPen("#5b8def", width=2), name="balance")
         self.inflows = pg.BarGraphItem(x=[], height=[], width=1, brush="#2fb67c", name="inflow")
         self.outflows = pg.BarGraphItem(x=[], height=[], width=1, brush="#e5484d", name="payout")

@@ -59,6 +59,7 @@ def _spin(decimals: int, hi: float = MAX_AMOUNT, suffix: str = "") -> QDoubleSpi
     w.setRange(0.0, hi)
     w.setGroupSeparatorShown(True)
     w.setKeyboardTracking(False)
+    w.setMinimumWidth(90)  # not as wide as the largest value of the range (the panel fits 1024 px)
     if suffix:
         w.setSuffix(suffix)
     return w
@@ -112,6 +113,8 @@ class QtWhatIfPanel(QWidget):
         self.session = session
         self._quiet = False
         self.action = QComboBox()
+        self.action.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.action.setMinimumContentsLength(12)
         for key, (label, _fn) in WHATIF_ACTIONS.items():
             self.action.addItem(label, key)
             self.action.setItemData(self.action.count() - 1, TIPS[key], Qt.ItemDataRole.ToolTipRole)
@@ -151,7 +154,11 @@ class QtWhatIfPanel(QWidget):
         self.table.setObjectName("whatifDeltas")
         self.table.setHorizontalHeaderLabels(("Now", "After", "Change"))
         self.table.setVerticalHeaderLabels([r[1] for r in DELTA_ROWS])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # every number whole: columns as wide as their text (the table scrolls sideways in a narrow
+        # window rather than cut "68,000.0" to "68,00...")
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)

@@ -182,3 +182,45 @@ def test_the_log_file_is_private(qapp):
     errors.log.warning("a line")
     mode = stat.S_IMODE(paths.log_path().stat().st_mode)
     assert mode == 0o600, oct(mode)
+
+
+def test_a_theme_change_reaches_every_chart_and_the_gauge_at_once(qapp):
+    # issue 9: after switching to dark the main chart and the gauge stayed white until a restart,
+    # and the theatre's charts stayed white always. The window is built as `marginlab` builds it.
+    from PySide6.QtGui import QPalette
+
+    from gui.app import build
+    from gui.theme import apply_theme
+
+    def plot_bg(plot):
+        return plot.backgroundBrush().color().name()
+
+    _app, _settings, _profiles, session, window = build(screenshot=True)
+    window.start(restore=False)
+    window._theatre(show=True)
+    plots = [window.chart.plot, *window.theatre_window.findChildren(type(window.chart.plot))]
+    assert len(plots) >= 4  # the live chart, the theatre's price chart, its fund chart, the fan
+    try:
+        for theme in ("dark", "light", "dark"):
+            apply_theme(theme)
+            qapp.processEvents()
+            base = window.palette().color(QPalette.ColorRole.Base).name()
+            assert {plot_bg(p) for p in plots} == {base}, theme
+            assert f"background: {base}" in window.results.gauge.styleSheet(), theme
+    finally:
+        apply_theme("light")
+        window.theatre_session.close()
+        session.live.pause()
+        window.hide()
+        window.deleteLater()
+        qapp.processEvents()
+
+
+def test_the_window_can_be_as_small_as_a_1024x700_screen(window):
+    # issue 9: the minimum width was 1028 px, and the chart's read-out could raise it further
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1000 and hint.height() <= 680, hint
+    window.chart.probe_box.setChecked(True)
+    window.chart.readout.setText("t 1d 23:59:59  price 1,234,567,890.12  uPnL -123,456,789.01  ratio 99.99 %")
+    window.chart.source_label.setText("replaying a-very-long-file-name-of-prices-2026-12-01.csv · 50,000,000 points")
+    assert window.minimumSizeHint().width() == hint.width()
