@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         left.setStretchFactor(0, 0)
         left.setStretchFactor(1, 1)
         left.setSizes([330, 520])
+        self.form.heightWanted.connect(self._fit_form)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.results)
         bottom.addWidget(self.tabs)
@@ -318,6 +319,16 @@ class MainWindow(QMainWindow):
             a.setStatusTip(p)
             a.triggered.connect(lambda _c=False, p=p: self.open_file(Path(p)))
         self.recent_menu.setEnabled(bool(recent))
+
+    def _fit_form(self, height: int) -> None:
+        """Give the position form the height it asks for (a message under a field is read whole);
+        the account table below gives it up, or takes it back when the message goes."""
+        left = self.splitters["left"]
+        form_h, table_h = left.sizes()
+        total = form_h + table_h
+        want = min(height, total - self.table.minimumSizeHint().height())
+        if want > form_h:
+            left.setSizes([want, total - want])
 
     def _on_modified(self, modified: bool) -> None:
         self.setWindowModified(modified)

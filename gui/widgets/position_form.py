@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Final
 
-from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
@@ -81,6 +81,8 @@ def _set_value(spin: QDoubleSpinBox, value: float) -> None:
 
 class QtPositionForm(QWidget):
     """Profile, symbol, side, size or notional, entry, leverage, mode, margin or wallet, mark."""
+
+    heightWanted = Signal(int)  # a message appeared or went: the height the form needs now
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,6 +245,8 @@ class QtPositionForm(QWidget):
         self.errors[key].setText(message)
         self.errors[key].setVisible(True)
         self.fields[key].setStyleSheet(_ERROR_STYLE)
+        self.updateGeometry()
+        self.heightWanted.emit(self.sizeHint().height())  # the message is read whole, never cut
 
     def clear_errors(self) -> None:
         for key, err in self.errors.items():
@@ -250,6 +254,8 @@ class QtPositionForm(QWidget):
                 err.setVisible(False)
                 err.setText("")
                 self.fields[key].setStyleSheet("")
+                self.updateGeometry()
+                self.heightWanted.emit(self.sizeHint().height())
 
     def error_text(self, key: str) -> str:
         return self.errors[key].text() if self.errors[key].isVisible() or self.errors[key].text() else ""

@@ -303,3 +303,20 @@ def test_removing_a_position_drops_its_orders_and_renumbers_the_later_ones(sessi
     assert session.orders(0) == {"stop_loss": 70_000.0}
     session.undo_stack.undo()
     assert session.orders(0) == {"stop_loss": 60_000.0} and session.orders(1) == {"stop_loss": 70_000.0}
+
+
+def test_a_message_under_a_field_is_read_whole(window, qtbot):
+    # issue 9: the leverage error under its field was cut off, the allowed range invisible
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.form.leverage.setValue(80.0)
+    err = window.form.errors["leverage"]
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):  # the layout settles in posted events
+        QApplication.processEvents()
+    assert err.height() >= err.heightForWidth(err.width())
+    assert "allowed 1-50" in err.text()
+    window.form.leverage.setValue(10.0)  # gone again: nothing left reserved
+    assert err.isHidden()
