@@ -36,6 +36,7 @@ from core.scenario import Scenario, load_scenario
 from gui import paths, theme
 from gui import settings as S
 from gui.errors import show_error
+from gui.saver import BackgroundWriter
 from gui.session import Session
 from gui.widgets.chart import QtMarkChart
 from gui.widgets.position_form import QtPositionForm
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
         session.scenarioChanged.connect(self._show_table_age)
         QTimer.singleShot(0, self._show_table_age)
 
+        self.writer = BackgroundWriter(self)
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -411,7 +413,7 @@ class MainWindow(QMainWindow):
             return True
         choice = self.ask_save()
         if choice == "save":
-            return self.save_file()
+            return self.save_file(wait=True)  # the workspace is about to go: the file must be whole first
         self._discarded = choice == "discard"
         return self._discarded
 
@@ -435,27 +437,43 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         return True
 
-    def save_file(self) -> bool:
+    def save_file(self, *, wait: bool = False) -> bool:
+        """File > Save: written on a worker thread (``wait``: before returning, as closing needs)."""
         if self.session.file.path is None:
-            return self.save_file_as()
-        return self._save_to(self.session.file.path)
+            return self.save_file_as(wait=wait)
+        return self._save_to(self.session.file.path, wait=wait)
 
-    def save_file_as(self) -> bool:
+    def save_file_as(self, *, wait: bool = False) -> bool:
         path = self.save_path("Save scenario as")
-        return False if path is None else self._save_to(path)
+        return False if path is None else self._save_to(path, wait=wait)
 
-    def _save_to(self, path: Path) -> bool:
+    def _save_to(self, path: Path, *, wait: bool = True) -> bool:
+        """Save to ``path``; True when it is saved (``wait``) or being saved (on the writer's thread)."""
+        if not wait:
+            try:
+                self.session.file.save_in_background(self.writer, path, self._after_save)
+            except MarginEngineError as exc:
+                self.inform("Could not save", str(exc))
+                return False
+            self.statusBar().showMessage(f"Saving {path.name}…")
+            return True
         try:
             saved = self.session.file.save(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not save", str(exc))
             return False
+        self._after_save(saved, "")
+        return True
+
+    def _after_save(self, saved: Path | None, error: str) -> None:
+        if saved is None:
+            self.inform("Could not save", error)
+            return
         self.settings.add_recent(saved)
         self._save_settings()
         self._refresh_recent()
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         self.write_autosave()
-        return True
 
     def open_price_csv(self) -> None:
         path = self.open_path("Replay prices", "CSV (*.csv);;All files (*)")
@@ -593,11 +611,16 @@ class MainWindow(QMainWindow):
             return
         self._autosave_timer.stop()
         s = self.session
-        try:
-            write_autosave(paths.autosave_path(), s.scenario, file=s.file.path, modified=s.file.is_modified(),
-                           selected=s.selected)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
+        path, scenario, file, modified, selected = (paths.autosave_path(), s.scenario, s.file.path,
+                                                    s.file.is_modified(), s.selected)
+
+        def failed(_result: object, error: str) -> None:
+            if error:
+                self.statusBar().showMessage(f"Autosave failed: {error}", 5000)
+
+        # on the writer's thread: a large workspace must not freeze the window every time it changes
+        self.writer.submit("autosave", lambda: write_autosave(path, scenario, file=file, modified=modified,
+                                                              selected=selected), failed)
 
     def _forget_discarded(self) -> None:
         """Changes were discarded on quit: the next start restores the saved file, not them."""
@@ -653,10 +676,13 @@ class MainWindow(QMainWindow):
         if self.theatre_session is not None:
             self.theatre_session.close()
         self.save_geometry()
+        self._autosave_timer.stop()
+        self.writer.wait()  # an autosave still queued must not land after what is decided here
         if getattr(self, "_discarded", False) and self.session.file.is_modified():
             self._forget_discarded()
         else:
             self.write_autosave()
+        self.writer.wait()  # every write whole before the process may end
         self._save_settings()
         event.accept()
 

@@ -7,6 +7,7 @@ autosave that had unsaved changes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from PySide6.QtGui import QUndoStack
 
 from core.errors import InvalidInputError
 from core.scenario import Scenario, load_scenario, save_scenario
+from gui.saver import BackgroundWriter
 
 
 class WorkspaceOwner(Protocol):
@@ -60,14 +62,41 @@ class WorkspaceFile(QObject):
 
     def save(self, path: Path | str | None = None) -> Path:
         """Write the scenario to ``path`` (default: its own file) atomically; it is then unmodified."""
+        target = self._target(path)
+        scenario = self.session.scenario
+        save_scenario(target, scenario)
+        return self._saved(target, scenario)
+
+    def save_in_background(self, writer: BackgroundWriter, path: Path | str | None,
+                           on_done: Callable[[Path | None, str], None]) -> None:
+        """:meth:`save` on ``writer``'s thread: the window stays live while a large file is written.
+
+        ``on_done(path, "")`` follows on the GUI thread, or ``on_done(None, reason)``. Edits made
+        while the file was being written keep the workspace modified (the file holds the state
+        from when the save began).
+        """
+        target = self._target(path)
+        scenario = self.session.scenario
+
+        def done(_result: object, error: str) -> None:
+            on_done(None if error else self._saved(target, scenario), error)
+
+        writer.submit(f"save:{target}", lambda: save_scenario(target, scenario), done)
+
+    def _target(self, path: Path | str | None) -> Path:
         target = Path(path) if path is not None else self.path
         if target is None:
             raise InvalidInputError("path", "choose a file name (Save As)")
-        save_scenario(target, self.session.scenario)
+        return target
+
+    def _saved(self, target: Path, scenario: Scenario) -> Path:
         self.path = target.resolve()
-        self._recovered_modified = False
-        self.session.undo_stack.setClean()
+        # the workspace is what was written (an edit while the worker wrote replaced the frozen
+        # scenario, and an undo back to it brings the very same object back): unmodified
+        if self.session.scenario is scenario:
+            self._recovered_modified = False
+            self.session.undo_stack.setClean()
         self.fileChanged.emit()
-        self.modifiedChanged.emit(False)
+        self.modifiedChanged.emit(self.is_modified())
         self.session.log("file", f"saved {target.name}")
         return self.path
