@@ -52,6 +52,9 @@ if TYPE_CHECKING:  # built on first use (gui.main_window imports them lazily)
 
 AUTOSAVE_DELAY_MS = 1000
 LAZY_TABS = (
+    ("Payoff", "gui.widgets.payoff", "QtPayoffView",
+     "PnL if the selected position were closed at each exit price, with entry, mark, liquidation and "
+     "bankruptcy marked."),
     ("Compare", "gui.widgets.compare", "QtCompareView",
      "The selected position under every exchange profile, side by side, and why they differ."),
     ("Calculators", "gui.widgets.calculators", "QtCalculatorPanel",
