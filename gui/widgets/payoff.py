@@ -18,6 +18,7 @@ levels are labelled vertical ``InfiniteLine`` items added with ``ignoreBounds=Tr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -111,7 +112,7 @@ def payoff_for(session: Session) -> Payoff | None:
     xs = np.linspace(lo, hi, N_POINTS)
     levels = {k: (x, float(payoff_pnl(p, x)) if math.isfinite(x) and x > 0 else math.nan) for k, x in prices.items()}
     moves = tuple((f, p.entry_price * (1.0 + f), float(payoff_pnl(p, p.entry_price * (1.0 + f)))) for f in MOVES)
-    return Payoff(position=p, ccy=session.quote_ccy, quote_ccy=session.quote_ccy, tick=session.tick, prices=xs,
+    return Payoff(position=p, ccy=session.settle_ccy, quote_ccy=session.quote_ccy, tick=session.tick, prices=xs,
                   pnl=np.asarray(payoff_pnl(p, xs), dtype=float), levels=levels, moves=moves)
 
 
@@ -122,15 +123,14 @@ def level_text(pay: Payoff, name: str) -> str:
     return f"{_LEVELS[name][1]} {fmt.price(price, pay.tick) if math.isfinite(price) else fmt.NONE_TEXT}"
 
 
-def table_cells(pay: Payoff) -> list[tuple[str, str, str]]:
-    """(header, exit price, PnL) of each column of the table: the two levels, then the moves."""
+def table_cells(pay: Payoff, money: Callable[..., str]) -> list[tuple[str, str, str]]:
+    """(header, exit price, PnL) of each column of the table: the two levels, then the moves.
+
+    ``money`` formats an amount in the settlement asset (:meth:`gui.session.Session.money`).
+    """
     cols = [(name, *pay.levels[name]) for name in TABLE_LEVELS]
     cols += [(f"{f * 100:+.0f} %", x, pnl) for f, x, pnl in pay.moves]
-    return [(head, fmt.price(x, pay.tick), _signed(pnl)) for head, x, pnl in cols]
-
-
-def _signed(x: float) -> str:
-    return ("+" if x > 0 else "") + fmt.money(x)
+    return [(head, fmt.price(x, pay.tick), money(pnl, signed=True)) for head, x, pnl in cols]
 
 
 def liquidated_region(pay: Payoff) -> tuple[float, float] | None:
@@ -274,7 +274,8 @@ class QtPayoffView(QWidget):
                 line.setValue(price)
                 line.label.setFormat(level_text(pay, name))
                 line.label.setText(level_text(pay, name))
-                line.setToolTip(f"{_LEVELS[name][4]}\n\nPnL of an exit here: {_signed(pay.levels[name][1])} {pay.ccy}")
+                pnl = s.money(pay.levels[name][1], signed=True, unit=True)
+                line.setToolTip(f"{_LEVELS[name][4]}\n\nPnL of an exit here: {pnl}")
         self._anchor_labels(pay)
         region = liquidated_region(pay)
         self.region.setVisible(region is not None)
@@ -300,7 +301,8 @@ class QtPayoffView(QWidget):
                 line.label.updatePosition()
 
     def _fill_moves(self, pay: Payoff | None) -> None:
-        cells = [("", "")] * self.moves.columnCount() if pay is None else [c[1:] for c in table_cells(pay)]
+        cells = ([("", "")] * self.moves.columnCount() if pay is None
+                 else [c[1:] for c in table_cells(pay, self.session.money)])
         for c, texts in enumerate(cells):
             for r, text in enumerate(texts):
                 item = self.moves.item(r, c)
@@ -331,7 +333,7 @@ class QtPayoffView(QWidget):
         self.cross_v.setPos(exit_price)
         self.cross_v.setVisible(True)
         pnl = float(payoff_pnl(pay.position, exit_price))
-        text = f"exit {fmt.price(exit_price, pay.tick)}: PnL {_signed(pnl)} {pay.ccy}"
+        text = f"exit {fmt.price(exit_price, pay.tick)}: PnL {self.session.money(pnl, signed=True, unit=True)}"
         region = liquidated_region(pay)
         if region is not None and region[0] <= exit_price <= region[1]:
             text += " (past the liquidation price: liquidated before this exit)"
