@@ -108,7 +108,7 @@ def _unit_side(x: Any) -> Any:
     +-1 is returned as it is, which is the same numbers without the division.
     """
     s = abs(x)
-    if isinstance(s, np.ndarray) and s.size and (s == 1.0).all():
+    if isinstance(s, np.ndarray) and s.size and not np.count_nonzero(s != 1.0):
         return x
     s /= x
     return s
@@ -605,22 +605,23 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
 # Fast path for large arrays: the mark-basis tier at the liquidation price without a binary search.
 #
 # np.searchsorted over a million targets costs several times the whole closed form. The keys are
-# few and fixed per table, so the lookup is precomputed. It reads the numerator u = s*q*EP - WB',
-# computed anyway, which is s*T: for a long with a price u = T > 0, for a short with a price
-# u = -T < 0. The top 16 bits of u's float64 pattern (sign, exponent and 4 mantissa bits: 1/16 of
-# an octave) name a bucket: with the sign clear the long keys are counted at or below u, with it
-# set the short keys at or below -u; per bucket the table holds that tier's MMR and amount, or NaN
-# ("marked") when a key lies inside the bucket, and only marked elements are compared with the key.
+# few and fixed per table, so the lookup is precomputed and read by the bits of u = s*T (one
+# multiplication): for a long with a price u = T > 0, for a short with a price u = -T < 0. The top
+# 18 bits of u's float64 pattern (sign, exponent and 6 mantissa bits: 1/64 of an octave) name a
+# bucket: with the sign clear the long keys are counted at or below u, with it set the short keys
+# at or below -u. Per bucket the table holds that count's constants (s*cum, 1 - s*MMR), or NaN
+# ("marked") when a key lies inside the bucket; only marked elements are compared with the key.
 #
 # Wherever the plain path (_solve) finds a price, this is its tier (T = |u| on the position's own
 # side), so the price is its float, bit for bit. Where T < 0 (a long backed by more than its
-# notional, a short with collateral below minus its notional) the bucket reads the other side's
-# keys, and the root has no price with any tier (q > 0): the long's numerator u - cum_k is negative
-# over a positive denominator, the short's is at least zero (u >= key_k >= cum_k) over a negative
-# one. A side of 0 or NaN makes u NaN. tests/core/test_liquidation_fastpath.py checks all of it
-# against the plain path and a per-element brute force. The work runs in chunks that stay in cache.
+# notional, a short whose collateral is below minus its notional) the bucket reads the other
+# side's keys, and the root is no price with any of them (q > 0): a long gets
+# (T + cum_k) / (q*(1 + MMR_k)) with |T| >= key_k >= floor_k >= cum_k, so at most zero; a short
+# gets (T - cum_k) / (q*(1 - MMR_k)) < 0. A side of 0 or NaN makes T NaN.
+# tests/core/test_liquidation_fastpath.py and test_liquidation_scalar.py check it against the
+# plain path and a per-element brute force. The work runs in chunks that stay in cache.
 
-_BUCKET_SHIFT: Final = 48  # keep the top 64 - 48 = 16 bits of the float64 bit pattern
+_BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 6 MB of tables
 _N_BUCKETS: Final = 1 << (64 - _BUCKET_SHIFT)
 _FAST_MIN_SIZE: Final = 2_048  # below this the chunk machinery costs more than two searchsorted
 _CHUNK: Final = 16_384
@@ -682,7 +683,7 @@ class _BucketLookup:
         np.right_shift(u.view(np.uint64), np.uint64(_BUCKET_SHIFT), out=bucket.view(np.uint64))
         self.s_cum.take(bucket, mode="clip", out=s_cum)
         self.one_minus_s_mmr.take(bucket, mode="clip", out=one_minus)
-        fix = np.flatnonzero(np.isnan(s_cum, out=marked))
+        fix = np.isnan(s_cum, out=marked).nonzero()[0]
         if fix.size:
             j = self.start.take(bucket[fix])
             x = np.abs(u[fix])
@@ -707,7 +708,7 @@ def _fast_flat(*arrays: Any) -> tuple[list[Any], tuple[int, ...], int] | None:
     n = math.prod(shape)
     if n < _FAST_MIN_SIZE:
         return None
-    return [a if a.ndim == 0 else a.reshape(-1) for a in arrays], shape, n
+    return [a.reshape(-1) if a.ndim > 1 else a for a in arrays], shape, n
 
 
 class _Buffers(threading.local):
@@ -729,11 +730,6 @@ class _Buffers(threading.local):
 _BUFFERS = _Buffers()
 
 
-def _part(a: Any, i: int) -> Any:
-    """Chunk ``i`` of a flat input (a 0-d input is the same for every chunk)."""
-    return a if a.ndim == 0 else a[i:i + _CHUNK]
-
-
 def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any) -> Any:
     """Mark-basis liquidation prices, tier at the liquidation notional, for large arrays.
 
@@ -750,12 +746,13 @@ def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any) -> Any
     u, bucket, s_cum, one_minus, marked = _BUFFERS.get(min(n, _CHUNK))
     out = np.empty(n)
     for i in range(0, n, _CHUNK):
+        e = i + _CHUNK
         m = min(_CHUNK, n - i)
         if m < len(u):
             u, bucket, s_cum, one_minus, marked = u[:m], bucket[:m], s_cum[:m], one_minus[:m], marked[:m]
-        s = _unit_side(_part(side_f, i))
-        qi, ei = _part(q_f, i), _part(ep_f, i)
-        t = _target(s, qi, ei, _part(wb_f, i), out=out[i:i + m])
+        s = _unit_side(side_f[i:e] if side_f.ndim else side_f)
+        qi, ei = q_f[i:e] if q_f.ndim else q_f, ep_f[i:e] if ep_f.ndim else ep_f
+        t = _target(s, qi, ei, wb_f[i:e] if wb_f.ndim else wb_f, out=out[i:e])
         np.multiply(s, t, out=u)  # u = s*T, whose bits the lookup reads
         _priced(_mark_root(qi, t, *look.rates(u, bucket, s_cum, one_minus, marked)), ei, _into)
     return out.reshape(shape)

@@ -122,8 +122,10 @@ def test_liquidation_notional_lies_in_the_tier_used(profiles):
 def _edge_targets(tiers: TierTable) -> np.ndarray:
     keys = np.concatenate([tiers._key_long, tiers._key_short])
     edges = [keys, np.nextafter(keys, np.inf), np.nextafter(keys, -np.inf), -keys]
-    # Bucket edges: every 1/16 of an octave across the keys' range, and the values either side.
-    powers = np.ldexp(1.0 + np.arange(16) / 16, np.arange(-2, 36)[:, None]).ravel()
+    # Bucket edges: every bucket boundary (1/2**m of an octave, m mantissa bits in the bucket)
+    # across the keys' range, and the values either side.
+    m = 1 << (52 - liq._BUCKET_SHIFT)
+    powers = np.ldexp(1.0 + np.arange(m) / m, np.arange(-2, 36)[:, None]).ravel()
     edges += [powers, np.nextafter(powers, -np.inf), -powers]
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 5e-324, -5e-324, 1e300, -1e300])
     return np.concatenate([*edges, special])
