@@ -62,15 +62,15 @@ CPU_BUDGET_S = 4.0  # rounds per size: about this much CPU time for each, at lea
 def make_positions(tiers: TierTable, n: int, seed: int = SEED) -> dict[str, np.ndarray]:
     """Random isolated positions that the exchange would accept.
 
-    Notional is log-uniform over [1e3, 0.99 * the last cap] so that every bracket is hit; leverage
-    is uniform in [1, bracket max] (and below 1/MMR, which only matters for the last brackets); the
-    isolated margin is the opening margin ``q*EP/L`` times a factor in [0.8, 1.5] (extra margin, or
-    some of it eaten by fees).
+    Notional is log-uniform over [1e3, 0.99 * the last cap] (at most 2e9) so that every bracket is
+    hit; leverage is uniform in [1, bracket max] (and below 1/MMR, which only matters for the last
+    brackets); the isolated margin is the opening margin ``q*EP/L`` times a factor in [0.8, 1.5]
+    (extra margin, or some of it eaten by fees).
     """
     rng = np.random.default_rng(seed)
     side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     entry = rng.uniform(20_000.0, 100_000.0, n)
-    notional = np.exp(rng.uniform(np.log(1e3), np.log(0.99 * tiers.max_notional), n))
+    notional = np.exp(rng.uniform(np.log(1e3), np.log(0.99 * min(tiers.max_notional, 2e9)), n))
     qty = notional / entry
     k = tiers.index(qty * entry)
     max_lev = np.minimum(tiers.max_leverage[k], 0.99 / tiers.mmr[k])

@@ -77,6 +77,8 @@ Where = Callable[[Any, Any, Any], Any]
 # Enum members read from the class cost a third of a microsecond each on Python 3.11: the solver
 # compares with these module constants instead.
 _MARK: Final = MMBasis.MARK
+_ENTRY: Final = MMBasis.ENTRY
+_NO_FEE: Final = FeeModel.NONE
 _CLOSE_FEE: Final = FeeModel.CLOSE_FEE
 _TAKER_IN_MMR: Final = FeeModel.TAKER_IN_MMR
 
@@ -161,8 +163,9 @@ def _bankruptcy_after_close_fee(s: Any, q: Any, ep: Any, wb: Any, fee: Any) -> A
 
 def _priced(x: Any, ep: Any, where: Where, none: float = math.nan) -> Any:
     """``x`` where it is a price (above ``_NO_PRICE_BELOW`` of the entry), ``none`` where it is
-    not; a NaN stays NaN."""
-    return where(x <= ep * _NO_PRICE_BELOW, none, x)
+    not; a NaN stays NaN. (One position makes the choice inline: it is on every quote's path.)"""
+    no_price = x <= ep * _NO_PRICE_BELOW
+    return (none if no_price else x) if where is _pick else where(no_price, none, x)
 
 
 def _not_beyond_bankruptcy(lp: Any, s: Any, q: Any, ep: Any, wb: Any, where: Where) -> Any:
@@ -179,7 +182,7 @@ def _not_beyond_bankruptcy(lp: Any, s: Any, q: Any, ep: Any, wb: Any, where: Whe
 
 def _close_fee_of(s: Any, q: Any, ep: Any, margin: Any, fee: Any, where: Where) -> Any:
     """``f * q * BP(margin)``, zero where that bankruptcy price is none (see :func:`close_fee`)."""
-    return fee * q * _priced(_bankruptcy_after_close_fee(s, q, ep, margin, fee), ep, where, none=0.0)
+    return fee * q * _priced(_bankruptcy_after_close_fee(s, q, ep, margin, fee), ep, where, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,8 +233,8 @@ class _Table:
     array needs it.
     """
 
-    __slots__ = ("_lookup", "_lookup_built", "cap", "cum", "floor", "long", "mmr", "n", "notional",
-                 "short", "tiers")
+    __slots__ = ("_lookup", "_lookup_built", "cap", "cum", "floor", "has_amounts", "long", "long_scalar",
+                 "mmr", "n", "notional", "root_floored", "short", "short_scalar", "tiers")
 
     def __init__(self, tiers: TierTable) -> None:
         self.tiers = tiers
@@ -240,17 +243,16 @@ class _Table:
         self.cap = tuple(tiers.cap.tolist())
         self.mmr = tuple(tiers.mmr.tolist())
         self.cum = tuple(tiers.cum.tolist())
+        self.has_amounts = bool(np.any(tiers.cum > 0))
         self.notional = _Keys.of(tiers.floor, tiers)  # the tier of a notional (TierTable.index)
         self.long = _Keys.of(tiers._key_long, tiers, 1.0)  # floor - MM(floor)
         self.short = _Keys.of(tiers._key_short, tiers, -1.0)  # floor + MM(floor)
+        self.long_scalar = self.long.seq, self.long.by_count  # one attribute read for one position
+        self.short_scalar = self.short.seq, self.short.by_count
+        # whether the mark-basis root at the liquidation tier can lie beyond BP (see _solve)
+        self.root_floored = self.n == 1 and self.has_amounts
         self._lookup: _BucketLookup | None = None
         self._lookup_built = False
-
-    def rates(self, k: Any) -> tuple[Any, Any]:
-        """(MMR_k, cum_k): floats for one tier index, arrays for an array of them."""
-        if isinstance(k, int):
-            return self.mmr[k], self.cum[k]
-        return self.tiers.mmr[k], self.tiers.cum[k]
 
     def lookup(self) -> _BucketLookup | None:
         """The fast path's bucket table (None when a side's keys are not sorted)."""
@@ -265,19 +267,22 @@ class _Table:
 _TABLES: dict[Any, _Table] = {}
 _TABLES_LOCK = threading.Lock()
 _TABLE_CACHE_SIZE: Final = 64
+_LAST_TABLE: tuple[Any, Any] = (None, None)
 
 
 def _table(tiers: TierTable, mmr_offset: float = 0.0) -> _Table:
     """The cached :class:`_Table` of ``tiers`` with every rate raised by ``mmr_offset``."""
+    global _LAST_TABLE
     key = (tiers, mmr_offset) if mmr_offset else tiers
-    hit = _TABLES.get(key)
-    if hit is not None:
-        return hit
-    table = _Table(tiers.with_mmr_offset(mmr_offset))
-    with _TABLES_LOCK:  # the GUI solves on a worker thread too
-        while len(_TABLES) >= _TABLE_CACHE_SIZE:
-            _TABLES.pop(next(iter(_TABLES)))
-        _TABLES[key] = table
+    table = _TABLES.get(key)
+    if table is None:
+        table = _Table(tiers.with_mmr_offset(mmr_offset))
+        with _TABLES_LOCK:  # the GUI solves on a worker thread too
+            while len(_TABLES) >= _TABLE_CACHE_SIZE:
+                _TABLES.pop(next(iter(_TABLES)))
+            _TABLES[key] = table
+    if not mmr_offset:
+        _LAST_TABLE = (tiers, table)  # one tuple, replaced whole: safe to read from any thread
     return table
 
 
@@ -285,22 +290,23 @@ def _table(tiers: TierTable, mmr_offset: float = 0.0) -> _Table:
 # The solver over either kind of argument.
 
 
-def _at_liquidation(table: _Table, s: Any, target: Any, where: Where) -> tuple[Any, Any, Any]:
-    """Mark basis: ``(tier, s*cum, 1 - s*MMR)`` of the tier holding the liquidation notional.
+def _at_liquidation(table: _Table, s: Any, q: Any, ep: Any, wb: Any, where: Where) -> tuple[Any, Any]:
+    """Mark basis: ``(T, (tier, s*cum, 1 - s*MMR))`` of the tier holding the liquidation notional.
 
-    The rule (module notes): count the long keys at or below ``T`` for s > 0, the short keys
-    otherwise. One position searches its own side's keys; arrays search both and choose.
+    The rule (module notes): count the long keys at or below the target ``T`` for s > 0, the short
+    keys otherwise. One position searches its own side's keys; arrays search both and choose.
     """
+    t = _target(s, q, ep, wb)
     if where is _pick:
-        keys = table.long if s > 0 else table.short
-        return keys.by_count[bisect_right(keys.seq, target)]
+        seq, by_count = table.long_scalar if s > 0 else table.short_scalar
+        return t, by_count[bisect_right(seq, t)]
     long, short = table.long, table.short
-    c_long = np.searchsorted(long.arr, target, side="right")
-    c_short = np.searchsorted(short.arr, target, side="right")
+    c_long = np.searchsorted(long.arr, t, side="right")
+    c_short = np.searchsorted(short.arr, t, side="right")
     is_long = s > 0
-    return (where(is_long, long.tier[c_long], short.tier[c_short]),
-            where(is_long, long.s_cum[c_long], short.s_cum[c_short]),
-            where(is_long, long.one_minus_s_mmr[c_long], short.one_minus_s_mmr[c_short]))
+    return t, (where(is_long, long.tier[c_long], short.tier[c_short]),
+               where(is_long, long.s_cum[c_long], short.s_cum[c_short]),
+               where(is_long, long.one_minus_s_mmr[c_long], short.one_minus_s_mmr[c_short]))
 
 
 def _entry_tier_at_lp(table: _Table, s: Any, q: Any, ep: Any, wb: Any, k_entry: Any, where: Where) -> Any:
@@ -317,23 +323,13 @@ def _entry_tier_at_lp(table: _Table, s: Any, q: Any, ep: Any, wb: Any, k_entry: 
     return where(chosen < 0, k_entry, chosen)
 
 
-def _floors_at_bankruptcy(table: _Table, basis: MMBasis, at_lp: bool) -> bool:
-    """Whether the root may lie beyond the bankruptcy price (MM < 0 there), so it is floored.
-
-    Not under the mark basis with the tier at the liquidation notional in a table of several tiers:
-    the root then lies inside its own tier, where ``MMR_k*N - cum_k >= MM(floor_k) >= 0`` (TierTable
-    refuses a first tier with a maintenance amount, and amounts that let MM fall at a floor).
-    """
-    return not (basis is _MARK and at_lp and table.n > 1)
-
-
 def _tier_used(table: _Table, s: Any, q: Any, ep: Any, wb: Any, basis: MMBasis, at_lp: bool,
                where: Where) -> Any:
     """The tier whose rates the liquidation price uses (collateral ``wb`` after any fee to close)."""
     if not at_lp:
         return _tier(table.notional, q * ep)
     if basis is _MARK:
-        return _at_liquidation(table, s, _target(s, q, ep, wb), where)[0]
+        return _at_liquidation(table, s, q, ep, wb, where)[1][0]
     return _entry_tier_at_lp(table, s, q, ep, wb, _tier(table.notional, q * ep), where)
 
 
@@ -341,16 +337,23 @@ def _solve(table: _Table, s: Any, q: Any, ep: Any, wb: Any, basis: MMBasis, at_l
            where: Where) -> Any:
     """The liquidation price of positions with collateral ``wb`` (after any fee to close)."""
     if basis is _MARK and at_lp:
-        t = _target(s, q, ep, wb)
-        _, s_cum, one_minus = _at_liquidation(table, s, t, where)
+        t, (_, s_cum, one_minus) = _at_liquidation(table, s, q, ep, wb, where)
         lp = _mark_root(q, t, s_cum, one_minus)
+        floored = table.root_floored
     else:
-        mmr, cum = table.rates(_tier_used(table, s, q, ep, wb, basis, at_lp, where))
+        k = _tier_used(table, s, q, ep, wb, basis, at_lp, where)
+        mmr, cum = (table.mmr[k], table.cum[k]) if isinstance(k, int) else (table.tiers.mmr[k], table.tiers.cum[k])
         if basis is _MARK:
             lp = _mark_root(q, _target(s, q, ep, wb), *_signed_rates(s, mmr, cum))
         else:
             lp = _entry_root(s, q, ep, wb, mmr, cum)
-    if _floors_at_bankruptcy(table, basis, at_lp):
+        floored = table.has_amounts
+    # Only a maintenance amount makes MM = MMR*N - cum negative, and with it the root beyond the
+    # bankruptcy price; under the mark basis with the tier at the liquidation notional in a table
+    # of several tiers it cannot, as the root lies inside its own tier, where
+    # MMR_k*N - cum_k >= MM(floor_k) >= 0 (TierTable refuses a first tier with an amount, and
+    # amounts that let MM fall at a floor).
+    if floored:
         lp = _not_beyond_bankruptcy(lp, s, q, ep, wb, where)
     return _priced(lp, ep, where)
 
@@ -562,30 +565,33 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
     ...                   tiers=TierTable.single(mmr=0.005, max_leverage=100), mm_basis="entry")
     19700.0
     """
-    basis = mm_basis if type(mm_basis) is MMBasis else _basis(mm_basis)  # (a call saved per quote)
-    fm = fee_model if type(fee_model) is FeeModel else _fee_model(fee_model)
-    table = _TABLES.get(tiers) if fm is not _TAKER_IN_MMR else None
-    if table is None:
+    # Written for speed: a quote calls this for every position it shows (about a microsecond).
+    basis = mm_basis if mm_basis is _MARK or mm_basis is _ENTRY else _basis(mm_basis)
+    fm = fee_model if fee_model is _NO_FEE or fee_model is _CLOSE_FEE else _fee_model(fee_model)
+    last = _LAST_TABLE  # the table of the previous call, most often this one
+    if last[0] is tiers and fm is not _TAKER_IN_MMR:
+        table = last[1]
+    else:
         table = _table(tiers, taker_fee if fm is _TAKER_IN_MMR else 0.0)
     close = fm is _CLOSE_FEE
-    # One position (the window's quote): floats through the same functions, no numpy. The usual
-    # call, plain floats and side +-1, is recognised here without building a tuple in _one.
-    if (type(qty) is float and type(entry) is float and type(wallet) is float and fee_margin is None
-            and (type(side) is int or type(side) is float)):
-        s, q, ep, wb = _UNIT_SIDES.get(side), qty, entry, wallet
+    # One position (the window's quote): floats through the same functions, no numpy.
+    if (qty.__class__ is float and entry.__class__ is float and wallet.__class__ is float
+            and (fee_margin is None or fee_margin.__class__ is float)
+            and (side.__class__ is int or side.__class__ is float)):
+        s = _UNIT_SIDES.get(side)
+        if s is not None:
+            try:
+                wb = wallet - _close_fee_of(s, qty, entry, wallet if fee_margin is None else fee_margin,
+                                            taker_fee, _pick) if close else wallet
+                return _solve(table, s, qty, entry, wb, basis, tier_at_liquidation, _pick)
+            except ZeroDivisionError:
+                pass  # a zero size: numpy's inf and NaN below
     elif (one := _one(side, qty, entry, wallet)) is not None and (
-            fee_margin is None or isinstance(fee_margin, _NUMBER)):
+            fee_margin is None or isinstance(fee_margin, _NUMBER)):  # other numbers: as floats
         s, q, ep, wb = one
-    else:
-        s = None
-    if s is not None:
-        try:
-            if close:
-                margin = float(fee_margin) if isinstance(fee_margin, _NUMBER) else wb
-                wb = wb - _close_fee_of(s, q, ep, margin, taker_fee, _pick)
-            return _solve(table, s, q, ep, wb, basis, tier_at_liquidation, _pick)
-        except ZeroDivisionError:
-            pass  # a zero size: numpy's inf and NaN below
+        return liquidation_price(side=s, qty=q, entry=ep, wallet=wb, tiers=tiers, mm_basis=basis,
+                                 fee_model=fm, taker_fee=taker_fee, tier_at_liquidation=tier_at_liquidation,
+                                 fee_margin=None if fee_margin is None else float(fee_margin))
     fast = basis is _MARK and tier_at_liquidation and table.n > 1
     with np.errstate(divide="ignore", invalid="ignore"):
         s, q, ep, wb = _arrays(side, qty, entry, wallet, signed=close or not fast)
