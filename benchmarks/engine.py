@@ -56,7 +56,7 @@ N_LOOP = 20_000
 SEED = 20241024
 TARGET_RATIO_VS_NUMPY = 2.0
 TARGET_SPEEDUP_VS_LOOP = 30.0
-CPU_BUDGET_S = 4.0  # rounds per size: about this much CPU time for each, at least 5
+CPU_BUDGET_S = 4.0  # rounds per size: about this much CPU time in all, at least 5 rounds
 
 
 def make_positions(tiers: TierTable, n: int, seed: int = SEED) -> dict[str, np.ndarray]:
@@ -79,7 +79,7 @@ def make_positions(tiers: TierTable, n: int, seed: int = SEED) -> dict[str, np.n
     return {"side": side, "qty": qty, "entry": entry, "wallet": wallet, "tier": k}
 
 
-def _time_size(n: int, tiers: TierTable, kw: dict[str, Any]) -> dict[str, Any]:
+def _time_size(n: int, tiers: TierTable, kw: dict[str, Any], cpu_budget_s: float) -> dict[str, Any]:
     pos = make_positions(tiers, n)
     s, q, ep, wb = pos["side"], pos["qty"], pos["entry"], pos["wallet"]
     mmr0, cum0 = float(tiers.mmr[2]), float(tiers.cum[2])
@@ -94,7 +94,7 @@ def _time_size(n: int, tiers: TierTable, kw: dict[str, Any]) -> dict[str, Any]:
     lp = engine()
     bare()  # warm caches, build the bucket table
     t_bare = best_cpu_interleaved({"bare": bare}, 1)["bare"]
-    rounds = max(5, min(1000, int(CPU_BUDGET_S / (3 * t_bare + 1e-9))))
+    rounds = max(5, min(1000, int(cpu_budget_s / (3 * t_bare + 1e-9))))
     best = best_cpu_interleaved({"engine": engine, "bare": bare}, rounds)
     return {"positions": n, "engine_s": best["engine"], "bare_numpy_s": best["bare"],
             "ratio_vs_numpy": best["engine"] / best["bare"], "rounds": rounds,
@@ -127,13 +127,14 @@ def _quote_timings() -> dict[str, float]:
     return {k: v / 20 * 1e6 for k, v in best.items()}
 
 
-def run(sizes: tuple[int, ...] = SIZES, n_loop: int = N_LOOP, quote: bool = True) -> dict[str, Any]:
+def run(sizes: tuple[int, ...] = SIZES, n_loop: int = N_LOOP, quote: bool = True,
+        cpu_budget_s: float = CPU_BUDGET_S) -> dict[str, Any]:
     profile = load_profiles([exchanges_dir()]).get("binance")
     rules = profile.rules
     tiers = profile.effective_tiers("BTCUSDT")
     kw = {"mm_basis": rules.mm_basis, "fee_model": rules.fee_model, "taker_fee": rules.taker_fee,
           "tier_at_liquidation": rules.tier_at_liquidation}
-    per_size = {n: _time_size(n, tiers, kw) for n in sizes}
+    per_size = {n: _time_size(n, tiers, kw, cpu_budget_s) for n in sizes}
     head_n = HEADLINE if HEADLINE in per_size else max(per_size)
     head = per_size[head_n]
     s, q, ep, wb, lp = head.pop("arrays")

@@ -63,7 +63,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -254,14 +255,21 @@ def _scalar_loops(n: int) -> dict[str, tuple[Callable[[], None], Callable[[], li
     return loops
 
 
-def _pin_to_one_cpu() -> int | None:
+@contextmanager
+def _one_cpu() -> Iterator[int | None]:
     """Run this process, and the child it starts, on one CPU (Linux): the engines take turns on
-    the same core, with the same cache and the same neighbours. The CPU, or None where unsupported."""
+    the same core, with the same cache and the same neighbours. Yields the CPU (None where the
+    system cannot pin); the previous affinity comes back afterwards."""
     if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = min(os.sched_getaffinity(0))
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
     os.sched_setaffinity(0, {cpu})
-    return cpu
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) -> dict[str, Any]:
@@ -296,8 +304,7 @@ def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) 
         raise SystemExit("peers: MarginLab's scalar and array answers differ")
 
     t_scalar = dict.fromkeys(loops, float("inf"))
-    pinned = _pin_to_one_cpu()
-    with tempfile.TemporaryDirectory() as tmp:
+    with _one_cpu() as pinned, tempfile.TemporaryDirectory() as tmp:
         positions, answers = Path(tmp) / "positions.npz", Path(tmp) / "answers.npz"
         np.savez(positions, side=s, qty=q, entry=ep, wallet=wb, leverage=q * ep / wb)
         child = subprocess.Popen([str(python), __file__, "--freqtrade-child", str(positions), str(answers)],
@@ -306,8 +313,8 @@ def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) 
         try:
             if child.stdout.readline().strip() != "ready":
                 raise SystemExit("peers: the freqtrade child did not start (see its message above)")
-            ft = np.load(answers)
-            lp_ft, mmr_ft, cum_ft = ft["lp"], ft["mmr"], ft["cum"]
+            with np.load(answers) as ft:
+                lp_ft, mmr_ft, cum_ft = ft["lp"], ft["mmr"], ft["cum"]
             t_ft = float("inf")
             for _ in range(repeats):  # take turns, so that load on a shared machine hits everyone
                 child.stdin.write("time\n")
@@ -318,10 +325,9 @@ def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) 
         finally:
             child.stdin.close()
             child.wait(timeout=60)
-
-    k = liquidation_tier(side=s, qty=q, entry=ep, wallet=wb, tiers=tiers, mm_basis=rules.mm_basis,
-                         tier_at_liquidation=rules.tier_at_liquidation)
-    arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=max(20, 10 * repeats))
+        k = liquidation_tier(side=s, qty=q, entry=ep, wallet=wb, tiers=tiers, mm_basis=rules.mm_basis,
+                             tier_at_liquidation=rules.tier_at_liquidation)
+        arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=max(20, 10 * repeats))
     t_vec, t_bare = arrays["vector"], arrays["bare"]
     agree = agreement(lp_ml, tiers.mmr[k], tiers.cum[k], ep, lp_ft, mmr_ft, cum_ft)
     ratios = {name: t / t_ft for name, t in t_scalar.items()}

@@ -637,67 +637,50 @@ _CHUNK: Final = 16_384
 class _BucketLookup:
     """Per-table lookup of the tier's constants at the liquidation notional by the bits of ``u``.
 
-    ``s_cum[b]``, ``one_minus_s_mmr[b]``: :func:`_signed_rates` of bucket ``b``'s tier with s the
-    side of its keys (+1 sign bit clear, -1 set); NaN when marked. For a marked bucket ``start[b]``
-    is a flat index into ``key`` and ``key_rates`` (the long keys, then the short ones, each
-    followed by +inf): the count of keys below the bucket; each comparison ``|u| >= key[j]`` moves
-    it on by one, ``steps`` times.
+    Read as unsigned integers, the bit patterns of floats order the non-negative ones by value, and
+    every negative one (sign bit set) after them by magnitude. So one sorted array ``keys`` holds the
+    long keys' patterns and, after them, the short keys' patterns with the sign bit set: the count
+    of ``keys`` at or below ``u``'s pattern is the count of long keys at or below ``u`` (u >= 0), or
+    n plus the count of short keys at or below ``-u`` (u < 0), and ``rates[count]`` is that tier's
+    :func:`_signed_rates`. ``s_cum[b]``, ``one_minus_s_mmr[b]`` hold the same for every ``u`` in
+    bucket ``b`` (the pattern's top bits), or NaN when a key lies inside the bucket ("marked").
     """
 
     s_cum: npt.NDArray[np.float64]
     one_minus_s_mmr: npt.NDArray[np.float64]
-    start: npt.NDArray[np.intp]
-    key: npt.NDArray[np.float64]
-    key_rates: npt.NDArray[np.float64]  # per flat index: (s*cum, 1 - s*MMR)
-    steps: int
+    keys: npt.NDArray[np.uint64]
+    rates: npt.NDArray[np.float64]  # (2, 2n + 1): s*cum and 1 - s*MMR by count
 
     @classmethod
     def of(cls, table: _Table) -> _BucketLookup | None:
         """The bucket table of ``table``; None when a side's keys are not sorted (searchsorted then)."""
-        n = table.n
-        sides = (table.long, table.short)  # sign bit clear, set
-        if any(np.any(np.diff(k.arr) < 0) or not np.all(np.isfinite(k.arr)) for k in sides):
+        long, short = table.long, table.short
+        if any(np.any(np.diff(k.arr) < 0) or np.any(np.signbit(k.arr)) or not np.all(np.isfinite(k.arr))
+               for k in (long, short)):
             return None
-        half = _N_BUCKETS // 2
-        b = np.arange(half, dtype=np.uint64)  # the bucket of |u|
-        low_bits = b << np.uint64(_BUCKET_SHIFT)
-        lo = low_bits.view(np.float64)  # the smallest |u| in the bucket
-        hi = (low_bits | np.uint64((1 << _BUCKET_SHIFT) - 1)).view(np.float64)  # the largest
-        special = (b >> np.uint64(52 - _BUCKET_SHIFT)) == 0x7FF  # inf and NaN: counted as NaN is
-        s_cum, one_minus = np.empty(_N_BUCKETS), np.empty(_N_BUCKETS)
-        start = np.zeros(_N_BUCKETS, dtype=np.intp)
-        key, key_rates = np.empty(2 * (n + 1)), np.empty((2 * (n + 1), 2))
-        steps = 0
-        for region, keys in enumerate(sides):
-            base = region * (n + 1)
-            with np.errstate(invalid="ignore"):
-                c_lo = np.where(special, n, np.searchsorted(keys.arr, lo, side="right"))
-                c_hi = np.where(special, n, np.searchsorted(keys.arr, hi, side="right"))
-            marked = c_hi > c_lo
-            steps = max(steps, int((c_hi - c_lo).max()))
-            part = slice(region * half, (region + 1) * half)
-            s_cum[part] = np.where(marked, np.nan, keys.s_cum[c_lo])
-            one_minus[part] = np.where(marked, np.nan, keys.one_minus_s_mmr[c_lo])
-            start[part] = base + c_lo
-            key[base:base + n + 1] = np.append(keys.arr, np.inf)
-            key_rates[base:base + n + 1] = np.stack([keys.s_cum, keys.one_minus_s_mmr], axis=1)
-        return cls(s_cum=s_cum, one_minus_s_mmr=one_minus, start=start, key=key, key_rates=key_rates,
-                   steps=steps)
+        sign = np.uint64(1 << 63)
+        keys = np.concatenate([long.arr.view(np.uint64), short.arr.view(np.uint64) | sign])
+        n = len(long.arr)
+        # by count: 0..n the long keys, n + 1..2n the short ones (count - n of them)
+        rates = np.stack([np.concatenate([long.s_cum, short.s_cum[1:]]),
+                          np.concatenate([long.one_minus_s_mmr, short.one_minus_s_mmr[1:]])])
+        first = np.arange(_N_BUCKETS, dtype=np.uint64) << np.uint64(_BUCKET_SHIFT)
+        last = first | np.uint64((1 << _BUCKET_SHIFT) - 1)
+        c_first = keys.searchsorted(first, side="right")
+        by_bucket = np.where(keys.searchsorted(last, side="right") > c_first, np.nan, rates[:, c_first])
+        return cls(s_cum=by_bucket[0].copy(), one_minus_s_mmr=by_bucket[1].copy(), keys=keys, rates=rates)
 
-    def rates(self, u: Any, bucket: Any, s_cum: Any, one_minus: Any, marked: Any) -> tuple[Any, Any]:
+    def lookup(self, u: Any, bucket: Any, s_cum: Any, one_minus: Any, marked: Any) -> tuple[Any, Any]:
         """The constants for the numerators ``u``, written into the buffers ``s_cum``, ``one_minus``."""
-        np.right_shift(u.view(np.uint64), np.uint64(_BUCKET_SHIFT), out=bucket.view(np.uint64))
+        bits = u.view(np.uint64)
+        np.right_shift(bits, np.uint64(_BUCKET_SHIFT), out=bucket.view(np.uint64))
         self.s_cum.take(bucket, mode="clip", out=s_cum)
         self.one_minus_s_mmr.take(bucket, mode="clip", out=one_minus)
         fix = np.isnan(s_cum, out=marked).nonzero()[0]
-        if fix.size:
-            j = self.start.take(bucket[fix])
-            x = np.abs(u[fix])
-            for _ in range(self.steps):
-                j += x >= self.key.take(j)
-            rates = self.key_rates.take(j, axis=0)
-            s_cum[fix] = rates[:, 0]
-            one_minus[fix] = rates[:, 1]
+        if fix.size:  # the few elements in a bucket with a key: count the keys
+            count = self.keys.searchsorted(bits[fix], side="right")
+            s_cum.put(fix, self.rates[0].take(count))
+            one_minus.put(fix, self.rates[1].take(count))
         return s_cum, one_minus
 
 
@@ -752,13 +735,17 @@ def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any) -> Any
     u, bucket, s_cum, one_minus, marked = _BUFFERS.get(min(n, _CHUNK))
     out = np.empty(n)
     for i in range(0, n, _CHUNK):
-        e = i + _CHUNK
-        m = min(_CHUNK, n - i)
-        if m < len(u):
-            u, bucket, s_cum, one_minus, marked = u[:m], bucket[:m], s_cum[:m], one_minus[:m], marked[:m]
-        s = _unit_side(side_f[i:e] if side_f.ndim else side_f)
-        qi, ei = q_f[i:e] if q_f.ndim else q_f, ep_f[i:e] if ep_f.ndim else ep_f
-        t = _target(s, qi, ei, wb_f[i:e] if wb_f.ndim else wb_f, out=out[i:e])
+        if n <= _CHUNK:  # one chunk: the arrays themselves
+            side_i, qi, ei, wi, out_i = side_f, q_f, ep_f, wb_f, out
+        else:
+            e = i + _CHUNK
+            m = min(_CHUNK, n - i)
+            if m < len(u):
+                u, bucket, s_cum, one_minus, marked = u[:m], bucket[:m], s_cum[:m], one_minus[:m], marked[:m]
+            side_i, qi, ei, wi = (a[i:e] if a.ndim else a for a in (side_f, q_f, ep_f, wb_f))
+            out_i = out[i:e]
+        s = _unit_side(side_i)
+        t = _target(s, qi, ei, wi, out=out_i)
         np.multiply(s, t, out=u)  # u = s*T, whose bits the lookup reads
-        _priced(_mark_root(qi, t, *look.rates(u, bucket, s_cum, one_minus, marked)), ei, _into)
+        _priced(_mark_root(qi, t, *look.lookup(u, bucket, s_cum, one_minus, marked)), ei, _into)
     return out.reshape(shape)
