@@ -660,7 +660,6 @@ class _BucketLookup:
             return None
         sign = np.uint64(1 << 63)
         keys = np.concatenate([long.arr.view(np.uint64), short.arr.view(np.uint64) | sign])
-        n = len(long.arr)
         # by count: 0..n the long keys, n + 1..2n the short ones (count - n of them)
         rates = np.stack([np.concatenate([long.s_cum, short.s_cum[1:]]),
                           np.concatenate([long.one_minus_s_mmr, short.one_minus_s_mmr[1:]])])
