@@ -116,16 +116,6 @@ def _unit_side(x: Any) -> Any:
     return s
 
 
-def _target(s: Any, q: Any, ep: Any, wb: Any, out: Any = None) -> Any:
-    """``T = q*EP - s*WB'``: what ``N -/+ MM(N)`` equals at the liquidation notional.
-
-    ``out``: an array to compute it in (the fast path's slice of the result), else a new one.
-    """
-    t = q * ep if out is None else np.multiply(q, ep, out=out)
-    t -= s * wb
-    return t
-
-
 def _signed_rates(s: Any, mmr: Any, cum: Any) -> tuple[Any, Any]:
     """``(s*cum_k, 1 - s*MMR_k)``: the tier's constants in :func:`_mark_root`."""
     return s * cum, 1.0 - s * mmr
@@ -290,16 +280,23 @@ def _table(tiers: TierTable, mmr_offset: float = 0.0) -> _Table:
 # The solver over either kind of argument.
 
 
-def _at_liquidation(table: _Table, s: Any, q: Any, ep: Any, wb: Any, where: Where) -> tuple[Any, Any]:
-    """Mark basis: ``(T, (tier, s*cum, 1 - s*MMR))`` of the tier holding the liquidation notional.
+def _at_liquidation(table: _Table, s: Any, q: Any, ep: Any, wb: Any, where: Where | None,
+                    out: Any = None) -> tuple[Any, Any]:
+    """The target ``T = q*EP - s*WB'`` and the record ``(tier, s*cum, 1 - s*MMR)`` of the tier
+    holding the liquidation notional under the mark basis (module notes).
 
-    The rule (module notes): count the long keys at or below the target ``T`` for s > 0, the short
-    keys otherwise. One position searches its own side's keys; arrays search both and choose.
+    ``N -/+ MM(N)`` equals ``T`` at the liquidation notional, so the rule is: count the long keys at
+    or below ``T`` for s > 0, the short keys otherwise. One position searches its own side's keys;
+    arrays search both and choose; with ``where`` None only ``T`` is computed (in ``out`` if given:
+    the fast path's slice of the result) and the record is None.
     """
-    t = _target(s, q, ep, wb)
+    t = q * ep if out is None else np.multiply(q, ep, out=out)
+    t -= s * wb
     if where is _pick:
         seq, by_count = table.long_scalar if s > 0 else table.short_scalar
         return t, by_count[bisect_right(seq, t)]
+    if where is None:
+        return t, None
     long, short = table.long, table.short
     c_long = np.searchsorted(long.arr, t, side="right")
     c_short = np.searchsorted(short.arr, t, side="right")
@@ -344,7 +341,7 @@ def _solve(table: _Table, s: Any, q: Any, ep: Any, wb: Any, basis: MMBasis, at_l
         k = _tier_used(table, s, q, ep, wb, basis, at_lp, where)
         mmr, cum = (table.mmr[k], table.cum[k]) if isinstance(k, int) else (table.tiers.mmr[k], table.tiers.cum[k])
         if basis is _MARK:
-            lp = _mark_root(q, _target(s, q, ep, wb), *_signed_rates(s, mmr, cum))
+            lp = _mark_root(q, _at_liquidation(table, s, q, ep, wb, None)[0], *_signed_rates(s, mmr, cum))
         else:
             lp = _entry_root(s, q, ep, wb, mmr, cum)
         floored = table.has_amounts
@@ -744,7 +741,7 @@ def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any) -> Any
             side_i, qi, ei, wi = (a[i:e] if a.ndim else a for a in (side_f, q_f, ep_f, wb_f))
             out_i = out[i:e]
         s = _unit_side(side_i)
-        t = _target(s, qi, ei, wi, out=out_i)
+        t, _ = _at_liquidation(table, s, qi, ei, wi, None, out=out_i)
         np.multiply(s, t, out=u)  # u = s*T, whose bits the lookup reads
         _priced(_mark_root(qi, t, *look.lookup(u, bucket, s_cum, one_minus, marked)), ei, _into)
     return out.reshape(shape)
