@@ -237,8 +237,11 @@ class _Table:
         self.notional = _Keys.of(tiers.floor, tiers)  # the tier of a notional (TierTable.index)
         self.long = _Keys.of(tiers._key_long, tiers, 1.0)  # floor - MM(floor)
         self.short = _Keys.of(tiers._key_short, tiers, -1.0)  # floor + MM(floor)
-        self.long_scalar = self.long.seq, self.long.by_count  # one attribute read for one position
-        self.short_scalar = self.short.seq, self.short.by_count
+        # For one position, one attribute read per side. A count of 0 or 1 selects the first tier
+        # alike, so the first key (0) is left out of the search: one comparison fewer, and none at
+        # all for a one-tier table.
+        self.long_scalar = self.long.seq[1:], self.long.by_count[1:]
+        self.short_scalar = self.short.seq[1:], self.short.by_count[1:]
         # whether the mark-basis root at the liquidation tier can lie beyond BP (see _solve)
         self.root_floored = self.n == 1 and self.has_amounts
         self._lookup: _BucketLookup | None = None
