@@ -630,7 +630,7 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
 _BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 6 MB of tables
 _N_BUCKETS: Final = 1 << (64 - _BUCKET_SHIFT)
 _FAST_MIN_SIZE: Final = 2_048  # below this the chunk machinery costs more than two searchsorted
-_CHUNK: Final = 16_384
+_CHUNK: Final = 12_288
 
 
 @dataclass(frozen=True, slots=True, eq=False)
