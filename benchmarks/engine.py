@@ -94,7 +94,7 @@ def _time_size(n: int, tiers: TierTable, kw: dict[str, Any], cpu_budget_s: float
     lp = engine()
     bare()  # warm caches, build the bucket table
     t_bare = best_cpu_interleaved({"bare": bare}, 1)["bare"]
-    rounds = max(5, min(1000, int(cpu_budget_s / (3 * t_bare + 1e-9))))
+    rounds = max(5, min(5000, int(cpu_budget_s / (3 * t_bare + 1e-9))))
     best = best_cpu_interleaved({"engine": engine, "bare": bare}, rounds)
     return {"positions": n, "engine_s": best["engine"], "bare_numpy_s": best["bare"],
             "ratio_vs_numpy": best["engine"] / best["bare"], "rounds": rounds,

@@ -327,7 +327,7 @@ def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) 
             child.wait(timeout=60)
         k = liquidation_tier(side=s, qty=q, entry=ep, wallet=wb, tiers=tiers, mm_basis=rules.mm_basis,
                              tier_at_liquidation=rules.tier_at_liquidation)
-        arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=max(20, 10 * repeats))
+        arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=100 * repeats)
     t_vec, t_bare = arrays["vector"], arrays["bare"]
     agree = agreement(lp_ml, tiers.mmr[k], tiers.cum[k], ep, lp_ft, mmr_ft, cum_ft)
     ratios = {name: t / t_ft for name, t in t_scalar.items()}
