@@ -272,7 +272,7 @@ def _one_cpu() -> Iterator[int | None]:
         os.sched_setaffinity(0, before)
 
 
-def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) -> dict[str, Any]:
+def run(n: int = N_POSITIONS, repeats: int = 25, cache_dir: Path | None = None) -> dict[str, Any]:
     from engine import make_positions
     from timing import best_cpu_interleaved
 
@@ -327,7 +327,7 @@ def run(n: int = N_POSITIONS, repeats: int = 15, cache_dir: Path | None = None) 
             child.wait(timeout=60)
         k = liquidation_tier(side=s, qty=q, entry=ep, wallet=wb, tiers=tiers, mm_basis=rules.mm_basis,
                              tier_at_liquidation=rules.tier_at_liquidation)
-        arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=100 * repeats)
+        arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=60 * repeats)
     t_vec, t_bare = arrays["vector"], arrays["bare"]
     agree = agreement(lp_ml, tiers.mmr[k], tiers.cum[k], ep, lp_ft, mmr_ft, cum_ft)
     ratios = {name: t / t_ft for name, t in t_scalar.items()}
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="MarginLab against freqtrade 2024.10 on the same positions.")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument("--positions", type=int, default=N_POSITIONS, help=f"how many (default {N_POSITIONS:,})")
-    ap.add_argument("--repeats", type=int, default=15, help="rounds per engine, best kept (default 15)")
+    ap.add_argument("--repeats", type=int, default=25, help="rounds per engine, best kept (default 25)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="where freqtrade's environment lives")
     ap.add_argument("--freqtrade-child", nargs=2, metavar=("POSITIONS", "ANSWERS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
