@@ -63,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     # a long path: the FAQ's account over 1,000,000 one-second GBM ticks
     from dataclasses import replace
 
+    from core.simspec import simulation_from_dict
+
     big = replace(load_scenario(scenarios_dir() / "lesson-faq-crash.json"),
-                  simulation={"path": {"kind": "gbm", "s0": 68_000, "sigma": 0.8, "dt": 1, "n": 1_000_000,
-                                       "seed": 4}, "insurance_fund": 0})
+                  simulation=simulation_from_dict({"path": {"kind": "gbm", "s0": 68_000, "sigma": 0.8, "dt": 1,
+                                                            "n": 1_000_000, "seed": 4}, "insurance_fund": 0}))
     t0 = time.perf_counter()
     run_scenario(big, profiles)
     bare = time.perf_counter() - t0

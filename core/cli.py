@@ -3,7 +3,8 @@
 Commands (documented with examples in ``docs/cli.md``)::
 
     marginlab-cli quote    one position under one profile (--json, --explain)
-    marginlab-cli profiles the rule profiles found, their contracts, dates and sources
+    marginlab-cli profiles the rule profiles found: counts, dates, sources (--symbols ID lists
+                           one's contracts; `profiles import FILE` reads an exchange's response)
     marginlab-cli compare  one position under every profile, side by side
     marginlab-cli evaluate a portfolio file (the scenario format of core.scenario)
     marginlab-cli simulate a scenario file's liquidation waterfall (core.simulate_cli)
@@ -30,6 +31,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import datetime as dt
+import fnmatch
 import importlib
 import json
 import math
@@ -55,6 +58,7 @@ from core.profiles import (
     ProfileSet,
     custom_tiers,
     load_profiles,
+    stale_notice,
 )
 from core.quote import AccountQuote, PositionQuote, quote_account, quote_position
 from core.scenario import load_scenario
@@ -168,7 +172,7 @@ def _register_quote(subparsers: Any) -> None:
     p = add_command(
         subparsers, "quote", help="margins, liquidation and bankruptcy price of one position",
         epilog=textwrap.dedent("""\
-            example (DOMAIN.md §5, the source FAQ corrected: LP 61,880, not 64,940):
+            example (docs/domain.md §5, the source FAQ corrected: LP 61,880, not 64,940):
               marginlab-cli quote --exchange classic --symbol BTCUSDT --side long \\
                   --qty 5 --entry 68000 --leverage 10 --explain"""))
     p.add_argument("--exchange", default="classic", metavar="ID",
@@ -193,7 +197,33 @@ def _register_quote(subparsers: Any) -> None:
 
 
 def _register_profiles(subparsers: Any) -> None:
-    p = add_command(subparsers, "profiles", help="the rule profiles: contracts, dates, sources")
+    p = add_command(
+        subparsers, "profiles", help="the rule profiles: contracts, dates, sources; import an exchange's tiers",
+        description=textwrap.dedent("""\
+            The rule profiles found (shipped, yours, --profiles-dir): how many contracts each lists,
+            the date and source of its tables.
+
+              marginlab-cli profiles --symbols binance 'SOL*'   list a profile's contracts
+              marginlab-cli profiles import FILE [--format F] [--into ID] [--as-of YYYY-MM-DD]
+
+            `import` reads a response you saved from an exchange's public API and writes (or
+            updates) the dated profile <ID>.json in your exchanges folder (or in --profiles-dir DIR),
+            keeping the previous file as NAME.YYYY-MM-DD.bak. Formats, detected when --format is
+            left out: binance-brackets, ccxt-tiers, bybit-risk-limit, okx-position-tiers,
+            hyperliquid-meta (docs/profiles.md)."""))
+    p.add_argument("action", nargs="?", choices=["import"], help="import FILE (see above)")
+    p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the saved response (with import)")
+    p.add_argument("--symbols", nargs="+", metavar=("ID", "PATTERN"),
+                   help="list profile ID's contracts, those matching PATTERN (SOL, 'SOL*') if given")
+    g = p.add_argument_group("import")
+    g.add_argument("--format", metavar="F", help="the response's format (default: detected)")
+    g.add_argument("--into", metavar="ID", help="the profile to write or update (default: the exchange's)")
+    g.add_argument("--as-of", metavar="YYYY-MM-DD", help="the date the response was taken (default: today)")
+    g.add_argument("--source", metavar="TEXT", help="where the response came from (default: its endpoint)")
+    g.add_argument("--price", action="append", default=[], metavar="INSTID=PRICE",
+                   help="okx-position-tiers: the price that turns a tier's size in contracts into notional")
+    g.add_argument("--contract-value", action="append", default=[], metavar="INSTID=VALUE",
+                   help="okx-position-tiers: base units per contract (ctVal) where the file lacks it")
     add_common_arguments(p)
 
 
@@ -286,12 +316,14 @@ def _version() -> str:
         return "(source)"
 
 
-def main(argv: Sequence[str] | None = None, *, user_profiles_dir: Path | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, user_profiles_dir: Path | None = None,
+         today: dt.date | None = None) -> int:
     """Run one command; returns the exit status (the console script exits with it).
 
     ``user_profiles_dir`` is the user's own ``exchanges/`` folder, loaded after the shipped
     profiles and before any ``--profiles-dir`` (the ``marginlab-cli`` script passes it, so the
-    command line and the window use the same tables; core itself never looks it up).
+    command line and the window use the same tables; core itself never looks it up). ``today``
+    dates the age of tables and imports (default: the clock's date; tests pass a fixed one).
     """
     _tolerate_narrow_encodings()
     parser = build_parser()
@@ -302,6 +334,7 @@ def main(argv: Sequence[str] | None = None, *, user_profiles_dir: Path | None = 
     if args.command is None:
         return _fail(PROG, "choose a command: " + ", ".join(COMMANDS) + " (see --help)")
     args.user_profiles_dir = user_profiles_dir
+    args.today = today if today is not None else dt.date.today()
     prog = f"{PROG} {args.command}"
     try:
         return _run(prog, args)
@@ -379,6 +412,15 @@ def load_profile_set(args: argparse.Namespace, *, stderr: TextIO | None = None) 
     return profiles
 
 
+def warn_if_stale(profiles: Sequence[Profile], args: argparse.Namespace) -> None:
+    """One ``note:`` line on stderr per profile whose tables are older than 180 days."""
+    today = getattr(args, "today", None) or dt.date.today()
+    for p in profiles:
+        notice = stale_notice(p, today=today)
+        if notice:
+            print(f"{PROG} {args.command}: note: {notice}", file=sys.stderr)
+
+
 def jsonable(x: Any) -> Any:
     """Plain JSON data: non-finite floats become null, numpy scalars become Python numbers."""
     if isinstance(x, dict):
@@ -432,7 +474,7 @@ def _custom_profile(profile: Profile, args: argparse.Namespace) -> tuple[Profile
         rules = dataclasses.replace(rules, **rule_changes)
         overrides.update({k: (v.value if hasattr(v, "value") else v) for k, v in rule_changes.items()})
     contract = profile.contracts.get(symbol)
-    contracts = dict(profile.contracts)
+    changed: Contract | None = None
     if args.mmr is not None:
         max_lev = args.max_leverage if args.max_leverage is not None else (
             contract.max_leverage if contract is not None else 125.0)
@@ -440,7 +482,7 @@ def _custom_profile(profile: Profile, args: argparse.Namespace) -> tuple[Profile
                              maintenance_amount=args.maintenance_amount or 0.0)
         base = contract or Contract(symbol=symbol, tiers=tiers,
                                     quote=profile.contracts[profile.symbols[0]].quote)
-        contracts[symbol] = dataclasses.replace(base, tiers=tiers)
+        changed = dataclasses.replace(base, tiers=tiers)
         overrides.update({"mmr": args.mmr, "maintenance_amount": args.maintenance_amount or 0.0,
                           "max_leverage": max_lev})
     elif args.max_leverage is not None:
@@ -448,11 +490,13 @@ def _custom_profile(profile: Profile, args: argparse.Namespace) -> tuple[Profile
         t = contract.tiers
         capped = TierTable.from_rows(floor=t.floor, cap=t.cap, max_leverage=np.minimum(t.max_leverage,
                                      args.max_leverage), mmr=t.mmr, cum=t.cum)
-        contracts[symbol] = dataclasses.replace(contract, tiers=capped)
+        changed = dataclasses.replace(contract, tiers=capped)
         overrides["max_leverage"] = args.max_leverage
     if not overrides:
         return profile, symbol, overrides
-    return dataclasses.replace(profile, rules=rules, contracts=contracts), symbol, overrides
+    if changed is not None:
+        profile = profile.with_contract(changed)
+    return dataclasses.replace(profile, rules=rules), symbol, overrides
 
 
 def _position(args: argparse.Namespace, symbol: str) -> Position:
@@ -530,6 +574,7 @@ def explain_lines(q: PositionQuote) -> list[str]:
 def _cmd_quote(args: argparse.Namespace) -> int:
     profiles = load_profile_set(args)
     profile, symbol, overrides = _custom_profile(profiles.get(args.exchange), args)
+    warn_if_stale([profile], args)
     position = _position(args, symbol)
     q = quote_position(profile, position, mark=args.mark, wallet=args.wallet)
     if args.json:
@@ -554,16 +599,18 @@ def _profile_json(p: Profile) -> dict[str, Any]:
         **_profile_summary(p), "path": p.path, "notes": p.notes,
         "rules": {f.name: (v.value if hasattr(v, "value") else v)
                   for f in dataclasses.fields(r) for v in [getattr(r, f.name)]},
-        "symbols": [{
-            "symbol": c.symbol, "quote": c.quote, "tick_size": c.tick_size, "lot_size": c.lot_size,
-            "tiers": len(c.tiers), "max_leverage": c.max_leverage,
-            "max_notional": c.tiers.max_notional, "liquidation_fee": p.liquidation_fee(c.symbol),
-        } for c in p.contracts.values()],
+        "symbols": [_symbol_json(p, s) for s in p.symbols],
     }
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
+    if args.action == "import":
+        return _cmd_profiles_import(args)
+    if args.file is not None:
+        raise CliError("FILE", "a file is read only by `marginlab-cli profiles import FILE`")
     profiles = load_profile_set(args)
+    if args.symbols:
+        return _print_symbols(profiles, args)
     if args.json:
         print_json({"profiles": [_profile_json(p) for p in profiles],
                     "errors": [{"path": e.path, "key": e.key, "problem": e.problem} for e in profiles.errors]})
@@ -572,17 +619,89 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     for p in profiles:
         r = p.rules
         tier_rule = "tier at the liquidation price" if r.tier_at_liquidation else "tier at entry"
+        n = len(p.symbols)
+        shown = ", ".join(p.symbols[:6]) + (f", … (`{PROG} profiles --symbols {p.id}` lists them)" if n > 6 else "")
         lines += [
             f"{p.id:<12} {p.name}  (as of {p.as_of})",
             f"{'':<12} MM on {r.mm_basis.value}, fee model {r.fee_model.value} (taker {fmt.pct(r.taker_fee, 3)}), "
             f"{tier_rule}",
-            f"{'':<12} " + ", ".join(f"{c.symbol} ({c.quote}, {len(c.tiers)} tier{'s' * (len(c.tiers) > 1)}, "
-                                     f"max {c.max_leverage:g}x)" for c in p.contracts.values()),
+            f"{'':<12} {n} contract{'s' * (n != 1)}: {shown}",
             f"{'':<12} source: {p.source}",
             f"{'':<12} file: {p.path}",
-            "",
         ]
+        notice = stale_notice(p, today=args.today)
+        if notice:
+            lines.append(f"{'':<12} note: {notice}")
+        lines.append("")
     print("\n".join(lines).rstrip())
+    return EXIT_OK
+
+
+def _matches(symbol: str, pattern: str) -> bool:
+    """``pattern`` with * or ? is a shell pattern; otherwise a case-insensitive part of the name."""
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(symbol.upper(), pattern.upper())
+    return pattern.strip().upper() in symbol.upper()
+
+
+def _print_symbols(profiles: ProfileSet, args: argparse.Namespace) -> int:
+    if len(args.symbols) > 2:
+        raise CliError("--symbols", f"takes a profile id and at most one pattern, got {' '.join(args.symbols)}")
+    profile = profiles.get(args.symbols[0])
+    pattern = args.symbols[1] if len(args.symbols) > 1 else ""
+    chosen = [s for s in profile.symbols if _matches(s, pattern)]
+    if args.json:
+        print_json({"id": profile.id, "as_of": profile.as_of, "pattern": pattern,
+                    "symbols": [_symbol_json(profile, s) for s in chosen]})
+        return EXIT_OK
+    lines = [f"{profile.id}: {len(chosen)} of {len(profile.symbols)} contracts"
+             + (f" matching {pattern!r}" if pattern else "") + f" (as of {profile.as_of})"]
+    for s in chosen:
+        c = profile.contract(s)
+        cap = "∞" if not math.isfinite(c.tiers.max_notional) else fmt.num(c.tiers.max_notional)
+        lines.append(f"  {s:<20} {c.quote:<5} max {c.max_leverage:>5g}x  {len(c.tiers):>2} tier"
+                     f"{'s' if len(c.tiers) != 1 else ' '}  up to {cap}")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _symbol_json(p: Profile, symbol: str) -> dict[str, Any]:
+    c = p.contract(symbol)
+    return {"symbol": c.symbol, "quote": c.quote, "tick_size": c.tick_size, "lot_size": c.lot_size,
+            "tiers": len(c.tiers), "max_leverage": c.max_leverage, "max_notional": c.tiers.max_notional,
+            "liquidation_fee": p.liquidation_fee(c.symbol)}
+
+
+def _cmd_profiles_import(args: argparse.Namespace) -> int:
+    from core.tier_import import import_tables, parse_assignments, read_response
+
+    if args.file is None:
+        raise CliError("FILE", "give the response file to import: marginlab-cli profiles import FILE")
+    if args.profiles_dir:
+        directory = Path(args.profiles_dir[-1])
+    elif getattr(args, "user_profiles_dir", None) is not None:
+        directory = Path(args.user_profiles_dir)
+    else:
+        raise CliError("--profiles-dir", "no exchanges folder is known here; give --profiles-dir DIR")
+    as_of = None
+    if args.as_of is not None:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of).isoformat()
+        except ValueError:
+            raise CliError("--as-of", f"expected a date YYYY-MM-DD, got {args.as_of!r}") from None
+    tables = read_response(args.file, format=args.format,
+                           prices=parse_assignments("--price", args.price),
+                           contract_values=parse_assignments("--contract-value", args.contract_value))
+    shipped = load_profiles([exchanges_dir()])
+    result = import_tables(tables, into=args.into, directory=directory, today=args.today, as_of=as_of,
+                           source=args.source, base_profiles=shipped.profiles)
+    if args.json:
+        print_json({"profile": result.profile_id, "path": str(result.path),
+                    "backup": None if result.backup is None else str(result.backup), "format": result.format,
+                    "added": list(result.added), "unchanged": result.unchanged, "skipped": list(result.skipped),
+                    "changed": {s: [dataclasses.asdict(c) for c in cs] for s, cs in result.changed.items()}})
+        return EXIT_OK
+    print("\n".join(result.summary_lines()))
     return EXIT_OK
 
 
@@ -618,6 +737,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     # The rows the GUI's Compare tab shows too (core.compare): symbol matched per profile, the
     # reason instead of numbers where a profile cannot quote.
     rows = compare_position(chosen, _position(args, args.symbol), mark=args.mark, wallet=args.wallet)
+    warn_if_stale(chosen, args)
     explanations = explain_differences(rows, reference=args.reference) if args.explain else None
     if args.json:
         out: dict[str, Any] = {

@@ -14,7 +14,7 @@ says what that rule alone moves.
 
 Examples
 --------
-The source FAQ's position, 5 BTC long at 68,000, 10x isolated (DOMAIN.md §5). Classic: 61,880
+The source FAQ's position, 5 BTC long at 68,000, 10x isolated (docs/domain.md §5). Classic: 61,880
 (entry basis, 1 %). Binance, tier 2 (MMR 0.5 %, amount 50) on the mark:
 (340,000 - 34,000 - 50) / (5 x (1 - 0.005)) = 305,950 / 4.975 = 61,497.49.
 
@@ -227,9 +227,8 @@ def _with_rules(profile: Profile, **changes: object) -> Profile:
 
 def _with_tiers_of(profile: Profile, symbol: str, ref: ComparisonRow) -> Profile:
     """``profile`` with the reference's tier table on ``symbol`` (rates as the reference derives them)."""
-    contracts = dict(profile.contracts)
-    contracts[symbol] = dataclasses.replace(contracts[symbol], tiers=ref.profile.contract(ref.symbol).tiers)
-    return dataclasses.replace(profile, contracts=contracts,
+    contract = dataclasses.replace(profile.contract(symbol), tiers=ref.profile.contract(ref.symbol).tiers)
+    return dataclasses.replace(profile.with_contract(contract),
                                rules=dataclasses.replace(profile.rules,
                                                          mmr_from_max_leverage=ref.profile.rules.mmr_from_max_leverage))
 
@@ -354,7 +353,7 @@ def explain_differences(rows: Sequence[ComparisonRow], *, reference: str | None 
     --------
     Hyperliquid against Binance for 5 BTC long at 68,000, 10x: Hyperliquid's MMR is
     1/(2 x 40) = 1.25 % against Binance's 0.5 % (less an amount of 50) at that notional, so its LP
-    is higher: 306,000 / (5 x 0.9875) = 61,974.68 (shown to Hyperliquid's 1-dollar tick) against
+    is higher: 306,000 / (5 x 0.9875) = 61,974.68 (shown to Hyperliquid's 0.1 tick) against
     305,950 / 4.975 = 61,497.49, a difference of 477.20:
 
     >>> from core.paths import exchanges_dir
@@ -364,7 +363,7 @@ def explain_differences(rows: Sequence[ComparisonRow], *, reference: str | None 
     >>> rows = compare_position([ps.get("binance"), ps.get("hyperliquid")],
     ...                         Position("BTCUSDT", Side.LONG, 5, 68_000, 10))
     >>> explain_differences(rows)[0]
-    'hyperliquid: LP 61,975 vs binance 61,497.5: higher by 477.20 (closer to the mark)'
+    'hyperliquid: LP 61,974.7 vs binance 61,497.5: higher by 477.20 (closer to the mark)'
     """
     ok = [r for r in rows if r.ok]
     if reference is not None:

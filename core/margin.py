@@ -100,7 +100,7 @@ def position_maintenance(profile: Profile, symbol: str, *, qty: ArrayLike, entry
 
     The profile's ``mm_basis`` says which price the notional is measured at: the entry (fixed while
     the position is unchanged) or the mark (moving with the price); ``taker_in_mmr`` raises every
-    rate by the taker fee (:meth:`core.profiles.Profile.effective_tiers`). DOMAIN.md §1.
+    rate by the taker fee (:meth:`core.profiles.Profile.effective_tiers`). docs/domain.md §1.
 
     Returns
     -------

@@ -9,7 +9,7 @@ Sources:
 * explicit points -- :func:`path_from_points`;
 * CSV import -- :func:`read_price_csv` (``timestamp,price`` or ``timestamp,open,high,low,close``);
 * :func:`mark_from_index` -- a mark built the Binance way, index plus a moving average of the basis
-  ``last - index``, so that a short-lived wick in last barely moves the mark (DOMAIN.md §3).
+  ``last - index``, so that a short-lived wick in last barely moves the mark (docs/domain.md §3).
 
 Time is in seconds throughout. :func:`gbm_path` itself is unit-agnostic: ``mu`` and ``sigma`` are per
 unit of ``dt``; :data:`SECONDS_PER_YEAR` converts annualised figures.

@@ -1,4 +1,4 @@
-"""Exchange rule profiles: the knobs of DOMAIN.md §1 plus dated contract specs and tier tables.
+"""Exchange rule profiles: the knobs of docs/domain.md §1 plus dated contract specs and tier tables.
 
 A profile is one TOML file (``resources/exchanges/<id>.toml`` or a user's own in their config
 directory). The file format is documented in ``docs/profiles.md``; every problem is reported as a
@@ -6,10 +6,13 @@ directory). The file format is documented in ``docs/profiles.md``; every problem
 """
 from __future__ import annotations
 
+import collections
+import datetime as dt
+import difflib
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -17,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import FileFormatError, InvalidInputError, ProfileError, UnknownProfileError
-from core.persistence import read_text_file
+from core.persistence import read_json_file, read_text_file
 from core.tiers import TierTable
 from core.validate import number
 
@@ -25,7 +28,7 @@ PROFILE_SCHEMA_VERSION: Final = 1
 
 
 class MMBasis(StrEnum):
-    """Which price the maintenance margin is measured at (DOMAIN.md §1)."""
+    """Which price the maintenance margin is measured at (docs/domain.md §1)."""
 
     ENTRY = "entry"  # MM = MMR * q * EP - cum, fixed while the position is unchanged
     MARK = "mark"  # MM = MMR * q * P - cum, moves with the price
@@ -124,13 +127,20 @@ class Profile:
         try:
             return self.contracts[symbol]
         except KeyError:
-            raise UnknownProfileError(
-                "symbol", f"{symbol!r} is not in profile {self.id!r}; choose one of {', '.join(self.symbols)}"
-            ) from None
+            if len(self.symbols) <= 8:
+                hint = f"choose one of {', '.join(self.symbols)}"
+            else:
+                close = difflib.get_close_matches(str(symbol).upper(), self.symbols, n=5, cutoff=0.6)
+                hint = f"{len(self.symbols)} contracts" + (f"; closest: {', '.join(close)}" if close else "")
+            raise UnknownProfileError("symbol", f"{symbol!r} is not in profile {self.id!r}; {hint}") from None
 
     def liquidation_fee(self, symbol: str) -> float:
         fee = self.contract(symbol).liquidation_fee
         return self.rules.liquidation_fee if fee is None else fee
+
+    def with_contract(self, contract: Contract) -> Profile:
+        """This profile with ``contract`` added or replacing its namesake; no other contract is parsed."""
+        return replace(self, contracts=collections.ChainMap({contract.symbol: contract}, self.contracts))  # type: ignore[arg-type]
 
     def effective_tiers(self, symbol: str) -> TierTable:
         """The tier table the formulas use: rates raised by the taker fee under ``taker_in_mmr``."""
@@ -262,8 +272,87 @@ def _parse_tiers(path: str, symbol: str, raw: Any, rules: Rules) -> TierTable:
         raise ProfileError(path, f"contracts.{symbol}.{exc.field}", exc.reason) from None
 
 
-def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_id: str = "") -> Profile:
-    """Validate a decoded TOML mapping and build a :class:`Profile`."""
+def parse_contract(path: str, symbol: str, c: Mapping[str, Any], rules: Rules) -> Contract:
+    """One ``[contracts.SYMBOL]`` table as a :class:`Contract`; its tiers must form a ladder
+    (:meth:`core.tiers.TierTable.check_ladder`). Problems are :class:`ProfileError` naming the key."""
+    unknown = set(c) - _CONTRACT_KEYS
+    if unknown:
+        raise ProfileError(path, f"contracts.{symbol}.{sorted(unknown)[0]}",
+                           f"unknown key; known keys: {', '.join(sorted(_CONTRACT_KEYS))}")
+    tiers = _parse_tiers(path, symbol, c.get("tiers"), rules)
+    try:
+        tiers.check_ladder()
+    except InvalidInputError as exc:
+        raise ProfileError(path, f"contracts.{symbol}.{exc.field}", exc.reason) from None
+    return Contract(
+        symbol=symbol,
+        tiers=tiers,
+        quote=_str(path, f"contracts.{symbol}.quote", c.get("quote", "USDT")),
+        tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True,
+                          hi=MAX_TICK_SIZE),
+        lot_size=_number(path, f"contracts.{symbol}.lot_size", c.get("lot_size", 0.001), lo=0, lo_open=True,
+                         hi=MAX_LOT_SIZE),
+        liquidation_fee=(None if "liquidation_fee" not in c else
+                         _number(path, f"contracts.{symbol}.liquidation_fee", c["liquidation_fee"], lo=0, hi=0.1)),
+    )
+
+
+class LazyContracts(Mapping[str, Contract]):
+    """A profile's contracts, each parsed and checked the first time it is asked for.
+
+    A profile of hundreds of symbols (every Binance perpetual) then costs one JSON decode at
+    start-up, not hundreds of tier tables; a damaged contract is reported when it is used, as a
+    :class:`ProfileError` naming the file and the key, like any other profile error.
+    """
+
+    __slots__ = ("_parsed", "_path", "_raw", "_rules")
+
+    def __init__(self, raw: Mapping[str, Mapping[str, Any]], *, path: str, rules: Rules) -> None:
+        self._raw = raw
+        self._parsed: dict[str, Contract] = {}
+        self._path = path
+        self._rules = rules
+
+    def __getitem__(self, symbol: str) -> Contract:
+        contract = self._parsed.get(symbol)
+        if contract is None:
+            contract = parse_contract(self._path, symbol, self._raw[symbol], self._rules)
+            self._parsed[symbol] = contract
+        return contract
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def listed_max_leverage(profile: Profile, symbol: str) -> float | None:
+    """The highest leverage ``symbol`` allows (its first tier's), for lists of hundreds of contracts.
+
+    A contract not yet parsed is not parsed for this: its file's first ``max_leverage`` is read as
+    written (None where that is not a number), so that a symbol list shows every entry's leverage
+    without checking every table. The quote itself always uses the checked table.
+    """
+    contracts = profile.contracts
+    if isinstance(contracts, LazyContracts) and symbol not in contracts._parsed:
+        tiers = contracts._raw.get(symbol, {}).get("tiers")
+        first = tiers[0] if isinstance(tiers, list) and tiers and isinstance(tiers[0], dict) else {}
+        lev = first.get("max_leverage")
+        return float(lev) if isinstance(lev, int | float) and not isinstance(lev, bool) else None
+    return profile.contract(symbol).max_leverage
+
+
+def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_id: str = "",
+                  lazy: bool = False) -> Profile:
+    """Validate a decoded profile mapping (TOML or JSON) and build a :class:`Profile`.
+
+    ``lazy``: check the header and rules now and each contract when it is first used
+    (:class:`LazyContracts`); otherwise every contract is checked now.
+    """
     version = data.get("schema_version")
     if isinstance(version, bool) or version != PROFILE_SCHEMA_VERSION:
         raise ProfileError(path, "schema_version", f"expected {PROFILE_SCHEMA_VERSION}, got {version!r}")
@@ -279,26 +368,14 @@ def parse_profile(data: Mapping[str, Any], *, path: str = "<profile>", default_i
     raw_contracts = data.get("contracts")
     if not isinstance(raw_contracts, dict) or not raw_contracts:
         raise ProfileError(path, "contracts", "expected at least one [contracts.SYMBOL] table")
-    contracts: dict[str, Contract] = {}
     for symbol, c in raw_contracts.items():
         if not isinstance(c, dict):
             raise ProfileError(path, f"contracts.{symbol}", "expected a table")
-        unknown = set(c) - _CONTRACT_KEYS
-        if unknown:
-            raise ProfileError(path, f"contracts.{symbol}.{sorted(unknown)[0]}",
-                               f"unknown key; known keys: {', '.join(sorted(_CONTRACT_KEYS))}")
-        tiers = _parse_tiers(path, symbol, c.get("tiers"), rules)
-        contracts[symbol] = Contract(
-            symbol=symbol,
-            tiers=tiers,
-            quote=_str(path, f"contracts.{symbol}.quote", c.get("quote", "USDT")),
-            tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True,
-                              hi=MAX_TICK_SIZE),
-            lot_size=_number(path, f"contracts.{symbol}.lot_size", c.get("lot_size", 0.001), lo=0, lo_open=True,
-                             hi=MAX_LOT_SIZE),
-            liquidation_fee=(None if "liquidation_fee" not in c else
-                             _number(path, f"contracts.{symbol}.liquidation_fee", c["liquidation_fee"], lo=0, hi=0.1)),
-        )
+    contracts: Mapping[str, Contract]
+    if lazy:
+        contracts = LazyContracts(raw_contracts, path=path, rules=rules)
+    else:
+        contracts = {symbol: parse_contract(path, symbol, c, rules) for symbol, c in raw_contracts.items()}
     notes = data.get("notes", "")
     if not isinstance(notes, str):
         raise ProfileError(path, "notes", f"expected a string, got {notes!r}")
@@ -311,15 +388,24 @@ MAX_PROFILE_BYTES: Final = 32 * 1024 * 1024
 
 
 def load_profile(path: Path) -> Profile:
-    """Read one profile file; anything wrong with it raises :class:`ProfileError` naming the file.
+    """Read one profile file, TOML or JSON; anything wrong with it raises :class:`ProfileError` naming the file.
+
+    A ``.json`` profile (what ``marginlab-cli profiles import`` writes, and the large shipped tables)
+    has the same keys as the TOML format; its contracts are checked when first used
+    (:class:`LazyContracts`), a TOML file's all at once.
 
     Not a regular file, too large, not UTF-8, not TOML, nested too deeply for the parser, a value
     out of range: each is one ``ProfileError``, never another exception (a user's damaged file in
     ``exchanges/`` must not stop the app or the CLI from starting).
     """
+    is_json = path.suffix.lower() == ".json"
     try:
-        text = read_text_file(path, max_bytes=MAX_PROFILE_BYTES, what="profile")
-        data = tomllib.loads(text)
+        if is_json:
+            data = read_json_file(path, max_bytes=MAX_PROFILE_BYTES, what="profile")
+            if not isinstance(data, dict):
+                raise ProfileError(str(path), "(content)", "expected a JSON object with the keys of docs/profiles.md")
+        else:
+            data = tomllib.loads(read_text_file(path, max_bytes=MAX_PROFILE_BYTES, what="profile"))
     except FileFormatError as exc:
         raise ProfileError(str(path), "(file)", exc.problem) from None
     except tomllib.TOMLDecodeError as exc:
@@ -327,7 +413,7 @@ def load_profile(path: Path) -> Profile:
     except RecursionError:
         raise ProfileError(str(path), "(syntax)", "nested too deeply to be read (a damaged or hostile file)") from None
     try:
-        return parse_profile(data, path=str(path), default_id=path.stem)
+        return parse_profile(data, path=str(path), default_id=path.stem, lazy=is_json)
     except RecursionError:
         raise ProfileError(str(path), "(content)", "nested too deeply to be read") from None
 
@@ -364,7 +450,7 @@ class ProfileSet:
 
 
 def load_profiles(directories: Iterable[Path]) -> ProfileSet:
-    """Load every ``*.toml`` profile from the directories, in order.
+    """Load every ``*.toml`` and ``*.json`` profile from the directories, in order.
 
     A later directory's profile with the same id replaces an earlier one (a user's newer table
     overrides the shipped one; ``notices`` says so). Two files with the same id in one directory
@@ -379,7 +465,7 @@ def load_profiles(directories: Iterable[Path]) -> ProfileSet:
         try:
             if not d.is_dir():
                 continue
-            files = sorted(d.glob("*.toml"))
+            files = sorted([*d.glob("*.toml"), *d.glob("*.json")])
         except OSError as exc:
             errors.append(ProfileError(str(d), "(folder)", exc.strerror or str(exc)))
             continue
@@ -407,3 +493,55 @@ def custom_tiers(*, mmr: float, max_leverage: float = 125.0, maintenance_amount:
     max_leverage = number("max-leverage", max_leverage, lo=1, hi=1000)
     maintenance_amount = number("maintenance-amount", maintenance_amount, lo=0)
     return TierTable.single(mmr=mmr, max_leverage=max_leverage, maintenance_amount=maintenance_amount)
+
+
+# ---------------------------------------------------------------------------------------------
+# Age of a table
+
+#: A table older than this many days is flagged wherever it is used (status bar, quote, Compare).
+STALE_AFTER_DAYS: Final = 180
+#: Profiles whose table is a fixed teaching example, not an exchange's current one.
+NOT_REFRESHED: Final = frozenset({"classic"})
+#: The public response a profile's tables are refreshed from (``marginlab-cli profiles import``).
+REFRESH_SOURCES: Final = {
+    "binance": "GET /fapi/v1/leverageBracket",
+    "bybit": "GET /v5/market/risk-limit?category=linear",
+    "okx": "GET /api/v5/public/position-tiers?instType=SWAP&tdMode=isolated",
+    "hyperliquid": 'POST /info {"type": "meta"}',
+}
+
+
+def as_of_date(profile: Profile) -> dt.date | None:
+    """The profile's ``as_of`` as a date, or None where it is not written ``YYYY-MM-DD``."""
+    try:
+        return dt.date.fromisoformat(profile.as_of.strip()[:10])
+    except ValueError:
+        return None
+
+
+def stale_notice(profile: Profile, *, today: dt.date, max_age_days: int = STALE_AFTER_DAYS) -> str | None:
+    """One sentence when the profile's tables are older than ``max_age_days`` on ``today``; else None.
+
+    ``today`` is always passed in (the CLI and the window pass the clock's date, tests a fixed
+    one), so what is printed never depends on when a test runs. The sentence names the command
+    that refreshes the table from the exchange's own public response.
+
+    Examples
+    --------
+    >>> p = Profile(id="binance", name="Binance", as_of="2024-10-24", source="s", rules=Rules(), contracts={})
+    >>> stale_notice(p, today=dt.date(2025, 4, 1)) is None  # 159 days
+    True
+    >>> print(stale_notice(p, today=dt.date(2025, 6, 1)))  # doctest: +NORMALIZE_WHITESPACE
+    binance tables are from 2024-10-24, 220 days old: save the response of GET /fapi/v1/leverageBracket
+    and run `marginlab-cli profiles import FILE --into binance` (docs/profiles.md)
+    """
+    day = as_of_date(profile)
+    if day is None or profile.id in NOT_REFRESHED:
+        return None
+    age = (today - day).days
+    if age <= max_age_days:
+        return None
+    source = REFRESH_SOURCES.get(profile.id)
+    how = f"save the response of {source} and run" if source else "run"
+    return (f"{profile.id} tables are from {day.isoformat()}, {age} days old: {how} "
+            f"`marginlab-cli profiles import FILE --into {profile.id}` (docs/profiles.md)")

@@ -198,7 +198,7 @@ def required_initial_margin(profile: Profile, *, side: Any, qty: Any, entry: Any
 
     Bybit takes the fee to close at the opening bankruptcy price ``EP * (1 -/+ 1/L)`` into the
     margin when the position opens, so the requirement is ``q*EP/L + f*q*EP*(1 -/+ 1/L)`` and the
-    bankruptcy price of that margin is exactly ``EP * (1 -/+ 1/L)`` (DOMAIN.md §1;
+    bankruptcy price of that margin is exactly ``EP * (1 -/+ 1/L)`` (docs/domain.md §1;
     :func:`core.liquidation.close_fee` of that margin is the same fee). Broadcasts.
 
     Examples
@@ -236,7 +236,7 @@ def position_close_fee(profile: Profile, p: Position) -> float:
     """The fee to close that the profile adds to ``p``'s maintenance margin (0 unless ``close_fee``).
 
     :func:`core.liquidation.close_fee` at the bankruptcy price of the position's own margin:
-    its isolated margin, or for a cross position its opening requirement (DOMAIN.md §1).
+    its isolated margin, or for a cross position its opening requirement (docs/domain.md §1).
     """
     rules = profile.rules
     if rules.fee_model is not FeeModel.CLOSE_FEE:
@@ -290,7 +290,7 @@ def position_collateral(profile: Profile, account: Account, index: int) -> float
     """``WB'``: the collateral that backs ``account.positions[index]`` in the liquidation equation.
 
     Isolated: its margin. Cross: the wallet plus the other cross positions' uPnL minus their
-    maintenance margin, each held at its mark (DOMAIN.md §1). Every view of a position inside its
+    maintenance margin, each held at its mark (docs/domain.md §1). Every view of a position inside its
     account (results, compare, the stress map) starts from this number.
     """
     p = account.positions[index]

@@ -13,7 +13,7 @@ Schema (version 1; documented in ``docs/scenario-format.md``)::
                        "leverage": 10, "mode": "isolated", "margin": 34000}],   # margin optional
         "marks": {"BTCUSDT": 68000}                   # optional, default: entry
       },
-      "simulation": {...}                             # optional, validated by core.simulate
+      "simulation": {...}                             # optional: a core.simspec.SimulationSpec
     }
 
 Older versions are upgraded step by step by the ``_vN_to_vN+1`` functions in ``MIGRATIONS``.
@@ -29,6 +29,7 @@ from typing import Any, Final
 from core.errors import FileFormatError, InvalidInputError, ScenarioError
 from core.model import Account, MarginMode, Position, Side
 from core.persistence import atomic_write_json, read_json_file
+from core.simspec import SimulationSpec, simulation_from_dict, simulation_to_dict
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
 
 SCHEMA_VERSION: Final = 1
@@ -40,13 +41,14 @@ MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A named account on one profile, plus an optional simulation section (kept as plain data)."""
+    """A named account on one profile, plus an optional simulation section (validated when read:
+    :func:`core.simspec.simulation_from_dict`; edit it with ``dataclasses.replace``)."""
 
     exchange: str
     account: Account
     name: str = ""
     description: str = ""
-    simulation: Mapping[str, Any] | None = field(default=None)
+    simulation: SimulationSpec | None = field(default=None)
 
 
 def _num(where: str, raw: Mapping[str, Any], key: str, *, hi: float, default: float | None = None,
@@ -136,12 +138,11 @@ def scenario_from_dict(doc: Any) -> Scenario:
     account = Account(profile_id=exchange, wallet_usd=wallet, positions=positions,
                       marks=tuple(sorted(marks.items())))
     sim = doc.get("simulation")
-    if sim is not None and not isinstance(sim, dict):
-        raise InvalidInputError("simulation", "expected an object")
+    spec = None if sim is None else simulation_from_dict(sim)
     name = doc.get("name", "")
     desc = doc.get("description", "")
     return Scenario(exchange=exchange, account=account, name=name if isinstance(name, str) else "",
-                    description=desc if isinstance(desc, str) else "", simulation=sim)
+                    description=desc if isinstance(desc, str) else "", simulation=spec)
 
 
 def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
         "marks": dict(sc.account.marks),
     }
     if sc.simulation is not None:
-        doc["simulation"] = sc.simulation
+        doc["simulation"] = simulation_to_dict(sc.simulation)
     return doc
 
 

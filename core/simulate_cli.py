@@ -5,7 +5,7 @@
 start and end balance. With ``--json``: one object with ``events``, ``ledger`` (each ``t``,
 ``from``, ``to``, ``amount``, ``reason``), ``parties`` (each ``name``, ``start``, ``end``),
 ``liquidations`` and ``open_positions``. A bad file exits with status 2 and one line naming the
-file and the field path (``s.json: simulation.path.sigma: must be > 0, got -1``).
+file and the field path (``s.json: simulation.path.sigma: must be in (0, 10], got -1``).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ positions at their marks) with
 
 (the profile's opening requirement at leverage ``L`` plus ``A`` added by hand; for a cross
 position the collateral the results use: the wallet plus the other cross positions' uPnL minus
-their maintenance margin, DOMAIN.md §1), and
+their maintenance margin, docs/domain.md §1), and
 
     LP(L, A) = core.liquidation.liquidation_price(..., wallet=margin(L, A))
     distance(L, A) = core.risk.distance_to_liquidation(side, mark, LP)
@@ -30,7 +30,7 @@ mark already moved by ``m`` (a fraction) and were the volatility ``sigma`` (annu
 the chance that the mark touches the liquidation price within the horizon? The liquidation
 price does not depend on the current mark (isolated: the margin is fixed; a cross position
 alone: the wallet is), so it is quoted once and
-:func:`core.risk.liquidation_probability` (the closed form under GBM, DOMAIN.md §6) is broadcast
+:func:`core.risk.liquidation_probability` (the closed form under GBM, docs/domain.md §6) is broadcast
 over a column of marks against a row of volatilities.
 """
 from __future__ import annotations
@@ -148,7 +148,7 @@ def liquidation_distance_grid(profile: Profile, account: Account, index: int = 0
 
     Notes
     -----
-    Per cell: the margin of the module notes, then the one equation of DOMAIN.md §1 solved by
+    Per cell: the margin of the module notes, then the one equation of docs/domain.md §1 solved by
     :func:`core.liquidation.liquidation_price` on the whole (n_lev, n_add) array. Each allowed cell
     equals :func:`core.quote.quote_account` of the account with that position at leverage ``L`` and
     margin ``A`` more (:func:`scalar_cell`; tests/core/test_stress.py checks cells one by one).

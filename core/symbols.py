@@ -12,6 +12,8 @@ Only names are mapped: quantities and prices are taken as given, so the units mu
 """
 from __future__ import annotations
 
+import difflib
+import re
 from typing import Final
 
 from core.errors import UnknownProfileError
@@ -102,14 +104,87 @@ def resolve_symbol(profile: Profile, symbol: str) -> str:
     base, quote = split_symbol(symbol)
     candidates = [s for s in profile.symbols if split_symbol(s)[0] == base]
     if not candidates:
-        raise UnknownProfileError(
-            "symbol", f"{profile.id} has no {base} contract (from {symbol!r}); "
-                      f"it lists {', '.join(profile.symbols)}")
+        close = closest_symbols(profile, symbol)
+        hint = (f"closest: {', '.join(close)}" if close else
+                f"it lists {len(profile.symbols)} (`marginlab-cli profiles --symbols {profile.id}`)")
+        if len(profile.symbols) <= 8 and not close:
+            hint = f"it lists {', '.join(profile.symbols)}"
+        raise UnknownProfileError("symbol", f"{profile.id} has no {base} contract (from {symbol!r}); {hint}")
     by_quote = {split_symbol(s)[1] or profile.contracts[s].quote.upper(): s for s in reversed(candidates)}
     for q in (quote, *QUOTE_PREFERENCE):
         if q and q in by_quote:
             return by_quote[q]
     return candidates[0]
+
+
+def closest_symbols(profile: Profile, symbol: str, *, n: int = 5) -> list[str]:
+    """The profile's contracts whose name or base asset is closest to ``symbol`` (difflib), best first.
+
+    Examples
+    --------
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> closest_symbols(load_profiles([exchanges_dir()]).get("binance"), "SOLANA", n=3)
+    ['SOLUSDT', 'SOLUSDC', 'SANDUSDT']
+    """
+    base = split_symbol(symbol)[0]
+    by_base: dict[str, list[str]] = {}
+    for s in profile.symbols:
+        by_base.setdefault(split_symbol(s)[0], []).append(s)
+    for syms in by_base.values():  # USDT before USDC before USD within one asset
+        syms.sort(key=lambda s: _quote_rank(profile, s))
+    bases = [b for b in by_base if _unit_free(b) == base]  # PEPE -> 1000PEPE
+    bases += [b for b in sorted(by_base, key=len, reverse=True)
+              if len(b) >= 2 and (base.startswith(b) or b.startswith(base))]  # SOLANA -> SOL
+    bases += difflib.get_close_matches(base, list(by_base), n=n, cutoff=0.6)
+    out = [s for b in bases for s in by_base[b]]
+    folded = {s.upper(): s for s in profile.symbols}
+    out += [folded[x] for x in difflib.get_close_matches(symbol.strip().upper(), list(folded), n=n, cutoff=0.6)]
+    return list(dict.fromkeys(out))[:n]
+
+
+def _unit_free(base: str) -> str:
+    """The asset without a unit multiplier: 1000PEPE -> PEPE, 1MBABYDOGE -> BABYDOGE."""
+    return re.sub(r"^\d+[MK]?(?=[A-Z])", "", base)
+
+
+def _quote_rank(profile: Profile, symbol: str) -> int:
+    quote = split_symbol(symbol)[1]
+    return QUOTE_PREFERENCE.index(quote) if quote in QUOTE_PREFERENCE else len(QUOTE_PREFERENCE)
+
+
+def search_symbols(profile: Profile, text: str, *, limit: int = 50) -> list[str]:
+    """The profile's contracts that match ``text``, best first: typing "sol" offers SOLUSDT, SOLUSDC.
+
+    An exact name, then the contracts on that base asset, then names that start with the text,
+    then names that contain it; case does not matter. Empty text: the first ``limit`` contracts.
+
+    Examples
+    --------
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profiles
+    >>> search_symbols(load_profiles([exchanges_dir()]).get("binance"), "sol")[:2]
+    ['SOLUSDT', 'SOLUSDC']
+    """
+    t = text.strip().upper()
+    if not t:
+        return list(profile.symbols[:limit])
+    base = split_symbol(text)[0]
+    ranked: list[tuple[int, int, int, str]] = []
+    for i, s in enumerate(profile.symbols):
+        u = s.upper()
+        if u == t:
+            rank = 0
+        elif split_symbol(s)[0] == base or _unit_free(split_symbol(s)[0]) == base:
+            rank = 1
+        elif u.startswith(t):
+            rank = 2
+        elif t in u:
+            rank = 3
+        else:
+            continue
+        ranked.append((rank, _quote_rank(profile, s), i, s))
+    return [s for *_, s in sorted(ranked)[:limit]]
 
 
 def map_account(account: Account, profile: Profile) -> Account:

@@ -7,7 +7,7 @@ floor and cap, a maximum leverage, a maintenance-margin rate (MMR) and a mainten
     MM(N) = MMR_k * N - cum_k        for floor_k <= N < cap_k.
 
 When a table omits the maintenance amount it is derived by the recursion that makes MM continuous
-in N (DOMAIN.md §2):
+in N (docs/domain.md §2):
 
     cum_1 = 0,   cum_k = cum_{k-1} + floor_k * (MMR_k - MMR_{k-1}).
 """
@@ -148,6 +148,43 @@ class TierTable:
     def __len__(self) -> int:
         return len(self.floor)
 
+    def check_ladder(self) -> None:
+        """Refuse a table that no exchange publishes: the rules every real ladder obeys.
+
+        On top of what every table obeys (contiguous tiers from 0, rates in (0, 1), amounts that
+        keep MM continuous or rising), a published ladder also has each tier's MMR **above** the
+        previous one, each tier's maximum leverage **at most** the previous one, and MMR below
+        1 / max leverage (else a position at that leverage would be liquidatable the moment it
+        opened). The profile loader and the tier importers call this; a custom one-tier contract
+        (``--mmr``) does not, since a person may ask "what if" of any rate.
+
+        Raises
+        ------
+        InvalidInputError
+            naming ``tiers[k].mmr`` or ``tiers[k].max_leverage``.
+
+        Examples
+        --------
+        >>> TierTable.from_rows(floor=[0, 50_000], cap=[50_000, 100_000], max_leverage=[50, 75],
+        ...                     mmr=[0.01, 0.02]).check_ladder()
+        Traceback (most recent call last):
+        ...
+        core.errors.InvalidInputError: tiers[1].max_leverage: must not rise from one tier to the next: 75 after 50
+        """
+        for k in range(1, len(self.floor)):
+            if self.mmr[k] <= self.mmr[k - 1]:
+                raise InvalidInputError(f"tiers[{k}].mmr", f"must rise from one tier to the next: "
+                                                           f"{self.mmr[k]:g} after {self.mmr[k - 1]:g}")
+            if self.max_leverage[k] > self.max_leverage[k - 1]:
+                raise InvalidInputError(f"tiers[{k}].max_leverage", f"must not rise from one tier to the next: "
+                                        f"{self.max_leverage[k]:g} after {self.max_leverage[k - 1]:g}")
+        bad = self.mmr * self.max_leverage >= 1.0
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise InvalidInputError(f"tiers[{k}].mmr", f"{self.mmr[k]:g} is not below 1 / max leverage "
+                                    f"{self.max_leverage[k]:g} = {1 / self.max_leverage[k]:g}: a position at that "
+                                    "leverage would be liquidatable the moment it opened")
+
     def with_mmr_offset(self, offset: float) -> TierTable:
         """The same table with every rate raised by ``offset`` (fee_model ``taker_in_mmr``)."""
         if offset == 0:
@@ -171,7 +208,7 @@ class TierTable:
         """Whether tier ``k`` accepts ``leverage``: at most its maximum, and strictly below ``1/MMR``.
 
         At ``L >= 1/MMR`` the initial margin would not exceed the maintenance margin and the
-        position would be liquidatable the moment it opened (DOMAIN.md §2). Broadcasts.
+        position would be liquidatable the moment it opened (docs/domain.md §2). Broadcasts.
 
         >>> t = TierTable.single(mmr=0.01, max_leverage=125)
         >>> t.allows_leverage(0, [50, 99.9, 100, 126]).tolist()

@@ -8,7 +8,7 @@ the caller's state is untouched.
 
 Where the money comes from
 --------------------------
-``Account.wallet_usd`` is the account's balance outside the isolated margins (DOMAIN.md notation WB
+``Account.wallet_usd`` is the account's balance outside the isolated margins (docs/domain.md notation WB
 for cross positions). Actions that need money (add margin, lower leverage, add to a position) check
 it against a *free balance*:
 

@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
+def build(*, screenshot: bool = False) -> tuple[Any, Any, Any, Any, Any]:
     """QApplication, settings, profiles, session and main window (not shown)."""
     # PySide6 before pyqtgraph, so pyqtgraph binds to it; options once, before any widget exists.
     import pyqtgraph as pg
@@ -66,7 +66,8 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QApplication
 
     pg.setConfigOptions(antialias=True, useOpenGL=False, mouseRateLimit=60)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("MarginLab")
     app.setApplicationDisplayName("MarginLab")
     QGuiApplication.setDesktopFileName("marginlab")
@@ -94,8 +95,6 @@ def build(*, screenshot: bool = False):  # type: ignore[no-untyped-def]
     session = Session(profiles, example_scenario(profiles.get(pid)), seed=settings.get(S.FEED_SEED),
                       volatility=settings.get(S.FEED_VOLATILITY), speed=settings.get(S.FEED_SPEED))
     window = MainWindow(session, settings, autosave=not screenshot)
-    hints = QGuiApplication.styleHints()
-    hints.colorSchemeChanged.connect(lambda _s: window.chart.apply_palette())
     return app, settings, profiles, session, window
 
 
@@ -106,7 +105,7 @@ def screenshot(args: argparse.Namespace) -> int:
     finally:
         # Hide rather than close: no close-time side effects (geometry, prompts) for a render, and an
         # in-process caller (the tests) is not left with a shown window over its own widgets.
-        session.pause()
+        session.live.pause()
         window.hide()
         window.deleteLater()
         app.processEvents()
@@ -117,7 +116,7 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
 
     if args.file is not None:
         try:
-            session.open_file(args.file)
+            session.file.open(args.file)
         except (MarginEngineError, OSError) as exc:
             print(f"marginlab: {exc}", file=sys.stderr)
             return 2
@@ -140,8 +139,8 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
         window.tabs.setCurrentIndex(matches[0])
         app.processEvents()
     for _ in range(round(args.play_seconds * 60)):
-        session.step_frame()
-        if session.liquidations:
+        session.live.step_frame()
+        if session.live.liquidations:
             break
     app.processEvents()
     window.repaint()
@@ -163,7 +162,7 @@ def startup_probe() -> int:
     window.start(restore=False)
 
     def done() -> None:
-        print(f"{time.perf_counter() - _T0:.6f}", flush=True)
+        print(f"{time.perf_counter() - _T0:.6f} {time.process_time():.6f}", flush=True)
         app.quit()
 
     class _FirstPaint(QObject):

@@ -7,6 +7,7 @@ directory, one dialog says so (never a cascade of dialogs), and the event loop k
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import logging.handlers
 import os
@@ -26,11 +27,11 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """The log holds tracebacks with file paths and numbers from the user's positions: only the user
     may read it (0600), the current file and every rotated one."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with contextlib.suppress(OSError):
             os.chmod(self.baseFilename, 0o600)  # a log created world-readable by an older version
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def setup_logging() -> None:

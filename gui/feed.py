@@ -1,8 +1,10 @@
 """The mark-price feed behind the live chart: a seeded GBM stream or a replayed CSV, with history.
 
 The history lives in preallocated numpy buffers (``t`` and ``mark``) that grow by doubling, so a
-million points cost two float64 arrays and appending a frame's worth of points is a slice copy. The
-chart reads *views* of the filled part (:meth:`Feed.view`), never copies.
+million points cost two float64 arrays and appending a frame's worth of points is a slice copy. A
+:class:`~gui.decimate.MinMaxPyramid` follows every append and truncation (O(new points)): the
+chart asks :meth:`Feed.envelope` for what one view's pixels need, and :meth:`Feed.mark_range` gives
+the lowest and highest mark in any time window (for View all), neither reading the whole history.
 
 The prices themselves come from ``core.prices``: :func:`core.prices.gbm_path` generates the stream
 in chunks (chunk ``k`` is seeded from the feed seed and ``k``, and starts at the previous chunk's last
@@ -18,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.prices import SECONDS_PER_YEAR, PricePath, gbm_path
+from gui.decimate import EnvelopeCache, MinMaxPyramid
 
 FloatArray = NDArray[np.float64]
 
@@ -42,6 +45,9 @@ class Feed:
         self._t = np.empty(capacity, dtype=np.float64)
         self._y = np.empty(capacity, dtype=np.float64)
         self.n = 0
+        self.pyramid = MinMaxPyramid()
+        self._envelopes = EnvelopeCache()
+        self.version = 0  # changes whenever the history does (append, truncate, reset)
         self.replay: PricePath | None = None
         self.source_name = "simulated"
         self.reset(s0)
@@ -57,6 +63,8 @@ class Feed:
         self._pos = 0  # next index into the replay
         self._chunk = 0
         self.n = 0
+        self.pyramid.truncate(0)
+        self._envelopes.clear()
         if self.replay is not None:
             self._append(self.replay.t[:1] - self.replay.t[0], self.replay.mark[:1])
             self._pos = 1
@@ -97,6 +105,27 @@ class Feed:
         t.flags.writeable = False
         y.flags.writeable = False
         return t, y
+
+    def envelope(self, x0: float, x1: float, columns: int) -> tuple[FloatArray, FloatArray]:
+        """What a plot ``columns`` pixels wide showing feed times ``[x0, x1]`` needs to draw.
+
+        The raw points when there are few, else each pixel column's lowest and highest mark in time
+        order (:func:`gui.decimate.envelope`), O(columns) whatever the history's length. While the
+        view stays, only the columns that new points reach are recomputed
+        (:class:`gui.decimate.EnvelopeCache`); the arrays are the feed's: do not write to them.
+        """
+        t, y = self.view()
+        return self._envelopes.envelope(t, y, self.pyramid, x0, x1, columns)
+
+    def mark_range(self, x0: float = -math.inf, x1: float = math.inf) -> tuple[float, float] | None:
+        """Lowest and highest mark at feed times ``x0 <= t <= x1`` (None if none), in O(log n)."""
+        t, y = self.view()
+        i0 = int(np.searchsorted(t, x0, side="left"))
+        i1 = int(np.searchsorted(t, x1, side="right"))
+        if i1 <= i0:
+            return None
+        lo, hi = self.pyramid.extremes(y, i0, i1)
+        return float(y[lo]), float(y[hi])
 
     # ------------------------------------------------------------------ advancing
 
@@ -142,6 +171,8 @@ class Feed:
         self._t[self.n:need] = t
         self._y[self.n:need] = y
         self.n = need
+        self.pyramid.update(self._y[:need])
+        self.version += 1
 
     def truncate(self, n: int) -> None:
         """Forget the points from index ``n`` on (a liquidation stops the stream there)."""
@@ -152,6 +183,9 @@ class Feed:
             self._pending = np.empty(0)
             self._pending_t = np.empty(0)
         self.n = n
+        self.pyramid.truncate(n)
+        self._envelopes.clear()
+        self.version += 1
 
     def fill_history(self, n_points: int) -> None:
         """Advance until the history holds ``n_points`` (benchmarks, stress tests)."""

@@ -7,16 +7,19 @@ numbers. Dialogs go through a few small methods (``ask``, ``inform``, ``ask_save
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import importlib
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QListWidget,
     QMainWindow,
     QMessageBox,
@@ -29,10 +32,11 @@ from core import fmt
 from core.errors import InvalidInputError, MarginEngineError
 from core.paths import resources_dir
 from core.persistence import atomic_write_text
-from core.scenario import load_scenario
+from core.scenario import Scenario, load_scenario
 from gui import paths, theme
 from gui import settings as S
 from gui.errors import show_error
+from gui.saver import BackgroundWriter
 from gui.session import Session
 from gui.widgets.chart import QtMarkChart
 from gui.widgets.position_form import QtPositionForm
@@ -41,6 +45,10 @@ from gui.widgets.results import ROWS, QtResults
 from gui.widgets.settings_dialog import SettingsDialog
 from gui.widgets.whatif_panel import QtWhatIfPanel
 from gui.workspace import DamagedAutosave, example_scenario, read_autosave, write_autosave
+
+if TYPE_CHECKING:  # built on first use (gui.main_window imports them lazily)
+    from gui.theatre import TheatreSession
+    from gui.widgets.theatre_window import QtTheatreWindow
 
 AUTOSAVE_DELAY_MS = 1000
 LAZY_TABS = (
@@ -103,8 +111,8 @@ class MainWindow(QMainWindow):
             self.tabs.setTabToolTip(i, tip)
             self._lazy_tabs[i] = (module, cls)
         self.tabs.currentChanged.connect(self._build_lazy_tab)
-        self.theatre_session = None
-        self.theatre_dock: QDockWidget | None = None
+        self.theatre_session: TheatreSession | None = None
+        self.theatre_window: QtTheatreWindow | None = None
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.form)
@@ -112,6 +120,7 @@ class MainWindow(QMainWindow):
         left.setStretchFactor(0, 0)
         left.setStretchFactor(1, 1)
         left.setSizes([330, 520])
+        self.form.heightWanted.connect(self._fit_form)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.results)
         bottom.addWidget(self.tabs)
@@ -132,18 +141,25 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.statusBar().showMessage("Ready")
+        #: The date tables are aged against (a test sets a fixed one).
+        self.today: Callable[[], dt.date] = dt.date.today
+        self.age_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.age_label)
+        session.scenarioChanged.connect(self._show_table_age)
+        QTimer.singleShot(0, self._show_table_age)
 
+        self.writer = BackgroundWriter(self)
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self._autosave_timer.timeout.connect(self.write_autosave)
         session.scenarioChanged.connect(self._schedule_autosave)
-        session.modifiedChanged.connect(self.setWindowModified)
-        session.modifiedChanged.connect(lambda _m: self._schedule_autosave())
-        session.fileChanged.connect(self._update_title)
+        session.file.modifiedChanged.connect(self._on_modified)
+        session.file.fileChanged.connect(self._update_title)
         session.scenarioChanged.connect(self._update_title)
         session.eventsChanged.connect(self._refresh_events)
-        session.liquidated.connect(lambda ev: self.statusBar().showMessage(ev.describe(session.tick)))
+        session.live.liquidated.connect(self._show_in_status)
+        session.live.orderFilled.connect(self._show_in_status)
         self._update_title()
         self._refresh_recent()
         self._restore_geometry()
@@ -152,6 +168,10 @@ class MainWindow(QMainWindow):
 
     def ask(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def tell(self, title: str, text: str) -> None:
+        """A message that is not an error (an import's summary); tests replace it."""
+        QMessageBox.information(self, title, text)
 
     def inform(self, title: str, text: str) -> None:
         show_error(self, title, text)
@@ -179,7 +199,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== menus
 
-    def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot: object, shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                tip: str = "") -> QAction:
         a = QAction(text, self)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
@@ -207,6 +228,10 @@ class MainWindow(QMainWindow):
         self.act_sim = self._action("Use Simulated &Feed", lambda: self.session.use_simulated_feed(), None,
                                     "Go back to the seeded simulated feed.")
         f.addActions([self.act_replay, self.act_sim])
+        self.act_import_tiers = self._action("&Import Exchange Tiers…", self.import_exchange_tiers, None,
+                                             "Read tier tables from a response saved from an exchange's public "
+                                             "API into a dated profile (as `marginlab-cli profiles import`).")
+        f.addAction(self.act_import_tiers)
         f.addSeparator()
         self.act_export_png = self._action("Export Chart as &PNG…", self.export_chart_png, None, "Save the chart as a picture.")
         self.act_export_results = self._action("Export &Results as CSV…", self.export_results_csv, None,
@@ -239,7 +264,7 @@ class MainWindow(QMainWindow):
                                  "Remove the selected position."))
 
         v = mb.addMenu("&Feed")
-        self.act_play = self._action("&Play / Pause", self.session.toggle_play, "Space", "Play or pause the feed.")
+        self.act_play = self._action("&Play / Pause", self.session.live.toggle_play, "Space", "Play or pause the feed.")
         self.act_play.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         v.addAction(self.act_play)
         v.addAction(self._action("&Reset", self.session.reset_feed, "Ctrl+R", "Back to the scenario's mark."))
@@ -269,28 +294,23 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(index, tip)
         self.tabs.setCurrentIndex(index)
         self.tabs.blockSignals(False)
-        old.deleteLater()
+        if old is not None:
+            old.deleteLater()
 
-    def _theatre(self, *, show: bool) -> object:
-        """The liquidation theatre in a dock, built on first use."""
-        if self.theatre_dock is None:
+    def _theatre(self, *, show: bool) -> TheatreSession:
+        """The liquidation theatre in its own window (room for its charts), built on first use."""
+        if self.theatre_window is None or self.theatre_session is None:
             from gui.theatre import TheatreSession
-            from gui.widgets.theatre_view import QtTheatreView
+            from gui.widgets.theatre_window import QtTheatreWindow
 
             self.theatre_session = TheatreSession(self.session.profiles, parent=self)
-            dock = QDockWidget("Liquidation theatre", self)
-            dock.setObjectName("theatreDock")
-            dock.setWidget(QtTheatreView(self.theatre_session))
-            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-            self.theatre_dock = dock
+            self.theatre_window = QtTheatreWindow(self.theatre_session, parent=self)
         if show:
-            self.theatre_dock.show()
-            self.theatre_dock.raise_()
+            self.theatre_window.present()
         return self.theatre_session
 
     def open_in_theatre(self, path: Path) -> None:
-        session = self._theatre(show=True)
-        session.open_file(path)  # type: ignore[attr-defined]
+        self._theatre(show=True).open_file(path)
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -302,16 +322,34 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _c=False, p=p: self.open_file(Path(p)))
         self.recent_menu.setEnabled(bool(recent))
 
+    def _fit_form(self, height: int) -> None:
+        """Give the position form the height it asks for (a message under a field is read whole);
+        the account table below gives it up, or takes it back when the message goes."""
+        left = self.splitters["left"]
+        form_h, table_h = left.sizes()
+        total = form_h + table_h
+        want = min(height, total - self.table.minimumSizeHint().height())
+        if want > form_h:
+            left.setSizes([want, total - want])
+
+    def _on_modified(self, modified: bool) -> None:
+        self.setWindowModified(modified)
+        self._schedule_autosave()
+
+    def _show_in_status(self, event: object) -> None:
+        """A liquidation or an order fill in the live feed: its sentence in the status bar."""
+        self.statusBar().showMessage(event.describe(self.session.tick))  # type: ignore[attr-defined]
+
     def _update_title(self) -> None:
         """The workspace's name, else its file's name, else "Untitled"; the file in brackets when both.
 
         The first-launch example and File > New are untitled until named (Edit > Rename) or saved."""
-        name, file = self.session.scenario.name, self.session.file_path
+        name, file = self.session.scenario.name, self.session.file.path
         title = name or (file.name if file else "Untitled")
         if name and file:
             title += f" ({file.name})"
         self.setWindowTitle(f"{title}[*] — MarginLab")
-        self.setWindowModified(self.session.is_modified())
+        self.setWindowModified(self.session.file.is_modified())
 
     def ask_text(self, title: str, label: str, text: str) -> str | None:
         value, ok = QInputDialog.getText(self, title, label, text=text)
@@ -347,19 +385,19 @@ class MainWindow(QMainWindow):
                 "Recover unsaved changes?", f"MarginLab closed with unsaved changes in {where}. Recover them?"):
             if restored.file is not None and restored.file.exists():
                 try:
-                    self.session.open_file(restored.file)
+                    self.session.file.open(restored.file)
                     return
                 except (MarginEngineError, OSError) as exc:
                     self.inform("Could not open the last file", str(exc))
             restored = None
         if restored is not None:
-            self.session.new_workspace(restored.scenario, path=restored.file, modified=restored.modified,
+            self.session.file.new_workspace(restored.scenario, path=restored.file, modified=restored.modified,
                                        selected=restored.selected)
             self.statusBar().showMessage("Restored the last workspace", 5000)
         else:
-            self.session.new_workspace(self._example())
+            self.session.file.new_workspace(self._example())
 
-    def _example(self):  # type: ignore[no-untyped-def]
+    def _example(self) -> Scenario:
         pid = self.settings.get(S.DEFAULT_PROFILE)
         try:
             profile = self.session.profiles.get(pid)
@@ -371,17 +409,17 @@ class MainWindow(QMainWindow):
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current workspace."""
-        if not self.session.is_modified():
+        if not self.session.file.is_modified():
             return True
         choice = self.ask_save()
         if choice == "save":
-            return self.save_file()
+            return self.save_file(wait=True)  # the workspace is about to go: the file must be whole first
         self._discarded = choice == "discard"
         return self._discarded
 
     def new_file(self) -> None:
         if self.maybe_save():
-            self.session.new_workspace(self._example())
+            self.session.file.new_workspace(self._example())
 
     def open_file(self, path: Path | None = None) -> bool:
         if not self.maybe_save():
@@ -390,7 +428,7 @@ class MainWindow(QMainWindow):
         if path is None:
             return False
         try:
-            self.session.open_file(path)
+            self.session.file.open(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not open the scenario", str(exc))
             return False
@@ -399,27 +437,43 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         return True
 
-    def save_file(self) -> bool:
-        if self.session.file_path is None:
-            return self.save_file_as()
-        return self._save_to(self.session.file_path)
+    def save_file(self, *, wait: bool = False) -> bool:
+        """File > Save: written on a worker thread (``wait``: before returning, as closing needs)."""
+        if self.session.file.path is None:
+            return self.save_file_as(wait=wait)
+        return self._save_to(self.session.file.path, wait=wait)
 
-    def save_file_as(self) -> bool:
+    def save_file_as(self, *, wait: bool = False) -> bool:
         path = self.save_path("Save scenario as")
-        return False if path is None else self._save_to(path)
+        return False if path is None else self._save_to(path, wait=wait)
 
-    def _save_to(self, path: Path) -> bool:
+    def _save_to(self, path: Path, *, wait: bool = True) -> bool:
+        """Save to ``path``; True when it is saved (``wait``) or being saved (on the writer's thread)."""
+        if not wait:
+            try:
+                self.session.file.save_in_background(self.writer, path, self._after_save)
+            except MarginEngineError as exc:
+                self.inform("Could not save", str(exc))
+                return False
+            self.statusBar().showMessage(f"Saving {path.name}…")
+            return True
         try:
-            saved = self.session.save(path)
+            saved = self.session.file.save(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not save", str(exc))
             return False
+        self._after_save(saved, "")
+        return True
+
+    def _after_save(self, saved: Path | None, error: str) -> None:
+        if saved is None:
+            self.inform("Could not save", error)
+            return
         self.settings.add_recent(saved)
         self._save_settings()
         self._refresh_recent()
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         self.write_autosave()
-        return True
 
     def open_price_csv(self) -> None:
         path = self.open_path("Replay prices", "CSV (*.csv);;All files (*)")
@@ -429,6 +483,43 @@ class MainWindow(QMainWindow):
             self.session.load_price_csv(path)
         except (MarginEngineError, OSError) as exc:
             self.inform("Could not read the prices", str(exc))
+
+    def import_exchange_tiers(self, path: Path | None = None) -> str | None:
+        """File > Import Exchange Tiers…: what `marginlab-cli profiles import FILE` does, same summary.
+
+        The profile is written to the user's exchanges folder and the profiles are read again, so
+        the new tables are used at once. Returns the summary shown (None when nothing was read).
+        """
+        from core.paths import exchanges_dir
+        from core.profiles import load_profiles
+        from core.tier_import import import_tables, read_response
+
+        path = path or self.open_path("Import exchange tiers", "Saved API response (*.json);;All files (*)")
+        if path is None:
+            return None
+        try:
+            shipped = load_profiles([exchanges_dir()])
+            result = import_tables(read_response(path), directory=paths.user_exchanges_dir(),
+                                   today=self.today(), base_profiles=shipped.profiles)
+        except (MarginEngineError, OSError) as exc:
+            self.inform("Could not import the tiers", str(exc))
+            return None
+        self.session.profiles = load_profiles([exchanges_dir(), paths.user_exchanges_dir()])
+        self.session.scenarioChanged.emit()
+        self._show_table_age()
+        summary = "\n".join(result.summary_lines())
+        self.tell("Exchange tiers imported", summary)
+        return summary
+
+    def _show_table_age(self) -> None:
+        """A notice in the status bar while the workspace's profile tables are over 180 days old."""
+        from core.profiles import stale_notice
+
+        notice = stale_notice(self.session.profile, today=self.today())
+        self.age_label.setText("⚠ old tables" if notice else "")
+        self.age_label.setToolTip(notice or "")
+        if notice:
+            self.statusBar().showMessage(notice, 15_000)
 
     # ================================================================== export
 
@@ -458,7 +549,7 @@ class MainWindow(QMainWindow):
                 "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": fmt.money(q.unrealized_pnl),
                 "equity": fmt.money(q.equity),
             }
-            ev = next((e for e in s.liquidations if e.index == i), None)
+            ev = next((e for e in s.live.liquidations if e.index == i), None)
             values["fill_price"] = fmt.price(None if ev is None else ev.fill_price, tick)
             for key in [k for k, _ in ROWS] + ["margin_ratio"]:
                 rows.append([str(i + 1), q.position.symbol, key, values[key], q.explain.get(key, "")])
@@ -503,8 +594,7 @@ class MainWindow(QMainWindow):
             self.apply_theme()
 
     def apply_theme(self) -> None:
-        theme.apply_theme(self.settings.get(S.THEME))
-        self.chart.apply_palette()
+        theme.apply_theme(self.settings.get(S.THEME))  # every chart and gauge follows (gui.palette)
 
     def _save_settings(self) -> None:
         try:
@@ -521,17 +611,22 @@ class MainWindow(QMainWindow):
             return
         self._autosave_timer.stop()
         s = self.session
-        try:
-            write_autosave(paths.autosave_path(), s.scenario, file=s.file_path, modified=s.is_modified(),
-                           selected=s.selected)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
+        path, scenario, file, modified, selected = (paths.autosave_path(), s.scenario, s.file.path,
+                                                    s.file.is_modified(), s.selected)
+
+        def failed(_result: object, error: str) -> None:
+            if error:
+                self.statusBar().showMessage(f"Autosave failed: {error}", 5000)
+
+        # on the writer's thread: a large workspace must not freeze the window every time it changes
+        self.writer.submit("autosave", lambda: write_autosave(path, scenario, file=file, modified=modified,
+                                                              selected=selected), failed)
 
     def _forget_discarded(self) -> None:
         """Changes were discarded on quit: the next start restores the saved file, not them."""
         if not self.autosave_enabled:
             return
-        path = self.session.file_path
+        path = self.session.file.path
         try:
             if path is not None and path.exists():
                 sc = load_scenario(path)
@@ -547,12 +642,12 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         qs = self._qsettings()
         geo = qs.value("window/geometry", QByteArray(), type=QByteArray)
-        if geo and not geo.isEmpty():
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
             self.restoreGeometry(geo)
             self._clamp_to_screen()
         for name, sp in self.splitters.items():
             st = qs.value(f"window/splitter_{name}", QByteArray(), type=QByteArray)
-            if st and not st.isEmpty():
+            if isinstance(st, QByteArray) and not st.isEmpty():
                 sp.restoreState(st)
 
     def _clamp_to_screen(self) -> None:
@@ -577,14 +672,17 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.session.pause()
+        self.session.live.pause()
         if self.theatre_session is not None:
-            self.theatre_session.close()  # type: ignore[attr-defined]
+            self.theatre_session.close()
         self.save_geometry()
-        if getattr(self, "_discarded", False) and self.session.is_modified():
+        self._autosave_timer.stop()
+        self.writer.wait()  # an autosave still queued must not land after what is decided here
+        if getattr(self, "_discarded", False) and self.session.file.is_modified():
             self._forget_discarded()
         else:
             self.write_autosave()
+        self.writer.wait()  # every write whole before the process may end
         self._save_settings()
         event.accept()
 

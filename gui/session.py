@@ -18,23 +18,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from core import fmt, whatif
 from core.errors import InvalidInputError
 from core.model import Account, MarginMode, Position, Side
-from core.prices import read_price_csv
 from core.profiles import Profile, ProfileSet
 from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account
-from core.scenario import Scenario, load_scenario, save_scenario
+from core.scenario import Scenario
+from core.simspec import Action, ActionKind, simulation_from_dict
 from core.symbols import map_account
 from gui import commands
-from gui.feed import Feed
-
-FRAME_S: Final = 1.0 / 60.0
-SPEEDS: Final = (1, 60, 600, 3_600, 21_600, 86_400)  # simulated seconds per real second
+from gui.live_feed import LiveFeed
+from gui.workspace_file import WorkspaceFile
 
 WHATIF_ACTIONS: Final[dict[str, tuple[str, Callable[..., whatif.WhatIf]]]] = {
     "add_margin": ("Add margin", whatif.add_margin),
@@ -49,43 +46,11 @@ _FIELD_LABELS: Final = {"qty": "size", "notional": "size", "entry": "entry", "le
 
 
 @dataclass(frozen=True, slots=True)
-class LiquidationEvent:
-    """What happened when the streamed mark crossed a position's liquidation price."""
-
-    index: int
-    symbol: str
-    side: Side
-    qty: float
-    cross: bool
-    t_s: float  # feed time, seconds since the feed started
-    mark: float  # the streamed mark at which the quote said ``liquidatable_now``
-    liquidation_price: float
-    fill_price: float  # booked at the bankruptcy price (DOMAIN.md §3)
-    loss: float  # realised loss at the fill: the isolated margin, or the cross collateral used
-    margin: float
-
-    def describe(self, tick: float) -> str:
-        where = "the cross collateral" if self.cross else "the whole isolated margin"
-        return (f"Liquidated at t = {_clock(self.t_s)}: the mark {fmt.price(self.mark, tick)} crossed the "
-                f"liquidation price {fmt.price(self.liquidation_price, tick)}. The {self.side.value} "
-                f"{fmt.num(self.qty)} {self.symbol} was closed at the bankruptcy price "
-                f"{fmt.price(self.fill_price, tick)}; loss {fmt.money(self.loss)} = {where}.")
-
-
-@dataclass(frozen=True, slots=True)
 class Event:
     wall_time: str
     feed_t_s: float
     kind: str
     detail: str
-
-
-def _clock(t_s: float) -> str:
-    t = round(t_s)
-    d, rem = divmod(t, 86_400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
 
 
 class Session(QObject):
@@ -94,40 +59,25 @@ class Session(QObject):
     scenarioChanged = Signal()  # positions, wallet, marks or profile changed
     selectionChanged = Signal(int)
     resultsChanged = Signal()  # self.quote was recomputed (after an edit or a new mark)
-    marketChanged = Signal()  # the feed advanced or was reset
     previewChanged = Signal(object)  # a whatif.WhatIf, or None when the preview is cleared
-    liquidated = Signal(object)  # LiquidationEvent
-    playingChanged = Signal(bool)
-    modifiedChanged = Signal(bool)
-    fileChanged = Signal()
     eventsChanged = Signal()
-    speedChanged = Signal(int)
 
     def __init__(self, profiles: ProfileSet, scenario: Scenario, *, seed: int = 7, volatility: float = 0.8,
                  speed: int = 3_600, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.profiles = profiles
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.scenario = scenario
         self.selected = 0
-        self.file_path: Path | None = None
-        self._recovered_modified = False
         self.quote: AccountQuote | None = None
         self.problem = ""
         self.preview_result: whatif.WhatIf | None = None
         self.preview_action = ""
-        self.liquidations: list[LiquidationEvent] = []
-        self._liquidated_idx: set[int] = set()
         self.events: list[Event] = []
-        self.speed = int(speed)
-        self._carry = 0.0
-        self.feed = Feed(s0=self._scenario_mark(), seed=seed, volatility=volatility)
-        self._timer = QTimer(self)
-        self._timer.setInterval(int(FRAME_S * 1000))
-        self._timer.timeout.connect(self._on_timer)
-        self._last_frame = 0.0
-        self._requote()
+        self.live = LiveFeed(self, s0=self._scenario_mark(), seed=seed, volatility=volatility, speed=speed,
+                             parent=self)
+        self.file = WorkspaceFile(self, parent=self)
+        self.requote()
 
     # ================================================================== reading
 
@@ -165,23 +115,6 @@ class Session(QObject):
         sym = self.chart_symbol
         return self.profile.contract(sym).quote if sym else "USDT"
 
-    @property
-    def playing(self) -> bool:
-        return self._timer.isActive()
-
-    @property
-    def live_mark(self) -> float:
-        return self.feed.last_mark
-
-    def is_modified(self) -> bool:
-        return self._recovered_modified or not self.undo_stack.isClean()
-
-    def _on_clean_changed(self, clean: bool) -> None:
-        self.modifiedChanged.emit(self._recovered_modified or not clean)
-
-    def is_liquidated(self, index: int) -> bool:
-        return index in self._liquidated_idx
-
     def max_leverage(self, index: int | None = None) -> tuple[float, int]:
         """(highest leverage the profile accepts for the position's entry notional, its tier index)."""
         p = self.scenario.account.positions[self.selected if index is None else index]
@@ -200,9 +133,10 @@ class Session(QObject):
         """The scenario's account with the streamed mark for the chart symbol once the feed has moved."""
         sc = scenario or self.scenario
         sym = self.chart_symbol
-        if sym is None or self.feed.n <= 1:
+        feed = self.live.feed
+        if sym is None or feed.n <= 1:
             return sc.account
-        return sc.account.with_mark(sym, self.feed.last_mark)
+        return sc.account.with_mark(sym, feed.last_mark)
 
     def quote_at(self, mark: float) -> PositionQuote | None:
         """The selected position quoted at another mark (crosshair read-out, liquidation fill)."""
@@ -216,7 +150,8 @@ class Session(QObject):
 
     # ================================================================== quoting
 
-    def _requote(self) -> None:
+    def requote(self) -> None:
+        """Quote the account at the streamed mark (every new mark and every edit)."""
         try:
             self.quote = quote_account(self.profile, self.account_for_quote())
             self.problem = ""
@@ -241,13 +176,12 @@ class Session(QObject):
         self.selected = min(max(selected, 0), max(n - 1, 0))
         self._clear_preview(emit=True)
         if self.chart_symbol != old_symbol or self._scenario_mark() != old_mark:
-            self._reset_feed_state()
-        self._liquidated_idx = {i for i in self._liquidated_idx if i < n}
-        self._requote()
+            self.live.reset(self._scenario_mark())
+        self.live.forget_positions_from(n)
+        self.requote()
         self.scenarioChanged.emit()
         if sel_changed:
             self.selectionChanged.emit(self.selected)
-        self.modifiedChanged.emit(self.is_modified())
 
     def _push(self, cls: type[commands.ReplaceScenario], after: Scenario, text: str, *,
               selected: int | None = None, merge_key: str | None = None) -> None:
@@ -350,7 +284,7 @@ class Session(QObject):
         src = position or self.position
         if src is None:
             sym = self.profile.symbols[0]
-            src = Position(symbol=sym, side=Side.LONG, qty_base=1.0, entry_price=self.feed.last_mark, leverage=10.0)
+            src = Position(symbol=sym, side=Side.LONG, qty_base=1.0, entry_price=self.live.live_mark, leverage=10.0)
         positions = (*self.scenario.account.positions, src)
         after = self._with_account(positions=positions)
         if all(s != src.symbol for s, _ in after.account.marks):
@@ -375,13 +309,9 @@ class Session(QObject):
         ``take_profit``), so the CLI's ``simulate`` plays the same orders the chart shows.
         """
         i = self.selected if index is None else index
-        out: dict[str, float] = {}
-        sim = self.scenario.simulation or {}
-        for a in sim.get("actions", []) if isinstance(sim.get("actions", []), list) else []:
-            if (isinstance(a, dict) and a.get("kind") in ("stop_loss", "take_profit")
-                    and a.get("position", 0) == i and isinstance(a.get("price"), int | float)):
-                out[a["kind"]] = float(a["price"])
-        return out
+        sim = self.scenario.simulation
+        return {a.kind.value: a.value for a in (sim.actions if sim is not None else ())
+                if a.kind in (ActionKind.STOP_LOSS, ActionKind.TAKE_PROFIT) and a.position == i}
 
     def set_order(self, kind: str, price: float | None, index: int | None = None) -> None:
         """Set (or with ``None`` remove) the position's stop-loss or take-profit at ``price``.
@@ -405,14 +335,13 @@ class Session(QObject):
                                               f"got {fmt.num(price)}")
         if self.orders(i).get(kind) == price:
             return
-        sim = dict(self.scenario.simulation) if self.scenario.simulation is not None else {
-            "path": {"kind": "gbm", "s0": mark, "sigma": self.feed.volatility, "dt": 1.0, "n": 86_400,
-                     "seed": self.feed.seed}}
-        actions = [a for a in sim.get("actions", []) if not (
-            isinstance(a, dict) and a.get("kind") == kind and a.get("position", 0) == i)]
+        sim = self.scenario.simulation or simulation_from_dict({
+            "path": {"kind": "gbm", "s0": mark, "sigma": self.live.feed.volatility, "dt": 1.0, "n": 86_400,
+                     "seed": self.live.feed.seed}})
+        actions = [a for a in sim.actions if not (a.kind == kind and a.position == i)]
         if price is not None:
-            actions.append({"t": 0, "kind": kind, "position": i, "price": price})
-        sim["actions"] = actions
+            actions.append(Action(t=0.0, kind=ActionKind(kind), position=i, value=price))
+        sim = replace(sim, actions=tuple(actions))
         label = "stop-loss" if kind == "stop_loss" else "take-profit"
         self._push(commands.EditAccount, replace(self.scenario, simulation=sim),
                    f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}", merge_key=f"{i}.{kind}")
@@ -420,18 +349,11 @@ class Session(QObject):
     def _without_position_actions(self, scenario: Scenario, removed: int) -> Scenario:
         """Drop the removed position's actions and renumber the later ones."""
         sim = scenario.simulation
-        if not sim or not isinstance(sim.get("actions"), list):
+        if sim is None or not sim.actions:
             return scenario
-        kept = []
-        for a in sim["actions"]:
-            if not isinstance(a, dict):
-                kept.append(a)
-                continue
-            k = a.get("position", 0)
-            if k == removed:
-                continue
-            kept.append({**a, "position": k - 1} if isinstance(k, int) and k > removed else a)
-        return replace(scenario, simulation={**sim, "actions": kept})
+        kept = tuple(replace(a, position=a.position - 1) if a.position > removed else a
+                     for a in sim.actions if a.position != removed)
+        return replace(scenario, simulation=replace(sim, actions=kept))
 
     def select(self, index: int) -> None:
         """Selection is a view of the state, not an edit: it is not on the undo stack."""
@@ -442,8 +364,8 @@ class Session(QObject):
         self.selected = index
         self._clear_preview(emit=True)
         if self.chart_symbol != old_symbol:
-            self._reset_feed_state()
-        self._requote()
+            self.live.reset(self._scenario_mark())
+        self.requote()
         self.selectionChanged.emit(index)
 
     # ================================================================== what-if
@@ -509,7 +431,7 @@ class Session(QObject):
         if n == 0:
             raise InvalidInputError("qty", "closing the last position leaves nothing to watch; close less "
                                            "than the whole size or add another position first")
-        self._log("what-if", f"{label}: {self._delta_text(res)}")
+        self.log("what-if", f"{label}: {self._delta_text(res)}")
         self._push(commands.ApplyWhatIf, after, label, selected=sel)
 
     def _delta_text(self, res: whatif.WhatIf) -> str:
@@ -519,185 +441,47 @@ class Session(QObject):
         return (f"LP {fmt.price(res.before.liquidation_price, tick)} -> {fmt.price(res.after.liquidation_price, tick)}, "
                 f"IM {fmt.money(res.before.initial_margin)} -> {fmt.money(res.after.initial_margin)}")
 
-    # ================================================================== feed and playback
-
-    def play(self) -> None:
-        if self.feed.finished or self.position is None:
-            return
-        if not self._timer.isActive():
-            self._last_frame = time.perf_counter()
-            self._timer.start()
-            self.playingChanged.emit(True)
-
-    def pause(self) -> None:
-        if self._timer.isActive():
-            self._timer.stop()
-            self.playingChanged.emit(False)
-
-    def toggle_play(self) -> None:
-        self.pause() if self.playing else self.play()
-
-    def set_speed(self, speed: int) -> None:
-        if speed <= 0:
-            raise InvalidInputError("speed", f"must be > 0, got {speed}")
-        self.speed = int(speed)
-        self.speedChanged.emit(self.speed)
+    # ================================================================== the feed's source (edits of the workspace)
 
     def reset_feed(self) -> None:
-        """Back to the scenario's mark; liquidations shown on the chart are cleared."""
-        self._reset_feed_state()
-        self._requote()
-        self._log("feed", f"reset to {fmt.price(self.feed.last_mark, self.tick)}")
-
-    def _reset_feed_state(self) -> None:
-        self.pause()
-        self.feed.reset(self._scenario_mark())
-        self._carry = 0.0
-        self.liquidations.clear()
-        self._liquidated_idx.clear()
-        self.marketChanged.emit()
+        """Back to the scenario's mark; liquidations and fills shown on the chart are cleared."""
+        self.live.reset(self._scenario_mark())
+        self.requote()
+        self.log("feed", f"reset to {fmt.price(self.live.live_mark, self.tick)}")
 
     def load_price_csv(self, path: Path | str) -> None:
         """Replay a CSV of prices (``timestamp,price`` or OHLC) instead of the simulated feed."""
-        p = read_price_csv(path)
-        self.pause()
-        self.feed.load_replay(p, name=Path(path).name)
-        self._carry = 0.0
-        self.liquidations.clear()
-        self._liquidated_idx.clear()
-        self.marketChanged.emit()
-        self._requote()
-        self._log("feed", f"replaying {Path(path).name} ({len(p)} points)")
+        n = self.live.load_price_csv(path)
+        self.requote()
+        self.log("feed", f"replaying {Path(path).name} ({n} points)")
 
     def use_simulated_feed(self, *, seed: int | None = None, volatility: float | None = None) -> None:
-        self.pause()
-        self.feed.use_simulation(seed=seed, volatility=volatility, s0=self._scenario_mark())
-        self._carry = 0.0
-        self.liquidations.clear()
-        self._liquidated_idx.clear()
-        self.marketChanged.emit()
-        self._requote()
+        self.live.use_simulated(s0=self._scenario_mark(), seed=seed, volatility=volatility)
+        self.requote()
 
-    def _on_timer(self) -> None:
-        self.step_frame(FRAME_S)
+    # ================================================================== a whole new workspace
 
-    def step_frame(self, dt_s: float = FRAME_S) -> int:
-        """Advance the feed by ``speed * dt_s`` simulated seconds; returns the number of new points."""
-        self._carry += self.speed * dt_s
-        k = int(self._carry)
-        self._carry -= k
-        return self.advance(k)
+    def replace_workspace(self, scenario: Scenario, *, selected: int = 0) -> None:
+        """Everything replaced by ``scenario``, undo history included (:class:`WorkspaceFile` calls it).
 
-    def advance(self, k: int) -> int:
-        """Append ``k`` feed points, detect a liquidation among them, re-quote at the last one."""
-        if self.position is None:
-            return 0
-        start, n = self.feed.advance(k)
-        if n == 0:
-            if self.feed.finished:
-                self.pause()
-            return 0
-        self._detect_liquidation(start, n)
-        self._requote()
-        self.marketChanged.emit()
-        if self.feed.finished:
-            self.pause()
-        return n
-
-    def _detect_liquidation(self, start: int, n: int) -> None:
-        """Find the first new point where a position of the chart symbol becomes liquidatable.
-
-        The candidate is where the mark crosses the quoted liquidation price (exact under the
-        profile's rules while the other marks stay put); the quote at that mark confirms it.
+        Raises InvalidInputError and changes nothing when the scenario is refused.
         """
-        if self.quote is None:
-            return
-        sym = self.chart_symbol
-        if sym is None:
-            return
-        t, y = self.feed.view()
-        y_new, t_new = y[start:start + n], t[start:start + n]
-        best: tuple[int, int] | None = None  # (point index, position index)
-        for i, q in enumerate(self.quote.positions):
-            p = q.position
-            if p.symbol != sym or i in self._liquidated_idx or not math.isfinite(q.liquidation_price):
-                continue
-            hit = p.sign * (y_new - q.liquidation_price) <= 0
-            if hit.any():
-                j = int(np.argmax(hit))
-                if best is None or j < best[0]:
-                    best = (j, i)
-        if best is None:
-            return
-        j0, i = best
-        base = self.scenario.account
-        for j in range(j0, n):
-            mark = float(y_new[j])
-            qa = quote_account(self.profile, base.with_mark(sym, mark))
-            q = qa.positions[i]
-            if not q.liquidatable_now:
-                continue
-            at_fill = quote_account(self.profile, base.with_mark(sym, q.bankruptcy_price)).positions[i]
-            ev = LiquidationEvent(index=i, symbol=q.position.symbol, side=q.position.side, qty=q.position.qty_base,
-                                  cross=q.position.mode is MarginMode.CROSS, t_s=float(t_new[j]), mark=mark,
-                                  liquidation_price=q.liquidation_price, fill_price=q.bankruptcy_price,
-                                  loss=-at_fill.unrealized_pnl, margin=q.margin)
-            if ev.cross:
-                self._liquidated_idx |= {k for k, pq in enumerate(qa.positions) if pq.position.mode is MarginMode.CROSS}
-            else:
-                self._liquidated_idx.add(i)
-            self.liquidations.append(ev)
-            # Stop the stream at the liquidation so the chart and the results show that moment.
-            self.feed.truncate(start + j + 1)
-            self.pause()
-            self._log("liquidation", ev.describe(self.tick))
-            self.liquidated.emit(ev)
-            return
-
-    # ================================================================== files
-
-    def new_workspace(self, scenario: Scenario, *, path: Path | None = None, modified: bool = False,
-                      selected: int = 0) -> None:
-        """Replace everything (undo history included) by ``scenario``. Raises InvalidInputError."""
         self._check(scenario)
-        self.pause()
+        self.live.pause()
         self.undo_stack.clear()
         self.scenario = scenario
         self.selected = min(max(selected, 0), max(len(scenario.account.positions) - 1, 0))
-        self.file_path = path
-        self._recovered_modified = modified
         self._clear_preview(emit=True)
-        self._reset_feed_state()
+        self.live.reset(self._scenario_mark())
         self.events.clear()
-        self._requote()
+        self.requote()
         self.scenarioChanged.emit()
         self.selectionChanged.emit(self.selected)
-        self.fileChanged.emit()
-        self.modifiedChanged.emit(self.is_modified())
         self.eventsChanged.emit()
-
-    def open_file(self, path: Path | str) -> None:
-        """Load a scenario file (ScenarioError / InvalidInputError leave the workspace unchanged)."""
-        path = Path(path)
-        sc = load_scenario(path)
-        self.new_workspace(sc, path=path.resolve())
-        self._log("file", f"opened {path.name}")
-
-    def save(self, path: Path | str | None = None) -> Path:
-        target = Path(path) if path is not None else self.file_path
-        if target is None:
-            raise InvalidInputError("path", "choose a file name (Save As)")
-        save_scenario(target, self.scenario)
-        self.file_path = target.resolve()
-        self._recovered_modified = False
-        self.undo_stack.setClean()
-        self.fileChanged.emit()
-        self.modifiedChanged.emit(False)
-        self._log("file", f"saved {target.name}")
-        return self.file_path
 
     # ================================================================== event log
 
-    def _log(self, kind: str, detail: str) -> None:
-        self.events.append(Event(time.strftime("%Y-%m-%dT%H:%M:%S"), self.feed.last_t, kind, detail))
+    def log(self, kind: str, detail: str) -> None:
+        """One line in the workspace's event log (liquidations, fills, what-ifs applied, files)."""
+        self.events.append(Event(time.strftime("%Y-%m-%dT%H:%M:%S"), self.live.feed.last_t, kind, detail))
         self.eventsChanged.emit()

@@ -123,7 +123,7 @@ class Settings:
         return cls(path, values, problem)
 
     def get(self, setting: Setting[T]) -> T:
-        return self._values.get(setting.key, setting.default)  # type: ignore[no-any-return]
+        return self._values.get(setting.key, setting.default)
 
     def set(self, setting: Setting[T], value: T) -> None:
         cleaned = setting.clean(value)

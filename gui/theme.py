@@ -43,7 +43,7 @@ def apply_theme(theme: str) -> None:
                         (R.AlternateBase, "#262a31"), (R.ToolTipBase, "#2d323a"), (R.ToolTipText, "#e6e6e6"),
                         (R.Text, "#e6e6e6"), (R.Button, "#2d323a"), (R.ButtonText, "#e6e6e6"),
                         (R.BrightText, "#ff6b6b"), (R.Highlight, "#3d7bd9"), (R.HighlightedText, "#ffffff"),
-                        (R.Link, "#6ea8ff"), (R.PlaceholderText, "#8a9099")):
+                        (R.Link, "#6ea8ff"), (R.PlaceholderText, "#8a9099"), (R.Mid, "#4a505a")):
         pal.setColor(role, QColor(color))
     for role in (R.Text, R.ButtonText, R.WindowText):
         pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a808a"))

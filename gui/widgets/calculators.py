@@ -233,8 +233,12 @@ class QtCalculatorPanel(QWidget):
 
     def set_fill(self, row: int, price: str, qty: str) -> None:
         """Write one fill (tests and scripted demos); the table recomputes."""
-        self.fills.item(row, 0).setText(price)
-        self.fills.item(row, 1).setText(qty)
+        for col, text in ((0, price), (1, qty)):
+            item = self.fills.item(row, col)
+            if item is None:
+                item = QTableWidgetItem()
+                self.fills.setItem(row, col, item)
+            item.setText(text)
 
     # ------------------------------------------------------------------ computing
 

@@ -1,33 +1,43 @@
 """The live chart: the streamed mark against the position's entry, liquidation and bankruptcy prices.
 
 pyqtgraph recipe (STYLE.md §14): every item is created once and updated with ``setData`` /
-``setValue``; the mark curve uses clip-to-view and peak downsampling so a million points of history
-stay smooth (both need increasing x, which feed time is); the price levels are labelled horizontal
-``InfiniteLine`` items added with ``ignoreBounds=True`` so they never stretch the y range; the what-if
-ghost liquidation line is dashed; the crosshair follows ``sigMouseMoved`` mapped into the view.
+``setValue``; the price levels are labelled horizontal ``InfiniteLine`` items added with
+``ignoreBounds=True`` so they never stretch the y range; the what-if ghost liquidation line is
+dashed; the crosshair follows ``sigMouseMoved`` mapped into the view.
+
+The mark curve (:class:`MarkCurve`) is handed only what the view's pixels need: the feed's min/max
+envelope for the visible time range (:meth:`gui.feed.Feed.envelope`, at most ~4 points per pixel
+column, every column's lowest and highest mark kept), or the raw points once the user zooms in far
+enough. pyqtgraph's own clip-to-view and downsampling are not used: they, and its bounds, reduced
+over the whole history on every frame. A frame therefore costs the same at 100,000 points of history
+as at 10,000,000.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from core import fmt
-from gui.session import SPEEDS, LiquidationEvent, Session, _clock
+from gui.feed import Feed
+from gui.live_feed import SPEEDS, LiquidationEvent, feed_clock
+from gui.palette import colors, follow_palette, style_plot
+from gui.session import Session
 from gui.widgets import tips
 
 ENTRY_COLOR = "#5b8def"
@@ -37,6 +47,63 @@ GHOST_COLOR = "#f5a524"
 MARK_COLOR = "#2fb67c"
 SL_COLOR = "#d9822b"
 TP_COLOR = "#3fa7a0"
+
+
+PROBE_COLOR = "#9b7ede"
+FOLLOW_Y_FILL: Final = 0.6  # following, the price range is refitted once what it must show fills less
+# The horizontal price lines: colour, label, pen style, label position along the line, tooltip.
+_LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
+    "entry": (ENTRY_COLOR, "entry", Qt.PenStyle.SolidLine, 0.02, tips.TIPS["entry"]),
+    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.3, tips.TIPS["liquidation_price"]),
+    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.3, tips.TIPS["bankruptcy_price"]),
+    "stop_loss": (SL_COLOR, "stop-loss", Qt.PenStyle.DashDotLine, 0.55, tips.TIPS["stop_loss"]),
+    "take_profit": (TP_COLOR, "take-profit", Qt.PenStyle.DashDotLine, 0.55, tips.TIPS["take_profit"]),
+    "ghost": (GHOST_COLOR, "what-if liquidation", Qt.PenStyle.DashLine, 0.6, ""),
+    "fill": (BANKRUPT_COLOR, "fill", Qt.PenStyle.DashDotLine, 0.6, ""),
+    "probe": (PROBE_COLOR, "what-if mark", Qt.PenStyle.DashLine, 0.85, ""),
+}
+# Which side of its line a label sits on, for a long: the lines on the profit side of the position
+# (entry, liquidation, take-profit) carry theirs above, those past the liquidation price
+# (bankruptcy, fill) and the stop-loss below, so that two close lines (the liquidation and the
+# bankruptcy price at high leverage) never stack their labels. A short mirrors it.
+_LABEL_ABOVE_FOR_LONG: Final = {"entry": True, "liquidation": True, "take_profit": True, "ghost": True,
+                                "probe": True, "bankruptcy": False, "fill": False, "stop_loss": False}
+_ABOVE: Final = [(0, 1), (0, 1)]  # the label's bottom-left corner on the line
+_BELOW: Final = [(0, 0), (0, 0)]  # its top-left corner on the line
+
+
+class MarkCurve(pg.PlotCurveItem):
+    """The mark-price line: draws the envelope it is given, reports the whole feed's bounds.
+
+    pyqtgraph asks :meth:`dataBounds` when it auto-ranges ("View all", the "A" button); the answer
+    comes from the feed's min/max pyramid in O(log n), so auto-ranging shows the whole history
+    although only the visible envelope is ever drawn.
+    """
+
+    def __init__(self, feed: Feed, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed = feed
+        self._bounding = False
+
+    def boundingRect(self) -> Any:
+        # pyqtgraph bounds the painted item by dataBounds, which here answers for the whole history:
+        # bound what is drawn instead (and spare every repaint a query of the pyramid).
+        self._bounding = True
+        try:
+            return super().boundingRect()
+        finally:
+            self._bounding = False
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple[Any, Any]:
+        if self._bounding:
+            return super().dataBounds(ax, frac, orthoRange)
+        if self.feed.n == 0:
+            return (None, None)
+        if ax == 0:
+            return (0.0, self.feed.last_t)  # feed time starts at 0
+        lo, hi = orthoRange if orthoRange is not None else (-math.inf, math.inf)
+        r = self.feed.mark_range(lo, hi)
+        return (None, None) if r is None else r
 
 
 def _speed_text(s: int) -> str:
@@ -67,7 +134,7 @@ class TimeAxis(pg.AxisItem):
         return [(float(major), 0.0), (float(minor), 0.0)]
 
     def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
-        return [_clock(v) if v >= 0 else "" for v in values]
+        return [feed_clock(v) if v >= 0 else "" for v in values]
 
 
 class QtMarkChart(QWidget):
@@ -81,8 +148,10 @@ class QtMarkChart(QWidget):
 
         # ---- controls
         self.play_button = QPushButton()
+        self._marked = False  # a liquidation is marked on the chart
+        self._play_state: tuple[bool, bool] | None = None
         self.play_button.setToolTip("Play or pause the mark-price feed (Space).")
-        self.play_button.clicked.connect(session.toggle_play)
+        self.play_button.clicked.connect(session.live.toggle_play)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSkipBackward))
         self.reset_button.setToolTip("Restart the feed from the scenario's mark and clear the liquidation.")
@@ -91,7 +160,7 @@ class QtMarkChart(QWidget):
         for s in SPEEDS:
             self.speed_combo.addItem(_speed_text(s), s)
         self.speed_combo.setToolTip("Playback speed: simulated time per real second.")
-        self.speed_combo.currentIndexChanged.connect(lambda i: session.set_speed(self.speed_combo.itemData(i)))
+        self.speed_combo.currentIndexChanged.connect(lambda i: session.live.set_speed(self.speed_combo.itemData(i)))
         self.follow_box = QCheckBox("Follow")
         self.follow_box.setChecked(True)
         self.follow_box.setToolTip("Keep the latest prices in view; untick to zoom and pan freely.")
@@ -102,6 +171,11 @@ class QtMarkChart(QWidget):
         self.probe_box.toggled.connect(self._set_probe)
         self.source_label = QLabel()
         self.readout = QLabel()
+        # texts that change with the feed and the mouse never size the window: they are cut at
+        # the edge instead (the read-out's tooltip and the status bar say the rest)
+        for label in (self.source_label, self.readout):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(0)
         self.readout.setObjectName("crosshairReadout")
         self.readout.setToolTip("Crosshair read-out: feed time and price under the mouse, and the position's "
                                 "unrealised PnL and margin ratio if the mark stood there.")
@@ -124,36 +198,19 @@ class QtMarkChart(QWidget):
         pi.setMenuEnabled(True)
         self.plot.setMouseTracking(True)
         # A 1 px pen: wider pens cost Qt's raster engine twice the paint time per frame.
-        self.curve = pi.plot([], [], pen=pg.mkPen(MARK_COLOR, width=1), name="mark")
-        self.curve.setClipToView(True)
-        self.curve.setDownsampling(auto=True, method="peak")
-        # Peak mode keeps each pixel column's min and max, so one sample per pixel is exact enough
-        # (pyqtgraph's default of 5 draws five times the points for no visible gain).
-        self.curve.opts["autoDownsampleFactor"] = 1.0
+        self.curve = MarkCurve(session.live.feed, pen=pg.mkPen(MARK_COLOR, width=1), name="mark")
+        pi.addItem(self.curve)
+        self._drawn: tuple[Any, ...] = ()  # what the curve shows: (feed version, x0, x1, columns)
         self.curve.setToolTip("Mark price: the exchange's fair price, which drives uPnL and liquidation.")
 
-        def level(color: str, text: str, style: Qt.PenStyle = Qt.PenStyle.SolidLine, pos: float = 0.05,
-                  movable: bool = False) -> pg.InfiniteLine:
-            line = pg.InfiniteLine(angle=0, movable=movable, pen=pg.mkPen(color, width=1.5, style=style),
-                                   label=text, labelOpts={"position": pos, "color": color, "movable": False,
-                                                          "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
-            pi.addItem(line, ignoreBounds=True)
-            return line
-
-        self.entry_line = level(ENTRY_COLOR, "entry {value:,.1f}", pos=0.02)
-        self.liq_line = level(LIQ_COLOR, "liquidation {value:,.1f}", pos=0.02)
-        self.bankrupt_line = level(BANKRUPT_COLOR, "bankruptcy {value:,.1f}", Qt.PenStyle.DotLine, pos=0.02)
-        self.sl_line = level(SL_COLOR, "stop-loss {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35)
-        self.tp_line = level(TP_COLOR, "take-profit {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.35)
-        self.ghost_line = level(GHOST_COLOR, "what-if liquidation {value:,.1f}", Qt.PenStyle.DashLine, pos=0.6)
-        self.ghost_line.setVisible(False)
-        self.fill_line = level(BANKRUPT_COLOR, "fill {value:,.1f}", Qt.PenStyle.DashDotLine, pos=0.6)
-        self.fill_line.setVisible(False)
-        self.probe_line = level("#9b7ede", "what-if mark {value:,.1f}", Qt.PenStyle.DashLine, pos=0.85,
-                                movable=True)
-        self.probe_line.setVisible(False)
-        self.probe_line.setHoverPen(pg.mkPen("#9b7ede", width=3))
-        self.probe_line.sigPositionChanged.connect(self._on_probe_moved)
+        # The price levels: entry, liquidation and bankruptcy at once; the others (stop-loss,
+        # take-profit, what-if, fill, probe) the first time they are shown, so that a start-up and
+        # every frame pay nothing for lines nobody sees (pyqtgraph moves each line's label on
+        # every view change, hidden or not).
+        self._lines: dict[str, pg.InfiniteLine] = {}
+        self.entry_line = self._line("entry")
+        self.liq_line = self._line("liquidation")
+        self.bankrupt_line = self._line("bankruptcy")
         self.liq_marker = pg.ScatterPlotItem(size=16, symbol="x", pen=pg.mkPen(LIQ_COLOR, width=3),
                                              brush=pg.mkBrush(LIQ_COLOR))
         pi.addItem(self.liq_marker)
@@ -165,8 +222,11 @@ class QtMarkChart(QWidget):
             item.setVisible(False)
             pi.addItem(item, ignoreBounds=True)
         vb = pi.getViewBox()
-        vb.disableAutoRange()  # following: _follow_view sets both ranges (clip-to-view needs x fixed)
+        vb.disableAutoRange()  # following, _follow_view sets both ranges; View all asks MarkCurve.dataBounds
         vb.sigRangeChangedManually.connect(lambda *_: self.follow_box.setChecked(False))
+        # Zooming, panning, following and resizing all come through here: redraw for the new view.
+        vb.sigXRangeChanged.connect(self._redraw_curve)
+        vb.sigResized.connect(self._redraw_curve)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         layout = QVBoxLayout(self)
@@ -174,95 +234,185 @@ class QtMarkChart(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.plot, 1)
 
-        session.marketChanged.connect(self.refresh_curve)
+        session.live.marketChanged.connect(self.refresh_curve)
         session.resultsChanged.connect(self.refresh_levels)
         session.previewChanged.connect(self.refresh_preview)
-        session.playingChanged.connect(self._refresh_play_button)
-        session.liquidated.connect(self._on_liquidated)
-        session.speedChanged.connect(self._refresh_speed)
-        self._refresh_play_button(session.playing)
-        self._refresh_speed(session.speed)
-        self.apply_palette()
+        session.live.playingChanged.connect(self._refresh_play_button)
+        session.live.liquidated.connect(self._on_liquidated)
+        session.live.speedChanged.connect(self._refresh_speed)
+        self._refresh_play_button(session.live.playing)
+        self._refresh_speed(session.live.speed)
+        follow_palette(self.plot, self.apply_palette)
         self.refresh_curve()
         self.refresh_levels()
+
+    # ------------------------------------------------------------------ price levels
+
+    def _line(self, name: str) -> pg.InfiniteLine:
+        """The price line ``name`` of :data:`_LEVELS`, created (hidden unless a main level) on first use."""
+        line = self._lines.get(name)
+        if line is not None:
+            return line
+        color, text, style, pos, tip = _LEVELS[name]
+        probe = name == "probe"
+        line = pg.InfiniteLine(angle=0, movable=probe, pen=pg.mkPen(color, width=1.5, style=style),
+                               label=text + " {value:,.1f}",
+                               labelOpts={"position": pos, "color": color, "movable": False,
+                                          "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
+        line.setToolTip(tip)
+        if name not in ("entry", "liquidation", "bankruptcy"):
+            line.setVisible(False)
+        if probe:
+            line.setHoverPen(pg.mkPen(color, width=3))
+            line.sigPositionChanged.connect(self._on_probe_moved)
+        self.plot.getPlotItem().addItem(line, ignoreBounds=True)
+        self._lines[name] = line
+        return line
+
+    sl_line = property(lambda self: self._line("stop_loss"))
+    tp_line = property(lambda self: self._line("take_profit"))
+    ghost_line = property(lambda self: self._line("ghost"))
+    fill_line = property(lambda self: self._line("fill"))
+    probe_line = property(lambda self: self._line("probe"))
+
+    def _set_level(self, name: str, value: float | None, price_text: str = "") -> bool:
+        """Show line ``name`` at ``value`` labelled with ``price_text`` (hide it for None).
+
+        True if anything changed. Every frame re-quotes the position, but its levels rarely move:
+        touching an unchanged line would still re-lay out its label and repaint the plot.
+        """
+        line = self._lines.get(name)
+        if value is None:
+            if line is None or not line.isVisible():
+                return False
+            line.setVisible(False)
+            return True
+        line = line or self._line(name)
+        changed = not line.isVisible()
+        if changed:
+            line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
+        label = f"{_LEVELS[name][1]} {price_text}"
+        p = self.session.position
+        above = _LABEL_ABOVE_FOR_LONG[name] == (p is None or p.sign > 0)
+        anchors = _ABOVE if above else _BELOW
+        if line.label.anchors != anchors:
+            line.label.anchors = anchors
+            line.label.updatePosition()
+            changed = True
+        if line.value() != value:
+            # setValue relabels the line with its label's format: set that first, and lay the
+            # label's text out once rather than twice.
+            line.label.format = label
+            line.setValue(value)
+            changed = True
+        elif line.label.format != label:
+            line.label.setFormat(label)
+            changed = True
+        return changed
 
     # ------------------------------------------------------------------ theme
 
     def apply_palette(self) -> None:
-        pal = self.palette()
-        bg = pal.color(QPalette.ColorRole.Base)
-        fg = pal.color(QPalette.ColorRole.Text)
-        self.plot.setBackground(bg)
-        pi = self.plot.getPlotItem()
-        for name in ("left", "bottom"):
-            ax = pi.getAxis(name)
-            ax.setPen(pg.mkPen(fg))
-            ax.setTextPen(pg.mkPen(fg))
+        """The plot and the read-out in the current palette (called on every theme change)."""
+        style_plot(self.plot)
+        _bg, fg = colors(self.plot)
         self.readout.setStyleSheet(f"color: {fg.name()}; font-family: monospace;")
         self._muted = QColor(fg)
 
     # ------------------------------------------------------------------ updates
 
     def refresh_curve(self) -> None:
-        t, y = self.session.feed.view()
-        self.curve.setData(t, y)
-        if not self.session.liquidations:
+        feed = self.session.live.feed
+        if self._marked and not self.session.live.liquidations:  # the feed was reset: clear the marks
+            self._marked = False
             self.liq_marker.setData([], [])
             self.liq_text.setText("")
-            self.fill_line.setVisible(False)
-        if self.follow and len(t):
-            self._follow_view(t, y)
-        self.source_label.setText(f"{self.session.feed.source_name} feed · {len(t):,} points")
-        self._refresh_play_button(self.session.playing)
+            self._set_level("fill", None)
+        if self.follow:
+            self._follow_view()  # moves the view, which redraws the curve
+        self._redraw_curve()  # in case the view did not move
+        self.source_label.setText(f"{feed.source_name} feed · {feed.n:,} points")
+        self._refresh_play_button(self.session.live.playing)
 
-    def _follow_view(self, t: Any = None, y: Any = None) -> None:
-        """Show the latest window of prices and every price level, so the distance is visible."""
-        if t is None or y is None:
-            t, y = self.session.feed.view()
-        if not len(t):
-            return
-        hi = float(t[-1])
-        window = max(self._window_s, 600.0)
-        if hi < window:  # the whole history fits: show it all with room ahead
-            x0, x1 = 0.0, max(hi * 1.15, 600.0)
-        else:
-            x0, x1 = hi - window, hi + window * 0.05
-        k = int(np.searchsorted(t, x0))
-        seen = y[k:]
-        levels = [float(seen.min()), float(seen.max())]
-        for line in (self.entry_line, self.liq_line, self.bankrupt_line, self.ghost_line, self.fill_line,
-                     self.probe_line, self.sl_line, self.tp_line):
-            if line.isVisible():
-                levels.append(float(line.value()))
-        lo, top = min(levels), max(levels)
-        pad = max((top - lo) * 0.06, abs(top) * 1e-4)
+    def _columns(self) -> int:
+        """Device pixels across the plot: the envelope keeps each one's lowest and highest mark."""
         vb = self.plot.getPlotItem().getViewBox()
-        vb.setRange(xRange=(x0, x1), yRange=(lo - pad, top + pad), padding=0, update=True)
+        width = vb.width() * self.plot.devicePixelRatioF()
+        return max(math.ceil(width), 100)
+
+    def _redraw_curve(self, *_args: Any) -> None:
+        """Hand the curve the feed's envelope for the visible time range (nothing if unchanged)."""
+        feed = self.session.live.feed
+        vb = self.plot.getPlotItem().getViewBox()
+        (x0, x1), _y = vb.viewRange()
+        columns = self._columns()
+        key = (feed.version, x0, x1, columns)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        t, y = feed.envelope(x0, x1, columns)
+        self.curve.setData(t, y)
+
+    def _follow_view(self) -> None:
+        """Show the latest window of prices and every price level, so the distance is visible."""
+        feed = self.session.live.feed
+        if not feed.n:
+            return
+        hi = feed.last_t
+        window = max(self._window_s, 600.0)
+        vb = self.plot.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        # A view that moves changes both axes and every label: move it only when it shows.
+        if hi < window:  # the whole history fits: show it all, with room ahead refitted in steps
+            if not (x0 == 0.0 and hi <= 0.9 * x1 and x1 <= max(hi * 1.3, 600.0)):
+                x0, x1 = 0.0, max(hi * 1.15, 600.0)
+        else:  # the latest window, scrolled by whole pixels (a frame adds a fraction of one)
+            span = window * 1.05
+            pixel = span / self._columns()
+            x1 = math.ceil((hi + window * 0.05) / pixel) * pixel
+            x0 = x1 - span
+        # Every point from x0 on is in view, and the envelope keeps each column's lowest and highest.
+        t, y = feed.envelope(x0, x1, self._columns())
+        seen = y[t >= x0]
+        levels = [float(seen.min()), float(seen.max())] if seen.size else [feed.last_mark]
+        levels += [float(line.value()) for line in self._lines.values() if line.isVisible()]
+        lo, top = min(levels), max(levels)
+        # room beyond the highest and lowest line for a label (a line label sits above or below
+        # its line): a label's height as a share of the plot's
+        label = (self.fontMetrics().height() + 6) / max(vb.height(), 60.0)
+        span = top - lo
+        room = span * label / max(1.0 - 2.0 * label, 0.2)
+        pad = max(span * 0.06, abs(top) * 1e-4, 1.5 * room)
+        # The price axis stays while everything fits with some room and still fills most of it:
+        # rescaling at every new extreme or edit would make the chart jitter, and redraw the axis
+        # and move every label each time.
+        fits = (y0 <= lo - max(pad / 3, room) and top + max(pad / 3, room) <= y1
+                and top - lo + 2 * pad >= FOLLOW_Y_FILL * (y1 - y0))
+        if fits and [x0, x1] == vb.viewRange()[0]:
+            return  # nothing moves (most frames and edits): spare pyqtgraph's range bookkeeping
+        y_range = (y0, y1) if fits else (lo - pad, top + pad)
+        vb.setRange(xRange=(x0, x1), yRange=y_range, padding=0, update=True)
 
     def refresh_levels(self) -> None:
         q = self.session.position_quote
         tick = self.session.tick
         fmt_value = self._fmt_price_label
         orders = self.session.orders() if q is not None else {}
-        for line, value, name in (
-            (self.entry_line, None if q is None else q.position.entry_price, "entry"),
-            (self.liq_line, None if q is None else q.liquidation_price, "liquidation"),
-            (self.bankrupt_line, None if q is None else q.bankruptcy_price, "bankruptcy"),
-            (self.sl_line, orders.get("stop_loss"), "stop-loss"),
-            (self.tp_line, orders.get("take_profit"), "take-profit"),
+        moved = False
+        for name, value in (
+            ("entry", None if q is None else q.position.entry_price),
+            ("liquidation", None if q is None else q.liquidation_price),
+            ("bankruptcy", None if q is None else q.bankruptcy_price),
+            ("stop_loss", orders.get("stop_loss")),
+            ("take_profit", orders.get("take_profit")),
         ):
-            ok = value is not None and math.isfinite(value) and value > 0
-            line.setVisible(ok)
-            if ok:
-                line.setValue(value)
-                line.label.setFormat(f"{name} {fmt_value(value, tick)}")
-        if self.follow:
+            if value is not None and math.isfinite(value) and value > 0:
+                moved |= self._set_level(name, value, fmt_value(value, tick))
+            else:
+                moved |= self._set_level(name, None, "")
+        # Every new mark re-quotes; only a level that moved changes what the followed view must hold.
+        if moved and self.follow:
             self._follow_view()
-        self.entry_line.setToolTip(tips.TIPS["entry"])
-        self.liq_line.setToolTip(tips.TIPS["liquidation_price"])
-        self.bankrupt_line.setToolTip(tips.TIPS["bankruptcy_price"])
-        self.sl_line.setToolTip(tips.TIPS["stop_loss"])
-        self.tp_line.setToolTip(tips.TIPS["take_profit"])
 
     @staticmethod
     def _fmt_price_label(value: float, tick: float) -> str:
@@ -273,29 +423,28 @@ class QtMarkChart(QWidget):
         after = None if result is None else result.after
         lp = math.nan if after is None else after.liquidation_price
         ok = result is not None and math.isfinite(lp) and lp > 0
-        self.ghost_line.setVisible(ok)
-        if ok:
-            self.ghost_line.setValue(lp)
-            self.ghost_line.label.setFormat(f"what-if liquidation {self._fmt_price_label(lp, self.session.tick)}")
-        if self.follow:
+        text = self._fmt_price_label(lp, self.session.tick) if ok else ""
+        if self._set_level("ghost", lp if ok else None, text) and self.follow:
             self._follow_view()
 
     def _on_liquidated(self, ev: LiquidationEvent) -> None:
-        xs = [e.t_s for e in self.session.liquidations]
-        ys = [e.mark for e in self.session.liquidations]
+        xs = [e.t_s for e in self.session.live.liquidations]
+        ys = [e.mark for e in self.session.live.liquidations]
         self.liq_marker.setData(xs, ys)
         self.liq_text.setText(f"liquidated · filled at {fmt.price(ev.fill_price, self.session.tick)}")
         self.liq_text.setPos(ev.t_s, ev.mark)
-        # Visible first: pyqtgraph skips relabelling a hidden line.
-        self.fill_line.setVisible(True)
-        self.fill_line.setValue(ev.fill_price)
-        self.fill_line.label.setFormat(f"fill {self._fmt_price_label(ev.fill_price, self.session.tick)}")
+        self._marked = True
+        self._set_level("fill", ev.fill_price, self._fmt_price_label(ev.fill_price, self.session.tick))
 
     def _refresh_play_button(self, playing: bool) -> None:
+        enabled = not self.session.live.feed.finished or playing
+        if (playing, enabled) == self._play_state:
+            return  # called every frame: a new icon would re-lay out the bar each time
+        self._play_state = (playing, enabled)
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
         self.play_button.setIcon(self.style().standardIcon(icon))
         self.play_button.setText("Pause" if playing else "Play")
-        self.play_button.setEnabled(not self.session.feed.finished or playing)
+        self.play_button.setEnabled(enabled)
 
     def _refresh_speed(self, speed: int) -> None:
         i = self.speed_combo.findData(speed)
@@ -319,11 +468,11 @@ class QtMarkChart(QWidget):
 
     def _set_probe(self, on: bool) -> None:
         if on:
-            self.probe_line.setValue(self.session.live_mark)
-        self.probe_line.setVisible(on)
-        if on:
+            self.probe_line.setValue(self.session.live.live_mark)
+            self.probe_line.setVisible(True)
             self._on_probe_moved()
         else:
+            self._set_level("probe", None)
             self.readout.setText("")
 
     def _on_probe_moved(self, *_args: Any) -> None:
@@ -356,8 +505,8 @@ class QtMarkChart(QWidget):
         self.cross_h.setVisible(True)
         self.cross_v.setValue(x)
         self.cross_h.setValue(y)
-        t, marks = self.session.feed.view()
-        text = f"t {_clock(max(x, 0.0))}  price {fmt.price(y, self.session.tick)}"
+        t, marks = self.session.live.feed.view()
+        text = f"t {feed_clock(max(x, 0.0))}  price {fmt.price(y, self.session.tick)}"
         if len(t) and 0 <= x <= t[-1]:
             k = int(np.clip(np.searchsorted(t, x), 0, len(t) - 1))
             text += f"  mark then {fmt.price(float(marks[k]), self.session.tick)}"

@@ -12,6 +12,8 @@ collapsed by a single-shot timer, so the table is recomputed at most every :data
 """
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.compare import ComparisonRow, compare_in_account, compare_position, explain_differences
 from core.model import MarginMode, Position
+from core.profiles import stale_notice
 from gui.session import Session
 from gui.throttle import Throttle
 
@@ -157,6 +160,8 @@ class QtCompareView(QWidget):
         layout.addWidget(self.heading)
         layout.addWidget(split, 1)
 
+        #: The date tables are aged against (a test sets a fixed one).
+        self.today: Callable[[], dt.date] = dt.date.today
         self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
         session.scenarioChanged.connect(self.schedule)
         session.selectionChanged.connect(lambda _i: self.schedule())
@@ -204,7 +209,9 @@ class QtCompareView(QWidget):
         for col, row in enumerate(c.rows):
             current = row.profile.id == c.reference and not row.alone
             header = QTableWidgetItem(f"{row.profile.id}{YOURS if current else ''}{' (alone)' if row.alone else ''}")
+            notice = stale_notice(row.profile, today=self.today())
             header.setToolTip(f"{row.profile.name}, as of {row.profile.as_of}\n{row.profile.source}"
+                              + (f"\n{notice}" if notice else "")
                               + ("\n(your workspace's exchange: the reference of the explanations)" if current else "")
                               + ("\n(this position by itself on the whole wallet, without the account's other "
                                  "positions)" if row.alone else ""))
@@ -225,7 +232,9 @@ class QtCompareView(QWidget):
                                          ("maintenance_margin", "maintenance_margin"),
                                          ("liquidation_price", "liquidation_price"),
                                          ("bankruptcy_price", "bankruptcy_price")):
-                    self.table.item(ROW[key], col).setToolTip(row.quote.explain.get(explain_key, ""))
+                    cell = self.table.item(ROW[key], col)
+                    if cell is not None:
+                        cell.setToolTip(row.quote.explain.get(explain_key, ""))
             else:
                 # the reason spans the numeric rows of the column
                 reason = QTableWidgetItem(error_text(row))
@@ -236,7 +245,8 @@ class QtCompareView(QWidget):
                 self.table.setItem(first, col, reason)
                 self.table.setSpan(first, col, last - first + 1, 1)
         self.explanations.clear()
-        self.explanations.addItems(list(c.explanations))
+        notices = {row.profile.id: stale_notice(row.profile, today=self.today()) for row in c.rows}
+        self.explanations.addItems([f"Note: {n}" for n in notices.values() if n] + list(c.explanations))
 
     # ------------------------------------------------------------------ reading (tests, export)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
+    QCompleter,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -25,12 +27,14 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.errors import InvalidInputError
 from core.model import MarginMode, Side
-from core.symbols import base_asset
+from core.profiles import Profile, listed_max_leverage
+from core.symbols import base_asset, search_symbols
 from core.validate import MAX_AMOUNT, MAX_PRICE
 from gui.session import Session
 from gui.widgets.tips import TIPS
 
 _ERROR_STYLE = "border: 1px solid #e5484d;"
+MIN_FIELD_PX: Final = 90
 
 
 def _spin(decimals: int, lo: float, hi: float, suffix: str = "", step: float = 1.0) -> QDoubleSpinBox:
@@ -44,11 +48,41 @@ def _spin(decimals: int, lo: float, hi: float, suffix: str = "", step: float = 1
     if suffix:
         w.setSuffix(suffix)
     w.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
+    # the range (up to 1e18) would make the field as wide as its largest value: the form must fit
+    # a 1024 px window, and a number longer than the field scrolls inside it
+    w.setMinimumWidth(MIN_FIELD_PX)
     return w
+
+
+def _narrow(combo: QComboBox, chars: int = 10) -> QComboBox:
+    """A combo box as narrow as ``chars`` characters allow (long exchange names are elided, and
+    shown whole in the list and the tooltip)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
+
+
+def _set_items(combo: QComboBox, items: list[str]) -> None:
+    """Give ``combo`` these items, leaving it alone when it has them already.
+
+    The form refreshes after every edit; refilling an unchanged combo box would reset its model and
+    re-lay out and repaint the form each time.
+    """
+    if [combo.itemText(i) for i in range(combo.count())] != items:
+        combo.clear()
+        combo.addItems(items)
+
+
+def _set_value(spin: QDoubleSpinBox, value: float) -> None:
+    """Show ``value`` in ``spin``; Qt repaints a spin box on every setValue, even an unchanged one."""
+    if spin.value() != round(value, spin.decimals()):
+        spin.setValue(value)
 
 
 class QtPositionForm(QWidget):
     """Profile, symbol, side, size or notional, entry, leverage, mode, margin or wallet, mark."""
+
+    heightWanted = Signal(int)  # a message appeared or went: the height the form needs now
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,21 +91,32 @@ class QtPositionForm(QWidget):
         self.errors: dict[str, QLabel] = {}
         self.fields: dict[str, QWidget] = {}
 
-        self.profile = QComboBox()
+        self.profile = _narrow(QComboBox(), 10)
         for p in sorted(session.profiles, key=lambda p: p.name):
             self.profile.addItem(p.name, p.id)
-        self.symbol = QComboBox()
-        self.side = QComboBox()
+        self.symbol = _narrow(QComboBox(), 10)
+        # Hundreds of contracts: type part of a name ("sol") and pick from what core.symbols finds.
+        self.symbol.setEditable(True)
+        self.symbol.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.symbol.setMaxVisibleItems(20)
+        self._symbol_model = QStringListModel(self)
+        completer = QCompleter(self._symbol_model, self)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setMaxVisibleItems(15)
+        self.symbol.setCompleter(completer)
+        self._listed: Profile | None = None
+        self.side = _narrow(QComboBox(), 10)
         self.side.addItem("Long", Side.LONG.value)
         self.side.addItem("Short", Side.SHORT.value)
-        self.size = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
-        self.size_unit = QComboBox()
+        self.size_field = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
+        self.size_unit = _narrow(QComboBox(), 4)
         self.size_unit.setToolTip("Enter the size in the base asset or as notional in the quote currency.")
         self.entry = _spin(2, 0.0, MAX_PRICE, step=100.0)
         self.leverage = _spin(2, 0.0, 1000.0, "x", 1.0)
         self.leverage_hint = QLabel()
         self.leverage_hint.setObjectName("leverageHint")
-        self.mode = QComboBox()
+        self.mode = _narrow(QComboBox(), 10)
         self.mode.addItem("Isolated", MarginMode.ISOLATED.value)
         self.mode.addItem("Cross", MarginMode.CROSS.value)
         self.margin = _spin(2, 0.0, MAX_AMOUNT, step=100.0)
@@ -85,7 +130,7 @@ class QtPositionForm(QWidget):
 
         size_row = QHBoxLayout()
         size_row.setContentsMargins(0, 0, 0, 0)
-        size_row.addWidget(self.size, 1)
+        size_row.addWidget(self.size_field, 1)
         size_row.addWidget(self.size_unit)
         size_w = QWidget()
         size_w.setLayout(size_row)
@@ -103,7 +148,7 @@ class QtPositionForm(QWidget):
             ("profile", "Exchange", self.profile, self.profile),
             ("symbol", "Symbol", self.symbol, self.symbol),
             ("side", "Side", self.side, self.side),
-            ("qty", "Size", size_w, self.size),
+            ("qty", "Size", size_w, self.size_field),
             ("entry", "Entry", self.entry, self.entry),
             ("leverage", "Leverage", lev_w, self.leverage),
             ("mode", "Margin mode", self.mode, self.mode),
@@ -138,9 +183,13 @@ class QtPositionForm(QWidget):
         layout.addWidget(box)
 
         self.profile.currentIndexChanged.connect(lambda _i: self._commit("profile", lambda: session.set_profile(self.profile.currentData())))
-        self.symbol.currentIndexChanged.connect(lambda _i: self._edit("symbol", symbol=self.symbol.currentText()))
+        self.symbol.currentIndexChanged.connect(self._symbol_chosen)
+        line = self.symbol.lineEdit()
+        assert line is not None
+        line.textEdited.connect(self._symbol_typed)
+        completer.activated.connect(self._symbol_picked)
         self.side.currentIndexChanged.connect(lambda _i: self._edit("side", side=self.side.currentData()))
-        self.size.valueChanged.connect(self._size_changed)
+        self.size_field.valueChanged.connect(self._size_changed)
         self.size_unit.currentIndexChanged.connect(lambda _i: self.refresh())
         self.entry.valueChanged.connect(lambda v: self._edit("entry", entry=v))
         self.leverage.valueChanged.connect(lambda v: self._edit("leverage", leverage=v))
@@ -196,6 +245,8 @@ class QtPositionForm(QWidget):
         self.errors[key].setText(message)
         self.errors[key].setVisible(True)
         self.fields[key].setStyleSheet(_ERROR_STYLE)
+        self.updateGeometry()
+        self.heightWanted.emit(self.sizeHint().height())  # the message is read whole, never cut
 
     def clear_errors(self) -> None:
         for key, err in self.errors.items():
@@ -203,11 +254,45 @@ class QtPositionForm(QWidget):
                 err.setVisible(False)
                 err.setText("")
                 self.fields[key].setStyleSheet("")
+                self.updateGeometry()
+                self.heightWanted.emit(self.sizeHint().height())
 
     def error_text(self, key: str) -> str:
         return self.errors[key].text() if self.errors[key].isVisible() or self.errors[key].text() else ""
 
     # ------------------------------------------------------------------ refresh from the session
+
+    # ------------------------------------------------------------------ the symbol field
+
+    def symbol_entry(self, profile: Profile, symbol: str) -> str:
+        """How a contract is listed: its name and the highest leverage it allows."""
+        lev = listed_max_leverage(profile, symbol)
+        return symbol if lev is None else f"{symbol}  ·  max {fmt.num(lev)}x"
+
+    def _list_symbols(self, profile: Profile) -> None:
+        if profile is self._listed:
+            return  # hundreds of entries: rebuilt only when the profile changes
+        self._listed = profile
+        self.symbol.blockSignals(True)
+        self.symbol.clear()
+        for sym in profile.symbols:
+            self.symbol.addItem(self.symbol_entry(profile, sym), sym)
+        self.symbol.blockSignals(False)
+        self._symbol_typed("")
+
+    def _symbol_typed(self, text: str) -> None:
+        profile = self.session.profile
+        self._symbol_model.setStringList([self.symbol_entry(profile, s) for s in search_symbols(profile, text)])
+
+    def _symbol_picked(self, entry: str) -> None:
+        i = self.symbol.findText(entry)
+        if i >= 0:
+            self.symbol.setCurrentIndex(i)
+
+    def _symbol_chosen(self, _index: int) -> None:
+        symbol = self.symbol.currentData()
+        if symbol is not None:
+            self._edit("symbol", symbol=symbol)
 
     def refresh(self) -> None:
         s = self.session
@@ -216,26 +301,26 @@ class QtPositionForm(QWidget):
         try:
             self.clear_errors()
             self.profile.setCurrentIndex(self.profile.findData(s.scenario.exchange))
-            self.symbol.clear()
-            self.symbol.addItems(list(s.profile.symbols))
+            self._list_symbols(s.profile)
             if p is None:
                 return
             contract = s.profile.contract(p.symbol)
             decimals = max(0, -math.floor(math.log10(contract.tick_size) + 1e-9))
             for w in (self.entry, self.mark):
-                w.setDecimals(max(decimals, 2))
-            self.symbol.setCurrentText(p.symbol)
+                if w.decimals() != max(decimals, 2):  # re-formats and repaints the field
+                    w.setDecimals(max(decimals, 2))
+            if self.symbol.currentData() != p.symbol:
+                self.symbol.setCurrentIndex(self.symbol.findData(p.symbol))
             self.side.setCurrentIndex(self.side.findData(p.side.value))
             base = base_asset(p.symbol)
             unit = self.size_unit.currentIndex()
             self.size_unit.blockSignals(True)
-            self.size_unit.clear()
-            self.size_unit.addItems([base, contract.quote])
+            _set_items(self.size_unit, [base, contract.quote])
             self.size_unit.setCurrentIndex(max(unit, 0))
             self.size_unit.blockSignals(False)
-            self.size.setValue(p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
-            self.entry.setValue(p.entry_price)
-            self.leverage.setValue(p.leverage)
+            _set_value(self.size_field, p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
+            _set_value(self.entry, p.entry_price)
+            _set_value(self.leverage, p.leverage)
             max_lev, k = s.max_leverage()
             self.leverage_hint.setText(f"max {fmt.num(max_lev)}x")
             self.leverage_hint.setToolTip(
@@ -244,11 +329,11 @@ class QtPositionForm(QWidget):
                 "margin exceeds the maintenance margin).")
             self.mode.setCurrentIndex(self.mode.findData(p.mode.value))
             self.margin.setEnabled(p.mode is MarginMode.ISOLATED)
-            self.margin.setValue(0.0 if p.margin_usd is None else p.margin_usd)
-            self.wallet.setValue(s.account.wallet_usd)
-            self.mark.setValue(s.account.mark_of(p))
+            _set_value(self.margin, 0.0 if p.margin_usd is None else p.margin_usd)
+            _set_value(self.wallet, s.account.wallet_usd)
+            _set_value(self.mark, s.account.mark_of(p))
             orders = s.orders()
-            self.stop_loss.setValue(orders.get("stop_loss", 0.0))
-            self.take_profit.setValue(orders.get("take_profit", 0.0))
+            _set_value(self.stop_loss, orders.get("stop_loss", 0.0))
+            _set_value(self.take_profit, orders.get("take_profit", 0.0))
         finally:
             self._updating = False

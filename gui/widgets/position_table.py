@@ -98,7 +98,10 @@ class QtPositionTable(QWidget):
             for r, p in enumerate(positions):
                 tick = s.profile.contract(p.symbol).tick_size
                 lp = quotes[r].liquidation_price if r < len(quotes) else None
-                liq = "liquidated" if s.is_liquidated(r) else fmt.price(lp, tick)
+                fill = s.live.fill_of(r)
+                liq = ("liquidated" if s.live.is_liquidated(r) else
+                       f"closed ({'stop-loss' if fill.kind == 'stop_loss' else 'take-profit'})" if fill is not None else
+                       fmt.price(lp, tick))
                 cells = (p.symbol, p.side.value, fmt.num(p.qty_base), fmt.price(p.entry_price, tick),
                          f"{fmt.num(p.leverage)}x", p.mode.value, liq)
                 for c, text in enumerate(cells):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from core.profiles import ProfileSet
 from gui import settings as S
-from gui.session import SPEEDS
+from gui.live_feed import SPEEDS
 from gui.widgets.chart import _speed_text
 
 

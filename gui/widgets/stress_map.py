@@ -29,6 +29,7 @@ from core.calculators import number
 from core.errors import InvalidInputError
 from core.model import MarginMode
 from core.stress import StressGrid, TouchGrid, liquidation_distance_grid, touch_probability_grid
+from gui.palette import follow_palette, style_plot
 from gui.session import Session
 from gui.throttle import Throttle
 
@@ -165,6 +166,7 @@ class QtStressMap(QWidget):
         self.title.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("stress_plot")
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         pi = self.plot.getPlotItem()
         pi.showGrid(x=False, y=False)
         self.image = pg.ImageItem(axisOrder="col-major")  # image[i, j]: i -> x, j -> y
@@ -293,7 +295,7 @@ class QtStressMap(QWidget):
         x, y = grid.move * 100.0, grid.sigma * 100.0
         self._draw(grid.probability * 100.0, (0.0, 100.0), x, y, self.cmap_reversed,
                    f"chance of liquidation within {fmt.num(self.horizon_days)} days (%)")
-        vol = s.feed.volatility * 100.0
+        vol = s.live.feed.volatility * 100.0
         self.marker.setData([0.0], [vol])
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "mark moved by (%)")

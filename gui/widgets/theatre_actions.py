@@ -73,11 +73,13 @@ class QtActionsEditor(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeaderItem(COL_VALUE).setToolTip(
-            "add margin: amount; change leverage: the new leverage; partial close: quantity; "
-            "stop-loss / take-profit: the trigger price on the last price")
-        self.table.horizontalHeaderItem(COL_QTY).setToolTip(
-            "stop-loss / take-profit only: how much to close when it fires (empty: the whole position)")
+        for col, tip in ((COL_VALUE, "add margin: amount; change leverage: the new leverage; partial close: quantity; "
+                                     "stop-loss / take-profit: the trigger price on the last price"),
+                         (COL_QTY, "stop-loss / take-profit only: how much to close when it fires (empty: the "
+                                   "whole position)")):
+            header = self.table.horizontalHeaderItem(col)
+            if header is not None:
+                header.setToolTip(tip)
         self.table.itemChanged.connect(self._item_changed)
 
         self.kind_combo = QComboBox()
@@ -111,6 +113,7 @@ class QtActionsEditor(QWidget):
         session.resultChanged.connect(self.reload)
         session.busyChanged.connect(lambda busy: self.setEnabled(not busy))
         session.runFailed.connect(self._failed)
+        session.actionsReport.connect(self._report)
         self.reload()
 
     # -- table <-> actions ---------------------------------------------------------------------------
@@ -156,7 +159,8 @@ class QtActionsEditor(QWidget):
     def row_action(self, row: int) -> Action:
         """The action a row describes; a cell that is not a number raises naming the column."""
         def num(col: int, name: str) -> float | None:
-            text = (self.table.item(row, col).text() if self.table.item(row, col) else "").replace(",", "").strip()
+            item = self.table.item(row, col)
+            text = (item.text() if item is not None else "").replace(",", "").strip()
             if not text:
                 return None
             try:
@@ -237,11 +241,16 @@ class QtActionsEditor(QWidget):
         w = self.table.cellWidget(row, COL_POS) if row >= 0 else None
         if isinstance(w, QComboBox):
             pos = w.currentIndex()
+        # what the action did is known only once the run is back: actionsReport or runFailed says
+        self.status.setText(f"Simulating with the {KIND_LABELS[kind]} at t = {self.session.cursor:g} s...")
         try:
             self.session.add_action(self.default_action(kind, pos))
-            self.status.setText(f"Added {KIND_LABELS[kind]} at t = {self.session.cursor:g} s; edit its value in the table.")
         except InvalidInputError as exc:
             self._failed(str(exc))
+
+    def _report(self, text: str) -> None:
+        if text:
+            self.status.setText(f"{text} Edit its value in the table.")
 
     def remove_selected(self) -> None:
         row = self.table.currentRow()

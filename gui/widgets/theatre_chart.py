@@ -1,11 +1,15 @@
 """The theatre's main chart: mark and last price, each position's liquidation and bankruptcy lines as
-step series, a marker for every event, the liquidation fill against the bankruptcy price shaded,
-and the playback cursor (drag it to seek).
+step series, a marker for every event, each liquidation fill against the bankruptcy price shaded,
+the playback cursor (drag it to seek), and under the plot a caption that says what the ledger
+booked at the last liquidation step before the cursor.
 
-Every number comes from :attr:`gui.theatre.TheatreSession.timeline`. Items that follow playback
-(the cursor) are created once and moved; items that depend on the result are rebuilt when a new
-result arrives (a handful per scenario). The price curves use clip-to-view and peak downsampling,
-so a million-tick path stays smooth (STYLE.md §14).
+Every number comes from :attr:`gui.theatre.TheatreSession.timeline`; the words next to a
+liquidation are :meth:`core.timeline.LiquidationStep.lines`, read from the simulator's events and
+ledger (the fund's inflow or payout, the ADL closes, the backstop), never worked out here. The
+caption sits outside the plot, one step at a time, so no label covers another or a price line.
+Items that follow playback (the cursor, the caption) are created once and updated; items that
+depend on the result are rebuilt when a new result arrives (a handful per scenario). The price
+curves use clip-to-view and peak downsampling, so a million-tick path stays smooth (STYLE.md §14).
 """
 from __future__ import annotations
 
@@ -15,18 +19,20 @@ from typing import Any, Final
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from core import fmt
 from core.simulate import EventKind
-from gui.theatre import TheatreSession, event_text
+from core.timeline import LiquidationStep, Timeline, event_text
+from gui.palette import follow_palette, style_plot
+from gui.theatre import TheatreSession
 
 MARK_COLOR: Final = "#2fb67c"
 LAST_COLOR: Final = "#9aa0a6"
 LIQ_COLORS: Final = ("#e5484d", "#f76b15", "#d6409f", "#8e4ec6")
 BANKRUPT_COLOR: Final = "#8e1b1f"
-SURPLUS_COLOR: Final = (47, 182, 124, 110)
-GAP_COLOR: Final = (229, 72, 77, 120)
+SURPLUS_COLOR: Final = (47, 182, 124, 110)  # the fund received a surplus
+GAP_COLOR: Final = (229, 72, 77, 120)  # the fund paid a gap, or the rest was auto-deleveraged
+KEPT_COLOR: Final = (91, 141, 239, 90)  # nothing to the fund: the margin stayed with the position
 CURSOR_COLOR: Final = "#5b8def"
 
 #: Marker per event kind: (symbol, colour).
@@ -46,6 +52,17 @@ EVENT_STYLE: Final[dict[EventKind, tuple[str, str]]] = {
 }
 
 
+def legend_below(plot: pg.PlotWidget, *, columns: int) -> pg.LegendItem:
+    """A legend in a row under the time axis, outside the data, so it never covers a line; items
+    added with a ``name`` get their entry in it. A legend wider than the plot is clipped rather
+    than pushing the axis out of the widget."""
+    legend = pg.LegendItem(offset=None, colCount=columns, labelTextSize="8pt", frame=False)
+    legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    plot.plotItem.layout.addItem(legend, 4, 1)
+    plot.plotItem.legend = legend
+    return legend
+
+
 class QtTheatreChart(QWidget):
     """Prices, lines and events of the played scenario, with a draggable cursor."""
 
@@ -53,14 +70,13 @@ class QtTheatreChart(QWidget):
         super().__init__(parent)
         self.session = session
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "price")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.legend = legend_below(self.plot, columns=4)
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         self.mark_curve = self.plot.plot(pen=pg.mkPen(MARK_COLOR, width=2), name="mark")
         self.last_curve = self.plot.plot(pen=pg.mkPen(LAST_COLOR, width=1, style=Qt.PenStyle.DashLine),
                                          name="last")
@@ -79,12 +95,20 @@ class QtTheatreChart(QWidget):
         self.cursor_line.sigDragged.connect(lambda line: session.seek(line.value()))
         self.plot.addItem(self.cursor_line, ignoreBounds=True)
         self.line_curves: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
-        self.shades: list[Any] = []  # fill-vs-bankruptcy shading and labels of the current result
+        self.shades: list[Any] = []  # fill-vs-bankruptcy shading of the current result
         self._event_pos: list[tuple[float, float]] = []
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.caption.setToolTip("What the ledger booked at the last liquidation before the cursor.")
+        # two lines reserved, so the plot does not jump as the caption changes during playback
+        self.caption.setMinimumHeight(2 * self.caption.fontMetrics().lineSpacing() + 2)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.plot)
+        lay.setSpacing(2)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.caption)
         session.resultChanged.connect(self._on_result)
         session.cursorChanged.connect(self._on_cursor)
         self._on_result()
@@ -113,63 +137,69 @@ class QtTheatreChart(QWidget):
         self.mark_curve.setData(path.t, path.mark)
         self.last_curve.setData(path.t, path.last)
         on_path = [tr for tr in tl.tracks if tr.on_path]
+        self.legend.setColumnCount(4 if len(on_path) <= 1 else 3)  # mark, last, then LP and BP per position
         for k, tr in enumerate(on_path):
             color = LIQ_COLORS[k % len(LIQ_COLORS)]
             x, y = tr.step_xy(tr.liquidation, tl.t_end)
             lp = self.plot.plot(x, y, pen=pg.mkPen(color, width=2), connect="finite",
-                                name=f"liquidation {tr.label}")
+                                name=f"LP {tr.label}")
             x, y = tr.step_xy(tr.bankruptcy, tl.t_end)
             bp = self.plot.plot(x, y, pen=pg.mkPen(BANKRUPT_COLOR if len(on_path) == 1 else color, width=1.5,
                                                    style=Qt.PenStyle.DashLine),
-                                connect="finite", name=f"bankruptcy {tr.label}")
+                                connect="finite", name=f"BP {tr.label}")
             self.line_curves.append((lp, bp))
-        self._draw_fills(tl)
+        self._draw_steps(tl)
         spots = []
         self._event_pos = []
         tick = tl.result.tick_size
         for i, e in enumerate(tl.result.events):
-            y = e.price if math.isfinite(e.price) and e.kind is not EventKind.LEVERAGE_CHANGED else e.mark
+            y_ev = e.price if math.isfinite(e.price) and e.kind is not EventKind.LEVERAGE_CHANGED else e.mark
             sym, color = EVENT_STYLE.get(e.kind, ("o", "#444"))
-            spots.append({"pos": (e.t, y), "symbol": sym, "brush": pg.mkBrush(color),
+            spots.append({"pos": (e.t, y_ev), "symbol": sym, "brush": pg.mkBrush(color),
                           "pen": pg.mkPen("k", width=0.5), "data": (i, f"t = {e.t:g} s  {e.position}\n"
                                                                        f"{event_text(e, tick)}")})
-            self._event_pos.append((e.t, y))
+            self._event_pos.append((e.t, y_ev))
         self.events_scatter.setData(spots)
         self.show_all()
         self._on_cursor(self.session.cursor)
 
-    def _draw_fills(self, tl: Any) -> None:
-        """Shade the band between each liquidation's average fill and its bankruptcy price: green
-        when the fill was better than bankruptcy (a surplus for the fund), red when worse (a gap the
-        fund or ADL pays)."""
-        span = max(tl.t_end - tl.t0, 1e-9)
-        w = span * 0.025
+    def _draw_steps(self, tl: Timeline) -> None:
+        """Shade the band between each book fill of a liquidation and its bankruptcy price, coloured
+        by what the step booked: green when the fund received a surplus, red when it paid a gap or
+        the rest was auto-deleveraged, blue when nothing went to the fund. Hovering a band shows the
+        step's lines."""
+        w = max(tl.t_end - tl.t0, 1e-9) * 0.025
         tick = tl.result.tick_size
-        prices = tl.result.path.mark
-        y_span = max(float(prices.max() - prices.min()), 1e-9 * float(prices.max()))
-        for r in tl.result.liquidations:
-            if not (math.isfinite(r.fill_price) and math.isfinite(r.bankruptcy_price)) or r.qty <= 0:
-                continue
-            side = next((tr.side.sign for tr in tl.tracks if tr.label == r.position), 1)
-            better = side * (r.fill_price - r.bankruptcy_price)
-            x = np.array([r.t, r.t + w])
-            a = pg.PlotDataItem(x, [r.fill_price] * 2, pen=pg.mkPen(None))
-            b = pg.PlotDataItem(x, [r.bankruptcy_price] * 2, pen=pg.mkPen(None))
-            fill = pg.FillBetweenItem(a, b, brush=pg.mkBrush(*(SURPLUS_COLOR if better >= 0 else GAP_COLOR)))
-            fill.setZValue(10)
-            amount = abs(better) * r.qty
-            what = "surplus to the fund" if better >= 0 else "gap past bankruptcy"
-            label = pg.TextItem(f"fill {fmt.price(r.fill_price, tick)} vs BP {fmt.price(r.bankruptcy_price, tick)}"
-                                f"\n{what} {fmt.money(amount)}", color="#222", anchor=(0, 0))
-            # below the band: after the fill the mark runs at the fill price, so beside it would overlap
-            label.setPos(r.t + w * 1.2, min(r.fill_price, r.bankruptcy_price))
-            label.setZValue(25)
-            # an invisible point under the label makes the auto-range leave room for its two lines
-            room = pg.ScatterPlotItem([r.t], [min(r.fill_price, r.bankruptcy_price) - 0.09 * y_span], size=1,
-                                      pen=pg.mkPen(None), brush=pg.mkBrush(0, 0, 0, 0))
-            for it in (a, b, fill, label, room):
-                self.plot.addItem(it, ignoreBounds=it is label)
-                self.shades.append(it)
+        for step in tl.steps:
+            if step.fund_inflow > 0:
+                color = SURPLUS_COLOR
+            elif step.fund_payout > 0 or step.adl:
+                color = GAP_COLOR
+            else:
+                color = KEPT_COLOR
+            tip = "\n".join(step.lines(tick))
+            for f in step.fills:
+                if not (math.isfinite(f.price) and math.isfinite(f.bankruptcy_price)) or f.qty <= 0:
+                    continue
+                x = np.array([step.t, step.t + w])
+                a = pg.PlotDataItem(x, [f.price] * 2, pen=pg.mkPen(None))
+                b = pg.PlotDataItem(x, [f.bankruptcy_price] * 2, pen=pg.mkPen(None))
+                fill = pg.FillBetweenItem(a, b, brush=pg.mkBrush(*color))
+                fill.setZValue(10)
+                fill.setToolTip(tip)
+                for it in (a, b, fill):
+                    self.plot.addItem(it)
+                    self.shades.append(it)
+
+    def step_text(self, step: LiquidationStep | None) -> str:
+        """The caption for ``step`` (None: before the first liquidation)."""
+        tl = self.session.timeline
+        if tl is None or not tl.steps:
+            return ""
+        if step is None:
+            return f"No liquidation yet: the first is at t = {tl.steps[0].t:g} s."
+        lines = step.lines(tl.result.tick_size)
+        return f"{lines[0]}: " + "; ".join(lines[1:]) + "."
 
     # -- cursor and view ---------------------------------------------------------------------------
 
@@ -177,6 +207,11 @@ class QtTheatreChart(QWidget):
         self.cursor_line.blockSignals(True)
         self.cursor_line.setValue(t)
         self.cursor_line.blockSignals(False)
+        tl = self.session.timeline
+        text = "" if tl is None else self.step_text(tl.step_at(t))
+        if text != self.caption.text():
+            self.caption.setText(text)
+        self.caption.setVisible(bool(text))
 
     def show_all(self) -> None:
         tl = self.session.timeline

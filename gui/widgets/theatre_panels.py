@@ -30,7 +30,10 @@ from PySide6.QtWidgets import (
 from core import fmt
 from core.model import MarginMode
 from core.simulate import FUND, EventKind, SimulationResult
-from gui.theatre import Outcome, TheatreSession
+from core.timeline import Outcome
+from gui.palette import follow_palette, style_plot
+from gui.theatre import TheatreSession
+from gui.widgets.theatre_chart import legend_below
 
 FUTURE: Final = QColor("#a0a4a8")
 NOW_BG: Final = QColor("#dbe8ff")
@@ -131,13 +134,13 @@ class QtFundPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "fund")
         for ax in ("left", "bottom"):
             self.plot.getAxis(ax).enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(10, 10), labelTextSize="8pt")
+        legend_below(self.plot, columns=3)
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         self.balance_curve = self.plot.plot(pen=pg.mkPen("#5b8def", width=2), name="balance")
         self.inflows = pg.BarGraphItem(x=[], height=[], width=1, brush="#2fb67c", name="inflow")
         self.outflows = pg.BarGraphItem(x=[], height=[], width=1, brush="#e5484d", name="payout")
@@ -240,9 +243,14 @@ class QtLedgerPanel(QWidget):
 
 
 class QtAdlPanel(QWidget):
-    """The auto-deleveraging queue at the cursor, ranked by ``core.simulate.adl_score``."""
+    """The auto-deleveraging queue at the cursor, ranked by ``core.simulate.adl_score``.
 
-    HEADERS: Final = ["rank", "counterparty", "side", "qty", "entry", "margin", "uPnL", "score", "in queue"]
+    At the time of an auto-deleveraging it shows the ranking the simulator used, before the close
+    (:meth:`core.timeline.Timeline.adl_queue_at`), with what each ``adl`` event closed.
+    """
+
+    HEADERS: Final = ["rank", "counterparty", "side", "qty", "entry", "margin", "uPnL", "score", "in queue",
+                      "ADL'd now"]
 
     def __init__(self, session: TheatreSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -253,9 +261,12 @@ class QtAdlPanel(QWidget):
                            "Only opposite-side counterparties in profit are deleveraged, best rank first.")
         self.note.setWordWrap(True)
         self.empty = QLabel("This scenario has no counterparties: nobody to auto-deleverage.")
+        self.moment = QLabel()
+        self.moment.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.note)
+        lay.addWidget(self.moment)
         lay.addWidget(self.table)
         lay.addWidget(self.empty)
         session.resultChanged.connect(self._on_cursor)
@@ -264,18 +275,31 @@ class QtAdlPanel(QWidget):
 
     def _on_cursor(self, *_args: object) -> None:
         tl = self.session.timeline
-        rows = [] if tl is None else tl.adl_queue(self.session.cursor)
+        t = self.session.cursor
+        rows, adl = ([], ()) if tl is None else tl.adl_queue_at(t)
         self.table.setRowCount(len(rows))
         tick = 0.01 if tl is None else tl.result.tick_size
+        closed = {e.position: f"{fmt.num(round(e.qty, 9))} @ {fmt.price(e.price, tick)}" for e in adl}
+        bold = QFont()
+        bold.setBold(True)
         for r, row in enumerate(rows):
             cells = [str(row.rank), row.name, row.side.value, fmt.num(round(row.qty, 9)),
                      fmt.price(row.entry, tick), fmt.money(row.margin), fmt.money(row.unrealized_pnl),
-                     f"{row.score:.4g}" if math.isfinite(row.score) else "--", "yes" if row.eligible else "no"]
+                     f"{row.score:.4g}" if math.isfinite(row.score) else "--", "yes" if row.eligible else "no",
+                     closed.get(row.name, "")]
             for c, text in enumerate(cells):
                 it = _item(text, align_right=c in (0, 3, 4, 5, 6, 7))
                 if not row.eligible:
                     it.setForeground(QBrush(FUTURE))
+                if row.name in closed:
+                    it.setBackground(QBrush(NOW_BG))
+                    it.setFont(bold)
                 self.table.setItem(r, c, it)
+        if adl:
+            who = ", ".join(f"{e.position} {fmt.num(round(e.qty, 9))} @ {fmt.price(e.price, tick)}" for e in adl)
+            self.moment.setText(f"At t = {t:g} s the simulator auto-deleveraged {who}: the queue as it "
+                                f"ranked it, before the close.")
+        self.moment.setVisible(bool(adl))
         self.empty.setVisible(tl is not None and not tl.counterparties)
         self.table.setVisible(bool(rows))
 

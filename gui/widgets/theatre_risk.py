@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.errors import InvalidInputError
-from gui.theatre import FanResult, TheatreSession
+from core.timeline import FanResult
+from gui.palette import follow_palette, style_plot
+from gui.theatre import TheatreSession
 
 UNITS: Final = (("seconds", 1.0), ("minutes", 60.0), ("hours", 3600.0), ("days", 86_400.0))
 
@@ -79,9 +81,9 @@ class QtRiskPanel(QWidget):
         self.fan_label.setWordWrap(True)
 
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("left", "mark")
+        follow_palette(self.plot, lambda: style_plot(self.plot))
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.outer_hi = self.plot.plot(pen=pg.mkPen(None))
         self.outer_lo = self.plot.plot(pen=pg.mkPen(None))

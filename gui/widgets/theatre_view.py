@@ -60,6 +60,7 @@ class QtTheatreView(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         self.title.setFont(font)
+        self.title.setWordWrap(True)  # a long name wraps instead of widening the window
         self.story = QLabel()
         self.story.setWordWrap(True)
         self.story.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -90,6 +91,7 @@ class QtTheatreView(QWidget):
         self.show_all_button.setToolTip("Zoom the chart out to the whole path.")
         self.readout = QLabel()
         self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)  # many positions wrap instead of widening the window
         self.status = QLabel()
         self.status.setStyleSheet("color: #b42318;")
         self.status.setWordWrap(True)

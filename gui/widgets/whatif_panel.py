@@ -59,6 +59,7 @@ def _spin(decimals: int, hi: float = MAX_AMOUNT, suffix: str = "") -> QDoubleSpi
     w.setRange(0.0, hi)
     w.setGroupSeparatorShown(True)
     w.setKeyboardTracking(False)
+    w.setMinimumWidth(90)  # not as wide as the largest value of the range (the panel fits 1024 px)
     if suffix:
         w.setSuffix(suffix)
     return w
@@ -73,8 +74,8 @@ class _Page(QWidget):
         self.spin = _spin(decimals, suffix=suffix)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.upper = 1.0
-        self.lower = 0.0
+        self.hi = 1.0
+        self.lo = 0.0
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.slider.valueChanged.connect(self._from_slider)
@@ -82,14 +83,14 @@ class _Page(QWidget):
         self._sync = False
 
     def set_bounds(self, lower: float, upper: float) -> None:
-        self.lower, self.upper = lower, max(upper, lower)
+        self.lo, self.hi = lower, max(upper, lower)
         self._from_spin(self.spin.value(), preview=False)
 
     def _from_slider(self, v: int) -> None:
         if self._sync:
             return
         self._sync = True
-        self.spin.setValue(self.lower + (self.upper - self.lower) * v / SLIDER_STEPS)
+        self.spin.setValue(self.lo + (self.hi - self.lo) * v / SLIDER_STEPS)
         self._sync = False
         self.panel.update_preview()
 
@@ -97,8 +98,8 @@ class _Page(QWidget):
         if self._sync:
             return
         self._sync = True
-        span = self.upper - self.lower
-        self.slider.setValue(round((v - self.lower) / span * SLIDER_STEPS) if span > 0 else 0)
+        span = self.hi - self.lo
+        self.slider.setValue(round((v - self.lo) / span * SLIDER_STEPS) if span > 0 else 0)
         self._sync = False
         if preview:
             self.panel.update_preview()
@@ -112,6 +113,8 @@ class QtWhatIfPanel(QWidget):
         self.session = session
         self._quiet = False
         self.action = QComboBox()
+        self.action.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.action.setMinimumContentsLength(12)
         for key, (label, _fn) in WHATIF_ACTIONS.items():
             self.action.addItem(label, key)
             self.action.setItemData(self.action.count() - 1, TIPS[key], Qt.ItemDataRole.ToolTipRole)
@@ -151,7 +154,11 @@ class QtWhatIfPanel(QWidget):
         self.table.setObjectName("whatifDeltas")
         self.table.setHorizontalHeaderLabels(("Now", "After", "Change"))
         self.table.setVerticalHeaderLabels([r[1] for r in DELTA_ROWS])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # every number whole: columns as wide as their text (the table scrolls sideways in a narrow
+        # window rather than cut "68,000.0" to "68,00...")
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)

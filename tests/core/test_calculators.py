@@ -30,7 +30,7 @@ def test_golden_values():
 
 def test_max_open_uses_tiers_lot_and_fee():
     binance = PS.get("binance")
-    # 1,000 USDT at 125x: 125,000 affordable, but 125x only below 50,000 (tier 1, DOMAIN.md §2):
+    # 1,000 USDT at 125x: 125,000 affordable, but 125x only below 50,000 (tier 1, docs/domain.md §2):
     # just under 50,000 / 100,000 = 0.5 BTC, in 0.001 lots -> 0.499
     m = max_open(binance, "BTCUSDT", balance=1_000, leverage=125, price=100_000, include_fee=False)
     assert m.qty == pytest.approx(0.499)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import os
@@ -24,8 +25,12 @@ FAQ = ["quote", "--exchange", "classic", "--symbol", "BTCUSDT", "--side", "long"
 PORTFOLIOS = sorted(scenarios_dir().glob("portfolio-*.json"))
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
+#: The date the CLI is told it is: the shipped tables are young then, so no age notes (never the clock).
+TODAY = dt.date(2025, 1, 1)
+
+
+def run(capsys, *argv: str, today: dt.date = TODAY) -> tuple[int, str, str]:
+    code = cli.main(list(argv), today=today)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -41,7 +46,7 @@ def run_json(capsys, *argv: str) -> dict:
 
 
 def test_faq_example_json(capsys):
-    # DOMAIN.md §5, the source FAQ corrected: 5 BTC long at 68,000, 10x, flat MMR 1 % on the
+    # docs/domain.md §5, the source FAQ corrected: 5 BTC long at 68,000, 10x, flat MMR 1 % on the
     # entry notional 340,000: IM = 340,000/10 = 34,000; MM = 1 % x 340,000 = 3,400;
     # LP = 68,000 - (34,000 - 3,400)/5 = 61,880; BP = 68,000 - 34,000/5 = 61,200.
     d = run_json(capsys, *FAQ)
@@ -76,7 +81,7 @@ def test_console_script_in_a_subprocess():
     assert exe, "the console script is installed with the package (pip install -e .)"
     r = subprocess.run([exe, *FAQ, "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    d = json.loads(r.stdout)  # DOMAIN.md §5 as above
+    d = json.loads(r.stdout)  # docs/domain.md §5 as above
     assert (d["initial_margin"], d["maintenance_margin"], d["liquidation_price"], d["bankruptcy_price"]) == (
         34_000, 3_400, 61_880, 61_200)
     bad = subprocess.run([exe, *FAQ[:-1], "60"], capture_output=True, text=True, timeout=60)
@@ -102,7 +107,7 @@ def test_cross_mode_with_wallet(capsys):
 
 
 def test_no_liquidation_price_is_null_and_dashes(capsys):
-    # A 1x long backed by more than its notional can never be liquidated (DOMAIN.md §1).
+    # A 1x long backed by more than its notional can never be liquidated (docs/domain.md §1).
     args = ["quote", "--exchange", "binance", "--side", "long", "--qty", "1", "--entry", "60000",
             "--leverage", "1", "--mode", "cross", "--wallet", "100000"]
     d = run_json(capsys, *args)
@@ -123,19 +128,19 @@ def test_mark_moves_pnl_and_can_make_it_liquidatable(capsys):
 
 
 def test_people_output_rounds_to_the_tick(capsys):
-    # Hyperliquid BTC ticks in whole dollars; the JSON stays unrounded.
+    # Hyperliquid BTC (szDecimals 5) prices carry at most 6 - 5 = 1 decimal; the JSON stays unrounded.
     args = ["quote", "--exchange", "hyperliquid", "--symbol", "BTCUSDT", "--side", "long",
             "--qty", "0.3", "--entry", "97123.45", "--leverage", "7"]
     d = run_json(capsys, *args)
     assert d["symbol"] == "BTC" and d["quote_currency"] == "USDC"
-    assert d["liquidation_price"] != round(d["liquidation_price"])
+    assert d["liquidation_price"] != round(d["liquidation_price"], 1)
     _, out, _ = run(capsys, *args)
     lp_line = next(line for line in out.splitlines() if "Liquidation price" in line)
-    assert lp_line.split()[-1] == f"{round(d['liquidation_price']):,}"
+    assert lp_line.split()[-1] == f"{round(d['liquidation_price'], 1):,.1f}"
 
 
 def test_custom_contract_overrides(capsys):
-    # DOMAIN.md §5: the FAQ position with a flat 1 % rate gives 61,880 on the entry basis and
+    # docs/domain.md §5: the FAQ position with a flat 1 % rate gives 61,880 on the entry basis and
     # (340,000 - 34,000) / (5 x (1 - 0.01)) = 61,818.18 on the mark basis.
     base = ["quote", "--exchange", "binance", "--side", "long", "--qty", "5", "--entry", "68000",
             "--leverage", "10", "--mmr", "0.01", "--max-leverage", "50"]
@@ -180,7 +185,7 @@ def test_max_leverage_alone_caps_every_tier(capsys):
     ([*FAQ[:10], "68,000", *FAQ[11:]], ["--entry", "expected a number"]),
     ([*FAQ[:6], "up", *FAQ[7:]], ["--side", "'long', 'short'"]),
     (["quote", "--exchange", "kraken", *FAQ[3:]], ["--exchange", "binance, bybit, classic, hyperliquid"]),
-    (["quote", "--exchange", "binance", "--symbol", "SOL", *FAQ[5:]], ["--symbol", "BTCUSDT, ETHUSDT"]),
+    (["quote", "--exchange", "binance", "--symbol", "SOLANA", *FAQ[5:]], ["--symbol", "closest: SOLUSDT"]),
     (FAQ[:-2], ["required", "--leverage"]),
     ([*FAQ, "--margin", "0"], ["--margin", "in (0, 1e+18]"]),
     ([*FAQ, "--wallet", "5000"], ["--wallet", "--mode cross"]),
@@ -226,13 +231,15 @@ def test_profiles_lists_profiles_symbols_dates_sources(capsys):
     by_id = {p["id"]: p for p in d["profiles"]}
     assert set(by_id) == {"binance", "bybit", "classic", "hyperliquid"}
     assert by_id["binance"]["as_of"] == "2024-10-24"  # binance.toml
-    assert by_id["binance"]["source"].startswith("https://www.binance.com/")
-    assert [s["symbol"] for s in by_id["hyperliquid"]["symbols"]] == ["BTC", "ETH", "SOL", "XRP"]
+    assert by_id["binance"]["source"].startswith("https://github.com/freqtrade/freqtrade/blob/")
+    assert len(by_id["binance"]["symbols"]) == 344  # every USDT/USDC perpetual of the snapshot
+    hl = [s["symbol"] for s in by_id["hyperliquid"]["symbols"]]
+    assert len(hl) == 189 and hl[:2] == ["BTC", "ETH"] and {"SOL", "XRP", "kPEPE", "HYPE"} <= set(hl)
     assert by_id["binance"]["symbols"][0]["tiers"] == 12
     assert by_id["classic"]["rules"]["mm_basis"] == "entry"
     assert d["errors"] == []
     code, out, _ = run(capsys, "profiles")
-    assert code == 0 and "hyperliquid" in out and "as of 2025-12-01" in out
+    assert code == 0 and "hyperliquid" in out and "as of 2026-01-01" in out and "344 contracts" in out
 
 
 def test_profiles_dir_adds_profiles_and_warns_about_refused_files(capsys, tmp_path):
@@ -246,7 +253,7 @@ def test_profiles_dir_adds_profiles_and_warns_about_refused_files(capsys, tmp_pa
     lines = err.splitlines()
     assert len(lines) == 1 and "warning" in lines[0]
     assert "broken.toml" in lines[0] and "as_of" in lines[0]
-    # The user's profile quotes like the one it copies (DOMAIN.md §5 numbers).
+    # The user's profile quotes like the one it copies (docs/domain.md §5 numbers).
     d = run_json(capsys, "quote", "--exchange", "mine", *FAQ[3:], "--profiles-dir", str(tmp_path))
     assert d["exchange"] == "mine" and d["liquidation_price"] == 61_880
 
@@ -263,7 +270,7 @@ def test_compare_maps_symbols_and_matches_quote(capsys):
     assert all(c["ok"] for c in cols.values())
     assert cols["hyperliquid"]["quote"]["symbol"] == "BTC"
     assert cols["binance"]["quote"]["symbol"] == "BTCUSDT"
-    assert cols["classic"]["quote"]["liquidation_price"] == 61_880  # DOMAIN.md §5
+    assert cols["classic"]["quote"]["liquidation_price"] == 61_880  # docs/domain.md §5
     for pid, col in cols.items():  # each column is what `quote` says for that profile
         q = run_json(capsys, "quote", "--exchange", pid, "--symbol", "BTC", *pos)
         for key in ("initial_margin", "maintenance_margin", "liquidation_price", "bankruptcy_price", "tier"):
@@ -276,7 +283,7 @@ def test_compare_shows_the_reason_where_a_profile_cannot_quote(capsys):
     cols = {c["id"]: c for c in d["profiles"]}
     assert cols["binance"]["ok"] and cols["binance"]["quote"]["symbol"] == "ETHUSDT"
     assert not cols["classic"]["ok"] and "no ETH contract" in cols["classic"]["error"]["message"]
-    # Hyperliquid ETH allows 25x (margin tiers doc, DOMAIN.md §2).
+    # Hyperliquid ETH allows 25x (margin tiers doc, docs/domain.md §2).
     assert not cols["hyperliquid"]["ok"]
     assert cols["hyperliquid"]["error"]["field"] == "--leverage" and "25x" in cols["hyperliquid"]["error"]["message"]
     code, out, _ = run(capsys, "compare", *pos)
@@ -288,14 +295,15 @@ def test_compare_shows_the_reason_where_a_profile_cannot_quote(capsys):
 
 
 def test_compare_only_some_profiles(capsys):
-    d = run_json(capsys, "compare", "--exchange", "binance", "--exchange", "hyperliquid", "--symbol", "SOL",
-                 "--side", "long", "--qty", "10", "--entry", "180", "--leverage", "5")
+    # HYPE is listed on Hyperliquid, not in Binance's 2024-10-24 snapshot
+    d = run_json(capsys, "compare", "--exchange", "binance", "--exchange", "hyperliquid", "--symbol", "HYPE",
+                 "--side", "long", "--qty", "10", "--entry", "30", "--leverage", "5")
     assert [c["id"] for c in d["profiles"]] == ["binance", "hyperliquid"]
     assert [c["ok"] for c in d["profiles"]] == [False, True]
 
 
 def test_compare_explain_names_the_rules(capsys):
-    # The FAQ position (DOMAIN.md §5) against classic: Binance re-quoted with classic's tier table
+    # The FAQ position (docs/domain.md §5) against classic: Binance re-quoted with classic's tier table
     # is the flat 1 % on the mark: (340,000 - 34,000) / (5 x 0.99) = 61,818.18.
     pos = ["--symbol", "BTC", "--side", "long", "--qty", "5", "--entry", "68000", "--leverage", "10"]
     d = run_json(capsys, "compare", *pos, "--explain", "--reference", "classic")
@@ -334,7 +342,7 @@ def test_evaluate_every_shipped_portfolio(capsys, path):
     assert code == 0 and err == ""
     assert all(p.symbol in out for p in sc.account.positions)
     # Each liquidation price is where that position's equity meets its maintenance margin with
-    # the other positions held at their marks (DOMAIN.md §1): move the mark there and check.
+    # the other positions held at their marks (docs/domain.md §1): move the mark there and check.
     profile = load_profiles([exchanges_dir()]).get(sc.exchange)
     for i, pos in enumerate(d["positions"]):
         lp = pos["liquidation_price"]
@@ -385,7 +393,7 @@ def _doc(**changes) -> dict:
     (lambda d: d["account"]["positions"][1].update(leverage=200), ["account.positions[1].leverage", "allowed 1-"]),
     (lambda d: d["account"]["positions"][0].update(qty=-1), ["account.positions[0].qty", "in (0, 1e+15]"]),
     (lambda d: d.update(exchange="kraken"), ["exchange", "binance, bybit"]),
-    (lambda d: d["account"]["positions"][0].update(symbol="SOLUSDT"), ["account.positions[0].symbol", "no SOL"]),
+    (lambda d: d["account"]["positions"][0].update(symbol="SOLANAUSDT"), ["account.positions[0].symbol", "no SOLANA"]),
     (lambda d: d["account"].update(wallet=-5), ["account.wallet", "in [0, 1e+18]"]),
     (lambda d: d["account"].update(positions=[]), ["account.positions", "no positions"]),
     (lambda d: d.update(schema_version=99), ["schema_version", "newer"]),

@@ -14,7 +14,7 @@ from core.paths import exchanges_dir
 from core.profiles import load_profiles
 
 PS = load_profiles([exchanges_dir()])
-FAQ = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # DOMAIN.md §5
+FAQ = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # docs/domain.md §5
 
 
 def _row(rows, pid):
@@ -25,7 +25,7 @@ def test_faq_position_golden_numbers():
     rows = compare_position(PS, FAQ)
     assert [r.profile.id for r in rows] == [p.id for p in PS]
     classic = _row(rows, "classic")
-    # DOMAIN.md §5: IM 34,000, MM 3,400 (1 % of 340,000 on entry), LP 61,880, BP 61,200
+    # docs/domain.md §5: IM 34,000, MM 3,400 (1 % of 340,000 on entry), LP 61,880, BP 61,200
     assert classic.initial_margin == pytest.approx(34_000)
     assert classic.maintenance_margin == pytest.approx(3_400)
     assert classic.liquidation_price == pytest.approx(61_880)
@@ -43,15 +43,17 @@ def test_faq_position_golden_numbers():
 
 
 def test_refusals_become_rows_with_the_reason():
-    # 50 BTC at 68,000 = 3.4M: Bybit's one BTCUSDT tier stops at 2,000,000 (DOMAIN.md §2)
-    rows = compare_position(PS, Position("BTC", Side.SHORT, 50, 68_000, 20))
+    # 2,000 BTC at 68,000 = 136M: Bybit's BTCUSDT ladder stops at 80,000,000 (its Margin Parameters
+    # page); Binance's 100M-230M bracket allows 10x
+    rows = compare_position(PS, Position("BTC", Side.SHORT, 2_000, 68_000, 5))
     bybit = _row(rows, "bybit")
-    assert not bybit.ok and bybit.error_field == "qty" and "2,000,000" in bybit.error
+    assert not bybit.ok and bybit.error_field == "qty" and "80,000,000" in bybit.error
     assert math.isnan(bybit.liquidation_price) and bybit.tier is None
     assert _row(rows, "binance").ok
-    sol = compare_position(PS, Position("SOL", Side.LONG, 100, 150, 10))
+    # HYPE: listed on Hyperliquid only (not in Binance's 2024-10-24 snapshot)
+    sol = compare_position(PS, Position("HYPE", Side.LONG, 100, 30, 5))
     assert [r.ok for r in sol] == [r.profile.id == "hyperliquid" for r in sol]
-    assert _row(sol, "binance").error_field == "symbol" and "no SOL contract" in _row(sol, "binance").error
+    assert _row(sol, "binance").error_field == "symbol" and "no HYPE contract" in _row(sol, "binance").error
     lines = explain_differences(sol)
     assert any(line.startswith("binance: not available") for line in lines)
     # a leverage above a tier's maximum: Hyperliquid BTC allows 40x, Binance tier 1 125x
@@ -113,7 +115,7 @@ def test_explanations_name_the_rule_and_measure_it():
     assert f"-> {fmt.price(305_950 / 4.975, 1.0)}" in hl[0]
     head = next(line for line in lines if line.startswith("hyperliquid: LP"))
     assert "higher by 477.20" in head and "closer to the mark" in head  # 61,974.68 - 61,497.49
-    # classic measures MM on the entry notional; on the mark it would be 61,818.18 (DOMAIN.md §5)
+    # classic measures MM on the entry notional; on the mark it would be 61,818.18 (docs/domain.md §5)
     classic_basis = next(line for line in lines if line.startswith("classic: mm_basis entry"))
     assert "61,818.2" in classic_basis
     # Binance's 50 maintenance amount against classic's none is named as a rule of its own

@@ -191,3 +191,91 @@ def test_a_custom_maintenance_amount_above_mmr_times_notional_is_refused(capsys)
     assert code == 2 and "--maintenance-amount" in err and "allowed 0-3,400" in err
     code, out, err = run(capsys, *FAQ, "--mmr", "0.01", "--maintenance-amount", "1000")
     assert code == 0 and "2,400.00 USDT" in out  # 1 % of 340,000 - 1,000
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulation paths: documented limits, each refused in one line naming its field
+
+
+def _sim(tmp_path, path: dict, actions: list | None = None) -> str:
+    doc = {**VALID, "simulation": {"path": path, "actions": actions or []}}
+    p = tmp_path / "sim.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    return str(p)
+
+
+GBM = {"kind": "gbm", "s0": 68_000, "sigma": 0.8, "dt": 1, "n": 100}
+
+
+@pytest.mark.parametrize(("path", "actions", "expected"), [
+    ({**GBM, "n": 2e9}, None, "simulation.path.n: must be in [1, 5e+07]"),
+    ({"kind": "points", "t": [0, 10], "mark": [68_000, 60_000], "dt": 1e-9}, None,
+     "simulation.path.dt: 1e-09 s over 10 s makes"),
+    ({**GBM, "jumps": {"rate": 1e300, "mean": -0.1}}, None, "simulation.path.jumps.rate: must be in [0, 1e+06]"),
+    ({**GBM, "sigma": 0.1, "mu": 9.9, "dt": 3e6}, None, "simulation.path.sigma: with mu, sigma and jumps"),
+    ({**GBM, "mu": 1e6}, None, "simulation.path.mu: must be in [-10, 10]"),
+    ({**GBM, "n": 1e7, "dt": 100}, None, "simulation.path.n: the path would last"),
+    ({"kind": "points", "t": [0, 1, 2], "mark": [100, 100, 1], "last": [100, 0.001, 1], "mark_window_s": 3},
+     None, "simulation.path.mark_window_s: index + averaged basis is not positive"),
+    (GBM, [{"t": 1, "kind": "add_margin", "amount": 1e308}], "simulation.actions[0].amount: must be in (0, 1e+18]"),
+    (GBM, [{"t": 1e300, "kind": "reduce", "qty": 1}], "simulation.actions[0].t: must be in [0, 3.1536e+08]"),
+])
+def test_simulation_limits_are_one_line_naming_the_field(capsys, tmp_path, path, actions, expected):
+    code, _out, err = run(capsys, "simulate", _sim(tmp_path, path, actions))
+    assert code == 2 and expected in err and err.count("\n") == 1, err
+    assert "RuntimeWarning" not in err
+
+
+def test_a_csv_path_resolves_against_the_scenario_folder_and_must_be_a_file(capsys, tmp_path):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "prices.csv").write_text("timestamp,price\n0,68000\n1,61000\n", encoding="utf-8")
+    code, _out, err = run(capsys, "simulate", _sim(folder, {"kind": "csv", "file": "prices.csv"}))
+    assert code == 0, err  # found beside the scenario, whatever the working folder
+    for target, words in (("/dev/zero", "not a regular file"), ("../", "not a regular file")):
+        code, _out, err = run(capsys, "simulate", _sim(folder, {"kind": "csv", "file": target}))
+        assert code == 2 and "simulation.path.file" in err and words in err, err
+
+
+# ---------------------------------------------------------------------------------------------
+# The class, not just the cases: random documents shaped like scenarios never reach a traceback
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ANY_NUMBER = st.one_of(st.integers(min_value=-(10**500), max_value=10**500), st.floats(allow_nan=False),
+                        st.sampled_from([0, -1, 1e308, 1e-320, 2**63, 10**400]))
+_JSON = st.recursive(st.one_of(st.none(), st.booleans(), _ANY_NUMBER, st.text(max_size=20)),
+                     lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                             st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                     max_leaves=20)
+_KEYS = {"schema_version": st.one_of(st.just(1), _JSON), "exchange": st.sampled_from(["classic", "binance", 3]),
+         "account": st.fixed_dictionaries({}, optional={
+             "wallet": _ANY_NUMBER, "marks": _JSON,
+             "positions": st.lists(st.fixed_dictionaries({}, optional={
+                 k: _JSON | _ANY_NUMBER for k in ("symbol", "side", "qty", "entry", "leverage", "mode", "margin")}),
+                 max_size=2)}),
+         "simulation": st.fixed_dictionaries({}, optional={
+             "path": st.fixed_dictionaries({"kind": st.sampled_from(["gbm", "points", "gap", "linear_crash", "csv"])},
+                                           optional={k: _ANY_NUMBER | _JSON for k in
+                                                     ("s0", "s1", "sigma", "mu", "dt", "n", "t", "mark", "jumps",
+                                                      "t_gap", "t_start", "t_end", "file", "wick")}),
+             "actions": _JSON, "counterparties": _JSON, "book": _JSON, "insurance_fund": _ANY_NUMBER})}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=st.fixed_dictionaries({}, optional=_KEYS), command=st.sampled_from(["evaluate", "simulate"]))
+def test_random_scenario_documents_never_reach_a_traceback(tmp_path_factory, doc, command):
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    p = folder / "s.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main([command, str(p)])
+    assert code in (0, 2), err.getvalue()
+    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue(), err.getvalue()
+    if code == 2:
+        assert err.getvalue().count("\n") == 1

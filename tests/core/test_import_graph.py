@@ -46,3 +46,22 @@ def test_a_cycle_is_named():
     g.add_import(importer="p.d", imported="p.a")  # imports into the cycle, is not part of it
     assert import_cycles(g, "p") == [["p.a", "p.b", "p.c", "p.a"], ["p.b", "p.c", "p.a", "p.b"],
                                      ["p.c", "p.a", "p.b", "p.c"]]
+
+
+@pytest.mark.parametrize("package", ["core", "gui"])
+def test_every_module_has_its_layer(graph, package):
+    # a module no layers contract lists escapes the layering unnoticed: name every one
+    import tomllib
+    from pathlib import Path
+
+    doc = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    listed: set[str] = set()
+    for contract in doc["tool"]["importlinter"]["contracts"]:
+        for layer in contract.get("layers", []):
+            listed |= {m.strip() for m in layer.replace(":", "|").split("|")}
+    modules = {m for m in graph.modules if m.startswith(package + ".") and m.count(".") == 1}
+    modules -= {f"{package}.__init__"}
+    if package == "gui":
+        modules -= {"gui.widgets"}  # the widgets package is one layer (listed as gui.widgets)
+    missing = sorted(m for m in modules if m not in listed and not any(m.startswith(x + ".") for x in listed))
+    assert not missing, f"add to a layers contract in pyproject.toml: {missing}"

@@ -17,7 +17,7 @@ PROFILES = load_profiles([exchanges_dir()])
 def run(name, **sim_changes):
     sc = load_scenario(scenarios_dir() / f"{name}.json")
     if sim_changes:
-        sc = dataclasses.replace(sc, simulation={**sc.simulation, **sim_changes})
+        sc = dataclasses.replace(sc, simulation=dataclasses.replace(sc.simulation, **sim_changes))
     return sc, run_scenario(sc, PROFILES)
 
 
@@ -26,7 +26,7 @@ def kinds(res):
 
 
 def check_faq_crash(res):
-    # DOMAIN.md §5: LP 61,880, BP 61,200; fill 61,500 -> 5 * 300 = 1,500 surplus to the fund
+    # docs/domain.md §5: LP 61,880, BP 61,200; fill 61,500 -> 5 * 300 = 1,500 surplus to the fund
     (rec,) = res.liquidations
     assert rec.liquidation_price == pytest.approx(61_880.0)
     assert rec.bankruptcy_price == pytest.approx(61_200.0)
@@ -129,7 +129,7 @@ def test_lesson(name):
 
 
 def test_the_margin_top_up_is_what_saves_the_position():
-    _, res = run("lesson-add-margin-in-time", actions=[])
+    _, res = run("lesson-add-margin-in-time", actions=())
     assert "liquidation_triggered" in kinds(res)
 
 

@@ -106,7 +106,7 @@ def test_fast_path_equals_brute_force_and_plain_path(profiles, name):
 
 
 def test_liquidation_notional_lies_in_the_tier_used(profiles):
-    # The spec behind the lookup (DOMAIN.md §2, Binance's rule): the tier is the one of the
+    # The spec behind the lookup (docs/domain.md §2, Binance's rule): the tier is the one of the
     # liquidation notional q*LP itself.
     tiers = profiles.get("binance").contract("BTCUSDT").tiers
     s, q, ep, wb = _random_book(tiers, N, seed=7)

@@ -35,14 +35,14 @@ def one_tier_profile(*, mmr: float, max_leverage: float = 125, mm_basis: str = "
 
 
 # ---------------------------------------------------------------------------------------------
-# The mission's source FAQ (DOMAIN.md §5)
+# The mission's source FAQ (docs/domain.md §5)
 
 
 def test_source_faq_example_corrected(shipped):
     # Source FAQ: buy 5 BTCUSDT at 68,000, 10x, tier MMR 1 % (250k-1M tier of its table).
     # IM = 5 x 68,000 / 10 = 34,000; MM = 1 % x 340,000 = 3,400;
     # LP = 68,000 - (34,000 - 3,400)/5 = 61,880 (the FAQ's 64,940 divides by 10, the leverage);
-    # BP = 68,000 - 34,000/5 = 61,200.  (DOMAIN.md §5)
+    # BP = 68,000 - 34,000/5 = 61,200.  (docs/domain.md §5)
     q = quote_position(shipped.get("classic"), Position("BTCUSDT", Side.LONG, 5, 68_000, 10))
     assert q.initial_margin == pytest.approx(34_000.0, rel=1e-12)
     assert q.maintenance_margin == pytest.approx(3_400.0, rel=1e-12)
@@ -54,7 +54,7 @@ def test_source_faq_example_corrected(shipped):
 
 
 def test_source_faq_example_on_mark_basis():
-    # Same position with MM on the mark notional (DOMAIN.md §5): (340,000 - 34,000)/(5 x 0.99)
+    # Same position with MM on the mark notional (docs/domain.md §5): (340,000 - 34,000)/(5 x 0.99)
     # = 306,000 / 4.95 = 61,818.1818...
     lp = liquidation_price(side=1, qty=5, entry=68_000, wallet=34_000,
                            tiers=TierTable.single(mmr=0.01, max_leverage=50), mm_basis="mark")
@@ -208,7 +208,7 @@ def test_binance_faq_maintenance_amount_example():
 
 
 def test_binance_published_cum_equals_recursion(shipped):
-    # DOMAIN.md §2: Binance BTCUSDT 2024-10-24 publishes cum 0, 50, 950, 11,450, ... 421,481,450;
+    # docs/domain.md §2: Binance BTCUSDT 2024-10-24 publishes cum 0, 50, 950, 11,450, ... 421,481,450;
     # each must equal cum(n-1) + floor(n) x (MMR(n) - MMR(n-1)).
     t = shipped.get("binance").contract("BTCUSDT").tiers
     np.testing.assert_allclose(t.cum, maintenance_amounts(t.floor, t.mmr), rtol=0, atol=1e-6)

@@ -1,4 +1,4 @@
-"""A long backed by its whole notional has no liquidation or bankruptcy price (DOMAIN.md §1).
+"""A long backed by its whole notional has no liquidation or bankruptcy price (docs/domain.md §1).
 
 The closed form gives exactly zero there; in floating point it comes out as +-1e-16-sized noise
 (found by hypothesis in test_properties). Both the scalar path and the large-array fast path must

@@ -45,7 +45,7 @@ from core.profiles import load_profiles
 import core
 res = resources_dir()
 ps = load_profiles([exchanges_dir()])
-print(json.dumps({"res": str(res), "core": core.__file__, "binance": (res / "exchanges" / "binance.toml").is_file(),
+print(json.dumps({"res": str(res), "core": core.__file__, "binance": (res / "exchanges" / "binance.json").is_file(),
                   "ids": sorted(ps.ids), "errors": [str(e) for e in ps.errors]}))
 """
 
@@ -79,7 +79,7 @@ def test_wheel_carries_resources(tmp_path):
     target = tmp_path / "site"
     with zipfile.ZipFile(wheels[0]) as zf:
         names = zf.namelist()
-        for shipped in ("exchanges/binance.toml", "scenarios/lesson-faq-crash.json", "marginlab.desktop",
+        for shipped in ("exchanges/binance.json", "exchanges/classic.toml", "scenarios/lesson-faq-crash.json", "marginlab.desktop",
                         "marginlab-scenario.xml", "icons/marginlab.svg", "icons/marginlab.png"):
             assert f"marginlab_resources/{shipped}" in names
         assert "marginlab-0.1.0.dist-info/licenses/LICENSE" in names

@@ -19,7 +19,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 def mm_at(prof: Profile, p: Position, price: float, q: PositionQuote) -> float:
-    """Maintenance margin at ``price`` written out from DOMAIN.md §1, independent of the solver."""
+    """Maintenance margin at ``price`` written out from docs/domain.md §1, independent of the solver."""
     tiers = prof.effective_tiers(p.symbol)
     r = prof.rules
     basis_px = p.entry_price if r.mm_basis is MMBasis.ENTRY else price
@@ -147,12 +147,15 @@ def any_rules_and_table(draw):
     from core.tiers import TierTable
 
     n = draw(st.integers(1, 6))
-    caps = sorted(draw(st.lists(finite(1e3, 1e9), min_size=n, max_size=n, unique=True)))
+    # a real ladder: caps growing by at least 1 %, rates rising, max leverage below 1/MMR, not rising
+    caps = [draw(finite(1e3, 1e6))]
+    for _ in range(n - 1):
+        caps.append(caps[-1] * draw(finite(1.01, 20.0)))
     floors = [0.0, *caps[:-1]]
-    mmrs = sorted(draw(st.lists(finite(0.001, 0.2), min_size=n, max_size=n)))
+    mmrs = [draw(finite(0.001, 0.02))]
+    for _ in range(n - 1):
+        mmrs.append(mmrs[-1] * draw(finite(1.05, 1.8)))  # at most 0.02 x 1.8**5 = 0.38
     levs = [max(1.0, min(1000.0, 0.9 / m)) for m in mmrs]
-    levs = [max(levs[k], *levs[k + 1:]) if k < n - 1 else levs[k] for k in range(n)]  # not increasing
-    levs = sorted(levs, reverse=True)
     tiers = TierTable.from_rows(floor=floors, cap=caps, max_leverage=levs, mmr=mmrs)
     rules = Rules(mm_basis=draw(st.sampled_from(list(MMBasis))), fee_model=draw(st.sampled_from(list(FeeModel))),
                   tier_at_liquidation=draw(st.booleans()),

@@ -67,7 +67,7 @@ def test_notional_above_top_tier_refused():
 
 def test_unknown_symbol():
     with pytest.raises(UnknownProfileError) as ei:
-        quote_position(BINANCE, Position("DOGEUSDT", Side.LONG, 1, 0.1, 10))
+        quote_position(BINANCE, Position("SOLANAUSDT", Side.LONG, 1, 0.1, 10))
     assert ei.value.field == "symbol"
 
 
@@ -93,7 +93,7 @@ def test_as_dict_json_contract_has_floats_and_nulls():
 
 
 def test_quote_values_of_the_faq_position():
-    # DOMAIN.md §5 at mark 65,000: uPnL = 5 x (65,000 - 68,000) = -15,000; equity 34,000 - 15,000
+    # docs/domain.md §5 at mark 65,000: uPnL = 5 x (65,000 - 68,000) = -15,000; equity 34,000 - 15,000
     # = 19,000; MM stays 3,400 on the entry basis; ratio 3,400/19,000; distance (65,000-61,880)/65,000.
     acc = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),), marks={"BTCUSDT": 65_000})
     q = quote_account(CLASSIC, acc).positions[0]
@@ -142,7 +142,7 @@ def test_cross_account_totals():
 @pytest.mark.parametrize(
     ("x", "tick", "text"),
     [
-        (61_880.0, 0.1, "61,880.0"),       # DOMAIN.md §5 LP on BTCUSDT's 0.1 tick
+        (61_880.0, 0.1, "61,880.0"),       # docs/domain.md §5 LP on BTCUSDT's 0.1 tick
         (61_818.1818, 0.1, "61,818.2"),
         (0.32323, 0.0001, "0.3232"),
         (2.5, 1.0, "2"),                    # half to even
@@ -217,3 +217,13 @@ def test_liquidatable_now_exactly_when_the_mark_is_at_or_past_the_liquidation_pr
             q = quote_account(prof, Account(pid, wallet, (pos,), {sym: mark})).positions[0]
             assert q.liquidatable_now is liquidatable, (pid, side, mode, mark, lp)
             assert (q.margin_ratio >= 1) is liquidatable
+
+
+def test_bybit_btcusdt_beyond_risk_limit_1_uses_its_published_deduction():
+    # Bybit's Margin Parameters page, BTCUSDT tier 4: 3,200,000-3,800,000, 75x, MMR 0.67 %,
+    # deduction 4,300. 50 BTC long at 68,000 = 3,400,000: MM = 0.0067 x 3,400,000 - 4,300 = 18,480,
+    # plus the fee to close 0.055 % x 50 x 68,000 x (1 - 1/20) = 1,776.50.
+    q = quote_position(PS.get("bybit"), Position("BTCUSDT", Side.LONG, 50, 68_000, 20))
+    assert q.tier.index == 3 and q.tier.maintenance_amount == 4_300
+    assert q.maintenance_margin - q.close_fee == pytest.approx(18_480.0, abs=1e-6)
+    assert q.close_fee == pytest.approx(1_776.5, abs=1e-6)

@@ -9,6 +9,7 @@ import pytest
 from core.errors import ScenarioError
 from core.model import Account, MarginMode, Position, Side
 from core.scenario import SCHEMA_VERSION, Scenario, load_scenario, save_scenario, scenario_to_dict
+from core.simspec import SimulationSpec, simulation_from_dict
 
 GOOD = {
     "schema_version": 1,
@@ -38,8 +39,12 @@ def test_round_trip(tmp_path):
         Position("BTCUSDT", Side.LONG, 0.25, 61_000.5, 12.5, margin_usd=1_500.0),
         Position("ETHUSDT", Side.SHORT, 3, 2_999.99, 5, mode=MarginMode.CROSS),
     ), marks={"BTCUSDT": 60_000.0})
-    sc = Scenario(exchange="binance", account=acc, name="two legs", description="round trip",
-                  simulation={"path": {"kind": "gbm", "seed": 7}})
+    sim = simulation_from_dict({"path": {"kind": "gbm", "s0": 60_000, "sigma": 0.8, "dt": 1, "n": 10, "seed": 7},
+                                "book": {"depth": 25, "half_spread": 0.0001},
+                                "counterparties": [{"name": "bob", "side": "short", "qty": 2, "entry": 61_000,
+                                                    "margin": 3_000}],
+                                "actions": [{"t": 2.5, "kind": "stop_loss", "position": 1, "price": 3_100, "qty": 1}]})
+    sc = Scenario(exchange="binance", account=acc, name="two legs", description="round trip", simulation=sim)
     path = tmp_path / "sub" / "two.json"
     save_scenario(path, sc)
     back = load_scenario(path)
@@ -134,7 +139,7 @@ def test_save_refuses_nan_and_keeps_old_file(tmp_path):
     path = _write(tmp_path, GOOD)
     before = path.read_text(encoding="utf-8")
     sc = load_scenario(path)
-    bad = Scenario(exchange=sc.exchange, account=sc.account, simulation={"x": float("nan")})
+    bad = Scenario(exchange=sc.exchange, account=sc.account, simulation=SimulationSpec(path={"x": float("nan")}))
     with pytest.raises(ValueError):
         save_scenario(path, bad)
     assert path.read_text(encoding="utf-8") == before

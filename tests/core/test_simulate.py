@@ -1,6 +1,6 @@
 """The liquidation waterfall: golden runs whose numbers are derived by hand in the comments.
 
-Notation: q size, EP entry, M isolated margin, BP = EP - M/q for a long (DOMAIN.md §1),
+Notation: q size, EP entry, M isolated margin, BP = EP - M/q for a long (docs/domain.md §1),
 realised PnL of a close = q * (fill - EP) for a long, settled with the party ``market``.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, path_from_points, time_grid, with_last_wick
 from core.profiles import PartialLiquidation, load_profiles
-from core.simulate import Action, ActionKind, Counterparty, adl_score, simulate
+from core.simulate import Action, ActionKind, Counterparty, adl_ranking, adl_score, simulate
 
 PROFILES = load_profiles([exchanges_dir()])
 CLASSIC = PROFILES.get("classic")
@@ -42,7 +42,7 @@ def assert_conserved(res):
 
 
 def test_faq_crash_fill_better_than_bankruptcy_surplus_to_fund():
-    # DOMAIN.md §5: 5 BTC long @ 68,000, 10x, classic (entry-basis MM 1 % of 340,000 = 3,400):
+    # docs/domain.md §5: 5 BTC long @ 68,000, 10x, classic (entry-basis MM 1 % of 340,000 = 3,400):
     # M = 34,000, LP = 68,000 - (34,000 - 3,400)/5 = 61,880, BP = 68,000 - 34,000/5 = 61,200.
     # The mark gaps from 68,000 to 61,500 (< LP): liquidation at t=1, bottomless book fills at 61,500.
     # Realised: 5 * (61,500 - 68,000) = -32,500 to the market; left 34,000 - 32,500 = 1,500
@@ -89,7 +89,7 @@ def test_gap_through_bankruptcy_fund_pays():
 def test_fund_exhausted_adl_ranked_counterparties():
     # Same gap to 60,000 but the fund holds 1,000. Gap per BTC filled in the book: 61,200 - 60,000
     # = 1,200, so the fund covers 1,000 / 1,200 = 0.8333 BTC -> 0.833 (lot 0.001); the remaining
-    # 4.167 BTC close at BP 61,200 against the shorts, best rank first (DOMAIN.md §4.6):
+    # 4.167 BTC close at BP 61,200 against the shorts, best rank first (docs/domain.md §4.6):
     #   alice: short 3 @ 70,000, margin 10,000: PnL% = 30,000/10,000 = 3, BP 73,333.33,
     #          eff. lev = 60,000 / 13,333.33 = 4.5, score 13.5;
     #   bob:   short 5 @ 64,000, margin 5,000: PnL% = 20,000/5,000 = 4, BP 65,000,
@@ -200,7 +200,7 @@ def test_wick_in_last_does_not_liquidate_but_hits_a_stop():
     assert res.events == ()
     stop = Action(t=0.0, kind=ActionKind.STOP_LOSS, position=0, value=62_000.0, qty=2.5)
     res = simulate(CLASSIC, FAQ_ACCT, path, actions=[stop])
-    assert kinds(res) == ["stop_triggered", "position_reduced"]
+    assert kinds(res) == ["order_placed", "stop_triggered", "position_reduced"]
     red = res.events_of("position_reduced")[0]
     assert (red.t, red.qty, red.price, red.amount) == (4.0, 2.5, 60_000.0, -20_000.0)
     assert red.detail["fee"] == pytest.approx(75.0)
@@ -217,7 +217,7 @@ def test_take_profit_on_last_for_a_short():
     tp = Action(t=0.0, kind=ActionKind.TAKE_PROFIT, position=0, value=66_000.0)
     res = simulate(CLASSIC, Account(profile_id="classic", positions=(pos,)),
                    path_from_points([0, 1, 2, 3], [68_000, 67_000, 65_900, 65_000]), actions=[tp])
-    assert kinds(res) == ["stop_triggered", "position_reduced"]
+    assert kinds(res) == ["order_placed", "stop_triggered", "position_reduced"]
     assert res.events_of("position_reduced")[0].amount == pytest.approx(2_100.0)
     assert res.party("trader.wallet").end == pytest.approx(6_800 + 2_100 - 0.0005 * 65_900)
     assert_conserved(res)
@@ -377,3 +377,179 @@ def test_cross_liquidation_closes_a_position_on_another_symbol_at_its_own_mark()
     assert res.party("insurance_fund").end == pytest.approx(8_000.0)
     assert res.party("trader.wallet").end == pytest.approx(0.0)
     assert_conserved(res)
+
+
+# ------------------------------------------------------------- the gap past bankruptcy: fund or ADL
+
+BIG_LONG = Position(symbol="BTCUSDT", side=Side.LONG, qty_base=50, entry_price=68_000, leverage=20)
+BOB = Counterparty("bob", Side.SHORT, 100, 70_000, 1_000_000)
+
+
+@pytest.mark.parametrize("pid", ["classic", "binance"])
+def test_step_down_past_bankruptcy_deleverages_instead_of_overdrawing_the_fund(pid):
+    # 50 BTC long @ 68,000, 20x: M = 170,000, BP = 68,000 - 170,000 / 50 = 64,600 (no close fee on
+    # either profile). The mark gaps to 60,000: every BTC sold in the book leaves 4,600 past
+    # bankruptcy, and the fund holds 0. bob (short 100 @ 70,000, margin 1,000,000) is in profit at
+    # 60,000 and solvent at 64,600, so every BTC the fund cannot cover closes against him at 64,600:
+    # he realises 50 * (70,000 - 64,600) = 270,000 and the trader exactly her 170,000. Binance's
+    # tier step-down sells 0.001 first (the notional sits on a tier floor), then steps down tier by
+    # tier: each step goes through the same settle-or-deleverage rule as the whole liquidation, so
+    # the fund never pays what bob can take (before the fix it ended at -223,336.18).
+    prof = PROFILES.get(pid)
+    res = simulate(prof, Account(profile_id=pid, positions=(BIG_LONG,)),
+                   PricePath.from_mark([0, 1], [68_000, 60_000]), insurance_fund=0.0, counterparties=[BOB])
+    adl = res.events_of("adl")
+    assert {e.position for e in adl} == {"bob"}
+    assert all(e.price == pytest.approx(64_600.0) for e in adl)
+    assert sum(e.qty for e in adl) == pytest.approx(50.0)
+    assert res.party("insurance_fund").end == pytest.approx(0.0, abs=1e-6)
+    assert "insurance_fund_payout" not in kinds(res)
+    assert res.party("adl.bob").end == pytest.approx(1_270_000.0)
+    assert res.party(ISO).end == pytest.approx(0.0, abs=1e-6)
+    assert_conserved(res)
+
+
+HL_BIG = Position(symbol="BTC", side=Side.LONG, qty_base=50, entry_price=100_000, leverage=20)
+HL_BOB = Counterparty("bob", Side.SHORT, 100, 100_000, 1_000_000)
+
+
+def test_fraction_partial_past_bankruptcy_deleverages_what_the_fund_cannot_cover():
+    # Hyperliquid, 50 BTC @ 100,000, 20x: M = 250,000, BP = 100,000 - 250,000 / 50 = 95,000. The
+    # mark gaps to 90,000: the 20 % partial (10 BTC) sold in the book would leave 10 * 5,000 =
+    # 50,000 past bankruptcy, and the fund holds 0, so the 10 BTC close at 95,000 against bob:
+    # he realises 10 * 5,000 = 50,000, the trader 10 * -5,000, M = 200,000. Equity
+    # 200,000 + 40 * -10,000 = -200,000 is below 2/3 of MM: the vault takes the 40 BTC and 200,000.
+    res = simulate(HYPER, Account(profile_id="hyperliquid", positions=(HL_BIG,)),
+                   PricePath.from_mark([0, 1], [100_000, 90_000]), counterparties=[HL_BOB])
+    (adl,) = res.events_of("adl")
+    assert (adl.qty, adl.price, adl.amount) == (pytest.approx(10.0), pytest.approx(95_000.0), pytest.approx(50_000.0))
+    assert "partial_liquidation" not in kinds(res)  # nothing was sold in the book
+    assert res.liquidations[0].kind == "partial" and res.liquidations[0].qty == pytest.approx(10.0)
+    assert res.party("insurance_fund").end == 0.0
+    assert res.events_of("backstop")[0].qty == pytest.approx(40.0)
+    assert res.party("liquidator_vault").end == pytest.approx(200_000.0)
+    assert_conserved(res)
+
+
+def test_fraction_partial_past_bankruptcy_fills_in_the_book_when_the_fund_covers_the_gap():
+    # As above with a fund of 50,000 = the 10 * 5,000 gap: the book takes the 10 BTC at 90,000
+    # (-100,000); the remaining margin 150,000 absorbs the loss, so the fund pays nothing after all.
+    res = simulate(HYPER, Account(profile_id="hyperliquid", positions=(HL_BIG,)),
+                   PricePath.from_mark([0, 1], [100_000, 90_000]), insurance_fund=50_000.0, counterparties=[HL_BOB])
+    assert "adl" not in kinds(res)
+    part = res.events_of("partial_liquidation")[0]
+    assert (part.qty, part.amount) == (pytest.approx(10.0), pytest.approx(-100_000.0))
+    assert res.party("insurance_fund").end == 50_000.0
+    assert res.party("liquidator_vault").end == pytest.approx(150_000.0)
+    assert_conserved(res)
+
+
+def test_adl_never_picks_a_counterparty_the_bankruptcy_price_would_bankrupt():
+    # The FAQ long gaps to 60,000 (BP 61,200, fund 0). dave is short 5 @ 61,000 with 500 margin:
+    # in profit at the mark 60,000, but closing at 61,200 costs him 200 per BTC, 1,000 on 5 BTC,
+    # more than his 500: his own bankruptcy price 61,100 lies below 61,200, so he is skipped. erin
+    # (short 5 @ 64,000, margin 5,000) takes the 5 BTC: 5 * 2,800 = 14,000.
+    dave = Counterparty("dave", Side.SHORT, 5, 61_000, 500)
+    erin = Counterparty("erin", Side.SHORT, 5, 64_000, 5_000)
+    res = simulate(CLASSIC, FAQ_ACCT, PricePath.from_mark([0, 1], [68_000, 60_000]), counterparties=[dave, erin])
+    assert [(e.position, e.qty) for e in res.events_of("adl")] == [("erin", pytest.approx(5.0))]
+    assert res.party("adl.dave").end == 500.0
+    assert res.party("adl.erin").end == pytest.approx(19_000.0)
+    assert res.party("insurance_fund").end == pytest.approx(0.0, abs=1e-9)
+
+
+def test_adl_ranking_excludes_counterparties_insolvent_at_the_close_price():
+    # dave and erin as above, against a long closed at 61,200: dave's equity there is
+    # 500 + 5 * (61,000 - 61,200) = -500 < 0 -> not eligible; at the mark 60,000 alone he would be.
+    kw = dict(sides=[-1, -1], qtys=[5, 5], entries=[61_000, 64_000], margins=[500, 5_000], mark=60_000, against=1)
+    assert adl_ranking(**kw)[2].tolist() == [True, True]
+    assert adl_ranking(**kw, close_price=61_200)[2].tolist() == [False, True]
+
+
+# --------------------------------------------------------------- scripted actions: applied or said
+
+
+def faq_lesson(**sim_changes):
+    from core.paths import scenarios_dir
+    from core.scenario import load_scenario
+
+    sc = load_scenario(scenarios_dir() / "lesson-faq-crash.json")
+    return dataclasses.replace(sc, simulation=dataclasses.replace(sc.simulation, **sim_changes))
+
+
+def test_an_action_between_two_ticks_applies_before_the_next_tick():
+    # The FAQ lesson: marks 62,000 at t=60 and 61,500 at t=61 (dt 1 s), LP 61,880. Adding 10,000 at
+    # t = 60.876 happens while the position is alive (before the tick at 61), at the prices of
+    # t = 60: M = 44,000, LP = 68,000 - (44,000 - 3,400) / 5 = 59,880 < 61,500, so no liquidation.
+    # (It used to be moved to the tick at 61, after the liquidation, and dropped without a word.)
+    from core.simulate import run_scenario
+
+    add = Action(t=60.876, kind=ActionKind.ADD_MARGIN, position=0, value=10_000.0)
+    res = run_scenario(faq_lesson(actions=(add,)), PROFILES)
+    assert kinds(res) == ["margin_added"]
+    (ev,) = res.events
+    assert (ev.t, ev.mark, ev.amount) == (60.876, 62_000.0, 10_000.0)
+    assert res.party(ISO).end == 44_000.0
+    assert res.transfers[0].t == 60.876
+    assert_conserved(res)
+
+
+def test_an_action_on_a_tick_comes_after_the_liquidation_engine_and_says_it_was_skipped():
+    # The same top-up at exactly t = 61: the engine acts first at a tick, liquidates the position,
+    # and the top-up finds nothing to act on: an action_skipped event says so, the money stays in
+    # the trader's spot account.
+    from core.simulate import run_scenario
+
+    add = Action(t=61.0, kind=ActionKind.ADD_MARGIN, position=0, value=10_000.0)
+    res = run_scenario(faq_lesson(actions=(add,)), PROFILES)
+    assert kinds(res) == ["liquidation_triggered", "orders_cancelled", "liquidation_fill",
+                          "insurance_fund_inflow", "action_skipped"]
+    skipped = res.events[-1]
+    assert skipped.t == 61.0 and skipped.detail["action"] == 0.0
+    assert "already closed" in skipped.note and "t = 61" in skipped.note
+    assert res.party("trader.spot").end == 10_000.0
+
+
+def test_actions_after_every_position_is_gone_are_each_reported():
+    # After the liquidation at t=61 nothing is open: the two later actions are not silently lost.
+    from core.simulate import run_scenario
+
+    acts = (Action(t=90.0, kind=ActionKind.REDUCE, position=0, value=1.0),
+            Action(t=100.0, kind=ActionKind.STOP_LOSS, position=0, value=50_000.0))
+    res = run_scenario(faq_lesson(actions=acts), PROFILES)
+    skipped = res.events_of("action_skipped")
+    assert [(e.t, e.detail["action"]) for e in skipped] == [(90.0, 0.0), (100.0, 1.0)]
+    assert res.as_dict()["events"][-1]["note"] == skipped[-1].note
+
+
+def test_an_action_outside_the_path_is_refused_naming_it():
+    path = path_from_points([10, 20], [68_000, 68_000])
+    for t, word in ((5.0, "before the start"), (25.0, "after the end")):
+        with pytest.raises(InvalidInputError, match=word) as err:
+            simulate(CLASSIC, FAQ_ACCT, path, actions=[Action(t=t, kind=ActionKind.ADD_MARGIN, position=0, value=1.0)])
+        assert err.value.field == "simulation.actions[0].t"
+
+
+def test_a_stop_on_a_position_the_path_does_not_move_is_refused():
+    # The path moves BTCUSDT; an ETHUSDT position stays at its account mark, so its stop could never fire.
+    eth = Position(symbol="ETHUSDT", side=Side.LONG, qty_base=10, entry_price=3_500, leverage=10)
+    acct = Account(profile_id="binance", positions=(dataclasses.replace(FAQ_POS, leverage=10), eth))
+    with pytest.raises(InvalidInputError, match="could never fire") as err:
+        simulate(BINANCE, acct, path_from_points([0, 10], [68_000, 68_000]),
+                 actions=[Action(t=1.0, kind=ActionKind.STOP_LOSS, position=1, value=3_000.0)])
+    assert err.value.field == "simulation.actions[0].position"
+
+
+def test_placing_an_order_is_an_event_and_a_close_cancels_the_orders_left():
+    # A stop-loss and a take-profit are placed at t=0 (order_placed, each); reducing the whole
+    # position at t=2 leaves them nothing to close: orders_cancelled (2) says they went.
+    path = path_from_points([0, 1, 2, 3], [68_000, 68_000, 68_000, 68_000])
+    res = simulate(CLASSIC, FAQ_ACCT, path, actions=[
+        Action(t=0.0, kind=ActionKind.STOP_LOSS, position=0, value=62_000.0),
+        Action(t=0.0, kind=ActionKind.TAKE_PROFIT, position=0, value=75_000.0, qty=1.0),
+        Action(t=2.0, kind=ActionKind.REDUCE, position=0, value=5.0)])
+    assert kinds(res) == ["order_placed", "order_placed", "position_reduced", "orders_cancelled"]
+    sl, tp = res.events[:2]
+    assert (sl.price, sl.qty, sl.note) == (62_000.0, 5.0, "stop_loss")
+    assert (tp.price, tp.qty, tp.note) == (75_000.0, 1.0, "take_profit")
+    assert res.events[-1].qty == 2.0

@@ -1,4 +1,6 @@
-"""Money is conserved over random scenarios, and a trader never loses more than the collateral."""
+"""Over random scenarios on every shipped profile: money is conserved, a trader never loses more than
+the collateral, no deleveraged counterparty ends below zero, and the insurance fund goes negative
+only when no eligible counterparty was left to deleverage."""
 from __future__ import annotations
 
 import math
@@ -14,7 +16,15 @@ from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, gbm_path, time_grid
 from core.profiles import load_profiles
-from core.simulate import Action, ActionKind, Counterparty, simulate
+from core.simulate import (
+    Action,
+    ActionKind,
+    Counterparty,
+    EventKind,
+    adl_ranking,
+    position_names,
+    simulate,
+)
 
 PROFILES = load_profiles([exchanges_dir()])
 SYMBOL = {"classic": "BTCUSDT", "binance": "BTCUSDT", "bybit": "BTCUSDT", "hyperliquid": "BTC"}
@@ -44,17 +54,22 @@ def scenarios(draw):
     n = draw(st.integers(5, 400))
     prices = gbm_path(s0=s0, mu=draw(st.floats(-0.5, 0.5)), sigma=draw(st.floats(0.001, 0.05)), dt=1.0, n=n,
                       seed=draw(st.integers(0, 2**31)))
+    if draw(st.booleans()):  # a gap: one tick moves the price by up to 40 %, often past bankruptcy
+        k = draw(st.integers(1, n))
+        prices = prices.copy()
+        prices[k:] *= draw(st.floats(0.6, 1.4))
     path = PricePath.from_mark(time_grid(n=n, dt=1.0), prices)
     depth = draw(st.one_of(st.just(math.inf), st.floats(0.1, 100.0)))
     book = BookModel(depth=depth, half_spread=draw(st.floats(0.0, 0.002)), max_slippage=draw(st.floats(0.005, 0.2)))
-    fund = draw(st.floats(0.0, 200_000.0))
+    fund = draw(st.one_of(st.just(0.0), st.floats(0.0, 200_000.0)))
     cps = [Counterparty(f"cp{i}", draw(st.sampled_from([Side.LONG, Side.SHORT])), draw(st.floats(0.01, 50.0)),
                         draw(st.floats(20_000, 100_000)), draw(st.floats(100.0, 1e6)))
            for i in range(draw(st.integers(0, 3)))]
     actions = []
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(list(ActionKind)))
-        t = float(draw(st.integers(0, n)))
+        # on a tick, or between two (the trader acts before the later tick's margin check)
+        t = float(draw(st.one_of(st.integers(0, n), st.floats(0.0, float(n)))))
         pos = draw(st.integers(0, n_pos - 1))
         if kind is ActionKind.ADD_MARGIN:
             value = draw(st.floats(1.0, 50_000.0))
@@ -68,7 +83,7 @@ def scenarios(draw):
     return prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks), path, book, fund, cps, actions
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_money_is_conserved_and_traders_never_go_negative(sc):
     prof, acct, path, book, fund, cps, actions = sc
@@ -77,6 +92,8 @@ def test_money_is_conserved_and_traders_never_go_negative(sc):
     except InvalidInputError:
         assume(False)  # a leverage the profile refuses, or a leverage change the wallet cannot pay
         return
+    assert_fund_negative_only_without_counterparties(res, acct, cps)
+    assert_every_action_is_seen(res, actions)
     for kind in sorted({e.kind.value for e in res.events}):
         event(kind)  # coverage of the waterfall's steps, shown by --hypothesis-show-statistics
     scale = 1.0 + math.fsum(abs(p.start) for p in res.parties) + math.fsum(tr.amount for tr in res.transfers)
@@ -86,6 +103,9 @@ def test_money_is_conserved_and_traders_never_go_negative(sc):
     still_open = {p.party for p in res.open_positions}
     for p in res.parties:
         assert rebuilt[p.name] == pytest.approx(p.end, abs=1e-9 * scale)
+        if p.name.startswith("adl."):
+            # deleveraged at a price where it is still solvent (adl_ranking's close_price rule)
+            assert p.end >= -1e-9 * scale, f"{p.name} was deleveraged below zero"
         if p.name.startswith("trader.") and p.name not in still_open:
             # once its positions are gone, a trader account is never below zero: the fund (or ADL)
             # paid any gap past bankruptcy
@@ -96,3 +116,50 @@ def test_money_is_conserved_and_traders_never_go_negative(sc):
     # every liquidation step names its five prices; entry and trigger mark are always known
     for r in res.liquidations:
         assert r.entry_price > 0 and r.mark_at_trigger > 0
+
+
+CLOSES = (EventKind.LIQUIDATION_FILL, EventKind.PARTIAL_LIQUIDATION, EventKind.POSITION_REDUCED)
+
+
+def assert_fund_negative_only_without_counterparties(res, acct, cps):
+    """Replay the events: at every payout that leaves the fund below zero, no counterparty may be
+    eligible (opposite side, size and margin left, in profit at the mark, solvent at the bankruptcy
+    price of the close that left the gap) -- the simulator should have deleveraged it instead."""
+    tol = 1e-9 * (1.0 + math.fsum(abs(p.start) for p in res.parties) + math.fsum(tr.amount for tr in res.transfers))
+    qty = {c.name: c.qty for c in cps}
+    margin = {c.name: c.margin for c in cps}
+    labels = [label for label, _ in position_names(acct)]
+    last_close = None  # (t, position label, bankruptcy price) of the last close of a trader position
+    for e in res.events:
+        if e.kind is EventKind.ADL:
+            qty[e.position] -= e.qty
+            margin[e.position] += e.amount
+            last_close = (e.t, labels[int(e.detail["against"])], e.price)
+        elif e.kind in CLOSES:
+            last_close = (e.t, e.position, e.detail["bankruptcy_price"])
+        elif e.kind is EventKind.INSURANCE_FUND_PAYOUT and e.detail["fund_after"] < -tol and cps:
+            assert last_close is not None and last_close[0] == e.t
+            _, label, bp = last_close
+            if not math.isfinite(bp) or not label.startswith(res.symbol):
+                continue  # the counterparties trade the path's symbol: a position on another has none
+            _, _, eligible = adl_ranking(
+                sides=[c.side.sign for c in cps], qtys=[max(qty[c.name], 0.0) for c in cps],
+                entries=[c.entry for c in cps], margins=[margin[c.name] for c in cps], mark=e.mark,
+                against=1 if label.endswith(" long") else -1, close_price=bp)
+            # a counterparty off by less than a lot was used up as far as the lot allows
+            open_cps = [c.name for c, ok in zip(cps, eligible, strict=True) if ok and qty[c.name] > 1e-6]
+            assert not open_cps, f"the fund went to {e.detail['fund_after']:.2f} while {open_cps} could be deleveraged"
+
+
+SEEN_AS = {ActionKind.ADD_MARGIN: {EventKind.MARGIN_ADDED}, ActionKind.CHANGE_LEVERAGE: {EventKind.LEVERAGE_CHANGED},
+           ActionKind.REDUCE: {EventKind.POSITION_REDUCED, EventKind.ADL},
+           ActionKind.STOP_LOSS: {EventKind.ORDER_PLACED}, ActionKind.TAKE_PROFIT: {EventKind.ORDER_PLACED}}
+
+
+def assert_every_action_is_seen(res, actions):
+    """No action vanishes: each has its own event at its own time, or an action_skipped naming it."""
+    skipped = {int(e.detail["action"]) for e in res.events_of("action_skipped")}
+    for k, a in enumerate(actions):
+        if k in skipped:
+            continue
+        assert any(e.t == a.t and e.kind in SEEN_AS[a.kind] for e in res.events), f"action {k} left no trace"

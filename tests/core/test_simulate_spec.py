@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInputError
-from core.paths import exchanges_dir
+from core.paths import exchanges_dir, scenarios_dir
 from core.profiles import load_profiles
 from core.scenario import load_scenario, scenario_from_dict
 from core.simulate import build_path, run_scenario, simulation_from_dict, simulation_to_dict
@@ -44,24 +44,24 @@ def test_round_trip():
 
 
 @pytest.mark.parametrize(("patch", "message"), [
-    ({"path": {"kind": "gbm", "s0": 100, "sigma": -1, "dt": 1, "n": 10}}, "simulation.path.sigma: must be > 0, got -1"),
+    ({"path": {"kind": "gbm", "s0": 100, "sigma": -1, "dt": 1, "n": 10}}, "simulation.path.sigma: must be in (0, 10], got -1"),
     ({"path": {"kind": "brownian"}}, "simulation.path.kind: expected one of gbm, linear_crash, gap, points, csv"),
     ({"path": {"kind": "gap", "s0": 100, "s1": 90, "dt": 1, "n": 10}}, "simulation.path.t_gap: missing"),
     ({"path": {"kind": "points", "t": [0, 0], "mark": [1, 1]}}, "simulation.path.t[1]: times must increase"),
     ({"path": {"kind": "points", "t": [0, 1], "mark": [1]}}, "simulation.path.mark: expected 2 numbers"),
-    ({"path": {"kind": "points", "t": [0, 1], "mark": [1, -2]}}, "simulation.path.mark[1]: must be > 0, got -2"),
+    ({"path": {"kind": "points", "t": [0, 1], "mark": [1, -2]}}, "simulation.path.mark[1]: must be in (0, 1e+15], got -2"),
     ({"path": {"kind": "linear_crash", "s0": 1, "s1": 1, "dt": 1, "n": 5, "t_start": 3, "t_end": 2}},
-     "simulation.path.t_end: must be > 3, got 2"),
+     "simulation.path.t_end: must be in (3, 3.1536e+08], got 2"),
     ({"path": {"kind": "points", "t": [0], "mark": [1], "colour": "red"}}, "simulation.path.colour: unknown key"),
     ({"book": {"depth": 0}}, "simulation.book.depth: must be > 0, got 0"),
-    ({"insurance_fund": -5}, "simulation.insurance_fund: must be >= 0, got -5"),
+    ({"insurance_fund": -5}, "simulation.insurance_fund: must be in [0, 1e+18], got -5"),
     ({"counterparties": [{"name": "x", "side": "up", "qty": 1, "entry": 1, "margin": 1}]},
      "simulation.counterparties[0].side: expected 'long' or 'short'"),
     ({"actions": [{"t": 1, "kind": "teleport"}]}, "simulation.actions[0].kind: expected one of"),
     ({"actions": [{"t": 1, "kind": "add_margin", "amount": "lots"}]},
-     "simulation.actions[0].amount: expected a number > 0, got 'lots'"),
+     "simulation.actions[0].amount: expected a number in (0, 1e+18], got 'lots'"),
     ({"actions": [{"t": 1, "kind": "change_leverage", "leverage": 0.5}]},
-     "simulation.actions[0].leverage: must be >= 1, got 0.5"),
+     "simulation.actions[0].leverage: must be in [1, 1000], got 0.5"),
     ({"wallet": 1}, "simulation.wallet: unknown key"),
 ])
 def test_bad_sections_name_the_json_path(patch, message):
@@ -134,3 +134,40 @@ def test_scenario_file_loads_and_runs(tmp_path):
     f.write_text(json.dumps(FAQ_DOC), encoding="utf-8")
     res = run_scenario(load_scenario(f), PROFILES, base_dir=tmp_path)
     assert [e.kind.value for e in res.events][-1] == "insurance_fund_inflow"
+
+
+# --------------------------------------------------------------- Scenario.simulation is typed
+
+
+def test_a_scenario_holds_its_simulation_section_validated():
+    from core.simspec import SimulationSpec
+
+    sc = scenario_from_dict(FAQ_DOC)
+    assert isinstance(sc.simulation, SimulationSpec)
+    assert sc.simulation.path == FAQ_DOC["simulation"]["path"]
+    assert sc.simulation.path is not FAQ_DOC["simulation"]["path"]  # the spec owns its copy
+
+
+def test_a_bad_simulation_section_is_refused_when_the_file_is_read(tmp_path):
+    from core.errors import ScenarioError
+
+    doc = json.loads(json.dumps(FAQ_DOC))
+    doc["simulation"]["path"] = {"kind": "gbm", "s0": 100, "sigma": -1, "dt": 1, "n": 10}
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(f)
+    assert err.value.field == "simulation.path.sigma" and str(f) in str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in scenarios_dir().glob("*.json")))
+def test_every_shipped_scenario_round_trips_exactly(tmp_path, name):
+    from core.scenario import save_scenario, scenario_to_dict
+
+    sc = load_scenario(scenarios_dir() / name)
+    save_scenario(tmp_path / name, sc)
+    again = load_scenario(tmp_path / name)
+    assert again == sc
+    assert scenario_to_dict(again) == scenario_to_dict(sc)
+    if sc.simulation is not None:
+        assert json.loads(json.dumps(simulation_to_dict(sc.simulation))) == simulation_to_dict(again.simulation)

@@ -72,7 +72,7 @@ def test_grid_equals_scalar_quotes_cell_by_cell(pid, pos, mark, wallet):
 
 def test_refused_leverage_is_nan_and_quote_refuses_it_too():
     classic = PS.get("classic")
-    pos = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # 340,000: tier 3 allows 50x (DOMAIN.md §2)
+    pos = Position("BTCUSDT", Side.LONG, 5, 68_000, 10)  # 340,000: tier 3 allows 50x (docs/domain.md §2)
     g = liquidation_distance_grid(classic, alone("classic", pos), leverage=[49, 50, 51, 120],
                                   added_margin=[0, 1_000])
     assert g.allowed[:, 0].tolist() == [True, True, False, False]
@@ -116,7 +116,7 @@ def test_current_point_and_default_axes():
     # opening requirement 6,000 + 0.055 % x 120,000 x (1 - 1/20) = 6,062.70; 7,000 - 6,062.70 added
     assert g.current == pytest.approx((20.0, 7_000 - 6_062.70))
     lev, add = default_axes(bybit, pos)
-    assert lev[0] == 1.0 and lev[-1] == 100.0  # Bybit BTCUSDT risk limit 1: 100x (DOMAIN.md §2)
+    assert lev[0] == 1.0 and lev[-1] == 100.0  # Bybit BTCUSDT risk limit 1: 100x (docs/domain.md §2)
     assert add[0] == 0.0 and add[-1] == pytest.approx(12_125.40)  # twice the 6,062.70 opening requirement
 
 

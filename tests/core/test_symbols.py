@@ -46,10 +46,13 @@ def test_resolve_symbol_across_the_shipped_profiles(profiles):
 
 def test_missing_asset_names_the_profile_and_lists_its_contracts(profiles):
     with pytest.raises(UnknownProfileError) as exc:
-        resolve_symbol(profiles.get("binance"), "SOL")
+        resolve_symbol(profiles.get("binance"), "SOLANA")
     assert exc.value.field == "symbol"
-    assert "binance has no SOL contract" in exc.value.reason
-    assert "BTCUSDT, ETHUSDT" in exc.value.reason
+    assert "binance has no SOLANA contract" in exc.value.reason
+    assert "closest: SOLUSDT, SOLUSDC" in exc.value.reason  # difflib on the 344 names and their assets
+    with pytest.raises(UnknownProfileError) as exc:
+        resolve_symbol(profiles.get("classic"), "ETH")
+    assert "it lists BTCUSDT" in exc.value.reason  # a short list is shown whole
 
 
 def _profile_with(*symbols_quotes: tuple[str, str]) -> Profile:

@@ -22,7 +22,7 @@ TABLES = [(pid, sym, PROFILES.get(pid).contract(sym).tiers)
           for pid in PROFILES.ids for sym in PROFILES.get(pid).symbols]
 TABLE_IDS = [f"{pid}-{sym}" for pid, sym, _ in TABLES]
 # The classic FAQ table is a flat rate on the whole entry notional with no maintenance amount
-# (DOMAIN.md §2): its MM jumps at each floor by design. Every mark-basis table must be continuous.
+# (docs/domain.md §2): its MM jumps at each floor by design. Every mark-basis table must be continuous.
 CONTINUOUS = [t for t in TABLES if PROFILES.get(t[0]).rules.mm_basis is MMBasis.MARK]
 CONTINUOUS_IDS = [f"{pid}-{sym}" for pid, sym, _ in CONTINUOUS]
 BINANCE = PROFILES.get("binance")
@@ -53,7 +53,7 @@ def test_mm_continuous_at_every_boundary(pid, sym, tiers):
 
 @pytest.mark.parametrize(("pid", "sym", "tiers"), CONTINUOUS, ids=CONTINUOUS_IDS)
 def test_maintenance_amounts_follow_recursion(pid, sym, tiers):
-    # cum(1) = 0; cum(n) = cum(n-1) + floor(n) x (MMR(n) - MMR(n-1))   (DOMAIN.md §2)
+    # cum(1) = 0; cum(n) = cum(n-1) + floor(n) x (MMR(n) - MMR(n-1))   (docs/domain.md §2)
     want = [0.0]
     for k in range(1, len(tiers)):
         want.append(want[-1] + tiers.floor[k] * (tiers.mmr[k] - tiers.mmr[k - 1]))
@@ -61,14 +61,14 @@ def test_maintenance_amounts_follow_recursion(pid, sym, tiers):
 
 
 def test_binance_btc_published_cum_values():
-    # DOMAIN.md §2, Binance BTCUSDT 2024-10-24 as published.
+    # docs/domain.md §2, Binance BTCUSDT 2024-10-24 as published.
     assert BTC.cum.tolist() == [0, 50, 950, 11_450, 131_450, 481_450, 2_981_450, 14_481_450,
                                 26_481_450, 41_481_450, 121_481_450, 421_481_450]
     np.testing.assert_allclose(maintenance_amounts(BTC.floor, BTC.mmr), BTC.cum, atol=1e-6)
 
 
 def test_hyperliquid_mmr_from_max_leverage():
-    # DOMAIN.md §1: MMR = 1/(2 x max leverage): BTC 40x -> 1.25 %, above 150M 20x -> 2.5 %,
+    # docs/domain.md §1: MMR = 1/(2 x max leverage): BTC 40x -> 1.25 %, above 150M 20x -> 2.5 %,
     # deduction 150M x 1.25 % = 1,875,000 by the recursion.
     t = PROFILES.get("hyperliquid").contract("BTC").tiers
     assert t.mmr.tolist() == [0.0125, 0.025]
@@ -99,10 +99,10 @@ def test_leverage_checked_at_tier_of_notional(notional, lev, ok):
 
 
 def test_classic_table_is_flat_by_design():
-    # The source FAQ charges MMR on the whole notional with no maintenance amount (DOMAIN.md §2).
+    # The source FAQ charges MMR on the whole notional with no maintenance amount (docs/domain.md §2).
     t = PROFILES.get("classic").contract("BTCUSDT").tiers
     assert t.cum.tolist() == [0, 0, 0, 0]
-    assert maintenance_margin(qty=5, price=68_000, tiers=t) == pytest.approx(3_400.0)  # 1 % of 340,000 (DOMAIN.md §5)
+    assert maintenance_margin(qty=5, price=68_000, tiers=t) == pytest.approx(3_400.0)  # 1 % of 340,000 (docs/domain.md §5)
 
 
 def test_tier_table_refuses_maintenance_amount_that_breaks_the_solver():

@@ -34,7 +34,7 @@ def binance(profiles):
 
 
 def faq_account(wallet: float = 50_000.0, **kw) -> Account:
-    # The source FAQ position (DOMAIN.md §5): 5 BTC long at 68,000, 10x, isolated.
+    # The source FAQ position (docs/domain.md §5): 5 BTC long at 68,000, 10x, isolated.
     pos = Position("BTCUSDT", Side.LONG, 5, 68_000, 10, **kw)
     return Account("classic", wallet_usd=wallet, positions=(pos,))
 
@@ -45,7 +45,7 @@ def faq_account(wallet: float = 50_000.0, **kw) -> Account:
 
 def test_add_margin_moves_lp_by_amount_over_qty(classic):
     r = w.add_margin(classic, faq_account(), 0, 6_000)
-    # Entry basis: LP = EP - (margin - MM)/q. Before 68,000 - (34,000 - 3,400)/5 = 61,880 (DOMAIN §5);
+    # Entry basis: LP = EP - (margin - MM)/q. Before 68,000 - (34,000 - 3,400)/5 = 61,880 (docs/domain.md §5);
     # after 68,000 - (40,000 - 3,400)/5 = 60,680: 6,000 / 5 BTC = 1,200 lower.
     assert r.before.liquidation_price == pytest.approx(61_880.0, rel=1e-12)
     assert r.after is not None
@@ -193,7 +193,7 @@ def test_partial_close_whole_position_removes_it(classic):
 
 
 def test_partial_close_refuses_exit_beyond_bankruptcy(classic):
-    # BP = 68,000 - 34,000/5 = 61,200 (DOMAIN.md §5): a close at 61,000 loses more than the margin.
+    # BP = 68,000 - 34,000/5 = 61,200 (docs/domain.md §5): a close at 61,000 loses more than the margin.
     with pytest.raises(InvalidInputError, match="61,200") as ei:
         w.partial_close(classic, faq_account(), 0, 2, 61_000)
     assert ei.value.field == "exit_price"
@@ -309,7 +309,7 @@ def test_whatif_as_dict_is_json_ready(classic):
 
 
 # ---------------------------------------------------------------------------------------------
-# Money is conserved (DOMAIN.md §4.7): wallet + isolated margins change only by realised PnL
+# Money is conserved (docs/domain.md §4.7): wallet + isolated margins change only by realised PnL
 
 
 def _money(profile, acc: Account) -> float:

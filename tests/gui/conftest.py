@@ -37,7 +37,7 @@ def profiles():
 def session(qapp, profiles):
     s = Session(profiles, example_scenario(profiles.get("classic")), seed=7, volatility=0.8, speed=3_600)
     yield s
-    s.pause()
+    s.live.pause()
 
 
 class Answers:

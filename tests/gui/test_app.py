@@ -50,7 +50,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.pause()
+        w.session.live.pause()
         w.hide()
         w.deleteLater()
     qapp.processEvents()
@@ -61,7 +61,7 @@ def test_a_file_on_the_command_line_opens_as_the_workspace(start, tmp_path):
     shutil.copy(scenarios_dir() / "portfolio-mixed.json", path)
     window, informed = start(str(path))
     assert informed == []
-    assert window.session.file_path == path.resolve()
+    assert window.session.file.path == path.resolve()
     assert window.session.scenario.name == "Binance mixed: isolated BTC, cross ETH"
     assert len(window.session.account.positions) == 2 and window.isVisible()
     assert window.windowTitle().startswith("Binance mixed: isolated BTC, cross ETH (mixed.marginlab.json)")
@@ -76,7 +76,7 @@ def test_a_file_that_cannot_be_opened_is_reported_and_the_usual_workspace_opens(
     assert [title for title, _ in informed] == ["Could not open the scenario"]
     assert "bad.json" in informed[0][1]
     # The first-launch workspace (no autosave in this test's folders): the example, untitled.
-    assert window.session.file_path is None and window.isVisible()
+    assert window.session.file.path is None and window.isVisible()
     assert [p.symbol for p in window.session.account.positions] == ["BTCUSDT"]
 
 
@@ -143,12 +143,13 @@ def test_other_views_are_built_when_their_tab_is_first_shown(window):
         assert isinstance(tabs.widget(i), cls) and tabs.currentIndex() == i and tabs.tabText(i) == title
 
 
-def test_help_lessons_open_in_the_theatre_dock(window, qtbot):
+def test_help_lessons_open_in_the_theatre_window(window, qtbot):
     lessons = window.lessons_menu.actions()
-    assert lessons and window.theatre_dock is None
+    assert lessons and window.theatre_window is None
     try:
         lessons[0].trigger()
-        assert window.theatre_dock is not None and not window.theatre_dock.isHidden()
+        theatre = window.theatre_window
+        assert theatre is not None and theatre.isVisible() and theatre.isWindow() and theatre.parent() is window
         with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=10_000):
             pass
         assert window.theatre_session.file_path == Path(lessons[0].data())
@@ -181,3 +182,45 @@ def test_the_log_file_is_private(qapp):
     errors.log.warning("a line")
     mode = stat.S_IMODE(paths.log_path().stat().st_mode)
     assert mode == 0o600, oct(mode)
+
+
+def test_a_theme_change_reaches_every_chart_and_the_gauge_at_once(qapp):
+    # issue 9: after switching to dark the main chart and the gauge stayed white until a restart,
+    # and the theatre's charts stayed white always. The window is built as `marginlab` builds it.
+    from PySide6.QtGui import QPalette
+
+    from gui.app import build
+    from gui.theme import apply_theme
+
+    def plot_bg(plot):
+        return plot.backgroundBrush().color().name()
+
+    _app, _settings, _profiles, session, window = build(screenshot=True)
+    window.start(restore=False)
+    window._theatre(show=True)
+    plots = [window.chart.plot, *window.theatre_window.findChildren(type(window.chart.plot))]
+    assert len(plots) >= 4  # the live chart, the theatre's price chart, its fund chart, the fan
+    try:
+        for theme in ("dark", "light", "dark"):
+            apply_theme(theme)
+            qapp.processEvents()
+            base = window.palette().color(QPalette.ColorRole.Base).name()
+            assert {plot_bg(p) for p in plots} == {base}, theme
+            assert f"background: {base}" in window.results.gauge.styleSheet(), theme
+    finally:
+        apply_theme("light")
+        window.theatre_session.close()
+        session.live.pause()
+        window.hide()
+        window.deleteLater()
+        qapp.processEvents()
+
+
+def test_the_window_can_be_as_small_as_a_1024x700_screen(window):
+    # issue 9: the minimum width was 1028 px, and the chart's read-out could raise it further
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1000 and hint.height() <= 680, hint
+    window.chart.probe_box.setChecked(True)
+    window.chart.readout.setText("t 1d 23:59:59  price 1,234,567,890.12  uPnL -123,456,789.01  ratio 99.99 %")
+    window.chart.source_label.setText("replaying a-very-long-file-name-of-prices-2026-12-01.csv · 50,000,000 points")
+    assert window.minimumSizeHint().width() == hint.width()

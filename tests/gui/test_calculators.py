@@ -80,7 +80,7 @@ def test_bad_input_marked_in_place_and_state_unchanged(qtbot, session):
     assert w.fills.item(0, 1).toolTip() != ""
     w.fields["qty"].setText("5")
     assert not w.is_marked("qty") and w.fields["qty"].styleSheet() == "" and w.result("pnl") != fmt.NONE_TEXT
-    assert session.scenario is before and not session.is_modified()
+    assert session.scenario is before and not session.file.is_modified()
 
 
 def test_follows_the_session(qtbot, session):

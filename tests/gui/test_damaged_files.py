@@ -33,7 +33,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.pause()
+        w.session.live.pause()
         w.hide()
         w.deleteLater()
     qapp.processEvents()

@@ -38,3 +38,26 @@ def test_undo_and_redo_keys(window, qtbot, redo):
     assert s.position.leverage == 10.0
     _press(w, redo)
     assert s.position.leverage == 20.0
+
+
+def test_the_window_fits_1024x700_and_nothing_widens_it(window, qtbot):
+    # issue 9: ticking Probe or hovering the chart widened the window from 1440 to 1551 px for good,
+    # and its minimum width (1028) did not fit a 1024-px screen
+    from PySide6.QtCore import QPoint, Qt
+
+    w = _shown(window, qtbot)
+    w.resize(1024, 700)
+    qtbot.waitUntil(lambda: w.width() == 1024 and w.height() == 700, timeout=5_000)
+    w.chart.probe_box.setChecked(True)
+    plot = w.chart.plot
+    for x in (0.2, 0.5, 0.8):  # the crosshair read-out's text grows and shrinks under the mouse
+        QTest.mouseMove(plot.viewport(), QPoint(int(plot.width() * x), plot.height() // 2))
+        QApplication.processEvents()
+    w.chart.readout.setText("t 1d 23:59:59  price 1,234,567,890.12  uPnL -123,456,789.01  ratio 99.99 %")
+    QApplication.processEvents()
+    assert (w.width(), w.height()) == (1024, 700)
+    w.resize(1440, 900)
+    qtbot.waitUntil(lambda: w.width() == 1440, timeout=5_000)
+    w.resize(1024, 700)  # and it shrinks back
+    qtbot.waitUntil(lambda: w.width() == 1024, timeout=5_000)
+    assert Qt.WindowState.WindowFullScreen not in w.windowState()

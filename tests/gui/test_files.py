@@ -30,7 +30,7 @@ def test_save_reopen_same_state(window, tmp_path):
     assert window.open_file(path)
     assert s.scenario == saved == load_scenario(path)  # the CLI's format, read by core
     assert [q.as_dict() for q in s.quote.positions] == numbers
-    assert not s.is_modified() and s.undo_stack.count() == 0
+    assert not s.file.is_modified() and s.undo_stack.count() == 0
 
 
 def test_unsaved_changes_prompt_can_cancel(window, answers):
@@ -57,6 +57,7 @@ def test_later_launch_restores_the_last_workspace(make_window):
     w1 = make_window()
     w1.form.leverage.setValue(25.0)
     w1.write_autosave()
+    w1.writer.wait()  # written on the worker thread
     w2 = make_window()
     assert w2.session.position.leverage == 25.0
 
@@ -65,12 +66,13 @@ def test_unsaved_autosave_is_offered_back(make_window, answers, profiles):
     w1 = make_window()
     w1.form.leverage.setValue(20.0)
     w1.write_autosave()
+    w1.writer.wait()  # written on the worker thread
     doc = json.loads(paths.autosave_path().read_text())
     assert doc["modified"] is True and doc["scenario"]["account"]["positions"][0]["leverage"] == 20.0
     answers.ask_result = True
     w2 = make_window()
     assert answers.asked == ["Recover unsaved changes?"]
-    assert w2.session.position.leverage == 20.0 and w2.session.is_modified() and w2.isWindowModified()
+    assert w2.session.position.leverage == 20.0 and w2.session.file.is_modified() and w2.isWindowModified()
     answers.ask_result = False
     w3 = make_window()
     assert w3.session.position.leverage == 10.0  # declined: the example (nothing was saved)
@@ -90,6 +92,7 @@ def test_a_damaged_autosave_is_reported_and_kept_aside(make_window, answers):
     assert w.session.position.leverage == 10.0  # the example instead
     w.form.leverage.setValue(12.0)
     w.write_autosave()
+    w.writer.wait()  # written on the worker thread
     assert kept[0].read_bytes().endswith(b"trunc")  # never overwritten
 
 
@@ -194,8 +197,46 @@ def test_a_scenario_with_an_absurd_number_is_refused_on_open_with_the_field(wind
     doc["account"]["marks"]["BTCUSDT"] = 1e14
     path.write_text(json.dumps(doc), encoding="utf-8")
     assert window.open_file(path)
-    window.session.advance(60)
+    window.session.live.advance(60)
     assert window.form.mark.value() == 1e14
     text = window.results.values["unrealized_pnl"].text()  # about 5 x 1e14, every digit shown
     assert text.endswith(" USDT")
     assert float(text.split()[0].replace(",", "")) == pytest.approx(window.session.position_quote.unrealized_pnl)
+
+
+def test_autosave_and_save_are_written_off_the_gui_thread(window, tmp_path, monkeypatch):
+    # issue 9: a 58 MB scenario froze the window 6.6 s at every autosave (written on the GUI thread,
+    # indented). The writes run on the saver's thread; the window only hands it frozen records.
+    import threading
+
+    import core.persistence
+
+    threads: list[str] = []
+    real = core.persistence.atomic_write_bytes
+
+    def spy(path, data):
+        if "settings" not in str(path):  # the preferences file is small and stays on the GUI thread
+            threads.append(threading.current_thread().name)
+        return real(path, data)
+
+    monkeypatch.setattr(core.persistence, "atomic_write_bytes", spy)
+    window.form.leverage.setValue(20.0)
+    window.write_autosave()
+    assert window.save_file_as.__name__  # File > Save As goes through the same writer
+    window.save_path = lambda *a, **k: tmp_path / "big.json"  # type: ignore[method-assign]
+    assert window.save_file_as()
+    window.writer.wait()
+    assert len(threads) >= 2 and all(t.startswith("marginlab-save") for t in threads), threads
+    assert not window.session.file.is_modified() and window.session.file.path == (tmp_path / "big.json").resolve()
+    doc = json.loads(paths.autosave_path().read_text(encoding="utf-8"))
+    assert doc["scenario"]["account"]["positions"][0]["leverage"] == 20.0
+    assert "\n" not in paths.autosave_path().read_text(encoding="utf-8").strip()  # compact
+
+
+def test_an_edit_during_a_background_save_keeps_the_workspace_modified(window, tmp_path):
+    window.form.leverage.setValue(20.0)
+    window.session.file.save_in_background(window.writer, tmp_path / "a.json", lambda *_: None)
+    window.form.leverage.setValue(30.0)  # before the write has come back
+    window.writer.wait()
+    assert window.session.file.is_modified()  # the file holds 20x, the workspace 30x
+    assert load_scenario(tmp_path / "a.json").account.positions[0].leverage == 20.0

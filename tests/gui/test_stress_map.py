@@ -42,7 +42,7 @@ def test_image_is_the_core_grid(qtbot, session):
 def test_hover_reads_out_the_cell(qtbot, session):
     w = _map(qtbot, session)
     g = w.grid
-    # the example: classic, 5 BTC long at 68,000. At 10x with nothing added, LP 61,880 (DOMAIN.md §5)
+    # the example: classic, 5 BTC long at 68,000. At 10x with nothing added, LP 61,880 (docs/domain.md §5)
     lev10 = int(np.argmin(np.abs(g.leverage - 10.0)))
     text = w.show_readout(float(g.leverage[lev10]), 0.0)
     assert text.startswith(f"{g.leverage[lev10]:.4g}x, +0.00 USDT added")

@@ -1,6 +1,6 @@
 """Form -> session -> results and chart: the numbers shown are core's, and edits are undoable.
 
-Golden values are hand derivations under the classic profile (DOMAIN.md §5: MM on the entry
+Golden values are hand derivations under the classic profile (docs/domain.md §5: MM on the entry
 notional, no maintenance amount; 5 BTC at 68,000 is tier 3, MMR 1 %, max 50x):
 LP = entry - (margin - MM) / qty, BP = entry - margin / qty, margin = 5 x 68,000 / leverage.
 """
@@ -30,7 +30,7 @@ def test_first_launch_opens_on_the_faq_example_ready_to_play(window):
     p = s.position
     assert (s.scenario.exchange, p.symbol, p.side.value, p.qty_base, p.entry_price, p.leverage, p.mode.value) == (
         "classic", "BTCUSDT", "long", 5.0, 68_000.0, 10.0, "isolated")
-    # LP = 68,000 - (34,000 - 3,400) / 5 = 61,880; BP = 68,000 - 34,000 / 5 = 61,200 (DOMAIN.md §5).
+    # LP = 68,000 - (34,000 - 3,400) / 5 = 61,880; BP = 68,000 - 34,000 / 5 = 61,200 (docs/domain.md §5).
     assert window.results.values["liquidation_price"].text() == "61,880.0"
     assert window.results.values["bankruptcy_price"].text() == "61,200.0"
     assert window.results.values["initial_margin"].text() == "34,000.00 USDT"
@@ -38,8 +38,8 @@ def test_first_launch_opens_on_the_faq_example_ready_to_play(window):
     assert window.results.values["fill_price"].text() == "--"  # no liquidation yet
     assert window.chart.liq_line.value() == pytest.approx(61_880.0)
     assert window.chart.entry_line.value() == pytest.approx(68_000.0)
-    assert window.chart.play_button.isEnabled() and not s.playing
-    assert s.feed.n == 1 and s.feed.last_mark == 68_000.0
+    assert window.chart.play_button.isEnabled() and not s.live.playing
+    assert s.live.feed.n == 1 and s.live.feed.last_mark == 68_000.0
     # The arithmetic is there, including why the FAQ's 64,940 is wrong.
     tip = window.results.values["liquidation_price"].toolTip()
     assert "68,000 - (34,000 - 3,400) / 5 = 61,880" in tip and "64,940" in tip
@@ -57,21 +57,21 @@ def test_editing_the_form_updates_results_and_chart(window, qtbot):
     # Size as notional: 170,000 USDT at 68,000 is 2.5 BTC -> tier 2 (50k-250k, MMR 0.5 %):
     # margin 8,500, MM 850, LP = 68,000 - (8,500 - 850) / 2.5 = 64,940.
     window.form.size_unit.setCurrentIndex(1)
-    window.form.size.setValue(170_000.0)
+    window.form.size_field.setValue(170_000.0)
     assert window.session.position.qty_base == pytest.approx(2.5)
     assert window.results.values["liquidation_price"].text() == "64,940.0"
 
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("leverage", 80.0, "allowed 1-50"),  # tier 3 allows at most 50x
-    ("size", 0.0, "must be in (0, 1e+15]"),
+    ("size_field", 0.0, "must be in (0, 1e+15]"),
     ("entry", 0.0, "must be in (0, 1e+15]"),
 ])
 def test_bad_input_shows_its_message_and_changes_nothing(window, field, value, expected):
     before_state = window.session.scenario
     before = snapshot(window)
     getattr(window.form, field).setValue(value)
-    key = {"size": "qty"}.get(field, field)
+    key = {"size_field": "qty"}.get(field, field)
     err = window.form.errors[key]
     assert not err.isHidden() and expected in err.text()
     assert window.session.scenario is before_state
@@ -160,7 +160,7 @@ def test_several_positions_in_a_cross_account(window):
 def test_no_liquidation_price_shows_dashes(window):
     window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
     window.form.wallet.setValue(1_000_000.0)
-    # 1,000,000 - 3,400 covers 5 BTC far below zero: LP would be negative -> none (DOMAIN.md §1).
+    # 1,000,000 - 3,400 covers 5 BTC far below zero: LP would be negative -> none (docs/domain.md §1).
     assert window.results.values["liquidation_price"].text() == "--"
     assert window.results.values["distance"].text() == "--"
     assert not window.chart.liq_line.isVisible()
@@ -181,6 +181,7 @@ def test_draggable_probe_line_quotes_the_position_at_its_mark(window):
 
 def test_stop_loss_and_take_profit_are_drawn_and_saved_where_the_simulator_reads_them(window, tmp_path):
     from core.scenario import load_scenario
+    from core.simspec import Action, ActionKind
 
     window.form.stop_loss.setValue(63_000.0)
     window.form.take_profit.setValue(75_000.0)
@@ -193,8 +194,8 @@ def test_stop_loss_and_take_profit_are_drawn_and_saved_where_the_simulator_reads
     assert window.session.orders() == {"stop_loss": 63_000.0, "take_profit": 75_000.0}
     path = tmp_path / "orders.json"
     assert window._save_to(path)
-    actions = load_scenario(path).simulation["actions"]
-    assert {"t": 0, "kind": "stop_loss", "position": 0, "price": 63_000.0} in actions
+    actions = load_scenario(path).simulation.actions
+    assert Action(t=0.0, kind=ActionKind.STOP_LOSS, position=0, value=63_000.0) in actions
     window.form.stop_loss.setValue(0.0)  # "none" removes the order
     assert not window.chart.sl_line.isVisible()
     window.act_undo.trigger()
@@ -283,3 +284,39 @@ def test_whatif_previews_say_what_matters(window):
     text = panel.outcome.text()
     assert panel.message.isHidden(), panel.message.text()
     assert "Also moves #2 short BTCUSDT" in text and fmt.price(other_before, s.tick) in text
+
+
+def test_removing_a_position_drops_its_orders_and_renumbers_the_later_ones(session):
+    # The orders live in the typed simulation section (Scenario.simulation.actions): a stop on
+    # position 0 and one on position 1; removing position 0 drops the first and makes the second
+    # position 0's. Undo brings both back.
+    from core.model import Position, Side
+    from core.simspec import ActionKind
+
+    session.add_position(Position("BTCUSDT", Side.SHORT, 1, 68_000, 10))
+    session.set_order("stop_loss", 60_000.0, index=0)
+    session.set_order("stop_loss", 70_000.0, index=1)
+    assert session.orders(0) == {"stop_loss": 60_000.0} and session.orders(1) == {"stop_loss": 70_000.0}
+    session.remove_position(0)
+    acts = session.scenario.simulation.actions
+    assert [(a.kind, a.position, a.value) for a in acts] == [(ActionKind.STOP_LOSS, 0, 70_000.0)]
+    assert session.orders(0) == {"stop_loss": 70_000.0}
+    session.undo_stack.undo()
+    assert session.orders(0) == {"stop_loss": 60_000.0} and session.orders(1) == {"stop_loss": 70_000.0}
+
+
+def test_a_message_under_a_field_is_read_whole(window, qtbot):
+    # issue 9: the leverage error under its field was cut off, the allowed range invisible
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.form.leverage.setValue(80.0)
+    err = window.form.errors["leverage"]
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):  # the layout settles in posted events
+        QApplication.processEvents()
+    assert err.height() >= err.heightForWidth(err.width())
+    assert "allowed 1-50" in err.text()
+    window.form.leverage.setValue(10.0)  # gone again: nothing left reserved
+    assert err.isHidden()

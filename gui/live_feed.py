@@ -1,0 +1,337 @@
+"""The live feed: the mark streamed against the workspace's positions, played on a frame timer.
+
+:class:`LiveFeed` owns the mark-price :class:`~gui.feed.Feed` and its :class:`~gui.playback.
+PlaybackController` (the same controller that plays the theatre), and watches the streamed
+marks for the two things that end a position during playback:
+
+* **liquidation**: the first new point at which the engine says a position of the chart's symbol
+  is liquidatable (:func:`core.quote.quote_account`, ``liquidatable_now``): the position is booked
+  at its bankruptcy price (docs/domain.md §3), the stream stops there;
+* **stop-loss / take-profit**: the first new point at which an order fires
+  (:func:`core.orders.stop_hit`, the simulator's own rule: the feed's price is the last price),
+  closed there (:func:`core.orders.close_at`: realised PnL and the taker fee), the stream stops.
+
+Whichever comes first happens; a closed or liquidated position is not watched again until the
+feed is reset. The feed never edits the scenario (the plan): what happened is reported by
+signal, kept in :attr:`liquidations` / :attr:`fills`, and written to the session's event log.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final, Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core import fmt
+from core.model import Account, MarginMode, Position, Side
+from core.orders import Close, close_at, stop_hit
+from core.prices import read_price_csv
+from core.profiles import Profile
+from core.quote import AccountQuote, quote_account
+from core.scenario import Scenario
+from gui.feed import Feed
+from gui.playback import PlaybackController
+
+
+class FeedOwner(Protocol):
+    """What the live feed reads of its session (gui.session.Session)."""
+
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def account(self) -> Account: ...
+    @property
+    def position(self) -> Position | None: ...
+    @property
+    def chart_symbol(self) -> str | None: ...
+    @property
+    def tick(self) -> float: ...
+    scenario: Scenario
+    quote: AccountQuote | None
+
+    def orders(self, index: int | None = None) -> dict[str, float]: ...
+    def requote(self) -> None: ...
+    def log(self, kind: str, detail: str) -> None: ...
+
+FRAME_S: Final = 1.0 / 60.0
+SPEEDS: Final = (1, 60, 600, 3_600, 21_600, 86_400)  # simulated seconds per real second
+
+
+def feed_clock(t_s: float) -> str:
+    """Feed time for people: ``1d 02:03:04``."""
+    t = round(t_s)
+    d, rem = divmod(t, 86_400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationEvent:
+    """What happened when the streamed mark crossed a position's liquidation price."""
+
+    index: int
+    symbol: str
+    side: Side
+    qty: float
+    cross: bool
+    t_s: float  # feed time, seconds since the feed started
+    mark: float  # the streamed mark at which the quote said ``liquidatable_now``
+    liquidation_price: float
+    fill_price: float  # booked at the bankruptcy price (docs/domain.md §3)
+    loss: float  # realised loss at the fill: the isolated margin, or the cross collateral used
+    margin: float
+
+    def describe(self, tick: float) -> str:
+        where = "the cross collateral" if self.cross else "the whole isolated margin"
+        return (f"Liquidated at t = {feed_clock(self.t_s)}: the mark {fmt.price(self.mark, tick)} crossed the "
+                f"liquidation price {fmt.price(self.liquidation_price, tick)}. The {self.side.value} "
+                f"{fmt.num(self.qty)} {self.symbol} was closed at the bankruptcy price "
+                f"{fmt.price(self.fill_price, tick)}; loss {fmt.money(self.loss)} = {where}.")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFill:
+    """A stop-loss or take-profit that fired in the live feed and closed its position."""
+
+    index: int
+    symbol: str
+    side: Side
+    kind: str  # "stop_loss" or "take_profit"
+    trigger: float
+    t_s: float
+    close: Close  # qty, fill price, realised PnL and fee (core.orders.close_at)
+
+    def describe(self, tick: float) -> str:
+        name = "Stop-loss" if self.kind == "stop_loss" else "Take-profit"
+        pnl = self.close.realized_pnl
+        return (f"{name} at {fmt.price(self.trigger, tick)} fired at t = {feed_clock(self.t_s)}: the {self.side.value} "
+                f"{fmt.num(self.close.qty)} {self.symbol} was closed at {fmt.price(self.close.price, tick)}; "
+                f"realised PnL {'+' if pnl > 0 else ''}{fmt.money(pnl)}, fee {fmt.money(self.close.fee)}.")
+
+
+class LiveFeed(QObject):
+    """The streamed mark, its playback, and what it does to the session's positions."""
+
+    marketChanged = Signal()  # points were added, or the feed was reset or replaced
+    liquidated = Signal(object)  # LiquidationEvent
+    orderFilled = Signal(object)  # OrderFill
+    playingChanged = Signal(bool)
+    speedChanged = Signal(int)
+
+    def __init__(self, session: FeedOwner, *, s0: float, seed: int, volatility: float, speed: int,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.feed = Feed(s0=s0, seed=seed, volatility=volatility)
+        self.liquidations: list[LiquidationEvent] = []
+        self.fills: list[OrderFill] = []
+        self._liquidated: set[int] = set()  # positions liquidated since the last reset
+        self._closed: set[int] = set()  # positions closed by a stop-loss or take-profit
+        self._carry = 0.0
+        # a fixed frame length (no clock): every frame streams speed x 1/60 s, so playback is the
+        # same on any machine and tests step frames themselves
+        self.player = PlaybackController(self._advance_seconds, speed=float(speed), frame_ms=round(FRAME_S * 1000),
+                                         clock=None, can_play=self._can_play, parent=self)
+        self.player.playingChanged.connect(self.playingChanged)
+        self.player.speedChanged.connect(lambda s: self.speedChanged.emit(int(s)))
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def playing(self) -> bool:
+        return self.player.playing
+
+    @property
+    def speed(self) -> int:
+        return int(self.player.speed)
+
+    @property
+    def live_mark(self) -> float:
+        return self.feed.last_mark
+
+    def is_liquidated(self, index: int) -> bool:
+        return index in self._liquidated
+
+    def is_closed(self, index: int) -> bool:
+        """Liquidated, or closed by an order, since the feed was last reset: no longer watched."""
+        return index in self._liquidated or index in self._closed
+
+    def fill_of(self, index: int) -> OrderFill | None:
+        return next((f for f in self.fills if f.index == index), None)
+
+    def forget_positions_from(self, n: int) -> None:
+        """Positions ``n`` and later no longer exist (the account shrank)."""
+        self._liquidated = {i for i in self._liquidated if i < n}
+        self._closed = {i for i in self._closed if i < n}
+
+    # ------------------------------------------------------------------ playback
+
+    def _can_play(self) -> bool:
+        return not self.feed.finished and self.session.position is not None
+
+    def play(self) -> None:
+        self.player.play()
+
+    def pause(self) -> None:
+        self.player.pause()
+
+    def toggle_play(self) -> None:
+        self.player.toggle()
+
+    def set_speed(self, speed: int) -> None:
+        self.player.set_speed(speed)
+
+    def step_frame(self, dt_s: float = FRAME_S) -> bool:
+        """One frame of ``dt_s`` real seconds at the current speed (tests and --screenshot call it)."""
+        return self.player.step_frame(dt_s)
+
+    def _advance_seconds(self, seconds: float) -> bool:
+        self._carry += seconds
+        k = int(self._carry)
+        self._carry -= k
+        self.advance(k)
+        return self.feed.finished
+
+    def advance(self, k: int) -> int:
+        """Append ``k`` points; a liquidation or an order among them happens; the session re-quotes."""
+        if self.session.position is None:
+            return 0
+        start, n = self.feed.advance(k)
+        if n == 0:
+            if self.feed.finished:
+                self.pause()
+            return 0
+        self._watch(start, n)
+        self.session.requote()
+        self.marketChanged.emit()
+        if self.feed.finished:
+            self.pause()
+        return n
+
+    # ------------------------------------------------------------------ sources
+
+    def reset(self, s0: float) -> None:
+        """Back to ``s0`` (the scenario's mark); liquidations and fills are cleared."""
+        self.pause()
+        self.feed.reset(s0)
+        self._forget()
+
+    def load_price_csv(self, path: Path | str) -> int:
+        """Replay a CSV of prices (``timestamp,price`` or OHLC) instead of the simulated feed."""
+        p = read_price_csv(path)
+        self.pause()
+        self.feed.load_replay(p, name=Path(path).name)
+        self._forget()
+        return len(p)
+
+    def use_simulated(self, *, s0: float, seed: int | None = None, volatility: float | None = None) -> None:
+        self.pause()
+        self.feed.use_simulation(seed=seed, volatility=volatility, s0=s0)
+        self._forget()
+
+    def _forget(self) -> None:
+        self._carry = 0.0
+        self.liquidations.clear()
+        self.fills.clear()
+        self._liquidated.clear()
+        self._closed.clear()
+        self.marketChanged.emit()
+
+    # ------------------------------------------------------------------ what the marks do
+
+    def _watch(self, start: int, n: int) -> None:
+        """Of the new points, act on the first that liquidates a position or fires an order."""
+        s = self.session
+        sym = s.chart_symbol
+        if s.quote is None or sym is None:
+            return
+        t, y = self.feed.view()
+        marks, times = y[start:start + n], t[start:start + n]
+        liq = self._first_liquidation(sym, marks)
+        order = self._first_order(sym, marks)
+        if order is not None and (liq is None or order[0] < liq[0]):
+            j, i, kind, trigger = order
+            self._fill(i, kind, trigger, float(marks[j]), float(times[j]))
+        elif liq is not None:
+            j, _i, ev = liq
+            self._liquidate(ev, float(times[j]))
+        else:
+            return
+        # stop the stream at that moment so the chart and the results show it
+        self.feed.truncate(start + j + 1)
+        self.pause()
+
+    def _first_liquidation(self, sym: str, marks: np.ndarray) -> tuple[int, int, LiquidationEvent] | None:
+        """The first point where a position of ``sym`` is liquidatable (the engine confirms).
+
+        The candidate is where the mark crosses the quoted liquidation price (exact under the
+        profile's rules while the other marks stay put); the quote at that mark confirms it.
+        """
+        s = self.session
+        assert s.quote is not None
+        best: tuple[int, int] | None = None  # (point index, position index)
+        for i, q in enumerate(s.quote.positions):
+            p = q.position
+            if p.symbol != sym or self.is_closed(i) or not math.isfinite(q.liquidation_price):
+                continue
+            hit = p.sign * (marks - q.liquidation_price) <= 0
+            if hit.any():
+                j = int(np.argmax(hit))
+                if best is None or j < best[0]:
+                    best = (j, i)
+        if best is None:
+            return None
+        j0, i = best
+        base = s.scenario.account
+        for j in range(j0, marks.size):
+            mark = float(marks[j])
+            q = quote_account(s.profile, base.with_mark(sym, mark)).positions[i]
+            if not q.liquidatable_now:
+                continue
+            at_fill = quote_account(s.profile, base.with_mark(sym, q.bankruptcy_price)).positions[i]
+            return j, i, LiquidationEvent(
+                index=i, symbol=q.position.symbol, side=q.position.side, qty=q.position.qty_base,
+                cross=q.position.mode is MarginMode.CROSS, t_s=0.0, mark=mark,
+                liquidation_price=q.liquidation_price, fill_price=q.bankruptcy_price,
+                loss=-at_fill.unrealized_pnl, margin=q.margin)
+        return None
+
+    def _first_order(self, sym: str, marks: np.ndarray) -> tuple[int, int, str, float] | None:
+        """The first point where a stop-loss or take-profit of a position of ``sym`` fires."""
+        s = self.session
+        best: tuple[int, int, str, float] | None = None
+        for i, p in enumerate(s.account.positions):
+            if p.symbol != sym or self.is_closed(i):
+                continue
+            for kind, trigger in s.orders(i).items():
+                j = stop_hit(kind, p.side, trigger, marks)
+                if j is not None and (best is None or j < best[0]):
+                    best = (j, i, kind, trigger)
+        return best
+
+    def _liquidate(self, ev: LiquidationEvent, t_s: float) -> None:
+        s = self.session
+        ev = replace(ev, t_s=t_s)
+        if ev.cross:  # a cross liquidation takes every cross position of the account
+            self._liquidated |= {k for k, p in enumerate(s.account.positions) if p.mode is MarginMode.CROSS}
+        else:
+            self._liquidated.add(ev.index)
+        self.liquidations.append(ev)
+        s.log("liquidation", ev.describe(s.tick))
+        self.liquidated.emit(ev)
+
+    def _fill(self, index: int, kind: str, trigger: float, price: float, t_s: float) -> None:
+        """Close the whole position at the feed's price: the simulator's reduce at the taker fee."""
+        s = self.session
+        p = s.account.positions[index]
+        close = close_at(side=p.side, qty=p.qty_base, entry=p.entry_price, price=price,
+                         fee_rate=s.profile.rules.taker_fee)
+        fill = OrderFill(index=index, symbol=p.symbol, side=p.side, kind=kind, trigger=trigger, t_s=t_s, close=close)
+        self._closed.add(index)
+        self.fills.append(fill)
+        s.log(kind.replace("_", "-"), fill.describe(s.tick))
+        self.orderFilled.emit(fill)
