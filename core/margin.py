@@ -138,7 +138,7 @@ def margin_ratio(*, maintenance: ArrayLike, equity: ArrayLike) -> Any:
     """
     mm = np.asarray(maintenance, dtype=float)
     eq = np.asarray(equity, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a denormal equity: +inf
         r = np.where(eq > 0, mm / np.where(eq > 0, eq, 1.0), np.inf)
     return _out(r)
 
