@@ -163,6 +163,8 @@ class QtPayoffView(QWidget):
         pi = self.plot.getPlotItem()
         pi.showGrid(x=False, y=False)
         pi.setMenuEnabled(False)
+        for name in ("left", "bottom"):  # "-0.4 BTC", not "-400 (x0.001)"
+            pi.getAxis(name).enableAutoSIPrefix(False)
         self.region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(QColor(229, 72, 77, 40)),
                                           pen=pg.mkPen(None))
         self.region.setZValue(-10)

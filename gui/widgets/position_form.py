@@ -328,7 +328,13 @@ class QtPositionForm(QWidget):
         self.size_unit.setMinimumContentsLength(max(4, len(units[0])))
         self.size_unit.setCurrentIndex(max(unit, 0))
         self.size_unit.blockSignals(False)
-        _set_value(self.size_field, value if self.size_unit.currentIndex() == 1 else qty)
+        # contracts in whole lots (BTCUSD_PERP: 1), a value to the cent, base units to 6 decimals
+        in_value = self.size_unit.currentIndex() == 1
+        decimals = 2 if in_value else (max(0, -math.floor(math.log10(contract.lot_size) + 1e-9))
+                                      if contract.is_inverse else 6)
+        if self.size_field.decimals() != decimals:
+            self.size_field.setDecimals(decimals)
+        _set_value(self.size_field, value if in_value else qty)
         self.size_field.setToolTip(f"{TIPS['qty']}\n\n{tip}")
 
     def refresh(self) -> None:

@@ -47,8 +47,11 @@ class QtPositionTable(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # every column as wide as its text but the symbol's, which takes what is left and is elided
+        # first (BTCUSD_PERP is long): the liquidation price, the column that matters, stays whole
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Positions of the account; cross positions share the wallet, so each one's "
                               "liquidation price depends on the others.")
         self.table.itemSelectionChanged.connect(self._on_selection)
