@@ -60,12 +60,14 @@ CURVE_COLOR: Final = "#5b8def"
 
 # name: (colour, caption, pen style, label position along the line (0 bottom .. 1 top), tooltip)
 _LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
-    # all high up, one above the other: past the liquidation price the curve is low (the position
-    # loses there), and a label of its own height each keeps close lines' labels apart
+    # all in the upper part, clear of the zero line and the curve: between the liquidation price and
+    # the entry the position loses, so the curve is low there. The entry's and the mark's labels sit
+    # on opposite sides of their lines at one height; the liquidation and bankruptcy labels, which
+    # both point towards the entry, one below the other.
     "entry": (ENTRY_COLOR, "entry", Qt.PenStyle.SolidLine, 0.93, tips.TIPS["entry_price"]),
-    "mark": (MARK_COLOR, "mark", Qt.PenStyle.DashLine, 0.79, tips.TIPS["mark_price"]),
-    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.65, tips.TIPS["liquidation_price"]),
-    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.51, tips.TIPS["bankruptcy_price"]),
+    "mark": (MARK_COLOR, "mark", Qt.PenStyle.DashLine, 0.93, tips.TIPS["mark_price"]),
+    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.79, tips.TIPS["liquidation_price"]),
+    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.65, tips.TIPS["bankruptcy_price"]),
 }
 
 
