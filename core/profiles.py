@@ -547,7 +547,9 @@ NOT_REFRESHED: Final = frozenset({"classic"})
 #: The public response a profile's tables are refreshed from (``marginlab-cli profiles import``).
 REFRESH_SOURCES: Final = {
     "binance": "GET /fapi/v1/leverageBracket",
+    "binance-coinm": "GET /dapi/v2/leverageBracket",
     "bybit": "GET /v5/market/risk-limit?category=linear",
+    "bybit-inverse": "GET /v5/market/risk-limit?category=inverse",
     "okx": "GET /api/v5/public/position-tiers?instType=SWAP&tdMode=isolated",
     "hyperliquid": 'POST /info {"type": "meta"}',
 }
