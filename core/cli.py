@@ -220,8 +220,8 @@ def _register_profiles(subparsers: Any) -> None:
             `import` reads a response you saved from an exchange's public API and writes (or
             updates) the dated profile <ID>.json in your exchanges folder (or in --profiles-dir DIR),
             keeping the previous file as NAME.YYYY-MM-DD.bak. Formats, detected when --format is
-            left out: binance-brackets, ccxt-tiers, bybit-risk-limit, okx-position-tiers,
-            hyperliquid-meta (docs/profiles.md)."""))
+            left out: binance-brackets, binance-coinm-brackets, ccxt-tiers, bybit-risk-limit (linear
+            or inverse), okx-position-tiers, hyperliquid-meta (docs/profiles.md)."""))
     p.add_argument("action", nargs="?", choices=["import"], help="import FILE (see above)")
     p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the saved response (with import)")
     p.add_argument("--symbols", nargs="+", metavar=("ID", "PATTERN"),
@@ -702,15 +702,17 @@ def _print_symbols(profiles: ProfileSet, args: argparse.Namespace) -> int:
     for s in chosen:
         c = profile.contract(s)
         cap = "∞" if not math.isfinite(c.tiers.max_notional) else fmt.num(c.tiers.max_notional)
+        kind = f" inverse {fmt.num(c.size)} {c.quote}, in {c.settle}" if c.is_inverse else ""
         lines.append(f"  {s:<20} {c.quote:<5} max {c.max_leverage:>5g}x  {len(c.tiers):>2} tier"
-                     f"{'s' if len(c.tiers) != 1 else ' '}  up to {cap}")
+                     f"{'s' if len(c.tiers) != 1 else ' '}  up to {cap} {c.settle}{kind}")
     print("\n".join(lines))
     return EXIT_OK
 
 
 def _symbol_json(p: Profile, symbol: str) -> dict[str, Any]:
     c = p.contract(symbol)
-    return {"symbol": c.symbol, "quote": c.quote, "tick_size": c.tick_size, "lot_size": c.lot_size,
+    return {"symbol": c.symbol, "quote": c.quote, "type": c.type.value, "size": c.size, "settle": c.settle,
+            "tick_size": c.tick_size, "lot_size": c.lot_size,
             "tiers": len(c.tiers), "max_leverage": c.max_leverage, "max_notional": c.tiers.max_notional,
             "liquidation_fee": p.liquidation_fee(c.symbol)}
 
