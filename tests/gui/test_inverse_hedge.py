@@ -166,3 +166,21 @@ def test_add_follows_the_position_mode(window, mode, expected):
     # no price is known for a symbol the workspace never held: the selected entry, to be edited
     assert new.entry_price == 68_000.0
     assert window.table.note.isHidden()  # Add through the session, not the button: no note
+
+
+def test_compare_an_inverse_position_under_the_inverse_profiles(qtbot, window):
+    from core.compare import compare_in_account
+    from gui.widgets.compare import QtCompareView
+
+    s = _inverse(window)
+    view = QtCompareView(s)
+    qtbot.addWidget(view)
+    cols = [r.profile.id for r in view.comparison.rows]
+    assert cols == ["binance-coinm", "bitmex", "bybit-inverse"]  # the inverse profiles, in the loaded order
+    rows = {r.profile.id: r for r in compare_in_account(s.profiles, s.account_for_quote(), 0)}
+    for pid in cols:
+        q = rows[pid].quote
+        assert view.cell("initial_margin", pid) == fmt.amount(q.initial_margin, rows[pid].settle_asset)
+    assert view.cell("contract", "binance-coinm") == "BTCUSD_PERP (USD, margin in BTC)"
+    (note,) = [line for line in view.explanation_lines() if line.startswith("Not compared here:")]
+    assert "binance (BTCUSDT)" in note and "linear contracts" in note
