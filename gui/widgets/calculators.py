@@ -257,6 +257,13 @@ class QtCalculatorPanel(QWidget):
         side = Side(self.side.currentData())
         p = self.session.position
         tick = self.session.tick
+        if p is not None and self.session.profile.contract(p.symbol).is_inverse:
+            # core's calculators other than the average entry are written for linear contracts: on an
+            # inverse one they would print USD-style numbers for a coin-margined position
+            self._refuse_inverse(p.symbol)
+            self._run("average", self._average)
+            self._mark_fields()
+            return
         self._run("pnl", lambda: self._show_pnl(calc.pnl_and_roe(
             side=side, qty=self._text("qty"), entry=self._text("entry"), exit_price=self._text("exit_price"),
             leverage=self._text("leverage"), max_leverage=self._max_leverage())))
@@ -272,6 +279,16 @@ class QtCalculatorPanel(QWidget):
             stop=self._text("stop"))))
         self._run("average", self._average)
         self._mark_fields()
+
+    def _refuse_inverse(self, symbol: str) -> None:
+        reason = (f"{symbol} is an inverse contract (sized in contracts, margined in the coin); this calculator "
+                  "uses the linear formulas. The Payoff tab gives its PnL at any exit.")
+
+        def refuse() -> None:
+            raise InvalidInputError("contract", reason)
+
+        for section in ("pnl", "target", "max_open", "risk"):
+            self._run(section, refuse)
 
     def _run(self, section: str, compute: Callable[[], None]) -> None:
         try:
@@ -314,7 +331,8 @@ class QtCalculatorPanel(QWidget):
     def _average(self) -> None:
         prices = [self._cell(r, 0) for r in range(self.fills.rowCount())]
         qtys = [self._cell(r, 1) for r in range(self.fills.rowCount())]
-        a = calc.average_entry(prices, qtys)
+        p = self.session.position
+        a = calc.average_entry(prices, qtys, contract=None if p is None else self.session.profile.contract(p.symbol))
         self._set("avg_price", fmt.price(a.price, self.session.tick))
         self._set("avg_qty", fmt.num(a.qty))
         self._set("avg_notional", fmt.money(a.notional))

@@ -184,3 +184,20 @@ def test_compare_an_inverse_position_under_the_inverse_profiles(qtbot, window):
     assert view.cell("contract", "binance-coinm") == "BTCUSD_PERP (USD, margin in BTC)"
     (note,) = [line for line in view.explanation_lines() if line.startswith("Not compared here:")]
     assert "binance (BTCUSDT)" in note and "linear contracts" in note
+
+
+def test_calculators_refuse_linear_formulas_on_an_inverse_contract(qtbot, window):
+    from gui.widgets.calculators import QtCalculatorPanel
+
+    s = _inverse(window)
+    w = QtCalculatorPanel(s)
+    qtbot.addWidget(w)
+    for section in ("pnl", "target", "max_open", "risk"):
+        assert w.error(section).startswith("contract: BTCUSD_PERP is an inverse contract")
+    assert w.result("pnl") == fmt.NONE_TEXT and w.result("max_qty") == fmt.NONE_TEXT
+    # the average entry follows the contract: contracts average harmonically (Bybit's inverse example,
+    # core.margin.average_entry_price: 50 contracts at 10,000 and 50 at 15,000 average 12,000)
+    w.fills.item(0, 0).setText("10000")
+    w.fills.item(0, 1).setText("50")
+    w.add_fill_row("15000", "50")
+    assert w.result("avg_price") == "12,000.0" and w.result("avg_qty") == "100"
