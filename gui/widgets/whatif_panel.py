@@ -221,6 +221,12 @@ class QtWhatIfPanel(QWidget):
         try:
             lim = self.session.whatif_limits()
             p = self.session.position
+            settle = self.session.settle_ccy
+            # amounts in the settle asset: 0.0125 BTC needs more than two decimals
+            for page in (self.add_margin, self.remove_margin):
+                if page.spin.suffix() != f" {settle}":
+                    page.spin.setDecimals(fmt.asset_decimals(settle))
+                    page.spin.setSuffix(f" {settle}")
             self.add_margin.spin.setValue(0.0)
             self.add_margin.set_bounds(0.0, lim["free_balance"])
             self.remove_margin.spin.setValue(0.0)

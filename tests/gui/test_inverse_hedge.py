@@ -77,10 +77,12 @@ def test_inverse_results_whatif_and_account_table_in_btc(window):
     panel = window.whatif
     assert panel.cell("initial_margin", 0) == fmt.amount(q.initial_margin, "BTC") == "0.16666667"
     panel.set_action("add_margin")
-    panel.add_margin.spin.setValue(0.05)
+    assert panel.add_margin.spin.suffix() == " BTC" and panel.add_margin.spin.decimals() == 8
+    panel.add_margin.spin.setValue(0.0125)
     res = s.preview_result
     assert res is not None and panel.cell("margin", 1) == fmt.amount(res.after.margin, "BTC")
-    assert "Free balance -0.05000000 BTC" in panel.outcome.text()
+    assert panel.cell("margin", 1) == "0.17916667"  # 100,000 / (60,000 x 10) = 0.16666667, + 0.0125
+    assert "Free balance -0.01250000 BTC" in panel.outcome.text()
     label = window.table.account_label.text()
     assert label.startswith(f"Wallet balance {fmt.amount(s.quote.wallet_balance, 'BTC')} BTC")
     assert [ROWS[i][0] for i in range(2)] == ["entry_price", "mark_price"]
