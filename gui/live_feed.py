@@ -84,13 +84,15 @@ class LiquidationEvent:
     fill_price: float  # booked at the bankruptcy price (docs/domain.md §3)
     loss: float  # realised loss at the fill: the isolated margin, or the cross collateral used
     margin: float
+    asset: str = "USDT"  # the settlement asset the loss and the margin are in
 
     def describe(self, tick: float) -> str:
         where = "the cross collateral" if self.cross else "the whole isolated margin"
         return (f"Liquidated at t = {feed_clock(self.t_s)}: the mark {fmt.price(self.mark, tick)} crossed the "
                 f"liquidation price {fmt.price(self.liquidation_price, tick)}. The {self.side.value} "
                 f"{fmt.num(self.qty)} {self.symbol} was closed at the bankruptcy price "
-                f"{fmt.price(self.fill_price, tick)}; loss {fmt.money(self.loss)} = {where}.")
+                f"{fmt.price(self.fill_price, tick)}; loss {fmt.amount(self.loss, self.asset)} {self.asset} = "
+                f"{where}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +106,15 @@ class OrderFill:
     trigger: float
     t_s: float
     close: Close  # qty, fill price, realised PnL and fee (core.orders.close_at)
+    asset: str = "USDT"  # the settlement asset of the PnL and the fee
 
     def describe(self, tick: float) -> str:
         name = "Stop-loss" if self.kind == "stop_loss" else "Take-profit"
         pnl = self.close.realized_pnl
         return (f"{name} at {fmt.price(self.trigger, tick)} fired at t = {feed_clock(self.t_s)}: the {self.side.value} "
                 f"{fmt.num(self.close.qty)} {self.symbol} was closed at {fmt.price(self.close.price, tick)}; "
-                f"realised PnL {'+' if pnl > 0 else ''}{fmt.money(pnl)}, fee {fmt.money(self.close.fee)}.")
+                f"realised PnL {'+' if pnl > 0 else ''}{fmt.amount(pnl, self.asset)}, fee "
+                f"{fmt.amount(self.close.fee, self.asset)} {self.asset}.")
 
 
 class LiveFeed(QObject):
@@ -297,7 +301,7 @@ class LiveFeed(QObject):
                 index=i, symbol=q.position.symbol, side=q.position.side, qty=q.position.qty_base,
                 cross=q.position.mode is MarginMode.CROSS, t_s=0.0, mark=mark,
                 liquidation_price=q.liquidation_price, fill_price=q.bankruptcy_price,
-                loss=-at_fill.unrealized_pnl, margin=q.margin)
+                loss=-at_fill.unrealized_pnl, margin=q.margin, asset=q.settle_asset)
         return None
 
     def _first_order(self, sym: str, marks: np.ndarray) -> tuple[int, int, str, float] | None:
@@ -328,9 +332,11 @@ class LiveFeed(QObject):
         """Close the whole position at the feed's price: the simulator's reduce at the taker fee."""
         s = self.session
         p = s.account.positions[index]
+        contract = s.profile.contract(p.symbol)
         close = close_at(side=p.side, qty=p.qty_base, entry=p.entry_price, price=price,
-                         fee_rate=s.profile.rules.taker_fee)
-        fill = OrderFill(index=index, symbol=p.symbol, side=p.side, kind=kind, trigger=trigger, t_s=t_s, close=close)
+                         fee_rate=s.profile.rules.taker_fee, contract=contract)
+        fill = OrderFill(index=index, symbol=p.symbol, side=p.side, kind=kind, trigger=trigger, t_s=t_s, close=close,
+                         asset=contract.settle)
         self._closed.add(index)
         self.fills.append(fill)
         s.log(kind.replace("_", "-"), fill.describe(s.tick))

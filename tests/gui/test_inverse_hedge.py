@@ -203,3 +203,14 @@ def test_calculators_refuse_linear_formulas_on_an_inverse_contract(qtbot, window
     w.fills.item(0, 1).setText("50")
     w.add_fill_row("15000", "50")
     assert w.result("avg_price") == "12,000.0" and w.result("avg_qty") == "100"
+
+
+def test_a_stop_filled_in_the_feed_books_coin_pnl(window):
+    s = _inverse(window)
+    s.set_order("stop_loss", 55_000.0)
+    s.live._fill(0, "stop_loss", 55_000.0, 55_000.0, 10.0)  # what the feed does when the mark reaches it
+    fill = s.live.fills[-1]
+    # by hand: 1,000 x 100 USD x (1/60,000 - 1/55,000) = -0.15151515 BTC; taker fee 0.05 % x 100,000 / 55,000
+    # = 0.00090909 BTC (core.orders.close_at on the inverse contract)
+    assert fill.close.realized_pnl == pytest.approx(-0.15151515, abs=1e-8)
+    assert fill.describe(0.1).endswith("realised PnL -0.15151515, fee 0.00090909 BTC.")
