@@ -214,3 +214,15 @@ def test_a_stop_filled_in_the_feed_books_coin_pnl(window):
     # = 0.00090909 BTC (core.orders.close_at on the inverse contract)
     assert fill.close.realized_pnl == pytest.approx(-0.15151515, abs=1e-8)
     assert fill.describe(0.1).endswith("realised PnL -0.15151515, fee 0.00090909 BTC.")
+
+
+def test_inverse_and_hedge_views_never_widen_the_window(window):
+    # tests/gui/test_app.py: the window fits 1024 x 700; contracts, coin amounts with 8 decimals, the
+    # position mode and the Payoff tab must not raise its minimum size past that
+    _inverse(window)
+    window.form.size_unit.setCurrentIndex(1)
+    window.tabs.setCurrentIndex([window.tabs.tabText(i) for i in range(window.tabs.count())].index("Payoff"))
+    _hedged_pair(window)
+    window.whatif.set_action("add_margin")
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1000 and hint.height() <= 680, hint
