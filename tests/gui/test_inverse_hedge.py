@@ -226,3 +226,13 @@ def test_inverse_and_hedge_views_never_widen_the_window(window):
     window.whatif.set_action("add_margin")
     hint = window.minimumSizeHint()
     assert hint.width() <= 1000 and hint.height() <= 680, hint
+
+
+def test_moving_a_linear_workspace_to_an_inverse_exchange_is_refused_in_place(window):
+    s, form = window.session, window.form
+    before, count = s.scenario, s.undo_stack.count()
+    form.profile.setCurrentIndex(form.profile.findData("binance-coinm"))
+    assert s.scenario == before and s.undo_stack.count() == count
+    assert "inverse" in form.error_text("profile") and "linear" in form.error_text("profile")
+    # as every refused value of the form, the choice stays visible, marked, until the next edit or undo
+    assert form.profile.currentData() == "binance-coinm" and s.scenario.exchange == "classic"
