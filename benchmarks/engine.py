@@ -14,9 +14,16 @@ are measured in the same run:
   It runs over the first 20,000 positions and its per-position cost is scaled to 1,000,000 (said in
   the output); its answers are checked to equal the array call's, bit for bit, first.
 
+**Inverse contracts** (docs/domain.md §7) are timed at every size too: random BTCUSD_PERP positions
+of the shipped ``binance-coinm`` profile (sizes in contracts of 100 USD, collateral in BTC, its
+brackets in BTC), solved by ``liquidation_price(..., contract_type="inverse")`` against the same
+call on their linear-frame twins (``-side``, the contracts, ``100/entry``) on the same table: the
+ratio is the cost of the change of coordinates alone (target <= 1.2x), and the answers must be the
+twin's mapped back, bit for bit.
+
 It also times :func:`core.quote.quote_account`, what the window runs on every edit, on the source
 FAQ position (5 BTC long at 68,000, 10x, classic profile) and on a 4-position cross account
-(binance).
+(binance), and on an inverse hedged pair in cross (binance-coinm).
 
 Timing: CPU time of this thread (so that other processes on a shared machine do not count), best
 of many rounds that call the engine and the baseline in turn (so that a burst of contention falls
@@ -43,8 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import best_cpu_interleaved
 
+from core.contracts import ContractType
 from core.liquidation import liquidation_price
-from core.model import Account, MarginMode, Position, Side
+from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.paths import exchanges_dir
 from core.profiles import load_profiles
 from core.quote import quote_account
@@ -56,6 +64,7 @@ N_LOOP = 20_000
 SEED = 20241024
 TARGET_RATIO_VS_NUMPY = 2.0
 TARGET_SPEEDUP_VS_LOOP = 30.0
+TARGET_INVERSE_RATIO = 1.2
 CPU_BUDGET_S = 4.0  # rounds per size: about this much CPU time in all, at least 5 rounds
 
 
@@ -102,6 +111,43 @@ def _time_size(n: int, tiers: TierTable, kw: dict[str, Any], cpu_budget_s: float
             "arrays": (s, q, ep, wb, lp)}
 
 
+def make_inverse_positions(tiers: TierTable, n: int, size: float, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Random inverse positions the exchange would accept: notional in the coin log-uniform over
+    [1e-3, 0.99 x the last cap], entries 20,000-100,000, contracts = notional x entry / size, leverage
+    up to the bracket's, collateral in the coin (the opening margin times 0.8-1.5)."""
+    rng = np.random.default_rng(seed)
+    side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    entry = rng.uniform(20_000.0, 100_000.0, n)
+    coin = np.exp(rng.uniform(np.log(1e-3), np.log(0.99 * tiers.max_notional), n))
+    k = tiers.index(coin)
+    max_lev = np.minimum(tiers.max_leverage[k], 0.99 / tiers.mmr[k])
+    leverage = 1.0 + rng.random(n) * np.maximum(max_lev - 1.0, 0.0)
+    return {"side": side, "qty": coin * entry / size, "entry": entry,
+            "wallet": coin / leverage * rng.uniform(0.8, 1.5, n)}
+
+
+def _time_inverse(n: int, tiers: TierTable, size: float, cpu_budget_s: float) -> dict[str, Any]:
+    """Inverse positions against their linear-frame twins on the same table (module notes)."""
+    pos = make_inverse_positions(tiers, n, size)
+    s, c, ep, wb = pos["side"], pos["qty"], pos["entry"], pos["wallet"]
+    ts, tq, tx = -s, c, size / ep
+
+    def inverse() -> np.ndarray:
+        return liquidation_price(side=s, qty=c, entry=ep, wallet=wb, tiers=tiers,
+                                 contract_type=ContractType.INVERSE, contract_size=size)
+
+    def twin() -> np.ndarray:
+        return liquidation_price(side=ts, qty=tq, entry=tx, wallet=wb, tiers=tiers)
+
+    if not np.array_equal(inverse(), size / twin(), equal_nan=True):
+        raise SystemExit("engine: the inverse prices are not their linear-frame twins' mapped back")
+    t_twin = best_cpu_interleaved({"twin": twin}, 1)["twin"]
+    rounds = max(5, min(5000, int(cpu_budget_s / (3 * t_twin + 1e-9))))
+    best = best_cpu_interleaved({"inverse": inverse, "twin": twin}, rounds)
+    return {"positions": n, "inverse_s": best["inverse"], "linear_twin_s": best["twin"],
+            "ratio_vs_linear": best["inverse"] / best["twin"], "rounds": rounds}
+
+
 def _quote_timings() -> dict[str, float]:
     """CPU microseconds of core.quote.quote_account: the FAQ position, a 4-position cross account."""
     ps = load_profiles([exchanges_dir()])
@@ -112,8 +158,12 @@ def _quote_timings() -> dict[str, float]:
         Position("ETHUSDT", Side.SHORT, 10, 3_000, 20, mode=MarginMode.CROSS),
         Position("BTCUSDT", Side.SHORT, 0.5, 62_000, 10, mode=MarginMode.CROSS),
         Position("ETHUSDT", Side.LONG, 20, 2_900, 10, mode=MarginMode.CROSS)),
-        marks=(("BTCUSDT", 59_000.0), ("ETHUSDT", 3_100.0)))
-    classic, binance = ps.get("classic"), ps.get("binance")
+        marks=(("BTCUSDT", 59_000.0), ("ETHUSDT", 3_100.0)), position_mode=PositionMode.HEDGE)
+    hedge = Account("binance-coinm", 2.0, (
+        Position("BTCUSD_PERP", Side.LONG, 4_000, 60_000, 20, mode=MarginMode.CROSS),
+        Position("BTCUSD_PERP", Side.SHORT, 2_000, 61_000, 20, mode=MarginMode.CROSS)),
+        marks=(("BTCUSD_PERP", 58_000.0),), position_mode=PositionMode.HEDGE)
+    classic, binance, coinm = ps.get("classic"), ps.get("binance"), ps.get("binance-coinm")
 
     def faq_quote() -> None:
         for _ in range(20):
@@ -123,7 +173,11 @@ def _quote_timings() -> dict[str, float]:
         for _ in range(20):
             quote_account(binance, cross)
 
-    best = best_cpu_interleaved({"faq": faq_quote, "cross4": cross_quote}, 30)
+    def hedge_quote() -> None:
+        for _ in range(20):
+            quote_account(coinm, hedge)
+
+    best = best_cpu_interleaved({"faq": faq_quote, "cross4": cross_quote, "inverse_hedge": hedge_quote}, 30)
     return {k: v / 20 * 1e6 for k, v in best.items()}
 
 
@@ -135,6 +189,9 @@ def run(sizes: tuple[int, ...] = SIZES, n_loop: int = N_LOOP, quote: bool = True
     kw = {"mm_basis": rules.mm_basis, "fee_model": rules.fee_model, "taker_fee": rules.taker_fee,
           "tier_at_liquidation": rules.tier_at_liquidation}
     per_size = {n: _time_size(n, tiers, kw, cpu_budget_s) for n in sizes}
+    coinm = load_profiles([exchanges_dir()]).get("binance-coinm")
+    inv_contract = coinm.contract("BTCUSD_PERP")
+    inverse = {n: _time_inverse(n, inv_contract.tiers, inv_contract.size, cpu_budget_s) for n in sizes}
     head_n = HEADLINE if HEADLINE in per_size else max(per_size)
     head = per_size[head_n]
     s, q, ep, wb, lp = head.pop("arrays")
@@ -157,6 +214,7 @@ def run(sizes: tuple[int, ...] = SIZES, n_loop: int = N_LOOP, quote: bool = True
     t_loop = best_cpu_interleaved({"loop": loop}, 3)["loop"]
     t_loop_scaled = t_loop / n_loop * head_n
     ratios = {str(n): r["ratio_vs_numpy"] for n, r in per_size.items()}
+    inverse_ratios = {str(n): r["ratio_vs_linear"] for n, r in inverse.items()}
     speedup = t_loop_scaled / head["engine_s"]
     out: dict[str, Any] = {
         "ratio_vs_numpy": head["ratio_vs_numpy"],
@@ -173,7 +231,12 @@ def run(sizes: tuple[int, ...] = SIZES, n_loop: int = N_LOOP, quote: bool = True
         "target_ratio_vs_numpy": TARGET_RATIO_VS_NUMPY,
         "target_speedup_vs_loop": TARGET_SPEEDUP_VS_LOOP,
         "meets_targets": bool(max(ratios.values()) <= TARGET_RATIO_VS_NUMPY
-                              and speedup >= TARGET_SPEEDUP_VS_LOOP),
+                              and speedup >= TARGET_SPEEDUP_VS_LOOP
+                              and max(inverse_ratios.values()) <= TARGET_INVERSE_RATIO),
+        "inverse_ratio_vs_linear": inverse_ratios[str(head_n)],
+        "inverse_ratio_vs_linear_by_size": inverse_ratios,
+        "inverse_by_size": {str(n): r for n, r in inverse.items()},
+        "target_inverse_ratio": TARGET_INVERSE_RATIO,
         "numpy": np.__version__,
         "ratio_vs_numpy_by_size": ratios,
         "by_size": {str(n): r for n, r in per_size.items()},
@@ -202,13 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     for n, s in r["by_size"].items():
         print(f"  {int(n):>12,}  {s['engine_s'] / int(n) * 1e9:>7.2f} ns  {s['bare_numpy_s'] / int(n) * 1e9:>7.2f} ns"
               f"  {s['ratio_vs_numpy']:>5.2f}x   ({s['tiers_used']} brackets used, {s['rounds']} rounds)")
+    print(f"  inverse (binance-coinm BTCUSD_PERP) against its linear-frame twin, same table (target <= "
+          f"{TARGET_INVERSE_RATIO:g}x):")
+    for n, s in r["inverse_by_size"].items():
+        print(f"  {int(n):>12,}  {s['inverse_s'] / int(n) * 1e9:>7.2f} ns  {s['linear_twin_s'] / int(n) * 1e9:>7.2f} ns"
+              f"  {s['ratio_vs_linear']:>5.2f}x   ({s['rounds']} rounds)")
     print(f"  Python loop, scalar path: {r['loop_us_per_position']:.2f} us per position "
           f"(timed over {r['loop_positions_timed']:,}); the array call on {r['positions']:,} is "
           f"{r['speedup_vs_loop']:,.0f}x faster (target >= {TARGET_SPEEDUP_VS_LOOP:g}x)")
     if "quote_account_us" in r:
         qa = r["quote_account_us"]
         print(f"  core.quote.quote_account: FAQ position {qa['faq']:.0f} us, 4-position cross account "
-              f"{qa['cross4']:.0f} us")
+              f"{qa['cross4']:.0f} us, inverse hedged pair in cross {qa['inverse_hedge']:.0f} us")
     print(f"  targets met: {ok}")
     return 0
 

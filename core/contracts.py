@@ -6,20 +6,22 @@ BTCUSD, BitMEX XBTUSD) is worth a fixed amount S of the quote currency per contr
 and is settled in the coin: C contracts at price P are worth ``C*S/P`` BTC, and a long's PnL is
 ``C*S*(1/EP - 1/P)`` BTC.
 
-In the coin, an inverse position is **exactly** a linear position of quantity ``Q = C*S``, on the
-opposite side, at the price ``x = 1/P``::
+In the coin, an inverse position is **exactly** a linear position of the same C contracts, on the
+opposite side, at the price ``x = S/P`` (the coin one contract is worth)::
 
-    PnL      = s*Q*(1/EP - 1/P)  = (-s)*Q*(x - x_e)
-    notional = Q/P               = Q*x
-    IM       = Q/(EP*L)          = Q*x_e/L
-    MM       = MMR*Q/P - cum     = MMR*Q*x - cum        (mark basis; MMR*Q*x_e - cum on the entry basis)
-    fee      = f*Q/BP            = f*Q*x_BP
+    PnL      = s*C*S*(1/EP - 1/P)  = (-s)*C*(x - x_e)
+    notional = C*S/P               = C*x
+    IM       = C*S/(EP*L)          = C*x_e/L
+    MM       = MMR*C*S/P - cum     = MMR*C*x - cum        (mark basis; MMR*C*x_e - cum on the entry basis)
+    fee      = f*C*S/BP            = f*C*x_BP
 
-So every rule of :mod:`core.margin`, :mod:`core.liquidation` and :mod:`core.quote` (tiers by the
-notional in coin, the liquidation and bankruptcy solvers, the fee models, isolated and cross, mark
-and entry basis) applies unchanged in that **linear frame**, and a price found there maps back by
-``P = 1/x``. This module is that mapping, and the only place it is written: every function that
-takes a position goes through :func:`linear_frame` (or its parts) and :func:`frame_price` back.
+(equivalently C*S units at 1/P; the contracts are kept as the quantity, which spares the solver a
+multiplication per position). So every rule of :mod:`core.margin`, :mod:`core.liquidation` and
+:mod:`core.quote` (tiers by the notional in coin, the liquidation and bankruptcy solvers, the fee
+models, isolated and cross, mark and entry basis) applies unchanged in that **linear frame**, and a
+price found there maps back by ``P = S/x``. This module is that mapping, and the only place it is
+written: every function that takes a position goes through :func:`linear_frame` (or
+:func:`frame_price`) and :func:`frame_price` back.
 
 Consequences worth knowing (checked by tests/core/test_inverse.py):
 
@@ -57,41 +59,35 @@ def contract_type(value: Any) -> ContractType:
     return value if isinstance(value, ContractType) else ContractType(value)
 
 
-def _reciprocal(x: Any) -> Any:
-    """``1/x`` for a float (``inf`` at 0, as numpy) or an array."""
+def _reciprocal(x: Any, size: float) -> Any:
+    """``size/x`` for a float (``inf`` at 0, as numpy) or an array."""
     if isinstance(x, float | int) and not isinstance(x, bool):
-        return 1.0 / x if x else (np.inf if x == 0.0 else np.nan)
+        return size / x if x else (np.inf if x == 0.0 else np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.divide(1.0, x)
+        return np.divide(size, x)
 
 
-def frame_price(kind: ContractType, price: Any) -> Any:
-    """The price in the linear frame: ``x = 1/P`` for an inverse contract, ``P`` itself for a linear one.
+def frame_price(kind: ContractType, size: float, price: Any, out: Any = None) -> Any:
+    """The price in the linear frame: ``x = S/P`` (the coin value of one contract of ``size`` S) for
+    an inverse contract, ``P`` itself for a linear one.
 
-    The mapping is its own inverse: ``frame_price(kind, frame_price(kind, P)) == P``, so the same
-    function maps a price found in the frame (a liquidation price) back. NaN (no price) stays NaN.
+    The mapping is its own inverse: ``frame_price(kind, S, frame_price(kind, S, P)) == P``, so the
+    same function maps a price found in the frame (a liquidation price) back. NaN (no price) stays
+    NaN. ``out`` (an array): the result is written there (the liquidation solver maps its chunks in
+    place, under its own ``np.errstate``).
 
-    >>> frame_price(ContractType.INVERSE, 40_000.0), frame_price(ContractType.INVERSE, 2.5e-05)
-    (2.5e-05, 40000.0)
-    >>> frame_price(ContractType.LINEAR, 68_000.0)
+    >>> frame_price(ContractType.INVERSE, 100.0, 40_000.0), frame_price(ContractType.INVERSE, 100.0, 0.0025)
+    (0.0025, 40000.0)
+    >>> frame_price(ContractType.LINEAR, 1.0, 68_000.0)
     68000.0
     """
-    return price if kind is _LINEAR else _reciprocal(price)
-
-
-def frame_qty(kind: ContractType, size: float, qty: Any) -> Any:
-    """The quantity in the linear frame: ``Q = C*S`` (contracts times their quote value) for an
-    inverse contract; a linear quantity is already in base units and stays as it is.
-
-    >>> frame_qty(ContractType.INVERSE, 100.0, 1_000.0), frame_qty(ContractType.LINEAR, 1.0, 5.0)
-    (100000.0, 5.0)
-    """
-    return qty if kind is _LINEAR else qty * size
-
-
-def frame_side(kind: ContractType, side: Any) -> Any:
-    """The side in the linear frame: an inverse long (+1) is a frame short (-1), and back."""
-    return side if kind is _LINEAR else -side
+    if out is not None:  # under the caller's np.errstate (the solver's: division by zero is inf)
+        if kind is not _LINEAR:
+            np.divide(size, price, out=out)
+        elif out is not price:
+            np.copyto(out, price)
+        return out
+    return price if kind is _LINEAR else _reciprocal(price, size)
 
 
 def linear_frame(kind: ContractType, size: float, side: Any, qty: Any, price: Any) -> tuple[Any, Any, Any]:
@@ -99,17 +95,17 @@ def linear_frame(kind: ContractType, size: float, side: Any, qty: Any, price: An
 
     ``side`` is +1/-1 (or an array of them), ``qty`` the position's own size (base units for a
     linear contract, contracts for an inverse one), ``price`` any price of the position (its entry,
-    a mark, an exit). Linear: unchanged. Inverse: ``(-side, qty*size, 1/price)``.
+    a mark, an exit). Linear: unchanged. Inverse: ``(-side, qty, size/price)``.
 
     Examples
     --------
     Binance COIN-M, 100,000 BTCUSD_PERP contracts of 100 USD, long from 45,000: a linear short of
-    10,000,000 at 1/45,000, worth 222.22 BTC.
+    100,000 contracts at 100/45,000 BTC each, worth 222.22 BTC.
 
     >>> s, q, x = linear_frame(ContractType.INVERSE, 100.0, 1.0, 100_000.0, 45_000.0)
     >>> s, q, round(q * x, 2)
-    (-1.0, 10000000.0, 222.22)
+    (-1.0, 100000.0, 222.22)
     """
     if kind is _LINEAR:
         return side, qty, price
-    return -side, qty * size, _reciprocal(price)
+    return -side, qty, _reciprocal(price, size)

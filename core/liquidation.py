@@ -68,6 +68,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from core.contracts import ContractType, contract_type, frame_price, linear_frame
 from core.margin import _out, side_sign
 from core.profiles import FeeModel, MMBasis
 from core.tiers import TierTable
@@ -82,6 +83,7 @@ _ENTRY: Final = MMBasis.ENTRY
 _NO_FEE: Final = FeeModel.NONE
 _CLOSE_FEE: Final = FeeModel.CLOSE_FEE
 _TAKER_IN_MMR: Final = FeeModel.TAKER_IN_MMR
+_LINEAR_CONTRACT: Final = ContractType.LINEAR
 
 # A long backed by (almost) its whole notional solves to a price of zero, which rounding turns into
 # +-1e-16-sized noise; anything below this fraction of the entry is "no price" (NaN, shown as --).
@@ -224,7 +226,7 @@ class _Table:
     array needs it.
     """
 
-    __slots__ = ("_lookup", "_lookup_built", "cap", "cum", "floor", "has_amounts", "long", "long_scalar",
+    __slots__ = ("_lookup", "_lookup_built", "_mirrored", "cap", "cum", "floor", "has_amounts", "long", "long_scalar",
                  "mmr", "n", "notional", "root_floored", "short", "short_scalar", "tiers")
 
     def __init__(self, tiers: TierTable) -> None:
@@ -247,12 +249,18 @@ class _Table:
         self.root_floored = self.n == 1 and self.has_amounts
         self._lookup: _BucketLookup | None = None
         self._lookup_built = False
+        self._mirrored: _BucketLookup | None = None
 
-    def lookup(self) -> _BucketLookup | None:
-        """The fast path's bucket table (None when a side's keys are not sorted)."""
+    def lookup(self, mirrored: bool = False) -> _BucketLookup | None:
+        """The fast path's bucket table (None when a side's keys are not sorted); ``mirrored``: the
+        same read at ``-u`` (:meth:`_BucketLookup.mirror`)."""
         if not self._lookup_built:
             self._lookup = _BucketLookup.of(self)
             self._lookup_built = True
+        if mirrored and self._lookup is not None:
+            if self._mirrored is None:
+                self._mirrored = self._lookup.mirror()
+            return self._mirrored
         return self._lookup
 
 
@@ -285,17 +293,21 @@ def _table(tiers: TierTable, mmr_offset: float = 0.0) -> _Table:
 
 
 def _at_liquidation(table: _Table, s: Any, q: Any, ep: Any, wb: Any, where: Where | None,
-                    out: Any = None) -> tuple[Any, Any]:
+                    out: Any = None, flip: bool = False) -> tuple[Any, Any]:
     """The target ``T = q*EP - s*WB'`` and the record ``(tier, s*cum, 1 - s*MMR)`` of the tier
     holding the liquidation notional under the mark basis (module notes).
 
     ``N -/+ MM(N)`` equals ``T`` at the liquidation notional, so the rule is: count the long keys at
     or below ``T`` for s > 0, the short keys otherwise. One position searches its own side's keys;
     arrays search both and choose; with ``where`` None only ``T`` is computed (in ``out`` if given:
-    the fast path's slice of the result) and the record is None.
+    the fast path's slice of the result) and the record is None. ``flip``: ``s`` is minus the side
+    (the fast path's inverse chunks, whose frame side is not materialised), ``T = q*EP + s*WB'``.
     """
     t = q * ep if out is None else np.multiply(q, ep, out=out)
-    t -= s * wb
+    if flip:
+        t += s * wb  # the same float as t -= (-s)*wb
+    else:
+        t -= s * wb
     if where is _pick:
         seq, by_count = table.long_scalar if s > 0 else table.short_scalar
         return t, by_count[bisect_right(seq, t)]
@@ -527,7 +539,8 @@ def liquidation_tier(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
 def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wallet: ArrayLike,
                       tiers: TierTable, mm_basis: MMBasis | str = MMBasis.MARK,
                       fee_model: FeeModel | str = FeeModel.NONE, taker_fee: float = 0.0,
-                      tier_at_liquidation: bool = True, fee_margin: ArrayLike | None = None) -> Any:
+                      tier_at_liquidation: bool = True, fee_margin: ArrayLike | None = None,
+                      contract_type: ContractType = ContractType.LINEAR, contract_size: float = 1.0) -> Any:
     """Mark price at which equity equals maintenance margin.
 
     Parameters
@@ -545,6 +558,10 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
     tier_at_liquidation : choose the tier at the liquidation notional (True) or at entry (False).
     fee_margin : under "close_fee", the margin whose bankruptcy price sets the fee (default
         ``wallet``: right for an isolated position; a cross position passes its initial margin).
+    contract_type, contract_size : an inverse contract (docs/domain.md §7): ``qty`` in contracts of
+        ``contract_size`` quote units, ``wallet`` (and ``fee_margin``) in the coin, ``tiers`` by notional
+        in the coin. Solved as the linear position of :func:`core.contracts.linear_frame` and mapped
+        back to a price; large arrays map chunk by chunk inside the fast path.
 
     Returns
     -------
@@ -569,6 +586,12 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
     # Written for speed: a quote calls this for every position it shows (about a microsecond).
     basis = mm_basis if mm_basis is _MARK or mm_basis is _ENTRY else _basis(mm_basis)
     fm = fee_model if fee_model is _NO_FEE or fee_model is _CLOSE_FEE else _fee_model(fee_model)
+    inverse = contract_type is not _LINEAR_CONTRACT
+    if inverse and not (basis is _MARK and tier_at_liquidation and fm is not _CLOSE_FEE
+                        and isinstance(qty, np.ndarray) and qty.size >= _FAST_MIN_SIZE):
+        # an inverse contract not on the fast path: solved whole in its linear frame
+        return _inverse_prices(side, qty, entry, wallet, tiers, basis, fm, taker_fee, tier_at_liquidation,
+                               fee_margin, contract_type, contract_size)
     last = _LAST_TABLE  # the table of the previous call, most often this one
     if last[0] is tiers and fm is not _TAKER_IN_MMR:
         table = last[1]
@@ -600,11 +623,14 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
             mg = wb if fee_margin is None else np.asarray(fee_margin, dtype=float)
             wb = wb - _close_fee_of(s, q, ep, mg, taker_fee, np.where)
         if fast:
-            lp = _mark_prices_fast(table, s, q, ep, wb)
+            lp = _mark_prices_fast(table, s, q, ep, wb, contract_type, contract_size)
             if lp is not None:
                 return lp
             if not close:
                 s = _unit_side(s)
+        if inverse:  # no bucket table for these tiers: solved whole in the linear frame
+            return _inverse_prices(side, qty, entry, wallet, tiers, basis, fm, taker_fee, tier_at_liquidation,
+                                   fee_margin, contract_type, contract_size)
         return _out(_solve(table, s, q, ep, wb, basis, tier_at_liquidation, np.where))
 
 
@@ -729,6 +755,20 @@ def joint_liquidation_price(*, sides: Any, qtys: Any, entries: Any, wallet: floa
     return JointPrices(lp, bp, tuple(_leg_tier(table, q, e, lp, tier_at_liquidation) for _, q, e in legs))
 
 
+def _inverse_prices(side: Any, qty: Any, entry: Any, wallet: Any, tiers: TierTable, basis: MMBasis, fm: FeeModel,
+                    taker_fee: float, at_lp: bool, fee_margin: Any, kind: ContractType | str, size: float) -> Any:
+    """:func:`liquidation_price` of inverse positions off the fast path: the arguments mapped whole to
+    their linear frame (:func:`core.contracts.linear_frame`), solved, and the prices mapped back."""
+    kind = contract_type(kind)
+    if isinstance(side, str) or not isinstance(side, int | float | np.ndarray):
+        side = side_sign(side)
+    s, q, x = linear_frame(kind, size, side, qty if isinstance(qty, int | float) else np.asarray(qty, dtype=float),
+                           entry if isinstance(entry, int | float) else np.asarray(entry, dtype=float))
+    x_lp = liquidation_price(side=s, qty=q, entry=x, wallet=wallet, tiers=tiers, mm_basis=basis, fee_model=fm,
+                             taker_fee=taker_fee, tier_at_liquidation=at_lp, fee_margin=fee_margin)
+    return _out(frame_price(kind, size, x_lp)) if isinstance(x_lp, np.ndarray) else float(frame_price(kind, size, x_lp))
+
+
 # ---------------------------------------------------------------------------------------------
 # Fast path for large arrays: the mark-basis tier at the liquidation price without a binary search.
 #
@@ -749,6 +789,7 @@ def joint_liquidation_price(*, sides: Any, qtys: Any, entries: Any, wallet: floa
 # tests/core/test_liquidation_fastpath.py and test_liquidation_scalar.py check it against the
 # plain path and a per-element brute force. The work runs in chunks that stay in cache.
 
+_SIGN_BIT: Final = np.uint64(1 << 63)
 _BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 6 MB of tables
 _N_BUCKETS: Final = 1 << (64 - _BUCKET_SHIFT)
 _FAST_MIN_SIZE: Final = 2_048  # below this the chunk machinery costs more than two searchsorted
@@ -772,6 +813,17 @@ class _BucketLookup:
     one_minus_s_mmr: npt.NDArray[np.float64]
     keys: npt.NDArray[np.uint64]
     rates: npt.NDArray[np.float64]  # (2, 2n + 1): s*cum and 1 - s*MMR by count
+    flip: bool = False  # read at -u: the mirror image (see mirror)
+
+    def mirror(self) -> _BucketLookup:
+        """This lookup read at ``-u``: the bucket of ``-u`` is that of ``u`` with its top bit (the sign)
+        flipped, so the two halves of the bucket arrays swap; the few marked elements count the keys
+        at ``u``'s pattern with the sign bit flipped. The fast path's inverse chunks look up ``s*T``
+        where their frame side is ``-s`` (no pass over the array to negate it)."""
+        half = _N_BUCKETS // 2
+        return _BucketLookup(s_cum=np.concatenate([self.s_cum[half:], self.s_cum[:half]]),
+                             one_minus_s_mmr=np.concatenate([self.one_minus_s_mmr[half:], self.one_minus_s_mmr[:half]]),
+                             keys=self.keys, rates=self.rates, flip=not self.flip)
 
     @classmethod
     def of(cls, table: _Table) -> _BucketLookup | None:
@@ -799,7 +851,7 @@ class _BucketLookup:
         self.one_minus_s_mmr.take(bucket, mode="clip", out=one_minus)
         fix = np.isnan(s_cum, out=marked).nonzero()[0]
         if fix.size:  # the few elements in a bucket with a key: count the keys
-            count = self.keys.searchsorted(bits[fix], side="right")
+            count = self.keys.searchsorted(bits[fix] ^ _SIGN_BIT if self.flip else bits[fix], side="right")
             s_cum.put(fix, self.rates[0].take(count))
             one_minus.put(fix, self.rates[1].take(count))
         return s_cum, one_minus
@@ -838,22 +890,33 @@ class _Buffers(threading.local):
 
 
 _BUFFERS = _Buffers()
+_FRAME_BUFFERS = _Buffers()  # an inverse chunk's side, size and price in its linear frame
 
 
-def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any) -> Any:
+def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any,
+                      kind: ContractType = ContractType.LINEAR, size: float = 1.0) -> Any:
     """Mark-basis liquidation prices, tier at the liquidation notional, for large arrays.
 
     ``side`` is signed here, chunk by chunk; the arrays share one shape or are 0-d. The same
     functions as :func:`_solve` (side, target, root, "no price"), with the tier's constants from
     the bucket lookup; None when the arrays are small or the table has no lookup. Each chunk's
     target is full length, as one input is.
+
+    An inverse ``kind`` solves each chunk in its linear frame (:mod:`core.contracts`: the same
+    contracts, side ``-s``, price ``x = S/P``) and maps its prices back in place, in cache. The frame
+    price is written into a buffer (:func:`core.contracts.frame_price`); the frame side is not
+    materialised: the target takes ``+s*WB'`` (``flip``) and the lookup is read at ``-u``
+    (:meth:`_BucketLookup.mirror`), the same floats as with ``-s`` (tests/core/test_inverse.py
+    checks them against the linear-frame twin, bit for bit).
     """
+    inverse = kind is not _LINEAR_CONTRACT
     flat = _fast_flat(side, q, ep, wb)
-    look = table.lookup() if flat is not None else None
+    look = table.lookup(mirrored=inverse) if flat is not None else None
     if flat is None or look is None:
         return None
     (side_f, q_f, ep_f, wb_f), shape, n = flat
     u, bucket, s_cum, one_minus, marked = _BUFFERS.get(min(n, _CHUNK))
+    x_buf = _FRAME_BUFFERS.get(min(n, _CHUNK))[0] if inverse else None
     out = np.empty(n)
     for i in range(0, n, _CHUNK):
         if n <= _CHUNK:  # one chunk: the arrays themselves
@@ -863,10 +926,15 @@ def _mark_prices_fast(table: _Table, side: Any, q: Any, ep: Any, wb: Any) -> Any
             m = min(_CHUNK, n - i)
             if m < len(u):
                 u, bucket, s_cum, one_minus, marked = u[:m], bucket[:m], s_cum[:m], one_minus[:m], marked[:m]
+                x_buf = None if x_buf is None else x_buf[:m]
             side_i, qi, ei, wi = (a[i:e] if a.ndim else a for a in (side_f, q_f, ep_f, wb_f))
             out_i = out[i:e]
         s = _unit_side(side_i)
-        t, _ = _at_liquidation(table, s, qi, ei, wi, None, out=out_i)
-        np.multiply(s, t, out=u)  # u = s*T, whose bits the lookup reads
+        if x_buf is not None:  # inverse: the frame's entry price x_e = S/EP (its side: flip below)
+            ei = frame_price(kind, size, ei, out=x_buf if ei.ndim else np.empty(()))
+        t, _ = _at_liquidation(table, s, qi, ei, wi, None, out=out_i, flip=inverse)
+        np.multiply(s, t, out=u)  # u = s*T, whose bits the lookup reads (mirrored for inverse)
         _priced(_mark_root(qi, t, *look.lookup(u, bucket, s_cum, one_minus, marked)), ei, _into)
+        if inverse:
+            frame_price(kind, size, out_i, out=out_i)
     return out.reshape(shape)

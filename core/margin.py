@@ -15,7 +15,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from core.contracts import ContractType, frame_price, frame_qty, linear_frame
+from core.contracts import ContractType, frame_price, linear_frame
 from core.errors import InvalidInputError
 from core.model import Position
 from core.profiles import Contract, MMBasis, Profile
@@ -196,7 +196,7 @@ def contract_pnl(contract: Contract, *, side: Any, qty: ArrayLike, entry: ArrayL
     0.0181818
     """
     s, q, x_e = contract_frame(contract, side=side, qty=qty, price=entry)
-    return unrealized_pnl(side=s, qty=q, entry=x_e, mark=frame_price(contract.type, exit_price))
+    return unrealized_pnl(side=s, qty=q, entry=x_e, mark=frame_price(contract.type, contract.size, _number(exit_price)))
 
 
 def position_pnl_at_exit(profile: Profile, position: Position, exit_price: ArrayLike) -> Any:
@@ -224,7 +224,7 @@ def settle_notional(contract: Contract, qty: ArrayLike, price: ArrayLike) -> Any
     >>> settle_notional(btcusd_perp, 100, 25_000)
     0.4
     """
-    return notional(frame_qty(contract.type, contract.size, qty), frame_price(contract.type, price))
+    return notional(qty, frame_price(contract.type, contract.size, _number(price)))
 
 
 def quote_value(contract: Contract, qty: ArrayLike, price: ArrayLike) -> Any:
@@ -258,7 +258,7 @@ def average_entry_price(contract: Contract | None, qtys: ArrayLike, prices: Arra
     the linear frame, mapped back.
 
     Linear: ``sum(q_i*P_i) / sum(q_i)``. Inverse: ``sum(C_i) / sum(C_i/P_i)``, the harmonic mean
-    (weights C_i*S in the frame, prices 1/P_i). ``contract`` None: linear.
+    (weights C_i in the frame, prices S/P_i). ``contract`` None: linear.
 
     Examples
     --------
@@ -277,6 +277,6 @@ def average_entry_price(contract: Contract | None, qtys: ArrayLike, prices: Arra
     """
     kind = ContractType.LINEAR if contract is None else contract.type
     size = 1.0 if contract is None else contract.size
-    q = np.asarray(frame_qty(kind, size, np.asarray(qtys, dtype=float)), dtype=float).ravel().tolist()
-    x = np.asarray(frame_price(kind, np.asarray(prices, dtype=float)), dtype=float).ravel().tolist()
-    return float(frame_price(kind, math.fsum(a * b for a, b in zip(q, x, strict=True)) / math.fsum(q)))
+    q = np.asarray(qtys, dtype=float).ravel().tolist()
+    x = np.asarray(frame_price(kind, size, np.asarray(prices, dtype=float)), dtype=float).ravel().tolist()
+    return float(frame_price(kind, size, math.fsum(a * b for a, b in zip(q, x, strict=True)) / math.fsum(q)))

@@ -193,7 +193,7 @@ def leverage_limit(profile: Profile, symbol: str, notional: float) -> tuple[floa
 @dataclass(frozen=True, slots=True)
 class Leg:
     """A position in its contract's linear frame (:mod:`core.contracts`): side +1/-1, quantity and
-    entry price as the linear rules read them (inverse: ``-s``, ``C*S``, ``1/EP``)."""
+    entry price as the linear rules read them (inverse: ``-s``, ``C`` contracts, ``S/EP``)."""
 
     contract: Contract
     s: float
@@ -202,7 +202,7 @@ class Leg:
 
     def price(self, p: float) -> float:
         """A price of the position (mark, exit) in the frame, or a frame price back (its own inverse)."""
-        return float(frame_price(self.contract.type, p))
+        return float(frame_price(self.contract.type, self.contract.size, p))
 
 
 def position_leg(profile: Profile, p: Position) -> Leg:
@@ -718,7 +718,7 @@ def _explain_inverse(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, 
 def _explain_joint(profile: Profile, terms: _Terms, wallet: float, group: tuple[int, ...], i: int,
                    lp: float, bp: float, tiers_at_lp: tuple[int, ...]) -> tuple[str, str]:
     """The liquidation and bankruptcy price of one symbol's cross legs solved together (hedge mode),
-    numbers filled in, in the linear frame (for an inverse contract: in 1/P, mapped back)."""
+    numbers filled in, in the linear frame (for an inverse contract: in size/P, mapped back)."""
     r = profile.rules
     legs = [terms.legs[j] for j in group]
     inverse = legs[0].contract.is_inverse
@@ -730,9 +730,9 @@ def _explain_joint(profile: Profile, terms: _Terms, wallet: float, group: tuple[
     net = math.fsum(leg.s * leg.q for leg in legs)
     n = fmt.num
     names = ", ".join(f"#{j}" for j in group)
-    price = "1/P" if inverse else "P"
-    qty = "contracts x size" if inverse else "qty"
-    entry = "1/entry" if inverse else "entry"
+    price = "size/P" if inverse else "P"
+    qty = "contracts" if inverse else "qty"
+    entry = "size/entry" if inverse else "entry"
     lead = (f"the cross legs {names} of {legs[0].contract.symbol} share one liquidation price (hedge mode; "
             f"docs/domain.md §8): WB' = wallet + other symbols' uPnL - their MM"
             f"{' - fees to close' if fees else ''} = {n(w)}; ")
@@ -750,7 +750,8 @@ def _explain_joint(profile: Profile, terms: _Terms, wallet: float, group: tuple[
         body = (f"{price} = (sum side x {qty} x {entry} - WB' + sum MM) / sum side x {qty} = ({x_text(sqe)} - "
                 f"{n(w)} + {n(mms)}) / {x_text(net)} = {x_text(x)}")
     side = "below" if (net > 0) != inverse else "above"
-    lp_text = (lead + body + (f" -> LP = 1/{x_text(x)} = {n(lp)}" if inverse else "")
+    size = legs[0].contract.size
+    lp_text = (lead + body + (f" -> LP = {n(size)}/{x_text(x)} = {n(lp)}" if inverse else "")
                + f" (tiers {', '.join(str(k + 1) for k in tiers_at_lp)} at that price; the root on the side the "
                  f"net position loses, {side} the mark)")
     if not math.isfinite(lp):

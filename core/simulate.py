@@ -242,7 +242,7 @@ class _Driver:
         """The position's maintenance margin as the mark moves (engine's margin function, in the
         contract's linear frame: docs/domain.md §7)."""
         c = p.contract
-        return maintenance_margin(qty=p.qty * c.size if c.is_inverse else p.qty, price=frame_price(c.type, prices),
+        return maintenance_margin(qty=p.qty, price=frame_price(c.type, c.size, prices),
                                   tiers=self.run.profile.effective_tiers(p.symbol))
 
     def first_stop(self, a: int, b: int) -> int | None:

@@ -211,7 +211,7 @@ def liquidation_distance_grid(profile: Profile, account: Account, index: int = 0
                                              mm_basis=rules.mm_basis, fee_model=rules.fee_model,
                                              taker_fee=rules.taker_fee, fee_margin=fee_margin,
                                              tier_at_liquidation=rules.tier_at_liquidation), dtype=float)
-            lp = np.asarray(frame_price(leg.contract.type, x), dtype=float)
+            lp = np.asarray(frame_price(leg.contract.type, leg.contract.size, x), dtype=float)
         lp = np.where(allowed, lp, np.nan)
         dist = np.asarray(distance_to_liquidation(side=float(position.sign), mark=m, liquidation_price=lp),
                           dtype=float)

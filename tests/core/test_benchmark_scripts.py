@@ -41,6 +41,10 @@ def test_engine_json_keeps_its_keys_and_adds_one_ratio_per_size():
         assert size["positions"] == int(n)
         assert size["ratio_vs_numpy"] == pytest.approx(size["engine_s"] / size["bare_numpy_s"])
     assert isinstance(r["meets_targets"], bool)
+    # the inverse array at the same sizes, against its linear-frame twin (issue 12)
+    assert set(r["inverse_ratio_vs_linear_by_size"]) == {"2048", "3000"} and r["target_inverse_ratio"] == 1.2
+    inv = r["inverse_by_size"]["3000"]
+    assert inv["positions"] == 3_000 and r["inverse_ratio_vs_linear"] == pytest.approx(inv["inverse_s"] / inv["linear_twin_s"])
 
 
 def test_seeded_positions_use_every_binance_bracket_and_are_reproducible():

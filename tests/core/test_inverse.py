@@ -217,10 +217,10 @@ def test_domain_closed_form_falls_out_for_a_long_and_a_short():
     s, q, x = linear_frame(ContractType.INVERSE, 100.0, 1.0, 2_000.0, 40_000.0)
     wb = 0.9
     lp_x = liquidation_price(side=s, qty=q, entry=x, wallet=wb, tiers=t)
-    assert 1 / lp_x == pytest.approx(200_000 * 1.01 / (wb + 0.002 + 200_000 / 40_000), rel=1e-12)
+    assert 100 / lp_x == pytest.approx(200_000 * 1.01 / (wb + 0.002 + 200_000 / 40_000), rel=1e-12)
     s, q, x = linear_frame(ContractType.INVERSE, 100.0, -1.0, 2_000.0, 40_000.0)
     lp_x = liquidation_price(side=s, qty=q, entry=x, wallet=wb, tiers=t)
-    assert 1 / lp_x == pytest.approx(200_000 * 0.99 / (200_000 / 40_000 - wb - 0.002), rel=1e-12)
+    assert 100 / lp_x == pytest.approx(200_000 * 0.99 / (200_000 / 40_000 - wb - 0.002), rel=1e-12)
 
 
 def test_a_short_at_one_x_is_fully_backed_and_a_long_always_has_a_price():
@@ -264,7 +264,7 @@ def test_explain_writes_the_arithmetic_in_coin():
 @st.composite
 def inverse_cases(draw):
     """An inverse position on a custom one-table contract under any rule knobs, and its frame twin:
-    the same rules on a linear contract with the frame's size, side and price."""
+    the same rules on a linear contract with the frame's side, size and price (size/P)."""
     n = draw(st.integers(1, 4))
     caps = [draw(st.floats(1.0, 100.0))]
     for _ in range(n - 1):
@@ -296,7 +296,7 @@ def inverse_cases(draw):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inverse_cases())
-def test_inverse_equals_linear_in_one_over_p(case):
+def test_inverse_equals_linear_in_size_over_p(case):
     prof, p, mark, wallet = case
     try:
         q = quote_account(prof, Account("p", wallet, (p,), {"INV": mark})).positions[0]
@@ -306,11 +306,12 @@ def test_inverse_equals_linear_in_one_over_p(case):
     s, qty, x = linear_frame(ContractType.INVERSE, prof.contract("INV").size, float(p.sign), p.qty_base, p.entry_price)
     twin = Position("LIN", Side.LONG if s > 0 else Side.SHORT, qty, x, p.leverage, p.mode,
                     None if p.margin_usd is None else p.margin_usd)
-    t = quote_account(prof, Account("p", wallet, (twin,), {"LIN": 1.0 / mark})).positions[0]
+    size = prof.contract("INV").size
+    t = quote_account(prof, Account("p", wallet, (twin,), {"LIN": size / mark})).positions[0]
     for key in ("notional", "initial_margin", "maintenance_margin", "unrealized_pnl", "equity", "close_fee"):
         assert getattr(q, key) == pytest.approx(getattr(t, key), rel=1e-12, abs=1e-15), key
     for key in ("liquidation_price", "bankruptcy_price"):
-        a, b = getattr(q, key), float(frame_price(ContractType.INVERSE, getattr(t, key)))
+        a, b = getattr(q, key), float(frame_price(ContractType.INVERSE, size, getattr(t, key)))
         assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12), key
     assert q.liquidatable_now is t.liquidatable_now and q.liquidation_tier.index == t.liquidation_tier.index
 
@@ -336,3 +337,24 @@ def test_inverse_equity_equals_mm_at_lp_and_lp_is_never_beyond_bp(case):
     # the MM shown at that mark (its tier chosen as the liquidation price's was)
     if abs(lp - bp) > 1e-9 * lp and at_lp.tier.index == q.liquidation_tier.index:
         assert at_lp.equity == pytest.approx(at_lp.maintenance_margin, rel=1e-9, abs=1e-12 * q.entry_notional)
+
+
+@pytest.mark.parametrize("n", [50, 5_000])  # below and above the fast path's size
+def test_inverse_arrays_match_one_position_at_a_time(n):
+    # liquidation_price(contract_type=inverse) on arrays (chunked fast path for the larger size) equals
+    # the scalar call per position, bit for bit, and the linear frame twin mapped back
+    rng = np.random.default_rng(12)
+    t = COINM.contract("BTCUSD_PERP").tiers
+    side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    entry = rng.uniform(20_000, 100_000, n)
+    coin = np.exp(rng.uniform(np.log(1e-3), np.log(900.0), n))
+    contracts = coin * entry / 100.0
+    wallet = coin * rng.uniform(0.01, 1.5, n)
+    kw = {"tiers": t, "contract_type": ContractType.INVERSE, "contract_size": 100.0}
+    arr = liquidation_price(side=side, qty=contracts, entry=entry, wallet=wallet, **kw)
+    one = [liquidation_price(side=float(s), qty=float(c), entry=float(e), wallet=float(w), **kw)
+           for s, c, e, w in zip(side, contracts, entry, wallet, strict=True)]
+    np.testing.assert_array_equal(arr, np.array(one))
+    twin = liquidation_price(side=-side, qty=contracts, entry=100.0 / entry, wallet=wallet, tiers=t)
+    np.testing.assert_array_equal(arr, 100.0 / twin)
+    assert not np.isnan(arr[side > 0]).any()  # an inverse long always has a price; only shorts may lack one
