@@ -641,7 +641,7 @@ def _explain_linear(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, s
 
 def _explain_inverse(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, str]:
     """:func:`explain` for an inverse contract: C contracts of size S, amounts in the coin, and the
-    closed forms of docs/domain.md §7 (the linear ones in the frame x = 1/P, written back in P)."""
+    closed forms of docs/domain.md §7 (the linear ones in the frame x = S/P, written back in P)."""
     p = q.position
     r = profile.rules
     n = fmt.num
@@ -768,7 +768,7 @@ def _explain_joint(profile: Profile, terms: _Terms, wallet: float, group: tuple[
 
 
 def x_text(x: float) -> str:
-    """A number in a formula with six significant digits (1/P is about 1e-5 for BTC)."""
+    """A number in a formula with six significant digits (S/P is about 0.002 for 100 USD of BTC)."""
     return fmt.num(x) if not math.isfinite(x) or abs(x) >= 1 or x == 0 else f"{x:.6g}"
 
 
