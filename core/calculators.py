@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core import fmt, validate, whatif
+from core.contracts import frame_price, linear_frame
 from core.errors import InvalidInputError
 from core.margin import average_entry_price, quote_value
 from core.model import Side
@@ -49,11 +50,20 @@ class PnlRoe:
     margin: float
 
 
+def _frame(contract: Contract | None, sign: float, qty: float, *prices: float) -> tuple[float, float, list[float]]:
+    """``(side, qty, prices)`` in the contract's linear frame (:mod:`core.contracts`; None: linear)."""
+    if contract is None or not contract.is_inverse:
+        return sign, qty, list(prices)
+    s, q, _ = linear_frame(contract.type, contract.size, sign, qty, 1.0)
+    return s, q, [float(frame_price(contract.type, contract.size, p)) for p in prices]
+
+
 def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: object, leverage: object,
-                max_leverage: float = 1000.0) -> PnlRoe:
+                max_leverage: float = 1000.0, contract: Contract | None = None) -> PnlRoe:
     """PnL and ROE at an exit price, before fees: :func:`core.whatif.pnl_and_roe_at_exit`.
 
-    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``.
+    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``. On an inverse ``contract`` (qty in
+    contracts) both in its linear frame: PnL and margin in the coin (docs/domain.md §7).
 
     Examples
     --------
@@ -67,16 +77,20 @@ def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: obj
     ep = number("entry", entry, lo=0, lo_open=True)
     ex = number("exit_price", exit_price, lo=0, lo_open=True)
     lev = number("leverage", leverage, lo=1, hi=max_leverage)
-    pnl, roe = whatif.pnl_and_roe_at_exit(side=s.sign, qty=q, entry=ep, exit_price=ex, leverage=lev)
-    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=q * ep / lev)
+    fs, fq, (fe, fx) = _frame(contract, s.sign, q, ep, ex)
+    pnl, roe = whatif.pnl_and_roe_at_exit(side=fs, qty=fq, entry=fe, exit_price=fx, leverage=lev)
+    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=fq * fe / lev)
 
 
 def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: object,
-                 max_leverage: float = 1000.0) -> float:
+                 max_leverage: float = 1000.0, contract: Contract | None = None) -> float:
     """Exit price for a wanted ROE (in percent), before fees: :func:`core.whatif.target_price_for_roe`.
 
     ``P = EP * (1 + s * roe / L)``; a positive price needs ``roe > -L`` for a long (a loss of
     more than L x 100 % of the margin would need a price below zero) and ``roe < L`` for a short.
+    On an inverse ``contract`` the rule holds in its frame (price S/P, the other side): a long can
+    lose any multiple of its margin but make less than L x 100 % (the price would have to be
+    infinite), a short the reverse.
 
     >>> target_price(side="long", entry=68_000, leverage=10, roe_pct=50)    # 68,000 x 1.05
     71400.0
@@ -90,6 +104,15 @@ def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: 
     lev = number("leverage", leverage, lo=1, hi=max_leverage)
     r_pct = number("roe", roe_pct)
     bound = lev * 100.0
+    if contract is not None and contract.is_inverse:
+        fs, _, (fe,) = _frame(contract, s.sign, 1.0, ep)
+        if fs * r_pct <= -bound:  # the frame's price S/P would reach zero: P infinite
+            raise InvalidInputError("roe", f"a {s.value} at {lev:g}x cannot {'make' if s is Side.LONG else 'lose'} "
+                                           f"{fmt.num(abs(r_pct))} % on an inverse contract (the price would have "
+                                           f"to be infinite); allowed {'below ' if s is Side.LONG else 'above -'}"
+                                           f"{fmt.num(bound)} %")
+        x = float(whatif.target_price_for_roe(side=fs, entry=fe, leverage=lev, roe=r_pct / 100.0))
+        return float(frame_price(contract.type, contract.size, x))
     if s is Side.LONG and r_pct <= -bound:
         raise InvalidInputError("roe", f"a long at {lev:g}x cannot lose {fmt.num(-r_pct)} % (the price would "
                                        f"reach zero); allowed above -{fmt.num(bound)} %")
@@ -129,9 +152,10 @@ def max_open(profile: Profile, symbol: str, *, balance: object, leverage: object
     lev = number("leverage", leverage, lo=1, hi=contract.max_leverage)
     px = number("price", price, lo=0, lo_open=True)
     fee = profile.rules.taker_fee if include_fee else 0.0
-    q = float(whatif.max_open_size(balance=b, leverage=lev, price=px, tiers=contract.tiers, fee_rate=fee,
+    _, _, (x,) = _frame(contract, 1.0, 1.0, px)  # an inverse contract: contracts at S/P, in the coin
+    q = float(whatif.max_open_size(balance=b, leverage=lev, price=x, tiers=contract.tiers, fee_rate=fee,
                                    lot_size=contract.lot_size))
-    n = q * px
+    n = q * x
     return MaxOpen(qty=q, notional=n, cost=n * (1.0 / lev + fee))
 
 
@@ -143,10 +167,12 @@ class RiskSize:
     loss_at_stop: float
 
 
-def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object) -> RiskSize:
+def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object,
+              contract: Contract | None = None) -> RiskSize:
     """Size that loses ``risk_pct`` % of the balance at the stop: :func:`core.whatif.size_from_risk`.
 
-    ``qty = balance * risk / |entry - stop|``, before fees and slippage.
+    ``qty = balance * risk / |entry - stop|``, before fees and slippage; on an inverse ``contract``
+    in its frame: contracts ``balance * risk / (S * |1/entry - 1/stop|)``, the balance in the coin.
 
     >>> risk_size(balance=10_000, risk_pct=1, entry=68_000, stop=66_000)   # 100 / 2,000
     RiskSize(qty=0.05, side=<Side.LONG: 'long'>, notional=3400.0, loss_at_stop=100.0)
@@ -158,9 +184,10 @@ def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object)
     if st == ep:
         raise InvalidInputError("stop", f"equals the entry {fmt.num(ep)}; allowed any other price > 0 "
                                         "(below the entry for a long, above for a short)")
-    q = float(whatif.size_from_risk(balance=b, risk=r / 100.0, entry=ep, stop=st))
-    return RiskSize(qty=q, side=Side.LONG if st < ep else Side.SHORT, notional=q * ep,
-                    loss_at_stop=q * abs(ep - st))
+    _, _, (fe, fs) = _frame(contract, 1.0, 1.0, ep, st)
+    q = float(whatif.size_from_risk(balance=b, risk=r / 100.0, entry=fe, stop=fs))
+    return RiskSize(qty=q, side=Side.LONG if st < ep else Side.SHORT, notional=q * fe,
+                    loss_at_stop=q * abs(fe - fs))
 
 
 @dataclass(frozen=True, slots=True)

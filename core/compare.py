@@ -212,10 +212,12 @@ def compare_position(profiles: Iterable[Profile], position: Position, *, mark: f
 def compare_in_account(profiles: Iterable[Profile], account: Account, index: int) -> tuple[ComparisonRow, ...]:
     """``account.positions[index]`` as it is in its account, under every profile, in the order given.
 
-    The whole account moves to each profile (:func:`core.symbols.map_account`: every position and
-    mark on that profile's own contracts) and is quoted by :func:`core.quote.quote_account`, so a
-    cross position's row counts the other positions exactly as the results do. A profile that
-    lacks a contract of the account, or refuses one of its positions, gives a row with the reason.
+    The whole account moves to each profile (:func:`convert_account`: every position and mark on
+    that profile's own contracts, converted by notional at entry where the contract is of the other
+    type, linear or inverse) and is quoted by :func:`core.quote.quote_account`, so a cross position's
+    row counts the other positions exactly as the results do. A profile that lacks a contract of the
+    account, or refuses one of its positions (or their settle assets differ), gives a row with the
+    reason.
 
     Examples
     --------
@@ -242,13 +244,41 @@ def compare_in_account(profiles: Iterable[Profile], account: Account, index: int
         except InvalidInputError as exc:
             rows.append(ComparisonRow(profile, "", None, exc.field, exc.reason))
             continue
+        how = ""
         try:
-            q = quote_account(profile, map_account(account, profile, source=source)).positions[index]
+            moved, how = convert_account(account, source, profile, index)
+            q = quote_account(profile, moved).positions[index]
         except InvalidInputError as exc:
-            rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason))
+            rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason, converted=how))
             continue
-        rows.append(ComparisonRow(profile, symbol, q))
+        rows.append(ComparisonRow(profile, symbol, q, converted=how))
     return tuple(rows)
+
+
+def convert_account(account: Account, source: Profile | None, target: Profile, index: int) -> tuple[Account, str]:
+    """``account`` on ``target``'s contracts (:func:`core.symbols.map_account`), every position on a
+    contract of the other type converted by its notional at entry (:func:`convert_position`) and the
+    wallet at the entry price of position ``index``; and a sentence saying how ("" when nothing was
+    converted). ``source``: the profile the account is on now (None: its contracts are linear)."""
+    moved = map_account(account, target)
+    notes = []
+    positions = []
+    for old, new in zip(account.positions, moved.positions, strict=True):
+        was = source.contract(old.symbol) if source is not None and old.symbol in source.contracts else None
+        converted, how = convert_position(new, was, target.contract(new.symbol))
+        positions.append(converted)
+        if how:
+            notes.append(how)
+    if not notes:
+        return moved, ""
+    p = account.positions[index]
+    was = source.contract(p.symbol) if source is not None and p.symbol in source.contracts else None
+    now = target.contract(moved.positions[index].symbol)
+    wallet = convert_amount(account.wallet_usd, was, now, p.entry_price)
+    if wallet != account.wallet_usd:
+        notes.append(f"wallet {fmt.num(account.wallet_usd)} {was.settle if was else 'USDT'} = {fmt.num(wallet)} "
+                     f"{now.settle} at {fmt.num(p.entry_price)}")
+    return moved.with_(positions=tuple(positions), wallet_usd=wallet), "; ".join(notes)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,7 +57,6 @@ https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
 """
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 from bisect import bisect_right
@@ -658,24 +657,6 @@ def _leg_tier(table: _Table, q: float, e: float, x: float, at_lp: bool) -> int:
     return min(max(bisect_right(table.floor, n) - 1, 0), table.n - 1)
 
 
-def _joint_line(table: _Table, legs: list[tuple[float, float, float]], wallet: float, x: float,
-                basis: MMBasis, at_lp: bool) -> tuple[float, float]:
-    """``(a, b)`` with equity - MM = a + b*x near ``x``: every leg's tier (and the floor of MM at 0)
-    as it is at ``x``, where it does not change on an open interval between breakpoints."""
-    a = wallet - math.fsum(s * q * e for s, q, e in legs)
-    b = math.fsum(s * q for s, q, _ in legs)
-    for _, q, e in legs:
-        k = _leg_tier(table, q, e, x, at_lp)
-        mmr, cum = table.mmr[k], table.cum[k]
-        if basis is _MARK:
-            if mmr * q * x - cum > 0:  # MM is never negative (core.margin.maintenance_margin)
-                a += cum
-                b -= mmr * q
-        else:
-            a -= max(mmr * q * e - cum, 0.0)
-    return a, b
-
-
 def joint_liquidation_price(*, sides: Any, qtys: Any, entries: Any, wallet: float, tiers: TierTable,
                             mm_basis: MMBasis | str = MMBasis.MARK, tier_at_liquidation: bool = True,
                             bankruptcy_wallet: float | None = None) -> JointPrices:
@@ -695,9 +676,11 @@ def joint_liquidation_price(*, sides: Any, qtys: Any, entries: Any, wallet: floa
     solved with the tiers consistent at the price (exactly, over the breakpoints where a leg
     changes tier). With MM convex in P, equity - MM is concave, so a hedged pair may have a root on
     each side of the mark; the one returned is on the side the **net** position loses: below for
-    a net long (the lowest price where equity - MM turns from negative to positive), above for a
-    net short or a flat book (the highest where it turns negative; a flat book has only the root
-    where MM, growing with the price, reaches the equity). NaN where there is none (a net long
+    a net long (where equity - MM turns from negative to positive as the price rises), above for a
+    net short or a flat book (where it turns negative; a flat book has only the root where MM,
+    growing with the price, reaches the equity). Under the entry basis with the tier chosen at the
+    price, MM is a step function and several prices can qualify: the lowest is taken, which is the
+    lowest tier's, as the single-position solver chooses. NaN where there is none (a net long
     backed by more than its notional). The shared bankruptcy price is where the account's equity
     before fees is zero, ``sum s_i*q_i*(P - EP_i) = -bankruptcy_wallet`` (NaN for a flat book,
     whose equity does not move). Sides are +1/-1.
@@ -719,35 +702,41 @@ def joint_liquidation_price(*, sides: Any, qtys: Any, entries: Any, wallet: floa
     table = _table(tiers)
     legs = [(float(side_sign(s)), float(q), float(e)) for s, q, e in zip(sides, qtys, entries, strict=True)]
     net = math.fsum(s * q for s, q, _ in legs)
+    qty = np.array([q for _, q, _ in legs])[:, None]
+    ent = np.array([e for _, _, e in legs])[:, None]
+    floor, mmr, cum = tiers.floor, tiers.mmr, tiers.cum
     # where a leg changes tier, or its MM reaches its floor at 0: equity - MM is linear in between
-    cuts = set()
-    for _, q, _ in legs:
-        for k in range(table.n):
-            if tier_at_liquidation and k > 0:
-                cuts.add(table.floor[k] / q)
-            if basis is _MARK and table.cum[k] > 0:
-                cuts.add(table.cum[k] / (table.mmr[k] * q))
-    edges = [0.0, *sorted(c for c in cuts if 0.0 < c < math.inf), math.inf]
-    lines = []
-    for lo, hi in itertools.pairwise(edges):
-        mid = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * lo + 1.0
-        lines.append(_joint_line(table, legs, wallet, mid, basis, tier_at_liquidation))
-    # prices where equity - MM turns positive (up) or negative (down) as the price rises
-    up: list[float] = []
-    down: list[float] = []
-    for i, ((a, b), (lo, hi)) in enumerate(zip(lines, itertools.pairwise(edges), strict=True)):
-        if b != 0.0:
-            root = -a / b
-            if lo <= root <= hi:
-                (up if b > 0 else down).append(root)
-        if i + 1 < len(lines):  # a jump at the breakpoint hi (a flat rate per tier, entry basis)
-            left, right = a + b * hi, lines[i + 1][0] + lines[i + 1][1] * hi
-            if left < 0.0 < right:
-                up.append(hi)
-            elif left > 0.0 > right:
-                down.append(hi)
+    cuts = []
+    if tier_at_liquidation:
+        cuts.append((floor[1:] / qty).ravel())
+    if basis is _MARK:
+        cuts.append((cum[cum > 0] / (mmr[cum > 0] * qty)).ravel())
+    inner = np.unique(np.concatenate(cuts)) if cuts else np.empty(0)
+    inner = inner[(inner > 0) & np.isfinite(inner)]
+    lo = np.concatenate([[0.0], inner])
+    hi = np.concatenate([inner, [math.inf]])
+    mid = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * lo + 1.0)
+    # every leg's tier on every interval (legs x intervals), and its MM there as a line in x
+    notional = qty * mid if tier_at_liquidation else np.broadcast_to(qty * ent, (len(legs), mid.size))
+    k = np.clip(np.searchsorted(floor, notional, side="right") - 1, 0, table.n - 1)
+    if basis is _MARK:
+        active = mmr[k] * qty * mid - cum[k] > 0  # MM is never negative (core.margin.maintenance_margin)
+        mm_a, mm_b = np.where(active, -cum[k], 0.0), np.where(active, mmr[k] * qty, 0.0)
+    else:
+        mm_a, mm_b = np.maximum(mmr[k] * qty * ent - cum[k], 0.0), np.zeros(k.shape)
+    # equity - MM = a + b*x on each interval
+    a = wallet - math.fsum(s_ * q_ * e_ for s_, q_, e_ in legs) - mm_a.sum(axis=0)
+    b = net - mm_b.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = -a / b
+    inside = (b != 0) & (lo <= root) & (root <= hi)
+    # prices where equity - MM turns positive (up) or negative (down) as the price rises: a root
+    # inside an interval, or a jump at a breakpoint (a flat rate per tier, entry basis)
+    left, right = a[:-1] + b[:-1] * hi[:-1], a[1:] + b[1:] * hi[:-1]
+    up = np.concatenate([root[inside & (b > 0)], hi[:-1][(left < 0) & (right > 0)]])
+    down = np.concatenate([root[inside & (b < 0)], hi[:-1][(left > 0) & (right < 0)]])
     ref = min(e for _, _, e in legs)
-    lp = min(up) if net > 0 and up else (max(down) if net <= 0 and down else math.nan)
+    lp = float(up.min()) if net > 0 and up.size else (float(down.min()) if net <= 0 and down.size else math.nan)
     lp = _priced(lp, ref, _pick)
     wb_bp = wallet if bankruptcy_wallet is None else bankruptcy_wallet
     bp = (math.fsum(s * q * e for s, q, e in legs) - wb_bp) / net if net else math.nan

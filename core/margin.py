@@ -217,11 +217,9 @@ def settle_notional(contract: Contract, qty: ArrayLike, price: ArrayLike) -> Any
     """The position's value in the settle asset, what tiers are chosen by: linear ``q*P``, inverse
     ``C*S/P`` (Binance COIN-M: 100 contracts of 100 USD at 25,000 are 0.4 BTC).
 
-    >>> from core.contracts import ContractType
-    >>> from core.tiers import TierTable
-    >>> btcusd_perp = Contract("BTCUSD_PERP", TierTable.single(mmr=0.004, max_leverage=125), quote="USD",
-    ...                        type=ContractType.INVERSE, size=100.0, settle="BTC")
-    >>> settle_notional(btcusd_perp, 100, 25_000)
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> settle_notional(load_profile(exchanges_dir() / "binance-coinm.toml").contract("BTCUSD_PERP"), 100, 25_000)
     0.4
     """
     return notional(qty, frame_price(contract.type, contract.size, _number(price)))

@@ -589,17 +589,8 @@ def _explain_linear(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, s
     ex["maintenance_margin"] = f"{mm_text} = {n(q.maintenance_margin)} {ccy} (tier {t.index + 1}, notional {n(t.floor)}-{n(t.cap)})"
     ex["unrealized_pnl"] = (f"uPnL = side x qty x (mark - entry) = {s}1 x {n(p.qty_base)} x ({n(q.mark)} - "
                             f"{n(p.entry_price)}) = {n(q.unrealized_pnl)} {ccy}")
-    if q.account_maintenance is None:
-        ex["margin_ratio"] = (f"margin ratio = MM / equity = {n(q.maintenance_margin)} / {n(q.equity)} = "
-                              f"{fmt.pct(q.margin_ratio)} (100 % liquidates)")
-    else:
-        ex["margin_ratio"] = (f"margin ratio = MM of all cross positions / account equity = "
-                              f"{n(q.account_maintenance)} / {n(q.equity)} = {fmt.pct(q.margin_ratio)} "
-                              "(100 % liquidates every cross position)")
-    wb = q.collateral - (q.close_fee if r.fee_model is FeeModel.CLOSE_FEE else 0.0)
-    wb_word = "margin" if p.mode is MarginMode.ISOLATED else "collateral (wallet + others' uPnL - others' MM)"
-    if r.fee_model is FeeModel.CLOSE_FEE:
-        wb_word += " - fee to close"
+    ex["margin_ratio"] = _margin_ratio_text(q)
+    wb, wb_word = _collateral_words(profile, q)
     if r.mm_basis is MMBasis.MARK:
         lp_text = (f"LP solves {wb_word} + side x qty x (P - entry) = MMR x qty x P - maintenance amount: "
                    f"LP = (side x qty x entry - WB - amount) / (qty x (side - MMR)) = "
@@ -639,9 +630,28 @@ def _explain_linear(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, s
     return ex
 
 
+def _margin_ratio_text(q: PositionQuote) -> str:
+    """The margin ratio's arithmetic: the position's own, or the cross account's."""
+    n = fmt.num
+    if q.account_maintenance is None:
+        return (f"margin ratio = MM / equity = {n(q.maintenance_margin)} / {n(q.equity)} = "
+                f"{fmt.pct(q.margin_ratio)} (100 % liquidates)")
+    return (f"margin ratio = MM of all cross positions / account equity = {n(q.account_maintenance)} / "
+            f"{n(q.equity)} = {fmt.pct(q.margin_ratio)} (100 % liquidates every cross position)")
+
+
+def _collateral_words(profile: Profile, q: PositionQuote) -> tuple[float, str]:
+    """``WB'`` as the liquidation equation uses it (after any fee to close) and its name."""
+    close = profile.rules.fee_model is FeeModel.CLOSE_FEE
+    wb = q.collateral - (q.close_fee if close else 0.0)
+    word = ("margin" if q.position.mode is MarginMode.ISOLATED
+            else "collateral (wallet + others' uPnL - others' MM)")
+    return wb, word + (" - fee to close" if close else "")
+
+
 def _explain_inverse(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, str]:
     """:func:`explain` for an inverse contract: C contracts of size S, amounts in the coin, and the
-    closed forms of docs/domain.md §7 (the linear ones in the frame x = 1/P, written back in P)."""
+    closed forms of docs/domain.md §7 (the linear ones in the frame x = S/P, written back in P)."""
     p = q.position
     r = profile.rules
     n = fmt.num
@@ -669,17 +679,8 @@ def _explain_inverse(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, 
                                 f"{n(t.floor)}-{n(t.cap)} {ccy})")
     ex["unrealized_pnl"] = (f"uPnL = side x contracts x size x (1/entry - 1/mark) = {sgn}1 x {n(value)} x "
                             f"(1/{n(p.entry_price)} - 1/{n(q.mark)}) = {n(q.unrealized_pnl)} {ccy}")
-    if q.account_maintenance is None:
-        ex["margin_ratio"] = (f"margin ratio = MM / equity = {n(q.maintenance_margin)} / {n(q.equity)} = "
-                              f"{fmt.pct(q.margin_ratio)} (100 % liquidates)")
-    else:
-        ex["margin_ratio"] = (f"margin ratio = MM of all cross positions / account equity = "
-                              f"{n(q.account_maintenance)} / {n(q.equity)} = {fmt.pct(q.margin_ratio)} "
-                              "(100 % liquidates every cross position)")
-    wb = q.collateral - (q.close_fee if r.fee_model is FeeModel.CLOSE_FEE else 0.0)
-    wb_word = "margin" if p.mode is MarginMode.ISOLATED else "collateral (wallet + others' uPnL - others' MM)"
-    if r.fee_model is FeeModel.CLOSE_FEE:
-        wb_word += " - fee to close"
+    ex["margin_ratio"] = _margin_ratio_text(q)
+    wb, wb_word = _collateral_words(profile, q)
     coin_value = value / p.entry_price  # C x S / EP, the value at entry in coin
     if not entry_basis:
         lp_text = (f"LP solves {wb_word} + side x contracts x size x (1/entry - 1/P) = MMR x contracts x size / P "
@@ -768,7 +769,7 @@ def _explain_joint(profile: Profile, terms: _Terms, wallet: float, group: tuple[
 
 
 def x_text(x: float) -> str:
-    """A number in a formula with six significant digits (1/P is about 1e-5 for BTC)."""
+    """A number in a formula with six significant digits (S/P is about 0.002 for 100 USD of BTC)."""
     return fmt.num(x) if not math.isfinite(x) or abs(x) >= 1 or x == 0 else f"{x:.6g}"
 
 

@@ -152,7 +152,7 @@ def adl_ranking(*, sides: Any, qtys: Any, entries: Any, margins: Any, mark: floa
 def contract_adl_ranking(contract: Contract | None, *, sides: Any, qtys: Any, entries: Any, margins: Any, mark: float,
                          against: Sequence[int] | int, close_price: float | None = None) -> tuple[list[int], Any, Any]:
     """:func:`adl_ranking` of counterparties on ``contract``: an inverse contract's positions and
-    prices go through its linear frame (docs/domain.md §7: contracts x size, the other side, 1/P),
+    prices go through its linear frame (docs/domain.md §7: the contracts, the other side, S/P),
     so PnL%, the bankruptcy price and the solvency test are the ones in the coin. None: linear."""
     if contract is None or not contract.is_inverse:
         return adl_ranking(sides=sides, qtys=qtys, entries=entries, margins=margins, mark=mark, against=against,

@@ -2,30 +2,16 @@
 evaluate and simulate of such files, compare across contract types (docs/cli.md)."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
 
-from core import cli
 from core.paths import scenarios_dir
+from tests.core.test_cli import run, run_json
 
-TODAY = dt.date(2026, 6, 1)  # tables young enough for no age notes on most profiles (never the clock)
 # Binance's COIN-M calculator example (tests/core/test_inverse.py): LP 33,599.4186
 COINM = ["quote", "--exchange", "binance-coinm", "--symbol", "BTCUSD_PERP", "--side", "long", "--qty", "100000",
          "--entry", "45000", "--leverage", "4", "--mode", "cross", "--wallet", "101"]
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv), today=TODAY)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_quote_an_inverse_contract_in_contracts_and_coin(capsys):

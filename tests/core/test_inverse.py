@@ -358,3 +358,25 @@ def test_inverse_arrays_match_one_position_at_a_time(n):
     twin = liquidation_price(side=-side, qty=contracts, entry=100.0 / entry, wallet=wallet, tiers=t)
     np.testing.assert_array_equal(arr, 100.0 / twin)
     assert not np.isnan(arr[side > 0]).any()  # an inverse long always has a price; only shorts may lack one
+
+
+def test_calculators_on_an_inverse_contract():
+    c = BYBIT_INV.contract("BTCUSD")
+    # Bybit's inverse P&L example at 10x: PnL 0.0181818 BTC on a margin of 1,000 / 5,000 / 10 = 0.02 BTC
+    r = calculators.pnl_and_roe(side="long", qty=1_000, entry=5_000, exit_price=5_500, leverage=10, contract=c)
+    assert r.pnl == pytest.approx(1_000 / 55_000) and r.margin == pytest.approx(0.02)
+    assert r.roe == pytest.approx(r.pnl / 0.02)
+    # +50 % at 10x: in the frame x = x_e (1 - 0.05), so P = 50,000 / 0.95 = 52,631.58; and back
+    p = calculators.target_price(side="long", entry=50_000, leverage=10, roe_pct=50, contract=c)
+    assert p == pytest.approx(50_000 / 0.95)
+    back = calculators.pnl_and_roe(side="long", qty=1, entry=50_000, exit_price=p, leverage=10, contract=c)
+    assert back.roe == pytest.approx(0.5)
+    with pytest.raises(InvalidInputError) as ei:  # an inverse long can make less than 10 x 100 %
+        calculators.target_price(side="long", entry=50_000, leverage=10, roe_pct=1_000, contract=c)
+    assert ei.value.field == "roe" and "infinite" in ei.value.reason
+    # 1 BTC at 10x, price 50,000, no fee: 10 BTC of notional = 500,000 contracts of 1 USD
+    m = calculators.max_open(BYBIT_INV, "BTCUSD", balance=1, leverage=10, price=50_000, include_fee=False)
+    assert m.qty == 500_000 and m.notional == pytest.approx(10.0) and m.cost == pytest.approx(1.0)
+    # risk 1 % of 0.1 BTC with a stop at 45,000 from 50,000: 0.001 / (1/45,000 - 1/50,000) = 450 contracts
+    k = calculators.risk_size(balance=0.1, risk_pct=1, entry=50_000, stop=45_000, contract=c)
+    assert k.qty == pytest.approx(450.0) and k.loss_at_stop == pytest.approx(0.001) and k.side is Side.LONG
