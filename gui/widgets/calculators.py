@@ -257,38 +257,23 @@ class QtCalculatorPanel(QWidget):
         side = Side(self.side.currentData())
         p = self.session.position
         tick = self.session.tick
-        if p is not None and self.session.profile.contract(p.symbol).is_inverse:
-            # core's calculators other than the average entry are written for linear contracts: on an
-            # inverse one they would print USD-style numbers for a coin-margined position
-            self._refuse_inverse(p.symbol)
-            self._run("average", self._average)
-            self._mark_fields()
-            return
+        # the selected position's contract: an inverse one sizes in contracts and counts in the coin
+        contract = None if p is None else self.session.profile.contract(p.symbol)
         self._run("pnl", lambda: self._show_pnl(calc.pnl_and_roe(
             side=side, qty=self._text("qty"), entry=self._text("entry"), exit_price=self._text("exit_price"),
-            leverage=self._text("leverage"), max_leverage=self._max_leverage())))
+            leverage=self._text("leverage"), max_leverage=self._max_leverage(), contract=contract)))
         self._run("target", lambda: self._set("target_price", fmt.price(calc.target_price(
             side=side, entry=self._text("entry"), leverage=self._text("leverage"), roe_pct=self._text("roe"),
-            max_leverage=self._max_leverage()), tick)))
+            max_leverage=self._max_leverage(), contract=contract), tick)))
         if p is not None:
             self._run("max_open", lambda: self._show_max(calc.max_open(
                 self.session.profile, p.symbol, balance=self._text("balance"), leverage=self._text("leverage"),
                 price=self._text("price"), include_fee=self.include_fee.isChecked())))
         self._run("risk", lambda: self._show_risk(calc.risk_size(
             balance=self._text("balance"), risk_pct=self._text("risk"), entry=self._text("entry"),
-            stop=self._text("stop"))))
+            stop=self._text("stop"), contract=contract)))
         self._run("average", self._average)
         self._mark_fields()
-
-    def _refuse_inverse(self, symbol: str) -> None:
-        reason = (f"{symbol} is an inverse contract (sized in contracts, margined in the coin); this calculator "
-                  "uses the linear formulas. The Payoff tab gives its PnL at any exit.")
-
-        def refuse() -> None:
-            raise InvalidInputError("contract", reason)
-
-        for section in ("pnl", "target", "max_open", "risk"):
-            self._run(section, refuse)
 
     def _run(self, section: str, compute: Callable[[], None]) -> None:
         try:
@@ -313,20 +298,21 @@ class QtCalculatorPanel(QWidget):
             self.results[key].setText(text)
 
     def _show_pnl(self, r: calc.PnlRoe) -> None:
-        self._set("pnl", fmt.money(r.pnl + 0.0))
+        money = self.session.money
+        self._set("pnl", money(r.pnl + 0.0))
         self._set("roe", fmt.pct(r.roe))
-        self._set("pnl_margin", fmt.money(r.margin))
+        self._set("pnl_margin", money(r.margin))
 
     def _show_max(self, m: calc.MaxOpen) -> None:
         self._set("max_qty", fmt.num(m.qty))
-        self._set("max_notional", fmt.money(m.notional))
-        self._set("max_cost", fmt.money(m.cost))
+        self._set("max_notional", self.session.money(m.notional))
+        self._set("max_cost", self.session.money(m.cost))
 
     def _show_risk(self, r: calc.RiskSize) -> None:
         self._set("risk_qty", fmt.num(round(r.qty, 8)))
         self._set("risk_side", r.side.value)
-        self._set("risk_notional", fmt.money(r.notional))
-        self._set("risk_loss", fmt.money(r.loss_at_stop))
+        self._set("risk_notional", self.session.money(r.notional))
+        self._set("risk_loss", self.session.money(r.loss_at_stop))
 
     def _average(self) -> None:
         prices = [self._cell(r, 0) for r in range(self.fills.rowCount())]

@@ -65,18 +65,12 @@ class Comparison:
     reference: str
     rows: tuple[ComparisonRow, ...]
     explanations: tuple[str, ...]
-    other_type: tuple[ComparisonRow, ...] = ()  # profiles whose contract is of the other type: no column
 
 
-def other_type_note(rows: tuple[ComparisonRow, ...], position_type: str) -> str:
-    """One line for the profiles left out because their contract is of the other type."""
-    if not rows:
-        return ""
-    names = ", ".join(f"{r.profile.id} ({r.symbol})" for r in rows)
-    other = "linear" if position_type == "inverse" else "inverse"
-    return (f"Not compared here: {names}, {other} contracts. An account settles in one asset, so the "
-            "position cannot move there with its account; `marginlab-cli compare` puts the position alone "
-            "on a contract of the other type, converted by its notional at entry.")
+def converted_notes(rows: tuple[ComparisonRow, ...]) -> list[str]:
+    """One line per profile whose contract is of the other type: core converted the account there by
+    notional at entry (``ComparisonRow.converted`` says how), as ``marginlab-cli compare`` does."""
+    return [f"{r.profile.id}: {r.converted}" for r in rows if r.converted]
 
 
 def comparison_for(session: Session) -> Comparison | None:
@@ -92,18 +86,13 @@ def comparison_for(session: Session) -> Comparison | None:
     mark = account.mark_of(p)
     wallet = account.wallet_usd if p.mode is MarginMode.CROSS else None
     rows = compare_in_account(session.profiles, account, session.selected)
-    # a linear position on an inverse contract (or the reverse) is refused by core: its wallet would
-    # be in another asset. Those profiles get one line, not a column of "not available".
-    kind = session.profile.contract(p.symbol).type
-    other_type = tuple(r for r in rows if r.quote is None and r.symbol and r.profile.contract(r.symbol).type != kind)
-    rows = tuple(r for r in rows if r not in other_type)
     ref = session.scenario.exchange
     explanations = tuple(explain_differences(rows, reference=ref))
     others = [q for i, q in enumerate(account.positions) if i != session.selected and q.mode is MarginMode.CROSS]
     if wallet is not None and others:
         alone = compare_position([session.profile], p, mark=mark, wallet=wallet)[0]
         rows = (*rows, replace(alone, alone=True))
-    return Comparison(p, mark, wallet, ref, rows, explanations, other_type)
+    return Comparison(p, mark, wallet, ref, rows, explanations)
 
 
 def cell_texts(row: ComparisonRow) -> dict[str, str]:
@@ -221,7 +210,8 @@ class QtCompareView(QtSessionView):
                               + (f"\n{notice}" if notice else "")
                               + ("\n(your workspace's exchange: the reference of the explanations)" if current else "")
                               + ("\n(this position by itself on the whole wallet, without the account's other "
-                                 "positions)" if row.alone else ""))
+                                 "positions)" if row.alone else "")
+                              + (f"\n{row.converted}" if row.converted else ""))
             if current:
                 header.setFont(bold)
             self.table.setHorizontalHeaderItem(col, header)
@@ -253,8 +243,7 @@ class QtCompareView(QtSessionView):
                 self.table.setSpan(first, col, last - first + 1, 1)
         self.explanations.clear()
         notices = {row.profile.id: stale_notice(row.profile, today=self.today()) for row in c.rows}
-        other = other_type_note(c.other_type, s.profile.contract(c.position.symbol).type.value)
-        self.explanations.addItems([f"Note: {n}" for n in notices.values() if n] + ([other] if other else [])
+        self.explanations.addItems([f"Note: {n}" for n in notices.values() if n] + converted_notes(c.rows)
                                    + list(c.explanations))
 
     # ------------------------------------------------------------------ reading (tests, export)

@@ -170,33 +170,43 @@ def test_add_follows_the_position_mode(window, mode, expected):
     assert window.table.note.isHidden()  # Add through the session, not the button: no note
 
 
-def test_compare_an_inverse_position_under_the_inverse_profiles(qtbot, window):
+def test_compare_an_inverse_position_under_every_profile(qtbot, window):
     from core.compare import compare_in_account
     from gui.widgets.compare import QtCompareView
 
     s = _inverse(window)
     view = QtCompareView(s)
     qtbot.addWidget(view)
-    cols = [r.profile.id for r in view.comparison.rows]
-    assert cols == ["binance-coinm", "bitmex", "bybit-inverse"]  # the inverse profiles, in the loaded order
     rows = {r.profile.id: r for r in compare_in_account(s.profiles, s.account_for_quote(), 0)}
-    for pid in cols:
-        q = rows[pid].quote
-        assert view.cell("initial_margin", pid) == fmt.amount(q.initial_margin, rows[pid].settle_asset)
+    assert [r.profile.id for r in view.comparison.rows] == list(rows)
+    for pid, row in rows.items():
+        if row.quote is not None:
+            assert view.cell("initial_margin", pid) == fmt.amount(row.quote.initial_margin, row.settle_asset)
     assert view.cell("contract", "binance-coinm") == "BTCUSD_PERP (USD, margin in BTC)"
-    (note,) = [line for line in view.explanation_lines() if line.startswith("Not compared here:")]
-    assert "binance (BTCUSDT)" in note and "linear contracts" in note
+    assert view.cell("contract", "binance") == "BTCUSDT (USDT)"
+    # the linear profiles hold the position converted by notional at entry (core), and a line says how
+    lines = view.explanation_lines()
+    assert any(line.startswith(f"binance: {rows['binance'].converted}") for line in lines)
+    assert rows["binance"].converted.startswith("converted by notional at entry")
 
 
-def test_calculators_refuse_linear_formulas_on_an_inverse_contract(qtbot, window):
+def test_calculators_follow_the_inverse_contract(qtbot, window):
+    from core import calculators as calc
     from gui.widgets.calculators import QtCalculatorPanel
 
     s = _inverse(window)
+    contract = s.profile.contract("BTCUSD_PERP")
     w = QtCalculatorPanel(s)
     qtbot.addWidget(w)
-    for section in ("pnl", "target", "max_open", "risk"):
-        assert w.error(section).startswith("contract: BTCUSD_PERP is an inverse contract")
-    assert w.result("pnl") == fmt.NONE_TEXT and w.result("max_qty") == fmt.NONE_TEXT
+    w.fields["exit_price"].setText("48000")
+    # by hand: 100,000 USD x (1/60,000 - 1/48,000) = -0.41666667 BTC on a margin of 100,000 / (60,000 x 10)
+    # = 0.16666667 BTC: ROE -250 % (the Payoff tab's -20 % column)
+    r = calc.pnl_and_roe(side="long", qty=1_000, entry=60_000, exit_price=48_000, leverage=10, contract=contract)
+    assert (w.result("pnl"), w.result("pnl_margin"), w.result("roe")) == (
+        fmt.amount(r.pnl, "BTC"), fmt.amount(r.margin, "BTC"), fmt.pct(r.roe)) == ("-0.41666667", "0.16666667",
+                                                                                  "-250.00 %")
+    assert w.result("target_price") == fmt.price(calc.target_price(
+        side="long", entry=60_000, leverage=10, roe_pct=float(w.fields["roe"].text()), contract=contract), 0.1)
     # the average entry follows the contract: contracts average harmonically (Bybit's inverse example,
     # core.margin.average_entry_price: 50 contracts at 10,000 and 50 at 15,000 average 12,000)
     w.fills.item(0, 0).setText("10000")
