@@ -39,6 +39,7 @@ from gui.session import Session
 from gui.widgets.session_view import QtSessionView
 
 THROTTLE_MS: Final = 150
+COLUMN_PX: Final = 118  # wide enough for "0.00333333", "34,168.30" and "BTCUSD_PERP" on one line
 YOURS: Final = " ★"  # marks the workspace's own exchange in the column header
 
 #: (key, caption) of the table's rows, in the order ``marginlab-cli compare`` prints them.
@@ -88,6 +89,7 @@ def comparison_for(session: Session) -> Comparison | None:
     rows = compare_in_account(session.profiles, account, session.selected)
     ref = session.scenario.exchange
     explanations = tuple(explain_differences(rows, reference=ref))
+    rows = tuple(sorted(rows, key=lambda r: r.profile.id != ref))  # yours first, the others in order
     others = [q for i, q in enumerate(account.positions) if i != session.selected and q.mode is MarginMode.CROSS]
     if wallet is not None and others:
         alone = compare_position([session.profile], p, mark=mark, wallet=wallet)[0]
@@ -140,7 +142,11 @@ class QtCompareView(QtSessionView):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setWordWrap(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # seven profiles do not fit the pane side by side: columns of a readable width whose text wraps,
+        # the table scrolls sideways, nothing elided; the workspace's own exchange is the first column
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setDefaultSectionSize(COLUMN_PX)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.explanations = QListWidget()
         self.explanations.setObjectName("compare_explanations")

@@ -30,7 +30,8 @@ def _price(x, tick):
 
 
 def _assert_table_matches_cli(view, data) -> None:
-    ids = [p["id"] for p in data["profiles"]]
+    ref = view.comparison.reference  # the workspace's own exchange first, then the others in the CLI's order
+    ids = [ref] + [p["id"] for p in data["profiles"] if p["id"] != ref]
     assert [view.table.horizontalHeaderItem(i).text().split(" ")[0] for i in range(view.table.columnCount())] == ids
     # a contract of the other type (linear <-> inverse): core converts by notional at entry, as the CLI
     # does, and the tab says how in a line of its own (inside the account, the wallet is converted too)
