@@ -82,6 +82,8 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
 
     Who pays whom, and whether the fee is capped by what is left in an account, is the caller's
     (the simulator charges a fee never more than the collateral left).
+    Source: docs/domain.md §4.2 (the fee on the notional of the fill, Binance's and Bybit's
+    liquidation and taker fees).
 
     Examples
     --------

@@ -68,6 +68,8 @@ def round_to_lot(qty: Any, lot: float, *, up: bool = False) -> Any:
 
     ``floor(qty / lot) * lot`` (``ceil`` with ``up``), with a tolerance of 1e-9 lot so that a quantity
     already on the grid, such as 0.3 / 0.1 = 2.9999999999999996 lots, stays where it is. Broadcasts.
+    The lot is the contract's ``lot_size`` (Binance's LOT_SIZE ``stepSize``, Bybit's ``qtyStep``,
+    Hyperliquid's ``szDecimals``; docs/domain.md §10).
 
     Examples
     --------

@@ -79,6 +79,7 @@ def resolve_symbol(profile: Profile, symbol: str) -> str:
 
     An exact name wins, then a case-insensitive one, then the contract on the same base asset,
     preferring the requested quote currency, then USDT, USDC, USD, then the profile's order.
+    Exchanges' naming (``BTCUSDT`` on Binance and Bybit, ``BTC`` on Hyperliquid): docs/domain.md §10.
 
     Raises
     ------
@@ -191,6 +192,8 @@ def map_account(account: Account, profile: Profile) -> Account:
     """``account`` moved to ``profile``: every position's and mark's symbol mapped by :func:`resolve_symbol`.
 
     Quantities, prices, margins and the wallet are kept as they are (see the module notes).
+    Worked: the FAQ account's BTCUSDT long moved to ``hyperliquid`` becomes a BTC long of the same
+    5 BTC at 68,000.
 
     Raises
     ------

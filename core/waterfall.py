@@ -148,7 +148,8 @@ def position_names(account: Account) -> list[tuple[str, str]]:
 
     A symbol held once is its own tag (``BTCUSDT long``); a repeated one is numbered
     (``BTCUSDT#1 long``, ``BTCUSDT#2 short``). An isolated position's margin is the party
-    ``trader.isolated.<tag>``; a cross position's is ``trader.wallet``.
+    ``trader.isolated.<tag>``; a cross position's is ``trader.wallet`` (the ledger's parties:
+    docs/domain.md §4.7).
 
     >>> from core.model import Position
     >>> acct = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 1, 60_000, 10),
