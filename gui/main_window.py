@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         session.scenarioChanged.connect(self._schedule_autosave)
         session.file.modifiedChanged.connect(self._on_modified)
         session.file.fileChanged.connect(self._update_title)
+        # once laid out (a splitter has no sizes of its own before the window shows)
+        session.file.fileChanged.connect(lambda: QTimer.singleShot(0, self.fit_account_table))
         session.scenarioChanged.connect(self._update_title)
         session.eventsChanged.connect(self._refresh_events)
         session.live.liquidated.connect(self._show_in_status)
@@ -585,6 +587,21 @@ class MainWindow(QMainWindow):
         self.session.log("file", summary)
         self.statusBar().showMessage(summary, 20_000)
         return summary
+
+    def fit_account_table(self) -> None:
+        """For an imported account, widen the left pane so that the account table's columns show whole
+        (the exchange's column is the last), never beyond half the window; the window keeps its size."""
+        if self.session.scenario.audit is None:
+            return
+        self.table.refresh()
+        self.table.table.resizeColumnsToContents()
+        t = self.table.table
+        want = t.horizontalHeader().length() + t.verticalScrollBar().sizeHint().width() + 2 * t.frameWidth() + 24
+        main = self.splitters["main"]
+        left, right = main.sizes()
+        new_left = min(want, (left + right) // 2)
+        if new_left > left:
+            main.setSizes([new_left, left + right - new_left])
 
     def _on_liquidation_dragged(self, price: float, error: str) -> None:
         """The liquidation line was dragged: the what-if tab shows the change (or why there is none)."""

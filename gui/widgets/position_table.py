@@ -168,9 +168,15 @@ class QtPositionTable(QWidget):
                 if any(p.mode.value == "cross" for p in positions):
                     text += (f" · cross equity {fmt.money(q.cross_equity)}, MM {fmt.money(q.cross_maintenance)}, "
                              f"ratio {fmt.pct(q.cross_margin_ratio)}")
+                tip = ("Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
+                       "comes from) plus the margins held by isolated positions.")
+                audit = s.scenario.audit
+                if audit is not None and audit.left_out:
+                    n = len(audit.left_out)
+                    text += f" · {n} imported position{'s' * (n != 1)} left out"
+                    tip += "\nLeft out of the import: " + "; ".join(
+                        f"{x.side} {x.symbol} ({x.reason.replace('_', ' ')})" for x in audit.left_out)
                 self.account_label.setText(text)
-                self.account_label.setToolTip(
-                    "Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
-                    "comes from) plus the margins held by isolated positions.")
+                self.account_label.setToolTip(tip)
         finally:
             self._updating = False
