@@ -79,7 +79,7 @@ def closed_form_margin(profile: Profile, position: Position, target: float) -> f
     Examples
     --------
     Binance BTCUSDT bracket 1 (0.4 %, cum 0): 0.5 BTC long at 60,000 liquidated at 57,228.92 needs
-    30,000 - 57,228.92 x 0.5 x 0.996 = 1,500 (Binance's FAQ example, docs/domain.md §1.3).
+    30,000 - 57,228.92 x 0.5 x 0.996 = 1,500 (the worked number of docs/domain.md §1.3 on Binance's formula).
 
     >>> from core.paths import exchanges_dir
     >>> from core.profiles import load_profiles

@@ -89,7 +89,7 @@ def audit_lines(audit: AccountAudit, files: Sequence[Path]) -> list[str]:
         tick = a.tick
         pos = q.position if q is not None else None
         mode = pos.mode.value if pos is not None else ""
-        margin = "" if q is None else ("cross" if mode == "cross" else fmt.money(q.margin))
+        margin = "" if q is None or mode == "cross" else fmt.money(q.margin)  # cross: the wallet, below
         r = a.reported
         rows.append((str(k), a.symbol, a.side, fmt.num(a.qty), fmt.price(a.entry, tick),
                      "" if q is None else fmt.price(q.mark, tick),

@@ -148,7 +148,7 @@ def test_hip3_positions_are_named_not_guessed():
 
 
 def test_binance_isolated_matches_the_faq_example():
-    # Binance's liquidation FAQ (docs/domain.md §1.3): 0.5 BTC long at 60,000, isolated wallet 1,500,
+    # docs/domain.md §1.3's worked number on Binance's formula: 0.5 BTC long at 60,000, isolated wallet 1,500,
     # bracket 1 (0.4 %, cum 0): LP = (30,000 - 1,500) / (0.5 x 0.996) = 57,228.92.
     a = audit("binance_position_risk_v2.json")
     rows = by_symbol(a)
