@@ -118,6 +118,18 @@ class _Reader:
 
     where: str
     notes: list[str] = field(default_factory=list)
+    skipped: int = 0  # records of size zero
+
+    def records(self, path: str, items: Any, size_key: str) -> Iterator[tuple[str, Mapping[str, Any], float]]:
+        """``(path, record, signed size)`` of every record of the list at ``path`` whose size is not zero."""
+        for i, rec in enumerate(self.list(path, items)):
+            p = f"{path}[{i}]"
+            rec = self.obj(p, rec)
+            size = self.field(p, rec, size_key, hi=MAX_QTY)
+            if size == 0:
+                self.skipped += 1
+                continue
+            yield p, rec, size
 
     def fail(self, path: str, problem: str) -> PositionsImportError:
         return PositionsImportError(self.where, path or "(top level)", problem[:300])
@@ -224,14 +236,13 @@ def parse_hyperliquid_state(docs: Docs) -> ImportedAccount:
     r, base, state = _only(_find(docs, _is_hl_state), docs, "clearinghouseState (assetPositions)")
     items = r.list(_join(base, "assetPositions"), state["assetPositions"])
     out: list[ImportedPosition] = []
-    skipped = 0
     for i, item in enumerate(items):
         at = f"{_join(base, 'assetPositions')}[{i}]"
         p = f"{at}.position"
         pos = r.obj(p, r.get(at, r.obj(at, item), "position"))
         szi = r.field(p, pos, "szi", hi=MAX_QTY)
         if szi == 0:
-            skipped += 1
+            r.skipped += 1
             continue
         qty = abs(szi)
         entry = r.field(p, pos, "entryPx", lo=0, lo_open=True, hi=MAX_PRICE)
@@ -268,7 +279,7 @@ def parse_hyperliquid_state(docs: Docs) -> ImportedAccount:
     time_ms = state.get("time")
     return ImportedAccount(
         format="hyperliquid-state", exchange="hyperliquid", positions=tuple(out), wallet=wallet,
-        source=", ".join(w for w, _ in docs), skipped=skipped,
+        source=", ".join(w for w, _ in docs), skipped=r.skipped,
         time_ms=int(r.num("time", time_ms, lo=0, hi=1e15)) if time_ms is not None else None,
         account_maintenance=None if mm is None else r.num(_join(base, "crossMaintenanceMarginUsed"), mm, lo=0),
         notes=tuple(r.notes))
@@ -300,15 +311,8 @@ def parse_binance_position_risk(docs: Docs) -> ImportedAccount:
     """
     r, base, items = _only(_find(docs, _is_binance_positions), docs, "positionRisk list (positionAmt, liquidationPrice)")
     out: list[ImportedPosition] = []
-    skipped = 0
     margin_asset = "USDT"
-    for i, rec in enumerate(items):
-        p = f"{base}[{i}]"
-        rec = r.obj(p, rec)
-        amt = r.field(p, rec, "positionAmt", hi=MAX_QTY)
-        if amt == 0:
-            skipped += 1
-            continue
+    for p, rec, amt in r.records(base, items, "positionAmt"):
         symbol = r.text(p, rec, "symbol")
         inverse = "_" in symbol or "notionalValue" in rec
         if "leverage" in rec:
@@ -352,7 +356,7 @@ def parse_binance_position_risk(docs: Docs) -> ImportedAccount:
     elif _cross_linear(out):
         r.notes.append("cross positions need the cross wallet: save GET /fapi/v2/account beside the positions")
     return ImportedAccount(format="binance-position-risk", exchange="binance", positions=tuple(out), wallet=wallet,
-                           source=", ".join(w for w, _ in docs), skipped=skipped, notes=tuple(r.notes))
+                           source=", ".join(w for w, _ in docs), skipped=r.skipped, notes=tuple(r.notes))
 
 
 def _result_list(v: Any, key: str) -> bool:
@@ -381,17 +385,14 @@ def parse_bybit_positions(docs: Docs) -> ImportedAccount:
                                     and "marginMode" in v["result"])]
     all_isolated = bool(infos) and infos[0]["result"]["marginMode"] == "ISOLATED_MARGIN"
     out: list[ImportedPosition] = []
-    skipped = 0
-    for i, rec in enumerate(doc["result"]["list"]):
-        p = f"{_join(base, 'result.list')}[{i}]"
-        rec = r.obj(p, rec)
-        size = r.field(p, rec, "size", lo=0, hi=MAX_QTY)
-        if size == 0 or rec.get("side") in ("", "None", None):
-            skipped += 1
-            continue
+    for p, rec, size in r.records(_join(base, "result.list"), doc["result"]["list"], "size"):
         side = rec.get("side")
-        if side not in ("Buy", "Sell"):
-            raise r.fail(_join(p, "side"), f"expected 'Buy' or 'Sell', got {side!r}")
+        if side in ("", "None", None):  # Bybit lists a symbol without a position this way
+            r.skipped += 1
+            continue
+        if side not in ("Buy", "Sell") or size < 0:
+            raise r.fail(_join(p, "side" if size > 0 else "size"),
+                         f"expected side 'Buy' or 'Sell' and a size above 0, got {side!r} and {size:g}")
         isolated = all_isolated or int(r.num(_join(p, "tradeMode"), rec.get("tradeMode", 0), lo=0, hi=1)) == 1
         symbol = r.text(p, rec, "symbol")
         out.append(ImportedPosition(
@@ -417,7 +418,7 @@ def parse_bybit_positions(docs: Docs) -> ImportedAccount:
                        + ("" if infos else "; a unified account in isolated margin mode reports tradeMode 0 too: "
                           "save GET /v5/account/info (marginMode)"))
     return ImportedAccount(format="bybit-positions", exchange="bybit", positions=tuple(out), wallet=wallet,
-                           source=", ".join(w for w, _ in docs), skipped=skipped, notes=tuple(r.notes))
+                           source=", ".join(w for w, _ in docs), skipped=r.skipped, notes=tuple(r.notes))
 
 
 def _data_list(v: Any, key: str) -> bool:
@@ -441,15 +442,8 @@ def parse_okx_positions(docs: Docs, *, contract_values: Mapping[str, float] | No
                          "positions (data with instId, avgPx)")
     contract_values = contract_values or {}
     out: list[ImportedPosition] = []
-    skipped = 0
     ccy = "USDT"
-    for i, rec in enumerate(doc["data"]):
-        p = f"{_join(base, 'data')}[{i}]"
-        rec = r.obj(p, rec)
-        pos = r.field(p, rec, "pos", hi=MAX_QTY)
-        if pos == 0:
-            skipped += 1
-            continue
+    for p, rec, pos in r.records(_join(base, "data"), doc["data"], "pos"):
         inst = r.text(p, rec, "instId")
         pos_side = rec.get("posSide", "net")
         sign = pos if pos_side == "net" else (1.0 if pos_side == "long" else -1.0)
@@ -488,7 +482,7 @@ def parse_okx_positions(docs: Docs, *, contract_values: Mapping[str, float] | No
     elif _cross_linear(out):
         r.notes.append("cross positions need the wallet: save GET /api/v5/account/balance beside the positions")
     return ImportedAccount(format="okx-positions", exchange="okx", positions=tuple(out), wallet=wallet,
-                           source=", ".join(w for w, _ in docs), skipped=skipped, notes=tuple(r.notes))
+                           source=", ".join(w for w, _ in docs), skipped=r.skipped, notes=tuple(r.notes))
 
 
 def _is_ccxt_positions(v: Any) -> bool:
@@ -522,15 +516,10 @@ def parse_ccxt_positions(docs: Docs) -> ImportedAccount:
     """
     r, base, items = _only(_find(docs, _is_ccxt_positions), docs, "ccxt positions (symbol, contracts)")
     out: list[ImportedPosition] = []
-    skipped = 0
     exchanges = set()
-    for i, rec in enumerate(items):
-        p = f"{base}[{i}]"
-        rec = r.obj(p, rec)
-        contracts = r.field(p, rec, "contracts", lo=0, hi=MAX_QTY)
-        if contracts == 0:
-            skipped += 1
-            continue
+    for p, rec, contracts in r.records(base, items, "contracts"):
+        if contracts < 0:
+            raise r.fail(_join(p, "contracts"), f"must be a finite number >= 0, got {contracts:g}")
         qty = contracts * r.num(_join(p, "contractSize"), rec.get("contractSize") or 1, lo=0, lo_open=True)
         symbol = r.text(p, rec, "symbol")
         pair, _, settle = symbol.partition(":")
@@ -572,7 +561,7 @@ def parse_ccxt_positions(docs: Docs) -> ImportedAccount:
     known = sorted(e for e in exchanges if e)
     return ImportedAccount(format="ccxt-positions", exchange=known[0] if len(known) == 1 else None,
                            positions=tuple(out), wallet=wallet, source=", ".join(w for w, _ in docs),
-                           skipped=skipped, notes=tuple(r.notes))
+                           skipped=r.skipped, notes=tuple(r.notes))
 
 
 #: The formats, by name.

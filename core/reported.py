@@ -123,6 +123,14 @@ def _object(where: str, raw: Any) -> Mapping[str, Any]:
     return raw
 
 
+def _objects(parent: Mapping[str, Any], where: str, key: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(json path, object)`` of each item of the optional list ``parent[key]``."""
+    items = parent.get(key, [])
+    if not isinstance(items, list):
+        raise InvalidInputError(f"{where}.{key}", "expected a list")
+    return [(f"{where}.{key}[{i}]", _object(f"{where}.{key}[{i}]", x)) for i, x in enumerate(items)]
+
+
 def reported_from_dict(raw: Any, where: str) -> Reported:
     r = _object(where, raw)
     if "liquidation_price" not in r:
@@ -139,22 +147,11 @@ def audit_from_dict(raw: Any, position_from_dict: Any) -> AuditRecord:
     Raises InvalidInputError whose field is the JSON path (``audit.entries[0].reported...``).
     """
     a = _object("audit", raw)
-    entries = a.get("entries", [])
-    if not isinstance(entries, list):
-        raise InvalidInputError("audit.entries", "expected a list")
-    out = []
-    for i, e in enumerate(entries):
-        where = f"audit.entries[{i}]"
-        eo = _object(where, e)
-        out.append(ReportedEntry(position=position_from_dict(eo.get("position"), f"{where}.position"),
-                                 reported=reported_from_dict(eo.get("reported"), f"{where}.reported")))
-    left = a.get("left_out", [])
-    if not isinstance(left, list):
-        raise InvalidInputError("audit.left_out", "expected a list")
+    out = [ReportedEntry(position=position_from_dict(eo.get("position"), f"{where}.position"),
+                         reported=reported_from_dict(eo.get("reported"), f"{where}.reported"))
+           for where, eo in _objects(a, "audit", "entries")]
     left_out = []
-    for i, x in enumerate(left):
-        where = f"audit.left_out[{i}]"
-        xo = _object(where, x)
+    for where, xo in _objects(a, "audit", "left_out"):
         left_out.append(LeftOut(
             symbol=_text(where, xo, "symbol"), side=_text(where, xo, "side"),
             qty=number(f"{where}.qty", xo.get("qty"), lo=0), entry=number(f"{where}.entry", xo.get("entry"), lo=0),
