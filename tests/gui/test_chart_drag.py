@@ -78,9 +78,11 @@ def test_a_refused_drop_snaps_back_with_the_reason(window):
     assert "must lie between 0 and 68,000" in chart.readout.text()
 
 
+@pytest.mark.parametrize("pid", ["binance", "bybit", "classic", "hyperliquid"])
 @pytest.mark.parametrize("mode", [MarginMode.ISOLATED, MarginMode.CROSS])
-def test_dragging_the_liquidation_line_previews_the_change_and_apply_gives_that_price(window, mode):
+def test_dragging_the_liquidation_line_previews_the_change_and_apply_gives_that_price(window, pid, mode):
     s, chart = window.session, window.chart
+    s.set_profile(pid)
     if mode is MarginMode.CROSS:
         s.edit_position(0, mode="cross")
         s.set_wallet(40_000.0)
