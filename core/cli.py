@@ -8,6 +8,7 @@ Commands (documented with examples in ``docs/cli.md``)::
     marginlab-cli compare  one position under every profile, side by side
     marginlab-cli evaluate a portfolio file (the scenario format of core.scenario)
     marginlab-cli simulate a scenario file's liquidation waterfall (core.simulate_cli)
+    marginlab-cli positions your account from a saved exchange response, audited (core.positions_cli)
 
 The output is a contract other tools rely on: ``--json`` prints one JSON object with unrounded
 numbers (``null`` where there is no price); people's output rounds prices to the contract's tick
@@ -274,6 +275,37 @@ def _register_simulate(subparsers: Any) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="a scenario file with a simulation section")
 
 
+def _register_positions(subparsers: Any) -> None:
+    p = add_command(
+        subparsers, "positions", help="your account from the exchange's own response, checked against ours",
+        description=textwrap.dedent("""\
+            Read a response you saved from an exchange's private API (no key is read, asked for or
+            stored: README shows the one request per exchange) and print every open position with the
+            exchange's liquidation price (and maintenance margin, where the response has it) beside
+            MarginLab's, the difference in price and in basis points, and a verdict: a match within one
+            tick, or the first rule or data difference that explains the gap (table date, fee, hedge
+            mode, unknown symbol, inverse contract, missing tier, missing wallet).
+
+            Formats, detected when --format is left out: binance-position-risk (with /fapi/v2/account
+            for cross), bybit-positions (with /v5/account/wallet-balance), okx-positions (with
+            /api/v5/account/balance), hyperliquid-state, ccxt-positions. Two responses that belong
+            together may be two files or one JSON object holding both.
+
+            examples:
+              marginlab-cli positions clearinghouse.json
+              marginlab-cli positions positionRisk.json account.json --save mine.json"""))
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the saved response (and a second one)")
+    p.add_argument("--format", metavar="F", help="the response's format (default: detected)")
+    p.add_argument("--exchange", metavar="ID", help="audit under this profile (default: the response's exchange)")
+    p.add_argument("--save", type=Path, metavar="SCENARIO.json",
+                   help="write the account as imported to a scenario file (the window opens it), the "
+                        "exchange's figures kept in its audit section")
+    p.add_argument("--contract-value", action="append", default=[], metavar="INSTID=VALUE",
+                   help="okx-positions: base units per contract (ctVal) of an instrument")
+    add_common_arguments(p, json_help="print one JSON object: positions (exchange, ours, difference, verdict) "
+                                      "and a summary")
+
+
 #: The commands in help order and the function that runs each, ``"module:function"``: it takes the
 #: parsed arguments and returns the exit status. Its module is imported only when the command runs.
 COMMANDS: Final[dict[str, str]] = {
@@ -282,6 +314,7 @@ COMMANDS: Final[dict[str, str]] = {
     "compare": "core.cli:_cmd_compare",
     "evaluate": "core.cli:_cmd_evaluate",
     "simulate": "core.simulate_cli:run",
+    "positions": "core.positions_cli:run",
 }
 
 
@@ -296,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for register in (_register_quote, _register_profiles, _register_compare, _register_evaluate,
-                     _register_simulate):
+                     _register_simulate, _register_positions):
         register(sub)
     return parser
 

@@ -13,7 +13,8 @@ Schema (version 1; documented in ``docs/scenario-format.md``)::
                        "leverage": 10, "mode": "isolated", "margin": 34000}],   # margin optional
         "marks": {"BTCUSDT": 68000}                   # optional, default: entry
       },
-      "simulation": {...}                             # optional: a core.simspec.SimulationSpec
+      "simulation": {...},                            # optional: a core.simspec.SimulationSpec
+      "audit": {...}                                  # optional: core.reported.AuditRecord
     }
 
 Older versions are upgraded step by step by the ``_vN_to_vN+1`` functions in ``MIGRATIONS``.
@@ -29,6 +30,7 @@ from typing import Any, Final
 from core.errors import FileFormatError, InvalidInputError, ScenarioError
 from core.model import Account, MarginMode, Position, Side
 from core.persistence import atomic_write_json, read_json_file
+from core.reported import AuditRecord, audit_from_dict, audit_to_dict
 from core.simspec import SimulationSpec, simulation_from_dict, simulation_to_dict
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
 
@@ -42,13 +44,15 @@ MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A named account on one profile, plus an optional simulation section (validated when read:
-    :func:`core.simspec.simulation_from_dict`; edit it with ``dataclasses.replace``)."""
+    :func:`core.simspec.simulation_from_dict`; edit it with ``dataclasses.replace``) and, for an
+    account imported from an exchange, what the exchange reported (:class:`core.reported.AuditRecord`)."""
 
     exchange: str
     account: Account
     name: str = ""
     description: str = ""
     simulation: SimulationSpec | None = field(default=None)
+    audit: AuditRecord | None = field(default=None)
 
 
 def _num(where: str, raw: Mapping[str, Any], key: str, *, hi: float, default: float | None = None,
@@ -139,10 +143,11 @@ def scenario_from_dict(doc: Any) -> Scenario:
                       marks=tuple(sorted(marks.items())))
     sim = doc.get("simulation")
     spec = None if sim is None else simulation_from_dict(sim)
+    audit = None if doc.get("audit") is None else audit_from_dict(doc["audit"], position_from_dict)
     name = doc.get("name", "")
     desc = doc.get("description", "")
     return Scenario(exchange=exchange, account=account, name=name if isinstance(name, str) else "",
-                    description=desc if isinstance(desc, str) else "", simulation=spec)
+                    description=desc if isinstance(desc, str) else "", simulation=spec, audit=audit)
 
 
 def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
@@ -159,6 +164,8 @@ def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
     }
     if sc.simulation is not None:
         doc["simulation"] = simulation_to_dict(sc.simulation)
+    if sc.audit is not None:
+        doc["audit"] = audit_to_dict(sc.audit, position_to_dict)
     return doc
 
 

@@ -233,6 +233,41 @@ def add_margin(profile: Profile, account: Account, index: int, amount: float, *,
     return _result("add_margin", profile, account, index, new, wallet, balance_change=-amt)
 
 
+def change_wallet(profile: Profile, account: Account, index: int, amount: float, *,
+                  free_balance: float | None = None) -> WhatIf:
+    """Move ``amount`` into the cross wallet (a negative amount takes it out), seen from position ``index``.
+
+    The wallet is every cross position's collateral (docs/domain.md §1.5), so a deposit moves each
+    cross liquidation price away from its mark, a withdrawal towards it. A withdrawal is refused
+    above the free balance (:func:`free_balance`, or the one given): unrealised profit and the
+    cross positions' initial margin stay. The money comes from (or goes to) outside the account.
+
+    Examples
+    --------
+    Cross 1 BTC long at 20,000, 50x, with a 2,200 wallet on the classic profile (entry basis, tier 1
+    at 0.4 %: MM 80): LP = 20,000 - (2,200 - 80) / 1 = 17,880; 500 more in the wallet: 17,380.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> from core.model import Side
+    >>> classic = load_profile(exchanges_dir() / "classic.toml")
+    >>> acct = Account("classic", wallet_usd=2_200,
+    ...                positions=(Position("BTCUSDT", Side.LONG, 1, 20_000, 50, mode=MarginMode.CROSS),))
+    >>> w = change_wallet(classic, acct, 0, 500)
+    >>> w.before.liquidation_price, w.after.liquidation_price, w.balance_change
+    (17880.0, 17380.0, -500.0)
+    """
+    _position(account, index)
+    amt = number("amount", amount)
+    if amt < 0:
+        avail, _ = _source(profile, account, free_balance)
+        if -amt > avail * (1 + 1e-12):
+            raise InvalidInputError("amount", f"withdrawing {fmt.money(-amt)} is more than the free balance; "
+                                              f"allowed up to {fmt.money(avail)}")
+    return _result("change_wallet", profile, account, index, account.positions[index],
+                   max(account.wallet_usd + amt, 0.0), balance_change=-amt)
+
+
 def max_removable_margin(profile: Profile, account: Account, index: int) -> float:
     """How much margin an isolated position can give back.
 

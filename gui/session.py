@@ -21,7 +21,8 @@ from typing import Any, Final
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from core import fmt, whatif
+from core import fmt, lp_target, whatif
+from core.audit import PositionAudit, position_audits
 from core.errors import InvalidInputError
 from core.model import Account, MarginMode, Position, Side
 from core.profiles import Profile, ProfileSet
@@ -39,6 +40,7 @@ WHATIF_ACTIONS: Final[dict[str, tuple[str, Callable[..., whatif.WhatIf]]]] = {
     "change_leverage": ("Change leverage", whatif.change_leverage),
     "partial_close": ("Partial close", whatif.partial_close),
     "add_to_position": ("Add to position", whatif.add_to_position),
+    "target_liquidation": ("Move liquidation price", lp_target.target_liquidation_price),
 }
 
 _FIELD_LABELS: Final = {"qty": "size", "notional": "size", "entry": "entry", "leverage": "leverage",
@@ -74,6 +76,9 @@ class Session(QObject):
         self.preview_result: whatif.WhatIf | None = None
         self.preview_action = ""
         self.events: list[Event] = []
+        #: What a dragged liquidation line changes (core.lp_target.LEVERS); the what-if panel sets it.
+        self.target_lever = "margin"
+        self._audits: tuple[Scenario, dict[int, PositionAudit]] | None = None
         self.live = LiveFeed(self, s0=self._scenario_mark(), seed=seed, volatility=volatility, speed=speed,
                              parent=self)
         self.file = WorkspaceFile(self, parent=self)
@@ -148,6 +153,35 @@ class Session(QObject):
         except InvalidInputError:
             return None
 
+    def quote_with(self, **changes: Any) -> PositionQuote | None:
+        """The selected position quoted with ``changes`` (``entry_price=...``), nothing changed (a drag's read-out)."""
+        p = self.position
+        if p is None:
+            return None
+        try:
+            acct = self.account_for_quote()
+            ps = list(acct.positions)
+            ps[self.selected] = p.with_(**changes)
+            return quote_account(self.profile, acct.with_(positions=tuple(ps))).positions[self.selected]
+        except (InvalidInputError, TypeError):
+            return None
+
+    def position_audits(self) -> dict[int, PositionAudit]:
+        """For an imported workspace: each position still as imported, against the exchange's figures.
+
+        :func:`core.audit.position_audits` at the scenario's own marks (the moment of the import),
+        computed once per scenario.
+        """
+        sc = self.scenario
+        if sc.audit is None:
+            return {}
+        if self._audits is None or self._audits[0] is not sc:
+            try:
+                self._audits = (sc, position_audits(self.profile, sc.account, sc.audit))
+            except InvalidInputError:
+                self._audits = (sc, {})
+        return self._audits[1]
+
     # ================================================================== quoting
 
     def requote(self) -> None:
@@ -193,11 +227,13 @@ class Session(QObject):
     def _with_account(self, **changes: Any) -> Scenario:
         return replace(self.scenario, account=self.scenario.account.with_(**changes))
 
-    def edit_position(self, index: int, **changes: Any) -> None:
+    def edit_position(self, index: int, *, merge: bool = True, **changes: Any) -> None:
         """Change fields of position ``index``: symbol, side, qty, notional, entry, leverage, mode, margin.
 
         ``notional`` (quote currency at the entry price) is turned into ``qty``; ``margin=None``
-        means the opening requirement. Raises InvalidInputError (nothing changes).
+        means the opening requirement. Consecutive edits of one field merge into one undo step
+        (typing, spin-box arrows); ``merge=False`` makes this edit a step of its own (a drag on the
+        chart). Raises InvalidInputError (nothing changes).
         """
         positions = list(self.scenario.account.positions)
         if not 0 <= index < len(positions):
@@ -239,7 +275,8 @@ class Session(QObject):
             after = replace(after, account=after.account.with_mark(kw["symbol"], new.entry_price))
         field = next(iter(changes)) if len(changes) == 1 else "+".join(sorted(changes))
         label = _FIELD_LABELS.get(field, field)
-        self._push(commands.EditPosition, after, f"Set {label} of #{index + 1}", merge_key=f"{index}.{field}")
+        self._push(commands.EditPosition, after, f"Set {label} of #{index + 1}",
+                   merge_key=f"{index}.{field}" if merge else None)
 
     def rename(self, name: str) -> None:
         """Give the workspace a name (shown in the title, saved in the file); "" means untitled."""
@@ -313,8 +350,11 @@ class Session(QObject):
         return {a.kind.value: a.value for a in (sim.actions if sim is not None else ())
                 if a.kind in (ActionKind.STOP_LOSS, ActionKind.TAKE_PROFIT) and a.position == i}
 
-    def set_order(self, kind: str, price: float | None, index: int | None = None) -> None:
+    def set_order(self, kind: str, price: float | None, index: int | None = None, *, merge: bool = True) -> None:
         """Set (or with ``None`` remove) the position's stop-loss or take-profit at ``price``.
+
+        ``merge=False``: one undo step of its own (a line dragged on the chart), else consecutive
+        settings of the same order merge.
 
         A long's stop-loss must lie below its start mark and its take-profit above (a short mirrors);
         the message names the allowed range. Without a simulation section, one is created whose path
@@ -344,7 +384,8 @@ class Session(QObject):
         sim = replace(sim, actions=tuple(actions))
         label = "stop-loss" if kind == "stop_loss" else "take-profit"
         self._push(commands.EditAccount, replace(self.scenario, simulation=sim),
-                   f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}", merge_key=f"{i}.{kind}")
+                   f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}",
+                   merge_key=f"{i}.{kind}" if merge else None)
 
     def _without_position_actions(self, scenario: Scenario, removed: int) -> Scenario:
         """Drop the removed position's actions and renumber the later ones."""
@@ -389,6 +430,15 @@ class Session(QObject):
         self.preview_action = action
         self.previewChanged.emit(result)
         return result
+
+    def preview_liquidation_price(self, price: float, lever: str | None = None) -> whatif.WhatIf:
+        """What puts the selected position's liquidation price at ``price`` (a dragged line), as a preview.
+
+        :func:`core.lp_target.target_liquidation_price` by :attr:`target_lever` (or ``lever``);
+        Apply (:meth:`apply_preview`) makes it real. Raises InvalidInputError with the reason a
+        place cannot be reached (the preview is cleared).
+        """
+        return self.preview("target_liquidation", target=float(price), lever=lever or self.target_lever)
 
     def whatif_limits(self) -> dict[str, float]:
         """Bounds for the what-if controls, from core: free balance, removable margin, leverage cap."""

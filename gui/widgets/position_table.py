@@ -1,6 +1,8 @@
 """All positions of the account, for cross margin: one row each, the selected one feeds the form."""
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,7 +21,11 @@ from core import fmt
 from core.errors import InvalidInputError
 from gui.session import Session
 
-COLUMNS = ("Symbol", "Side", "Size", "Entry", "Lev.", "Mode", "Liq. price")
+COLUMNS = ("Symbol", "Side", "Size", "Entry", "Lev.", "Mode", "Liq. price", "Exch. LP")
+#: The column of the exchange's own liquidation price: shown for a workspace imported from an exchange.
+EXCHANGE_COLUMN = COLUMNS.index("Exch. LP")
+MATCH_MARK = "✓"
+DIFFER_MARK = "⚠"
 
 
 class QtPositionTable(QWidget):
@@ -40,6 +46,10 @@ class QtPositionTable(QWidget):
         self.table.setToolTip("Positions of the account; cross positions share the wallet, so each one's "
                               "liquidation price depends on the others.")
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.table.horizontalHeaderItem(EXCHANGE_COLUMN).setToolTip(  # type: ignore[union-attr]
+            "The liquidation price the exchange reported when the positions were imported, and whether "
+            "MarginLab's matches it (✓ within one tick, ⚠ otherwise: the tooltip says why).")
+        self.table.setColumnHidden(EXCHANGE_COLUMN, True)
         self.add_button = QPushButton("Add")
         self.add_button.setToolTip("Add a position (a copy of the selected one) to the account.")
         self.add_button.clicked.connect(lambda: self._run(session.add_position))
@@ -88,6 +98,39 @@ class QtPositionTable(QWidget):
         if rows:
             self.session.select(rows[0].row())
 
+    def exchange_cell(self, row: int) -> tuple[str, str]:
+        """(text, tooltip) of the exchange-LP cell of ``row``: core.audit's verdict, shown."""
+        s = self.session
+        audits = s.position_audits()
+        a = audits.get(row)
+        if a is None:
+            return "", ("Changed since the import: there is no exchange figure for this position as it is now."
+                        if s.scenario.audit is not None else "")
+        tick = a.tick
+        mark = MATCH_MARK if a.verdict.code == "match" else DIFFER_MARK
+        text = f"{fmt.price(a.reported.liquidation_price, tick)} {mark}"
+        tip = f"Exchange {fmt.price(a.reported.liquidation_price, tick)}, MarginLab {fmt.price(a.ours, tick)}"
+        if math.isfinite(a.difference):
+            tip += f", difference {fmt.price(a.difference, tick)} ({a.difference_bp:+.2f} bp)"
+        return text, f"{tip}.\n{a.verdict.text}"
+
+    def _fill_exchange_column(self) -> None:
+        imported = self.session.scenario.audit is not None
+        self.table.setColumnHidden(EXCHANGE_COLUMN, not imported)
+        if not imported:
+            return
+        for r in range(self.table.rowCount()):
+            text, tip = self.exchange_cell(r)
+            item = self.table.item(r, EXCHANGE_COLUMN)
+            if item is None:
+                item = QTableWidgetItem()
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, EXCHANGE_COLUMN, item)
+            if item.text() != text:
+                item.setText(text)
+            if item.toolTip() != tip:
+                item.setToolTip(tip)
+
     def refresh(self) -> None:
         s = self.session
         positions = s.account.positions
@@ -112,6 +155,7 @@ class QtPositionTable(QWidget):
                     item.setText(text)
                     if c >= 2:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._fill_exchange_column()
             if positions:
                 self.table.selectRow(s.selected)
             self.remove_button.setEnabled(len(positions) > 1)
@@ -124,9 +168,15 @@ class QtPositionTable(QWidget):
                 if any(p.mode.value == "cross" for p in positions):
                     text += (f" · cross equity {fmt.money(q.cross_equity)}, MM {fmt.money(q.cross_maintenance)}, "
                              f"ratio {fmt.pct(q.cross_margin_ratio)}")
+                tip = ("Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
+                       "comes from) plus the margins held by isolated positions.")
+                audit = s.scenario.audit
+                if audit is not None and audit.left_out:
+                    n = len(audit.left_out)
+                    text += f" · {n} imported position{'s' * (n != 1)} left out"
+                    tip += "\nLeft out of the import: " + "; ".join(
+                        f"{x.side} {x.symbol} ({x.reason.replace('_', ' ')})" for x in audit.left_out)
                 self.account_label.setText(text)
-                self.account_label.setToolTip(
-                    "Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
-                    "comes from) plus the margins held by isolated positions.")
+                self.account_label.setToolTip(tip)
         finally:
             self._updating = False

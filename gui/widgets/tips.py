@@ -37,5 +37,9 @@ TIPS: Final[dict[str, str]] = {
     "remove_margin": "Remove margin: take margin back to the wallet, pulling the liquidation price closer.",
     "change_leverage": "Change leverage: recompute the isolated margin as notional / new leverage.",
     "partial_close": "Partial close: sell part of a long (buy back part of a short) at the mark and release margin in proportion.",
+    "target_liquidation": ("Move liquidation price: where you want the liquidation price (or drag its line on "
+                           "the chart); MarginLab finds the margin, leverage or size that puts it there."),
+    "target_lever": ("What to change to move the liquidation price: margin (for cross, the wallet), the leverage "
+                     "(isolated only) or cutting part of the position at the mark."),
     "add_to_position": "Add to position: buy more of a long (sell more of a short) at a price; the entry becomes the average.",
 }

@@ -49,6 +49,11 @@ DELTA_ROWS: Final = (
 )
 
 
+def _decimals(tick: float) -> int:
+    """Decimals a price of this tick is shown with (0.1 -> 1, 1e-5 -> 5)."""
+    return max(0, -math.floor(math.log10(tick) + 1e-9)) if tick > 0 else 2
+
+
 def _signed_money(x: float) -> str:
     return ("+" if x > 0 else "") + fmt.money(x)
 
@@ -142,9 +147,22 @@ class QtWhatIfPanel(QWidget):
         self.add_qty.form.addRow("Add size", self.add_qty.spin)
         self.add_qty.form.addRow("", self.add_qty.slider)
         self.add_qty.form.addRow("At price", self.add_price)
+        self.target = QWidget()
+        self.target_price = _spin(2)
+        self.target_price.valueChanged.connect(lambda _v: self.update_preview())
+        self.target_lever = QComboBox()
+        for key, text in (("margin", "the margin (cross: the wallet)"), ("leverage", "the leverage"),
+                          ("size", "cutting the size")):
+            self.target_lever.addItem(text, key)
+        self.target_lever.setToolTip(TIPS["target_lever"])
+        self.target_lever.currentIndexChanged.connect(self._on_lever)
+        target_form = QFormLayout(self.target)
+        target_form.setContentsMargins(0, 0, 0, 0)
+        target_form.addRow("Liquidation at", self.target_price)
+        target_form.addRow("By", self.target_lever)
         self.page_of = {"add_margin": self.add_margin, "remove_margin": self.remove_margin,
                         "change_leverage": self.leverage, "partial_close": self.close_qty,
-                        "add_to_position": self.add_qty}
+                        "add_to_position": self.add_qty, "target_liquidation": self.target}
         for key, page in self.page_of.items():
             page.setToolTip(TIPS[key])
             self.pages.addWidget(page)
@@ -216,8 +234,25 @@ class QtWhatIfPanel(QWidget):
 
     def _on_action(self, _i: int) -> None:
         self.pages.setCurrentWidget(self.page_of[self.current_action])
+        if self._quiet:
+            return
         self.session.clear_preview()
         self.message.setVisible(False)
+
+    def _on_lever(self, _i: int) -> None:
+        self.session.target_lever = str(self.target_lever.currentData())
+        self.update_preview()
+
+    def show_target(self, price: float, error: str = "") -> None:
+        """A liquidation line dragged on the chart: this page shows the price (and the refusal, if any)."""
+        self._quiet = True
+        try:
+            self.set_action("target_liquidation")
+            self.target_price.setValue(price)
+        finally:
+            self._quiet = False
+        self.message.setText(error)
+        self.message.setVisible(bool(error))
 
     def reset_controls(self) -> None:
         """Bounds and starting values from the session (no preview)."""
@@ -238,6 +273,11 @@ class QtWhatIfPanel(QWidget):
             self.add_qty.spin.setValue(0.0)
             self.add_qty.set_bounds(0.0, lim["qty"])
             self.add_price.setValue(lim["mark"])
+            q = self.session.position_quote
+            self.target_price.setRange(0.0, 1e15)
+            self.target_price.setDecimals(max(2, _decimals(self.session.tick)))
+            lp = float("nan") if q is None else q.liquidation_price
+            self.target_price.setValue(lp if math.isfinite(lp) else lim["mark"])
             self.note.setText(f"Free balance {fmt.money(lim['free_balance'])}; removable margin "
                               f"{fmt.money(lim['max_removable'])}")
         finally:
@@ -257,6 +297,8 @@ class QtWhatIfPanel(QWidget):
             return {"leverage": self.leverage.spin.value()}
         if a == "partial_close":
             return {"qty": self.close_qty.spin.value(), "exit_price": self.close_price.value()}
+        if a == "target_liquidation":
+            return {"target": self.target_price.value(), "lever": str(self.target_lever.currentData())}
         return {"qty": self.add_qty.spin.value(), "price": self.add_price.value()}
 
     def update_preview(self) -> None:
@@ -291,6 +333,12 @@ class QtWhatIfPanel(QWidget):
             self._fill_table(None)
 
     def _show(self, result: Any) -> None:
+        if result is not None and self.session.preview_action != self.current_action:
+            self._quiet = True  # a preview made elsewhere (a line dragged on the chart): show its page
+            try:
+                self.set_action(self.session.preview_action)
+            finally:
+                self._quiet = False
         self._fill_table(result)
         self.outcome.setText(self.outcome_text(result))
         self.outcome.setVisible(bool(self.outcome.text()))
@@ -304,8 +352,11 @@ class QtWhatIfPanel(QWidget):
         ccy, tick = s.quote_ccy, s.tick
         lines = []
         if result.action == "partial_close":
+            at = self.close_price.value() if s.preview_action == "partial_close" else result.before.mark
             lines.append(f"Realised PnL {_signed_money(result.realized_pnl)} {ccy} at "
-                         f"{fmt.price(self.close_price.value(), tick)} (before fees)")
+                         f"{fmt.price(at, tick)} (before fees)")
+        if self.session.preview_action == "target_liquidation" and result.after is not None:
+            lines.append(self._target_text(result))
         if result.action == "add_to_position" and result.position is not None:
             lines.append(f"New size {fmt.num(result.position.qty_base)}, average entry "
                          f"{fmt.price(result.position.entry_price, tick)}")
@@ -316,6 +367,23 @@ class QtWhatIfPanel(QWidget):
             lines.append(f"Also moves #{j + 1} {p.side.value} {p.symbol} (shares the wallet): liquidation "
                          f"{fmt.price(lp_before, tick)} → {fmt.price(lp_after, tick)}")
         return "\n".join(lines)
+
+    def _target_text(self, result: Any) -> str:
+        """How the dragged liquidation price is reached, in one line."""
+        tick = self.session.tick
+        lp = fmt.price(result.after.liquidation_price, tick)
+        if result.action in ("add_margin", "remove_margin"):
+            return f"Liquidation at {lp}: {'add' if result.action == 'add_margin' else 'remove'} " \
+                   f"{fmt.money(abs(result.balance_change))} of margin"
+        if result.action == "change_wallet":
+            verb = "deposit" if result.balance_change < 0 else "withdraw"
+            return f"Liquidation at {lp}: {verb} {fmt.money(abs(result.balance_change))} (the cross wallet)"
+        if result.action == "change_leverage" and result.position is not None:
+            return f"Liquidation at {lp}: leverage {result.position.leverage:.4g}x"
+        if result.action == "partial_close" and result.position is not None:
+            cut = result.before.position.qty_base - result.position.qty_base
+            return f"Liquidation at {lp}: close {fmt.num(cut)} at the mark"
+        return f"Liquidation at {lp}"
 
     def _fill_table(self, result: Any) -> None:
         s = self.session

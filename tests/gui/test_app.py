@@ -15,6 +15,7 @@ from core.paths import scenarios_dir
 from gui import errors, paths
 from gui.app import launch, parse_args
 from gui.main_window import MainWindow
+from tests.gui.conftest import retire
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,9 +51,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.live.pause()
-        w.hide()
-        w.deleteLater()
+        retire(w)
     qapp.processEvents()
 
 
