@@ -135,6 +135,7 @@ class QtPositionTable(QWidget):
         s = self.session
         positions = s.account.positions
         quotes = s.quote.positions if s.quote is not None else ()
+        audits = s.position_audits() if s.scenario.audit is not None else {}
         self._updating = True
         try:
             self.table.setRowCount(len(positions))
@@ -145,14 +146,23 @@ class QtPositionTable(QWidget):
                 liq = ("liquidated" if s.live.is_liquidated(r) else
                        f"closed ({'stop-loss' if fill.kind == 'stop_loss' else 'take-profit'})" if fill is not None else
                        fmt.price(lp, tick))
+                lev_text, lev_tip = f"{fmt.num(p.leverage)}x", ""
+                audit = audits.get(r)
+                if audit is not None and audit.reported.leverage is not None:
+                    # core.audit lowered the exchange's leverage to what this profile's table allows
+                    lev_text += "*"
+                    lev_tip = (f"The exchange reports {fmt.num(audit.reported.leverage)}x; the {s.profile.name} "
+                               f"table (as of {s.profile.as_of}) allows at most {fmt.num(p.leverage)}x at this "
+                               "size. Only the initial margin differs.")
                 cells = (p.symbol, p.side.value, fmt.num(p.qty_base), fmt.price(p.entry_price, tick),
-                         f"{fmt.num(p.leverage)}x", p.mode.value, liq)
+                         lev_text, p.mode.value, liq)
                 for c, text in enumerate(cells):
                     item = self.table.item(r, c)
                     if item is None:
                         item = QTableWidgetItem()
                         self.table.setItem(r, c, item)
                     item.setText(text)
+                    item.setToolTip(lev_tip if c == 4 else "")
                     if c >= 2:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self._fill_exchange_column()

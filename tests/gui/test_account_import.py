@@ -69,3 +69,18 @@ def test_an_imported_workspace_and_the_liquidation_page_never_widen_the_window(w
     window.whatif.show_target(173_198.7, "a long refusal " * 20)
     window.chart.readout.setText("liquidation at 173,198.7: the what-if tab shows the change; Apply makes it real " * 3)
     assert window.minimumSizeHint().width() <= max(hint.width(), 1000)
+
+
+def test_a_leverage_the_profile_caps_is_marked_with_the_exchanges_figure(window):
+    # The SDK's 2023 account reports 20x for ATOM (its leverage {"type": "cross", "value": 20});
+    # the 2026 hyperliquid table allows ATOM at most 5x, so core.audit opened it at 5x and kept 20x
+    # as the exchange's figure. The table must not show 5x as if the exchange had said it.
+    window.import_positions([DATA / "hyperliquid_sdk_user_state_2023.json"])
+    s = window.session
+    row = [p.symbol for p in s.account.positions].index("ATOM")
+    assert s.account.positions[row].leverage == 5.0
+    item = window.table.table.item(row, 4)
+    assert item.text() == "5x*"
+    assert "The exchange reports 20x" in item.toolTip() and "at most 5x" in item.toolTip()
+    btc = [p.symbol for p in s.account.positions].index("BTC")  # 20x allowed: no mark, no tip
+    assert window.table.table.item(btc, 4).text() == "20x" and window.table.table.item(btc, 4).toolTip() == ""
