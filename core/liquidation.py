@@ -146,11 +146,6 @@ def _bankruptcy(s: Any, q: Any, ep: Any, wb: Any) -> Any:
     return ep - s * wb / q
 
 
-def _bankruptcy_after_close_fee(s: Any, q: Any, ep: Any, wb: Any, fee: Any) -> Any:
-    """``BP = (q*EP - s*WB') / (q*(1 - s*f))``: equity after the taker fee to close there is zero."""
-    return (q * ep - s * wb) / (q * (1.0 - s * fee))
-
-
 def _priced(x: Any, ep: Any, where: Where, none: float = math.nan) -> Any:
     """``x`` where it is a price (above ``_NO_PRICE_BELOW`` of the entry), ``none`` where it is
     not; a NaN stays NaN. (One position makes the choice inline: it is on every quote's path.)"""
@@ -170,9 +165,14 @@ def _not_beyond_bankruptcy(lp: Any, s: Any, q: Any, ep: Any, wb: Any, where: Whe
     return where(s * (lp - bp) < 0, bp, lp)
 
 
-def _close_fee_of(s: Any, q: Any, ep: Any, margin: Any, fee: Any, where: Where) -> Any:
-    """``f * q * BP(margin)``, zero where that bankruptcy price is none (see :func:`close_fee`)."""
-    return fee * q * _priced(_bankruptcy_after_close_fee(s, q, ep, margin, fee), ep, where, 0.0)
+def _after_close_fee(s: Any, q: Any, ep: Any, wb: Any, fee: Any, where: Where, as_fee: bool = False) -> Any:
+    """``BP = (q*EP - s*WB') / (q*(1 - s*f))``: equity after the taker fee to close there is zero;
+    NaN where it is not a price. With ``as_fee``, that fee instead: ``f * q * BP``, zero where the
+    bankruptcy price is none (see :func:`close_fee`; one function, so one call for the fee)."""
+    bp = (q * ep - s * wb) / (q * (1.0 - s * fee))
+    if as_fee:
+        return fee * q * _priced(bp, ep, where, 0.0)
+    return _priced(bp, ep, where)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,14 +455,16 @@ def bankruptcy_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
     if one is not None:
         s, q, ep, wb = one
         try:
-            bp = _bankruptcy_after_close_fee(s, q, ep, wb, taker_fee) if close else _bankruptcy(s, q, ep, wb)
-            return _priced(bp, ep, _pick)
+            if close:
+                return _after_close_fee(s, q, ep, wb, taker_fee, _pick)
+            return _priced(_bankruptcy(s, q, ep, wb), ep, _pick)
         except ZeroDivisionError:
             pass  # a zero size or fee factor: numpy's inf and NaN below
     with np.errstate(divide="ignore", invalid="ignore"):
         s, q, ep, wb = _arrays(side, qty, entry, wallet)
-        bp = _bankruptcy_after_close_fee(s, q, ep, wb, taker_fee) if close else _bankruptcy(s, q, ep, wb)
-        return _out(_priced(bp, ep, np.where))
+        if close:
+            return _out(_after_close_fee(s, q, ep, wb, taker_fee, np.where))
+        return _out(_priced(_bankruptcy(s, q, ep, wb), ep, np.where))
 
 
 def close_fee(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, margin: ArrayLike,
@@ -493,12 +495,12 @@ def close_fee(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, margin: Arra
     if one is not None:
         s, q, ep, mg = one
         try:
-            return _close_fee_of(s, q, ep, mg, taker_fee, _pick)
+            return _after_close_fee(s, q, ep, mg, taker_fee, _pick, True)
         except ZeroDivisionError:
             pass
     with np.errstate(divide="ignore", invalid="ignore"):
         s, q, ep, mg = _arrays(side, qty, entry, margin)
-        return _out(_close_fee_of(s, q, ep, mg, taker_fee, np.where))
+        return _out(_after_close_fee(s, q, ep, mg, taker_fee, np.where, True))
 
 
 def liquidation_tier(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wallet: ArrayLike,
@@ -581,8 +583,8 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
         s = _UNIT_SIDES.get(side)
         if s is not None:
             try:
-                wb = wallet - _close_fee_of(s, qty, entry, wallet if fee_margin is None else fee_margin,
-                                            taker_fee, _pick) if close else wallet
+                wb = wallet - _after_close_fee(s, qty, entry, wallet if fee_margin is None else fee_margin,
+                                               taker_fee, _pick, True) if close else wallet
                 return _solve(table, s, qty, entry, wb, basis, tier_at_liquidation, _pick)
             except ZeroDivisionError:
                 pass  # a zero size: numpy's inf and NaN below
@@ -597,7 +599,7 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
         s, q, ep, wb = _arrays(side, qty, entry, wallet, signed=close or not fast)
         if close:
             mg = wb if fee_margin is None else np.asarray(fee_margin, dtype=float)
-            wb = wb - _close_fee_of(s, q, ep, mg, taker_fee, np.where)
+            wb = wb - _after_close_fee(s, q, ep, mg, taker_fee, np.where, True)
         if fast:
             lp = _mark_prices_fast(table, s, q, ep, wb)
             if lp is not None:
