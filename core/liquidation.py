@@ -618,7 +618,8 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
 # 18 bits of u's float64 pattern (sign, exponent and 6 mantissa bits: 1/64 of an octave) name a
 # bucket: with the sign clear the long keys are counted at or below u, with it set the short keys
 # at or below -u. Per bucket the table holds that count's constants (s*cum, 1 - s*MMR), or NaN
-# ("marked") when a key lies inside the bucket; only marked elements are compared with the key.
+# ("marked") when a key lies inside the bucket; the few marked elements are counted exactly with
+# one searchsorted over the keys' bit patterns (_BucketLookup).
 #
 # Wherever the plain path (_solve) finds a price, this is its tier (T = |u| on the position's own
 # side), so the price is its float, bit for bit. Where T < 0 (a long backed by more than its
@@ -629,7 +630,7 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
 # tests/core/test_liquidation_fastpath.py and test_liquidation_scalar.py check it against the
 # plain path and a per-element brute force. The work runs in chunks that stay in cache.
 
-_BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 6 MB of tables
+_BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 4 MB of tables
 _N_BUCKETS: Final = 1 << (64 - _BUCKET_SHIFT)
 _FAST_MIN_SIZE: Final = 2_048  # below this the chunk machinery costs more than two searchsorted
 _CHUNK: Final = 12_288
