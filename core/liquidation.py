@@ -248,10 +248,18 @@ class _Table:
         self._lookup_built = False
 
     def lookup(self) -> _BucketLookup | None:
-        """The fast path's bucket table (None when a side's keys are not sorted)."""
+        """The fast path's bucket table (None when a side's keys are not sorted).
+
+        4 MB each, so only the last few tables to need one keep theirs.
+        """
         if not self._lookup_built:
             self._lookup = _BucketLookup.of(self)
             self._lookup_built = True
+            with _TABLES_LOCK:
+                _WITH_LOOKUP.append(self)
+                while len(_WITH_LOOKUP) > _LOOKUPS_KEPT:
+                    old = _WITH_LOOKUP.pop(0)
+                    old._lookup, old._lookup_built = None, False
         return self._lookup
 
 
@@ -260,6 +268,8 @@ class _Table:
 _TABLES: dict[Any, _Table] = {}
 _TABLES_LOCK = threading.Lock()
 _TABLE_CACHE_SIZE: Final = 64
+_WITH_LOOKUP: list[_Table] = []  # tables holding a bucket lookup, oldest first
+_LOOKUPS_KEPT: Final = 8
 _LAST_TABLE: tuple[Any, Any] = (None, None)
 
 
