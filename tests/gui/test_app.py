@@ -149,7 +149,7 @@ def test_help_lessons_open_in_the_theatre_window(window, qtbot):
         lessons[0].trigger()
         theatre = window.theatre_window
         assert theatre is not None and theatre.isVisible() and theatre.isWindow() and theatre.parent() is window
-        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=10_000):
+        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=120_000):
             pass
         assert window.theatre_session.file_path == Path(lessons[0].data())
     finally:

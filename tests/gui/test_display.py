@@ -16,7 +16,7 @@ def _shown(window, qtbot):
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=60_000)
     return window
 
 
@@ -47,7 +47,7 @@ def test_the_window_fits_1024x700_and_nothing_widens_it(window, qtbot):
 
     w = _shown(window, qtbot)
     w.resize(1024, 700)
-    qtbot.waitUntil(lambda: w.width() == 1024 and w.height() == 700, timeout=5_000)
+    qtbot.waitUntil(lambda: w.width() == 1024 and w.height() == 700, timeout=60_000)
     w.chart.probe_box.setChecked(True)
     plot = w.chart.plot
     for x in (0.2, 0.5, 0.8):  # the crosshair read-out's text grows and shrinks under the mouse
@@ -57,9 +57,9 @@ def test_the_window_fits_1024x700_and_nothing_widens_it(window, qtbot):
     QApplication.processEvents()
     assert (w.width(), w.height()) == (1024, 700)
     w.resize(1440, 900)
-    qtbot.waitUntil(lambda: w.width() == 1440, timeout=5_000)
+    qtbot.waitUntil(lambda: w.width() == 1440, timeout=60_000)
     w.resize(1024, 700)  # and it shrinks back
-    qtbot.waitUntil(lambda: w.width() == 1024, timeout=5_000)
+    qtbot.waitUntil(lambda: w.width() == 1024, timeout=60_000)
     assert Qt.WindowState.WindowFullScreen not in w.windowState()
 
 
