@@ -147,11 +147,11 @@ class QtPositionTable(QWidget):
                        f"closed ({'stop-loss' if fill.kind == 'stop_loss' else 'take-profit'})" if fill is not None else
                        fmt.price(lp, tick))
                 lev_text, lev_tip = f"{fmt.num(p.leverage)}x", ""
-                audit = audits.get(r)
-                if audit is not None and audit.reported.leverage is not None:
+                row_audit = audits.get(r)
+                if row_audit is not None and row_audit.reported.leverage is not None:
                     # core.audit lowered the exchange's leverage to what this profile's table allows
                     lev_text += "*"
-                    lev_tip = (f"The exchange reports {fmt.num(audit.reported.leverage)}x; the {s.profile.name} "
+                    lev_tip = (f"The exchange reports {fmt.num(row_audit.reported.leverage)}x; the {s.profile.name} "
                                f"table (as of {s.profile.as_of}) allows at most {fmt.num(p.leverage)}x at this "
                                "size. Only the initial margin differs.")
                 cells = (p.symbol, p.side.value, fmt.num(p.qty_base), fmt.price(p.entry_price, tick),
