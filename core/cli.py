@@ -48,7 +48,16 @@ import numpy as np
 from core import fmt
 from core.compare import compare_position, explain_differences
 from core.errors import InvalidInputError, MarginEngineError, ScenarioError, UnknownProfileError
-from core.model import Account, MarginMode, Position, Side
+from core.model import (
+    MAKER_FEE_RANGE,
+    TAKER_FEE_RANGE,
+    Account,
+    FeeRates,
+    Liquidity,
+    MarginMode,
+    Position,
+    Side,
+)
 from core.paths import exchanges_dir
 from core.profiles import (
     Contract,
@@ -60,11 +69,13 @@ from core.profiles import (
     load_profiles,
     stale_notice,
 )
-from core.quote import AccountQuote, PositionQuote, quote_account, quote_position
+from core.quote import AccountQuote, PositionQuote, quote_account, quote_position, single_account
 from core.scenario import load_scenario
+from core.simspec import MAX_DURATION_S, MAX_FUNDING_RATE
 from core.symbols import resolve_symbol
 from core.tiers import TierTable
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
+from core.whatif import WhatIf, hold_with_funding
 
 PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
@@ -125,7 +136,11 @@ AMOUNT: Final = number_type(lo=0, lo_open=True, hi=MAX_AMOUNT)
 AMOUNT_OR_ZERO: Final = number_type(lo=0, hi=MAX_AMOUNT)
 LEVERAGE: Final = number_type(lo=1, hi=1000)
 RATE: Final = number_type(lo=0, hi=1, lo_open=True, hi_open=True)
-FEE_RATE: Final = number_type(lo=0, hi=0.1)
+FEE_RATE: Final = number_type(lo=TAKER_FEE_RANGE[0], hi=TAKER_FEE_RANGE[1])
+MAKER_RATE: Final = number_type(lo=MAKER_FEE_RANGE[0], hi=MAKER_FEE_RANGE[1])
+FUNDING_RATE: Final = number_type(lo=-MAX_FUNDING_RATE, hi=MAX_FUNDING_RATE)
+HOURS: Final = number_type(lo=0, hi=MAX_DURATION_S / 3_600.0)
+SIGNED_AMOUNT: Final = number_type(lo=-MAX_AMOUNT, hi=MAX_AMOUNT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,9 +206,31 @@ def _register_quote(subparsers: Any) -> None:
     g.add_argument("--mm-basis", choices=[b.value for b in MMBasis], help="maintenance margin on entry or mark")
     g.add_argument("--fee-model", choices=[f.value for f in FeeModel], help="how fees enter the margins")
     g.add_argument("--taker-fee", type=FEE_RATE, metavar="RATE", help="taker fee rate in [0, 0.1]")
+    _add_fee_arguments(p)
+    f = p.add_argument_group("funding (docs/domain.md §9)")
+    f.add_argument("--funding-rate", type=FUNDING_RATE, metavar="RATE",
+                   help="funding rate per interval in [-0.05, 0.05] (0.0001 = 0.01 %%; positive: longs pay); "
+                        "shows the payment, and the payment after which funding alone liquidates at the mark")
+    f.add_argument("--hold-hours", type=HOURS, metavar="H",
+                   help="hold H hours at the funding rate (default 0.01 %% per 8 h, pro rata), the mark "
+                        "standing still: the payments, and the liquidation price after them")
+    f.add_argument("--funding-paid", type=SIGNED_AMOUNT, metavar="AMOUNT",
+                   help="funding the position has paid so far (negative: received); counted by the "
+                        "break-even and net PnL")
     add_common_arguments(p)
     p.add_argument("--explain", action="store_true",
                    help="write out the arithmetic behind each number (with --json: an \"explain\" object)")
+
+
+def _add_fee_arguments(p: argparse.ArgumentParser) -> None:
+    """The account's own fee rates and order types (docs/domain.md §9.4)."""
+    g = p.add_argument_group("trading fees (default: the profile's rates, market orders)")
+    g.add_argument("--maker-fee", type=MAKER_RATE, metavar="RATE",
+                   help="maker fee rate in [-0.01, 0.1] (negative: a rebate)")
+    g.add_argument("--open-as", choices=[x.value for x in Liquidity], default=Liquidity.TAKER.value,
+                   help="the opening order is a maker (limit) or taker (market) order (default taker)")
+    g.add_argument("--close-as", choices=[x.value for x in Liquidity], default=Liquidity.TAKER.value,
+                   help="the closing order is a maker or a taker order (default taker)")
 
 
 def _register_profiles(subparsers: Any) -> None:
@@ -272,6 +309,9 @@ def _register_simulate(subparsers: Any) -> None:
               marginlab-cli simulate my.json --json | jq '.parties'"""))
     add_common_arguments(p, json_help="print one JSON object: events, ledger, parties, liquidations")
     p.add_argument("file", type=Path, metavar="FILE", help="a scenario file with a simulation section")
+    p.add_argument("--funding-rate", type=FUNDING_RATE, metavar="RATE",
+                   help="funding rate per interval in [-0.05, 0.05], paid at every funding time of the path "
+                        "(replaces the file's simulation.funding rate; its interval_h is kept)")
 
 
 #: The commands in help order and the function that runs each, ``"module:function"``: it takes the
@@ -379,7 +419,8 @@ _FIELD_FLAGS: Final = {
     "exchange": "--exchange", "symbol": "--symbol", "side": "--side", "qty": "--qty",
     "entry": "--entry", "leverage": "--leverage", "margin": "--margin", "wallet": "--wallet",
     "mode": "--mode", "mmr": "--mmr", "max-leverage": "--max-leverage",
-    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee",
+    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee", "taker_fee": "--taker-fee",
+    "maker_fee": "--maker-fee", "funding_paid": "--funding-paid", "rate": "--funding-rate", "days": "--hold-hours",
 }
 
 
@@ -506,17 +547,32 @@ def _position(args: argparse.Namespace, symbol: str) -> Position:
     if mode is MarginMode.ISOLATED and args.wallet is not None:
         raise CliError("--wallet", "applies to --mode cross only; give an isolated position's margin with --margin")
     return Position(symbol=symbol, side=Side(args.side), qty_base=args.qty, entry_price=args.entry,
-                    leverage=args.leverage, mode=mode, margin_usd=args.margin)
+                    leverage=args.leverage, mode=mode, margin_usd=args.margin,
+                    funding_paid=getattr(args, "funding_paid", None) or 0.0)
+
+
+def account_fees(args: argparse.Namespace) -> FeeRates:
+    """The account's fee rates and order types from ``--maker-fee``, ``--open-as``, ``--close-as``
+    (``--taker-fee`` changes the profile's rule itself, as it always has)."""
+    return FeeRates(maker=getattr(args, "maker_fee", None), open=Liquidity(getattr(args, "open_as", "taker")),
+                    close=Liquidity(getattr(args, "close_as", "taker")))
 
 
 def quote_to_json(profile: Profile, q: PositionQuote, *, explain: bool = False,
-                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick."""
+                  overrides: dict[str, Any] | None = None, hold: WhatIf | None = None) -> dict[str, Any]:
+    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick (and,
+    with ``--funding-rate`` / ``--hold-hours``, a ``hold`` object: :func:`core.whatif.hold_with_funding`)."""
     contract = profile.contract(q.position.symbol)
     out: dict[str, Any] = {"exchange": profile.id, "as_of": profile.as_of, **q.as_dict(),
                            "quote_currency": contract.quote, "tick_size": contract.tick_size}
     if overrides:
         out["overrides"] = overrides
+    if hold is not None and hold.funding is not None:
+        after = hold.after
+        out["hold"] = {**hold.funding.as_dict(), "hours": hold.funding.days * 24.0,
+                       "liquidation_price_after": None if after is None else after.liquidation_price,
+                       "margin_after": None if after is None else after.margin,
+                       "break_even_price_after": None if after is None else after.break_even_price}
     if explain:
         out["explain"] = dict(q.explain)
     return out
@@ -559,7 +615,39 @@ def quote_lines(profile: Profile, q: PositionQuote) -> list[str]:
         f"  {'Bankruptcy price':<22}{fmt.price(q.bankruptcy_price, tick):>18}",
         f"  {'Distance to LP':<22}{fmt.pct(q.distance_to_liquidation):>18}",
         f"  {'Liquidatable now':<22}{_yes_no(q.liquidatable_now):>18}",
+        "",
+        f"  {'Fee to open':<22}{_money(q.open_fee):>18} {ccy}",
+        f"  {'Fee to close at mark':<22}{_money(q.close_fee_at_mark):>18} {ccy}",
+        f"  {'Net uPnL':<22}{_money(q.net_unrealized_pnl):>18} {ccy}   after both fees"
+        + (f" and {fmt.money(q.funding_paid)} funding paid" if q.funding_paid else ""),
+        f"  {'ROE':<22}{fmt.pct(q.roe):>18}   uPnL / initial margin",
+        f"  {'Net ROE':<22}{fmt.pct(q.net_roe):>18}   net uPnL / initial margin",
+        f"  {'Break-even (fees)':<22}{fmt.price(q.break_even_price, tick):>18}   MarginLab's: both fees"
+        + (" and the funding paid" if q.funding_paid else "") + " counted",
     ]
+    return lines
+
+
+def hold_lines(profile: Profile, res: WhatIf) -> list[str]:
+    """People's rendering of ``--funding-rate`` / ``--hold-hours`` (a :func:`core.whatif.hold_with_funding`)."""
+    f = res.funding
+    assert f is not None
+    c = profile.contract(res.before.position.symbol)
+    ccy, tick = c.quote, c.tick_size
+    pays = "pays" if f.per_interval >= 0 else "receives"
+    lines = ["", f"Funding at {fmt.pct(f.rate, 4)} every {f.interval_h:g} h (the mark standing still):",
+             f"  the position {pays} {fmt.money(abs(f.per_interval))} {ccy} per payment "
+             f"(booked: {profile.rules.funding_booking.value.replace('_', ' ')})"]
+    if f.intervals or f.days:
+        after = res.after
+        lp = fmt.price(after.liquidation_price, tick) if after is not None else fmt.NONE_TEXT
+        lines.append(f"  held {f.days * 24:g} h: {f.intervals} payments, {fmt.money(f.paid)} {ccy} paid in all; "
+                     f"liquidation price {fmt.price(res.before.liquidation_price, tick)} -> {lp}")
+    if f.liquidation_intervals is None:
+        lines.append("  funding alone does not liquidate it within ten years")
+    else:
+        lines.append(f"  funding alone liquidates it at payment {f.liquidation_intervals:,} "
+                     f"(day {f.liquidation_days:,.2f})" + (" -- within the holding time" if f.liquidated_within else ""))
     return lines
 
 
@@ -576,13 +664,22 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     profile, symbol, overrides = _custom_profile(profiles.get(args.exchange), args)
     warn_if_stale([profile], args)
     position = _position(args, symbol)
-    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet)
+    fees = account_fees(args)
+    if fees.maker is not None:
+        overrides["maker_fee"] = fees.maker
+    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet, fees=fees)
+    hold = None
+    if args.funding_rate is not None or args.hold_hours is not None:
+        acct = single_account(profile, position, mark=args.mark, wallet=args.wallet, fees=fees)
+        hold = hold_with_funding(profile, acct, 0, (args.hold_hours or 0.0) / 24.0, rate=args.funding_rate)
     if args.json:
-        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides))
+        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides, hold=hold))
         return EXIT_OK
     lines = quote_lines(profile, q)
     if overrides:
         lines.insert(2, "  overrides: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    if hold is not None:
+        lines += hold_lines(profile, hold)
     if args.explain:
         lines += explain_lines(q)
     print("\n".join(lines))

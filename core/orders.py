@@ -14,6 +14,7 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.fees import trade_fee
 from core.margin import unrealized_pnl
 from core.model import Side
 
@@ -78,7 +79,7 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
     ::
 
         realised PnL = s * qty * (price - entry)          (core.margin.unrealized_pnl at the fill)
-        fee          = fee_rate * qty * price             (taker or liquidation fee on the notional)
+        fee          = fee_rate * qty * price             (core.fees.trade_fee: taker or liquidation fee)
 
     Who pays whom, and whether the fee is capped by what is left in an account, is the caller's
     (the simulator charges a fee never more than the collateral left).
@@ -94,4 +95,4 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
     Close(qty=5, price=61500, realized_pnl=-32500.0, fee=922.5)
     """
     pnl = float(unrealized_pnl(side=_sign(side), qty=qty, entry=entry, mark=price))
-    return Close(qty=qty, price=price, realized_pnl=pnl, fee=fee_rate * qty * price)
+    return Close(qty=qty, price=price, realized_pnl=pnl, fee=float(trade_fee(qty=qty, price=price, rate=fee_rate)))

@@ -15,6 +15,7 @@ import numpy as np
 
 from core import fmt
 from core.errors import InvalidInputError, InvalidPositionError
+from core.fees import break_even_price, net_pnl, order_fee_rates, trade_fee, with_fee_rates
 from core.liquidation import bankruptcy_price, close_fee, liquidation_price, liquidation_tier
 from core.margin import (
     initial_margin,
@@ -23,7 +24,7 @@ from core.margin import (
     side_sign,
     unrealized_pnl,
 )
-from core.model import Account, MarginMode, Position
+from core.model import Account, FeeRates, MarginMode, Position
 from core.profiles import FeeModel, MMBasis, Profile
 from core.risk import distance_to_liquidation
 from core.tiers import TierTable
@@ -77,6 +78,16 @@ class PositionQuote:
     # cross: the maintenance margin of every cross position, which the margin ratio compares with
     # the account's equity; None for an isolated position
     account_maintenance: float | None = None
+    # fees and funding (docs/domain.md §9.4-§9.5): the fee paid to open at the entry, the fee to
+    # close at the mark (the account's order types and rates), the funding paid so far, uPnL after
+    # all three, MarginLab's fee-inclusive break-even, and ROE gross and net on the initial margin
+    open_fee: float = 0.0
+    close_fee_at_mark: float = 0.0
+    funding_paid: float = 0.0
+    net_unrealized_pnl: float = math.nan
+    break_even_price: float = math.nan
+    roe: float = math.nan
+    net_roe: float = math.nan
 
     @property
     def distance_to_liquidation(self) -> float:
@@ -103,6 +114,9 @@ class PositionQuote:
             "bankruptcy_price": n(self.bankruptcy_price), "liquidatable_now": self.liquidatable_now,
             "distance_to_liquidation": n(self.distance_to_liquidation), "close_fee": self.close_fee,
             "tier": self.tier.as_dict(), "liquidation_tier": self.liquidation_tier.as_dict(),
+            "open_fee": self.open_fee, "close_fee_at_mark": self.close_fee_at_mark,
+            "funding_paid": self.funding_paid, "net_unrealized_pnl": self.net_unrealized_pnl,
+            "break_even_price": n(self.break_even_price), "roe": n(self.roe), "net_roe": n(self.net_roe),
         }
 
 
@@ -262,6 +276,7 @@ class _Terms:
     mm: list[tuple[float, int]]  # maintenance margin before the fee to close, and its tier
     fee: list[float]  # the fee to close the profile adds to MM
     cross: list[bool]
+    order_rates: tuple[float, float] = (0.0, 0.0)  # fee rates of the opening and the closing order
 
     def req(self, i: int) -> float:
         return self.mm[i][0] + self.fee[i]
@@ -290,7 +305,8 @@ def _terms(profile: Profile, account: Account) -> _Terms:
         mm=[position_maintenance(profile, p.symbol, qty=p.qty_base, entry=p.entry_price, mark=m)
             for p, m in zip(ps, marks, strict=True)],
         fee=[position_close_fee(profile, p) for p in ps],
-        cross=[p.mode is MarginMode.CROSS for p in ps])
+        cross=[p.mode is MarginMode.CROSS for p in ps],
+        order_rates=order_fee_rates(profile, account.fees))
 
 
 def position_collateral(profile: Profile, account: Account, index: int) -> float:
@@ -310,7 +326,12 @@ def position_collateral(profile: Profile, account: Account, index: int) -> float
 
 
 def quote_account(profile: Profile, account: Account) -> AccountQuote:
-    """Value every position of ``account`` at its mark; cross positions share the wallet."""
+    """Value every position of ``account`` at its mark; cross positions share the wallet.
+
+    The account's own fee rates (``account.fees``) replace the profile's first
+    (:func:`core.fees.with_fee_rates`); ``AccountQuote.profile`` is that profile.
+    """
+    profile = with_fee_rates(profile, account.fees)
     terms = _terms(profile, account)
     cross = terms.cross
     cross_equity = account.wallet_usd + math.fsum(u for u, c in zip(terms.upnl, cross, strict=True) if c)
@@ -350,6 +371,9 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
                                 tiers=tiers, mm_basis=rules.mm_basis, tier_at_liquidation=rules.tier_at_liquidation))
     check_mm = mm if account_mm is None else account_mm
     ratio = float(margin_ratio(maintenance=check_mm, equity=equity))
+    f_open, f_close = terms.order_rates
+    net = float(net_pnl(side=p.sign, qty=p.qty_base, entry=p.entry_price, exit_price=mark, open_rate=f_open,
+                        close_rate=f_close, funding_paid=p.funding_paid))
     q = PositionQuote(
         position=p, mark=mark, notional=p.qty_base * mark, entry_notional=p.entry_notional,
         initial_margin=im, maintenance_margin=mm, margin=margin, equity=equity, unrealized_pnl=upnl,
@@ -357,21 +381,34 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
         liquidatable_now=bool(equity < check_mm), tier=TierInfo.of(tiers, k),
         liquidation_tier=TierInfo.of(tiers, k_lp), close_fee=fee, collateral=collateral,
         bankruptcy_collateral=collateral_bp, account_maintenance=account_mm,
+        open_fee=float(trade_fee(qty=p.qty_base, price=p.entry_price, rate=f_open)),
+        close_fee_at_mark=float(trade_fee(qty=p.qty_base, price=mark, rate=f_close)),
+        funding_paid=p.funding_paid, net_unrealized_pnl=net,
+        break_even_price=float(break_even_price(side=p.sign, qty=p.qty_base, entry=p.entry_price, open_rate=f_open,
+                                                close_rate=f_close, funding_paid=p.funding_paid)),
+        roe=upnl / im if im > 0 else math.nan, net_roe=net / im if im > 0 else math.nan,
     )
     object.__setattr__(q, "explain", explain(profile, q, contract.quote))
     return q
 
 
-def quote_position(profile: Profile, position: Position, *, mark: float | None = None,
-                   wallet: float | None = None) -> PositionQuote:
-    """One position alone: isolated on its margin, or cross on ``wallet`` (default: its margin)."""
+def single_account(profile: Profile, position: Position, *, mark: float | None = None,
+                   wallet: float | None = None, fees: FeeRates | None = None) -> Account:
+    """An account holding ``position`` alone: isolated on its margin, or cross on ``wallet``
+    (default: its margin), at ``mark`` (default: the entry), with the account's ``fees``."""
     if position.mode is MarginMode.CROSS:
         w = position_margin(profile, position) if wallet is None else wallet
     else:
         w = 0.0
-    acct = Account(profile_id=profile.id, wallet_usd=w, positions=(position,),
-                   marks=((position.symbol, position.entry_price if mark is None else mark),))
-    return quote_account(profile, acct).positions[0]
+    return Account(profile_id=profile.id, wallet_usd=w, positions=(position,),
+                   marks=((position.symbol, position.entry_price if mark is None else mark),),
+                   fees=fees or FeeRates())
+
+
+def quote_position(profile: Profile, position: Position, *, mark: float | None = None,
+                   wallet: float | None = None, fees: FeeRates | None = None) -> PositionQuote:
+    """One position alone (:func:`single_account`), quoted."""
+    return quote_account(profile, single_account(profile, position, mark=mark, wallet=wallet, fees=fees)).positions[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,6 +487,15 @@ def explain(profile: Profile, q: PositionQuote, ccy: str = "USDT") -> dict[str, 
         ex["bankruptcy_price"] = (f"BP = entry {minus} {coll_word} / qty = {n(p.entry_price)} {minus} "
                                   f"{coll_nums} / {n(p.qty_base)} = {fmt.num(q.bankruptcy_price)}: equity is zero "
                                   "there")
+    f_close = q.close_fee_at_mark / q.notional if q.notional > 0 else 0.0
+    ex["net_unrealized_pnl"] = (f"net uPnL = uPnL - fee to open at entry - fee to close at mark - funding paid = "
+                                f"{n(q.unrealized_pnl)} - {n(q.open_fee)} - {n(q.close_fee_at_mark)} - "
+                                f"{n(q.funding_paid)} = {n(q.net_unrealized_pnl)} {ccy}")
+    ex["break_even_price"] = (f"break-even = (side x qty x entry + fee to open + funding paid) / (qty x (side - "
+                              f"close fee rate)) = ({s}{n(p.entry_notional)} + {n(q.open_fee)} + {n(q.funding_paid)}) / "
+                              f"({n(p.qty_base)} x ({s}1 - {n(f_close)})) = {fmt.num(q.break_even_price)}: the exit "
+                              "where PnL after both fees and the funding paid is zero (MarginLab's; an exchange's "
+                              "\"breakeven\" may leave fees out)")
     return ex
 
 
