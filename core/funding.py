@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.margin import _out, notional, side_sign
-from core.profiles import FundingBooking
+from core.profiles import FundingBooking, Profile
 
 ArrayLike = npt.ArrayLike
 
@@ -32,11 +32,26 @@ ArrayLike = npt.ArrayLike
 BASE_RATE_PER_8H: Final = 0.0001
 
 
-def funding_payment(*, side: ArrayLike, qty: ArrayLike, price: ArrayLike, rate: ArrayLike) -> Any:
-    """What the position pays at one funding time: ``s x value(q, P) x rate`` (negative: it receives).
+def position_value(profile: Profile, symbol: str, *, qty: ArrayLike, price: ArrayLike) -> Any:
+    """A position's value at ``price`` in the settlement currency, what funding is a rate of.
 
-    ``P`` is the mark at the funding time. A positive rate makes longs pay and shorts receive; the
-    side is the position's own (a long is +1 whatever the contract type).
+    The engine's notional rule (:func:`core.margin.notional`, ``q x P`` for a linear contract);
+    every funding payment values the position through here. docs/domain.md §9.6.
+
+    >>> from core.profiles import Rules
+    >>> p = Profile(id="x", name="x", as_of="2025-01-01", source="s", rules=Rules(), contracts={})
+    >>> position_value(p, "BTCUSDT", qty=5, price=68_000)
+    340000.0
+    """
+    return notional(qty, price)
+
+
+def funding_payment(*, side: ArrayLike, value: ArrayLike, rate: ArrayLike) -> Any:
+    """What the position pays at one funding time: ``s x value x rate`` (negative: it receives).
+
+    ``value`` is the position's value at the mark at the funding time (:func:`position_value`). A
+    positive rate makes longs pay and shorts receive; ``side`` is the position's own (a long is +1
+    whatever the contract type).
     Source: docs/domain.md §9.1 (Binance, "Funding Amount = Nominal Value of Positions x Funding
     Rate", https://www.binance.com/en/support/faq/introduction-to-binance-futures-funding-rates-360033525031;
     Bybit, funding fee = position value x funding rate).
@@ -44,14 +59,13 @@ def funding_payment(*, side: ArrayLike, qty: ArrayLike, price: ArrayLike, rate: 
     Examples
     --------
     5 BTC long valued at 68,000, rate 0.01 %: the long pays 340,000 x 0.0001 = 34 USDT; the short
-    of the same size receives it. Binance's own user example: a 10,000 USD short at 0.05 % receives
-    (the rate is positive) 5 per interval -- a long would pay it.
+    of the same size receives it.
 
-    >>> round(funding_payment(side=1, qty=5, price=68_000, rate=0.0001), 10), funding_payment(side=-1, qty=5, price=68_000, rate=0.0001)
+    >>> round(funding_payment(side=1, value=340_000, rate=0.0001), 10), funding_payment(side=-1, value=340_000, rate=0.0001)
     (34.0, -34.0)
     """
     s = np.asarray(side_sign(side), dtype=float)
-    return _out(s * np.asarray(notional(qty, price), dtype=float) * np.asarray(rate, dtype=float))
+    return _out(s * np.asarray(value, dtype=float) * np.asarray(rate, dtype=float))
 
 
 def default_funding_rate(interval_h: float) -> float:

@@ -36,7 +36,13 @@ from typing import Any
 import numpy as np
 
 from core.book import BookModel
-from core.funding import available_balance, cross_commitment, funding_payment, funding_split
+from core.funding import (
+    available_balance,
+    cross_commitment,
+    funding_payment,
+    funding_split,
+    position_value,
+)
 from core.ledger import Ledger
 from core.liquidation import bankruptcy_price
 from core.margin import unrealized_pnl
@@ -389,7 +395,8 @@ def pay_funding(run: RunState, j: int, rate: float) -> None:
                                   upnls=[q.unrealized_pnl for q, _ in cross])
     for p in payers:
         mark = run.mark_of(p, j)
-        pay = float(funding_payment(side=p.sign, qty=p.qty, price=mark, rate=rate))
+        pay = float(funding_payment(side=p.sign, value=position_value(run.profile, p.symbol, qty=p.qty, price=mark),
+                                    rate=rate))
         from_wallet, from_margin = funding_split(
             pay, cross=p.mode is MarginMode.CROSS, booking=run.rules.funding_booking,
             available=available_balance(run.ledger.balance(WALLET), commitment))

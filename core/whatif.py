@@ -42,6 +42,7 @@ from core.funding import (
     default_funding_rate,
     funding_path,
     funding_payment,
+    position_value,
 )
 from core.margin import _out, side_sign, unrealized_pnl
 from core.model import Account, MarginMode, Position
@@ -526,7 +527,8 @@ def hold_with_funding(profile: Profile, account: Account, index: int, days: floa
     n = math.floor(d * 24.0 / ih + 1e-9)
     horizon = math.floor(MAX_DURATION_S / 3_600.0 / ih + 1e-9)
     ps = account.positions
-    payments = [float(funding_payment(side=q.sign, qty=q.qty_base, price=account.mark_of(q), rate=r))
+    payments = [float(funding_payment(side=q.sign, value=position_value(profile, q.symbol, qty=q.qty_base,
+                                                                        price=account.mark_of(q)), rate=r))
                 if q.symbol == p.symbol else 0.0 for q in ps]
     cross = [q.mode is MarginMode.CROSS for q in ps]
     path = funding_path(payments=payments, cross=cross, booking=profile.rules.funding_booking,

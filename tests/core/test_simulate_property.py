@@ -1,6 +1,6 @@
-"""Over random scenarios on every shipped profile: money is conserved, a trader never loses more than
-the collateral, no deleveraged counterparty ends below zero, and the insurance fund goes negative
-only when no eligible counterparty was left to deleverage."""
+"""Over random scenarios on every shipped profile, with or without funding: money is conserved, a
+trader never loses more than the collateral, no deleveraged counterparty ends below zero, and the
+insurance fund goes negative only when no eligible counterparty was left to deleverage."""
 from __future__ import annotations
 
 import math
@@ -16,11 +16,13 @@ from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, gbm_path, time_grid
 from core.profiles import load_profiles
+from core.simspec import MAX_FUNDING_RATE
 from core.simulate import (
     Action,
     ActionKind,
     Counterparty,
     EventKind,
+    FundingSpec,
     adl_ranking,
     position_names,
     simulate,
@@ -80,15 +82,20 @@ def scenarios(draw):
         else:
             value = s0 * draw(st.floats(0.9, 1.1))
         actions.append(Action(t=t, kind=kind, position=pos, value=value))
-    return prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks), path, book, fund, cps, actions
+    # funding every 1-5 minutes of the path (so that a few payments fall inside it), or none
+    funding = draw(st.one_of(st.none(), st.builds(
+        FundingSpec, rate=st.floats(-MAX_FUNDING_RATE, MAX_FUNDING_RATE), interval_h=st.floats(1 / 60, 5 / 60))))
+    return (prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks), path, book,
+            fund, cps, actions, funding)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_money_is_conserved_and_traders_never_go_negative(sc):
-    prof, acct, path, book, fund, cps, actions = sc
+    prof, acct, path, book, fund, cps, actions, funding = sc
     try:
-        res = simulate(prof, acct, path, book=book, insurance_fund=fund, counterparties=cps, actions=actions)
+        res = simulate(prof, acct, path, book=book, insurance_fund=fund, counterparties=cps, actions=actions,
+                       funding=funding)
     except InvalidInputError:
         assume(False)  # a leverage the profile refuses, or a leverage change the wallet cannot pay
         return
