@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-display lint typecheck unit benchmarks screenshot clean
+.PHONY: run test test-display lint typecheck unit benchmarks bench-engine bench-peers screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ benchmarks: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/simulate.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/theatre.py
+
+# The liquidation solver alone: 10k to 10M positions against bare numpy, and the scalar path.
+bench-engine: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+# Against a peer, freqtrade 2024.10, on the same positions. Not part of `make test` or
+# `make benchmarks`: the first run installs freqtrade in its own environment under the user cache
+# folder (needs PyPI once).
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/peers.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/marginlab --screenshot docs/screenshot.png

@@ -22,7 +22,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from core.margin import _out, notional, side_sign
+from core.margin import _out, settle_notional, side_sign
 from core.profiles import FundingBooking, Profile
 
 ArrayLike = npt.ArrayLike
@@ -35,15 +35,16 @@ BASE_RATE_PER_8H: Final = 0.0001
 def position_value(profile: Profile, symbol: str, *, qty: ArrayLike, price: ArrayLike) -> Any:
     """A position's value at ``price`` in the settlement currency, what funding is a rate of.
 
-    The engine's notional rule (:func:`core.margin.notional`, ``q x P`` for a linear contract);
-    every funding payment values the position through here. docs/domain.md §9.6.
+    The engine's notional rule in the contract's settle asset (:func:`core.margin.settle_notional`:
+    ``q x P`` for a linear contract, ``contracts x size / P`` in coin for an inverse one); every
+    funding payment values the position through here. docs/domain.md §9.6.
 
-    >>> from core.profiles import Rules
-    >>> p = Profile(id="x", name="x", as_of="2025-01-01", source="s", rules=Rules(), contracts={})
-    >>> position_value(p, "BTCUSDT", qty=5, price=68_000)
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> position_value(load_profile(exchanges_dir() / "classic.toml"), "BTCUSDT", qty=5, price=68_000)
     340000.0
     """
-    return notional(qty, price)
+    return settle_notional(profile.contract(symbol), qty, price)
 
 
 def funding_payment(*, side: ArrayLike, value: ArrayLike, rate: ArrayLike) -> Any:

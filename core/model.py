@@ -1,6 +1,7 @@
-"""Closed sets and frozen records: sides, margin modes, positions and accounts."""
+"""Closed sets and frozen records: sides, margin modes, position modes, positions and accounts."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, NewType
@@ -81,15 +82,23 @@ class FeeRates:
                     object.__setattr__(self, name, Liquidity(value))
                 except ValueError:
                     raise InvalidInputError(f"fees.{name}", f"expected 'maker' or 'taker', got {value!r}") from None
+class PositionMode(StrEnum):
+    """One-way: one position per symbol. Hedge: at most one long and one short per symbol
+    (docs/domain.md §8)."""
+
+    ONE_WAY = "one_way"
+    HEDGE = "hedge"
 
 
 @dataclass(frozen=True, slots=True)
 class Position:
     """One perpetual position.
 
-    ``qty_base`` is the absolute size in base units (5 means 5 BTC); the direction is ``side``.
-    ``margin_usd`` is the isolated margin assigned to the position (ignored in cross mode, where the
-    account's wallet backs every cross position). ``None`` means "the opening requirement"
+    ``qty_base`` is the absolute size in the contract's own unit: base units for a linear contract
+    (5 means 5 BTC), **contracts** for an inverse one (docs/domain.md §7); the direction is ``side``.
+    ``margin_usd`` is the isolated margin assigned to the position, in the contract's settle asset
+    (USDT, or BTC for an inverse BTC contract); it is ignored in cross mode, where the account's
+    wallet backs every cross position. ``None`` means "the opening requirement"
     (:func:`core.quote.opening_requirement`: ``q * EP / L``, plus the fee to close where the
     profile's rules add it). ``funding_paid`` is the funding the position has paid since it was
     opened (negative: received), which its break-even and net PnL count (docs/domain.md §9.5);
@@ -126,6 +135,8 @@ class Position:
 
     @property
     def entry_notional(self) -> float:
+        """``qty * entry`` -- a linear contract's notional only; for any contract use
+        :func:`core.quote.entry_notional` (in the settle asset)."""
         return self.qty_base * self.entry_price
 
     def with_(self, **changes: object) -> Position:
@@ -137,18 +148,27 @@ class Account:
     """A trader's account on one exchange profile.
 
     ``wallet_usd`` is the cross collateral (isolated positions carry their margin separately, already
-    taken out of the wallet). ``marks`` maps symbol to the mark price; a symbol without a mark is
-    valued at its entry price. ``fees`` are the account's own fee rates and order types
-    (:class:`FeeRates`; by default the profile's rates, market orders).
+    taken out of the wallet), in the settle asset of the account's contracts. ``marks`` maps symbol
+    to the mark price; a symbol without a mark is valued at its entry price. ``position_mode`` says
+    how many positions a symbol may have (:func:`check_position_mode`, which
+    :func:`core.quote.quote_account` applies). ``fees`` are the account's own fee rates and order
+    types (:class:`FeeRates`; by default the profile's rates, market orders).
     """
 
     profile_id: str
     wallet_usd: float = 0.0
     positions: tuple[Position, ...] = ()
     marks: tuple[tuple[str, float], ...] = field(default=())
+    position_mode: PositionMode = PositionMode.ONE_WAY
     fees: FeeRates = field(default_factory=FeeRates)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.position_mode, PositionMode):
+            try:
+                object.__setattr__(self, "position_mode", PositionMode(self.position_mode))
+            except ValueError:
+                raise InvalidInputError("position_mode", f"expected 'one_way' or 'hedge', "
+                                                         f"got {self.position_mode!r}") from None
         object.__setattr__(self, "wallet_usd", _positive("wallet", self.wallet_usd, allow_zero=True, hi=MAX_AMOUNT))
         object.__setattr__(self, "positions", tuple(self.positions))
         if isinstance(self.marks, dict):
@@ -169,3 +189,57 @@ class Account:
 
     def with_(self, **changes: object) -> Account:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def check_position_mode(account: Account) -> None:
+    """Refuse positions the account's mode cannot hold (docs/domain.md §8).
+
+    One-way: one position per symbol. Hedge: at most one long and one short per symbol.
+
+    Raises
+    ------
+    InvalidInputError
+        field ``position_mode``, naming the symbol and both positions.
+
+    Examples
+    --------
+    >>> pair = (Position("BTCUSDT", Side.LONG, 4, 60_000, 10), Position("BTCUSDT", Side.SHORT, 2, 61_000, 10))
+    >>> check_position_mode(Account("binance", 0.0, pair, position_mode="hedge"))
+    >>> check_position_mode(Account("binance", 0.0, pair))
+    Traceback (most recent call last):
+    ...
+    core.errors.InvalidInputError: position_mode: one-way mode holds one position per symbol: positions[0] (BTCUSDT long) and positions[1] (BTCUSDT short) are both on BTCUSDT; use hedge mode for a long and a short, or net them into one position
+    """
+    first: dict[tuple[str, str], int] = {}
+    hedge = account.position_mode is PositionMode.HEDGE
+    for i, p in enumerate(account.positions):
+        key = (p.symbol, p.side.value if hedge else "")
+        j = first.setdefault(key, i)
+        if j == i:
+            continue
+        a, b = account.positions[j], p
+        names = (f"positions[{j}] ({a.symbol} {a.side.value}) and positions[{i}] ({b.symbol} {b.side.value})")
+        if hedge:
+            raise InvalidInputError("position_mode", f"hedge mode holds at most one long and one short per "
+                                                     f"symbol: {names} are both {p.side.value}; merge them "
+                                                     "into one position")
+        raise InvalidInputError("position_mode", f"one-way mode holds one position per symbol: {names} are "
+                                                 f"both on {p.symbol}; use hedge mode for a long and a short, "
+                                                 "or net them into one position")
+
+
+def infer_position_mode(positions: Sequence[Position]) -> PositionMode:
+    """The mode of a file written before ``position_mode`` existed: ``hedge`` when some symbol holds a
+    long and a short, else ``one_way``. Two positions on the same side of one symbol fit neither:
+    refused (field ``position_mode``, naming both positions: :func:`check_position_mode`).
+
+    >>> long, short = Position("BTCUSDT", Side.LONG, 1, 68_000, 50), Position("BTCUSDT", Side.SHORT, 1, 68_000, 50)
+    >>> infer_position_mode((long, short)).value, infer_position_mode((long,)).value
+    ('hedge', 'one_way')
+    """
+    sides: dict[str, set[Side]] = {}
+    for p in positions:
+        sides.setdefault(p.symbol, set()).add(p.side)
+    mode = PositionMode.HEDGE if any(len(v) > 1 for v in sides.values()) else PositionMode.ONE_WAY
+    check_position_mode(Account("", 0.0, tuple(positions), position_mode=mode))
+    return mode

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from core.contracts import ContractType
 from core.errors import FileFormatError, InvalidInputError, ProfileError, UnknownProfileError
 from core.persistence import read_json_file, read_text_file
 from core.tiers import TierTable
@@ -97,9 +98,21 @@ def round_to_lot(qty: Any, lot: float, *, up: bool = False) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
+#: Largest contract size accepted (base units or quote value per contract).
+MAX_CONTRACT_SIZE: Final = 1e9
+
+
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """A perpetual contract: its quote currency, price tick, size lot and tier table."""
+    """A perpetual contract: its quote currency, price tick, size lot and tier table, and how it settles.
+
+    ``type`` is linear (settled in the quote currency, sizes in base units) or inverse (settled in
+    the coin, sizes in contracts worth ``size`` of the quote currency each; core.contracts).
+    ``size``: linear, base units per contract (informational: linear quantities stay in base
+    units); inverse, the quote value of one contract (Binance BTCUSD_PERP 100 USD). ``settle`` is
+    the asset margins, PnL and the wallet are in: the quote currency for a linear contract (the
+    default), the coin for an inverse one (required). Tiers are by notional in ``settle``.
+    """
 
     symbol: str
     tiers: TierTable
@@ -107,6 +120,27 @@ class Contract:
     tick_size: float = 0.01
     lot_size: float = 0.001
     liquidation_fee: float | None = None  # overrides rules.liquidation_fee for this contract
+    type: ContractType = ContractType.LINEAR
+    size: float = 1.0
+    settle: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.type, ContractType):
+            try:
+                object.__setattr__(self, "type", ContractType(self.type))
+            except ValueError:
+                raise InvalidInputError("type", f"expected 'linear' or 'inverse', got {self.type!r}") from None
+        object.__setattr__(self, "size", number("contract-size", self.size, lo=0, lo_open=True,
+                                                hi=MAX_CONTRACT_SIZE))
+        if not self.settle:
+            if self.type is ContractType.INVERSE:
+                raise InvalidInputError("settle", f"{self.symbol} is inverse: give the coin it settles in "
+                                                  "(e.g. \"BTC\")")
+            object.__setattr__(self, "settle", self.quote)
+
+    @property
+    def is_inverse(self) -> bool:
+        return self.type is ContractType.INVERSE
 
     @property
     def max_leverage(self) -> float:
@@ -210,7 +244,7 @@ _TOP_KEYS: Final = {"schema_version", "id", "name", "as_of", "source", "notes", 
 MAX_TICK_SIZE: Final = 10_000.0
 MAX_LOT_SIZE: Final = 1e9
 _TIER_KEYS: Final = {"floor", "cap", "max_leverage", "mmr", "maintenance_amount"}
-_CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers"}
+_CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers", "type", "size", "settle"}
 
 
 def _parse_rules(path: str, raw: Any) -> Rules:
@@ -306,8 +340,16 @@ def parse_contract(path: str, symbol: str, c: Mapping[str, Any], rules: Rules) -
         tiers.check_ladder()
     except InvalidInputError as exc:
         raise ProfileError(path, f"contracts.{symbol}.{exc.field}", exc.reason) from None
+    kind = _enum(path, f"contracts.{symbol}.type", c.get("type", "linear"), ContractType)
+    settle = c.get("settle")
+    if settle is None and kind is ContractType.INVERSE:
+        raise ProfileError(path, f"contracts.{symbol}.settle",
+                           "missing: an inverse contract settles in its coin; give it (e.g. settle = \"BTC\")")
     return Contract(
         symbol=symbol,
+        type=kind,
+        size=_number(path, f"contracts.{symbol}.size", c.get("size", 1.0), lo=0, lo_open=True, hi=MAX_CONTRACT_SIZE),
+        settle="" if settle is None else _str(path, f"contracts.{symbol}.settle", settle),
         tiers=tiers,
         quote=_str(path, f"contracts.{symbol}.quote", c.get("quote", "USDT")),
         tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True,

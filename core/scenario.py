@@ -8,7 +8,8 @@ Schema (version 2; documented in ``docs/scenario-format.md``)::
       "name": "...", "description": "...",          # optional
       "exchange": "classic",                          # profile id
       "account": {
-        "wallet": 0,                                  # cross collateral, quote currency
+        "position_mode": "one_way",                   # or "hedge"; optional (see below)
+        "wallet": 0,                                  # cross collateral, the contracts' settle asset
         "positions": [{"symbol": "BTCUSDT", "side": "long", "qty": 5, "entry": 68000,
                        "leverage": 10, "mode": "isolated", "margin": 34000,       # margin optional
                        "funding_paid": 0}],                                        # optional
@@ -17,6 +18,11 @@ Schema (version 2; documented in ``docs/scenario-format.md``)::
       },
       "simulation": {...}                             # optional: a core.simspec.SimulationSpec
     }
+
+A file without ``account.position_mode`` (every file written before it existed) is read with no
+loss: as ``hedge`` when it holds a long and a short on one symbol (the shipped hedge lessons do),
+else as ``one_way``; two positions on the same side of one symbol cannot be held in either mode and
+are refused in one message (:func:`core.model.infer_position_mode`).
 
 Older versions are upgraded step by step by the ``_vN_to_vN+1`` functions in ``MIGRATIONS``.
 Every problem raises :class:`~core.errors.ScenarioError` naming the file and the field path.
@@ -37,7 +43,10 @@ from core.model import (
     Liquidity,
     MarginMode,
     Position,
+    PositionMode,
     Side,
+    check_position_mode,
+    infer_position_mode,
 )
 from core.persistence import atomic_write_json, read_json_file
 from core.simspec import SimulationSpec, simulation_from_dict, simulation_to_dict
@@ -49,7 +58,7 @@ KIND: Final = "marginlab.scenario"
 
 def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     """Version 2 adds optional keys only (``account.fees``, ``positions[i].funding_paid``,
-    ``simulation.funding``): a version-1 document reads unchanged. The number moved so that an older
+    ``simulation.funding``, ``account.position_mode``): a version-1 document reads unchanged. The number moved so that an older
     MarginLab refuses a file that uses them ("update MarginLab") instead of ignoring the fees."""
     return {**doc, "schema_version": 2}
 
@@ -185,9 +194,25 @@ def scenario_from_dict(doc: Any) -> Scenario:
         raise InvalidInputError("account.marks", "expected an object of symbol: price")
     marks = {sym: number(f"account.marks.{sym}", v, lo=0, lo_open=True, hi=MAX_PRICE) for sym, v in marks_raw.items()}
     wallet = _num("account", acc, "wallet", default=0.0, lo=0.0, lo_open=False, hi=MAX_AMOUNT) or 0.0
+    if "position_mode" in acc:
+        try:
+            mode = PositionMode(acc["position_mode"])
+        except (ValueError, TypeError):
+            raise InvalidInputError("account.position_mode", f"expected 'one_way' or 'hedge', got "
+                                                             f"{acc['position_mode']!r}"[:200]) from None
+        try:
+            check_position_mode(Account("", 0.0, positions, position_mode=mode))
+        except InvalidInputError as exc:
+            raise InvalidInputError("account.position_mode", exc.reason) from None
+    else:
+        try:
+            mode = infer_position_mode(positions)
+        except InvalidInputError as exc:
+            raise InvalidInputError("account.position_mode", f"this file has no position_mode and its "
+                                                             f"positions fit neither mode: {exc.reason}") from None
     fees = FeeRates() if acc.get("fees") is None else fees_from_dict(acc["fees"])
     account = Account(profile_id=exchange, wallet_usd=wallet, positions=positions,
-                      marks=tuple(sorted(marks.items())), fees=fees)
+                      marks=tuple(sorted(marks.items())), position_mode=mode, fees=fees)
     sim = doc.get("simulation")
     spec = None if sim is None else simulation_from_dict(sim)
     name = doc.get("name", "")
@@ -204,6 +229,7 @@ def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
         doc["description"] = sc.description
     doc["exchange"] = sc.exchange
     doc["account"] = {
+        "position_mode": sc.account.position_mode.value,
         "wallet": sc.account.wallet_usd,
         "positions": [position_to_dict(p) for p in sc.account.positions],
         "marks": dict(sc.account.marks),

@@ -244,6 +244,7 @@ class RunState:
                  spot: float = 0.0) -> None:
         self.profile = profile
         self.rules = profile.rules
+        self.position_mode = account.position_mode
         self.path = path
         self.t, self.mark, self.last = path.t, path.mark, path.last
         self.symbol = symbol
@@ -294,7 +295,7 @@ class RunState:
                                       leverage=p.leverage, mode=p.mode, margin_usd=margin))
             marks[p.symbol] = mark if p.on_path else p.const_mark
         acct = Account(profile_id=self.profile.id, wallet_usd=0.0, positions=tuple(positions),
-                       marks=tuple(sorted(marks.items())))
+                       marks=tuple(sorted(marks.items())), position_mode=self.position_mode)
         # The cross wallet as it is, even in debt: a realised loss can take it below zero while the
         # other cross positions' unrealised profit still backs it (equity = wallet + uPnL stays the
         # engine's test). Account refuses a negative wallet as user input; the engine's formulas

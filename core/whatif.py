@@ -44,14 +44,18 @@ from core.funding import (
     funding_payment,
     position_value,
 )
-from core.margin import _out, side_sign, unrealized_pnl
+from core.liquidation import bankruptcy_price
+from core.margin import _out, average_entry_price, position_pnl_at_exit, settle_notional, side_sign
 from core.model import Account, MarginMode, Position
-from core.profiles import FeeModel, Profile, round_to_lot
+from core.profiles import Profile, round_to_lot
 from core.quote import (
     PositionQuote,
+    entry_notional,
     opening_requirement,
+    position_leg,
     position_margin,
     quote_account,
+    required_initial_margin,
     validate_position,
 )
 from core.simspec import FUNDING_INTERVAL_H, MAX_DURATION_S, MAX_FUNDING_RATE
@@ -258,10 +262,8 @@ def free_balance(profile: Profile, account: Account) -> float:
 def _commitment(profile: Profile, account: Account) -> float:
     """What the cross positions hold of the wallet (:func:`core.funding.cross_commitment`)."""
     cross = [p for p in account.positions if p.mode is MarginMode.CROSS]
-    return cross_commitment(
-        initial_margins=[opening_requirement(profile, p) for p in cross],
-        upnls=[float(unrealized_pnl(side=p.sign, qty=p.qty_base, entry=p.entry_price, mark=account.mark_of(p)))
-               for p in cross])
+    return cross_commitment(initial_margins=[opening_requirement(profile, p) for p in cross],
+                            upnls=[float(position_pnl_at_exit(profile, p, account.mark_of(p))) for p in cross])
 
 
 def _source(profile: Profile, account: Account, free: float | None) -> tuple[float, bool]:
@@ -318,10 +320,10 @@ def max_removable_margin(profile: Profile, account: Account, index: int) -> floa
     p = _position(account, index)
     _need_isolated(p, "removing margin")
     mark = account.mark_of(p)
-    upnl = p.sign * p.qty_base * (mark - p.entry_price)
-    im_mark = p.qty_base * mark / p.leverage
-    if profile.rules.fee_model is FeeModel.CLOSE_FEE:
-        im_mark += profile.rules.taker_fee * p.qty_base * mark * (1.0 - p.sign / p.leverage)
+    upnl = float(position_pnl_at_exit(profile, p, mark))
+    # the opening requirement at the mark (with the fee to close under close_fee)
+    im_mark = float(required_initial_margin(profile, side=p.sign, qty=p.qty_base, entry=mark, leverage=p.leverage,
+                                            symbol=p.symbol))
     return max(position_margin(profile, p) + min(upnl, 0.0) - im_mark, 0.0)
 
 
@@ -373,7 +375,7 @@ def change_leverage(profile: Profile, account: Account, index: int, leverage: fl
     old_im = position_margin(profile, p) if p.mode is MarginMode.ISOLATED else opening_requirement(profile, p)
     need = opening_requirement(profile, new) - old_im
     if need > avail * (1 + 1e-12):
-        lo = p.entry_notional / (old_im + avail)
+        lo = entry_notional(profile, p) / (old_im + avail)
         raise InvalidInputError(
             "leverage", f"{lev:g}x needs {fmt.money(need)} more margin than the free balance "
             f"{fmt.money(avail)} holds; allowed from {lo:.4g}x")
@@ -394,8 +396,9 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
                   free_balance: float | None = None) -> WhatIf:
     """Close ``qty`` of the position at ``exit_price`` (before fees).
 
-    ``realized PnL = s * qty * (exit - EP)``; ``realized_net_pnl`` also takes off the fee to close
-    ``qty`` at the exit and the closed share of the fee to open and of the funding paid
+    ``realized PnL = s * qty * (exit - EP)`` (in the settle asset: :func:`core.margin.contract_pnl`,
+    ``s * C * S * (1/EP - 1/exit)`` for an inverse contract); ``realized_net_pnl`` also takes off the
+    fee to close ``qty`` at the exit and the closed share of the fee to open and of the funding paid
     (:func:`core.fees.net_pnl`; the money moved stays before fees). An isolated position releases its margin in proportion,
     ``margin * qty / q``, so the released margin plus the PnL go to the free balance; the entry price
     and the leverage stay. A cross position's PnL lands in the wallet. ``qty == q`` closes the
@@ -416,7 +419,7 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
         raise InvalidInputError("qty", f"{dq:g} is more than the position holds; allowed up to {p.qty_base:g}")
     dq = min(dq, p.qty_base)
     px = number("exit_price", exit_price, lo=0, lo_open=True)
-    pnl = p.sign * dq * (px - p.entry_price)
+    pnl = float(position_pnl_at_exit(profile, p.with_(qty_base=dq), px))
     remaining = p.qty_base - dq
     closes = remaining <= p.qty_base * 1e-12
     new: Position | None
@@ -433,7 +436,9 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
         if change < 0:
             # released + PnL < 0 exactly when the exit is beyond EP -/+ margin/q, where the margin is
             # gone: the position would have been liquidated before a trade there.
-            bound = p.entry_price - p.sign * position_margin(profile, p) / p.qty_base
+            leg = position_leg(profile, p)
+            bound = leg.price(float(bankruptcy_price(side=leg.s, qty=leg.q, entry=leg.ep,
+                                                     wallet=position_margin(profile, p))))
             side_word = "above" if p.sign > 0 else "below"
             raise InvalidInputError(
                 "exit_price", f"{fmt.num(px)} is beyond the bankruptcy price {fmt.num(bound)}, where the "
@@ -445,8 +450,9 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
         change = pnl
         wallet += pnl
     f_open, f_close = order_fee_rates(profile, account.fees)
-    net = float(net_pnl(side=p.sign, qty=dq, entry=p.entry_price, exit_price=px, open_rate=f_open, close_rate=f_close,
-                        funding_paid=p.funding_paid * dq / p.qty_base))
+    closed = position_leg(profile, p.with_(qty_base=dq))
+    net = float(net_pnl(side=closed.s, qty=closed.q, entry=closed.ep, exit_price=closed.price(px), open_rate=f_open,
+                        close_rate=f_close, funding_paid=p.funding_paid * dq / p.qty_base))
     return _result("partial_close", profile, account, index, new, wallet, realized_pnl=pnl,
                    balance_change=change, realized_net_pnl=net)
 
@@ -455,7 +461,8 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
                     free_balance: float | None = None) -> WhatIf:
     """Buy more of a long (sell more of a short) at ``price``, leverage kept.
 
-    New entry ``(q*EP + dq*P) / (q + dq)``; the new margin needed is ``dq * P / L`` (isolated: added
+    New entry ``(q*EP + dq*P) / (q + dq)`` (inverse: the harmonic mean,
+    :func:`core.margin.average_entry_price`); the new margin needed is ``dq * P / L`` (isolated: added
     to the position's margin; cross: taken from the free balance, the wallet does not move). The
     tier is re-chosen at the new notional, and a leverage above the new tier's maximum is refused.
 
@@ -467,7 +474,8 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
     dq = number("qty", qty, lo=0, lo_open=True)
     px = number("price", price, lo=0, lo_open=True)
     q_new = p.qty_base + dq
-    ep_new = (p.qty_base * p.entry_price + dq * px) / q_new
+    contract = profile.contract(p.symbol)
+    ep_new = average_entry_price(contract, [p.qty_base, dq], [p.entry_price, px])
     grown = p.with_(qty_base=q_new, entry_price=ep_new, margin_usd=None)
     # dq * P / L, plus under close_fee the growth of the fee to close
     extra = opening_requirement(profile, grown) - opening_requirement(profile, p.with_(margin_usd=None))
@@ -476,7 +484,8 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
     avail, wallet_pays = _source(profile, account, free_balance)
     if extra > avail * (1 + 1e-12):
         raise InvalidInputError("qty", f"needs {fmt.money(extra)} margin, more than the free balance "
-                                       f"{fmt.money(avail)}; allowed up to {avail * p.leverage / px:.6g}")
+                                       f"{fmt.money(avail)}; allowed up to "
+                                       f"{dq * avail * p.leverage / float(settle_notional(contract, dq, px)):.6g}")
     wallet = account.wallet_usd
     if p.mode is MarginMode.ISOLATED and wallet_pays:
         wallet -= extra

@@ -23,7 +23,7 @@ from PySide6.QtGui import QUndoStack
 
 from core import fmt, whatif
 from core.errors import InvalidInputError
-from core.model import Account, MarginMode, Position, Side
+from core.model import Account, MarginMode, Position, PositionMode, Side, infer_position_mode
 from core.profiles import Profile, ProfileSet
 from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account
 from core.scenario import Scenario
@@ -285,8 +285,11 @@ class Session(QObject):
         if src is None:
             sym = self.profile.symbols[0]
             src = Position(symbol=sym, side=Side.LONG, qty_base=1.0, entry_price=self.live.live_mark, leverage=10.0)
+        if position is None and any((p.symbol, p.side) == (src.symbol, src.side) for p in self.scenario.account.positions):
+            src = src.with_(side=src.side.opposite)  # core refuses a second leg on one side: the other leg
         positions = (*self.scenario.account.positions, src)
-        after = self._with_account(positions=positions)
+        hedge = infer_position_mode(positions) is PositionMode.HEDGE  # a long and a short on one symbol
+        after = self._with_account(positions=positions, **({"position_mode": PositionMode.HEDGE} if hedge else {}))
         if all(s != src.symbol for s, _ in after.account.marks):
             after = replace(after, account=after.account.with_mark(src.symbol, src.entry_price))
         self._push(commands.AddPosition, after, "Add position", selected=len(positions) - 1)

@@ -22,7 +22,7 @@ from core.funding import (
     intervals_to_liquidation,
 )
 from core.ledger import replay
-from core.model import Account, MarginMode, Position, Side
+from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath
 from core.profiles import FundingBooking, load_profiles
@@ -179,7 +179,8 @@ def test_cross_funding_moves_the_wallet_and_a_short_receives():
 def test_hedge_legs_each_pay_their_own_funding():
     # a long and a short of 1 BTC on one symbol, both isolated: the long pays 6, the short gets 6
     acct = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 1, 60_000, 10),
-                                         Position("BTCUSDT", Side.SHORT, 1, 60_000, 10)))
+                                         Position("BTCUSDT", Side.SHORT, 1, 60_000, 10)),
+                   position_mode=PositionMode.HEDGE)
     res = simulate(CLASSIC, acct, flat(60_000, hours=8), funding=FundingSpec(rate=0.0001))
     by = {e.position: e.amount for e in res.events_of("funding_payment")}
     assert by == pytest.approx({"BTCUSDT#1 long": 6.0, "BTCUSDT#2 short": -6.0})
@@ -241,7 +242,8 @@ CASES = [
     ("hyperliquid", Account("hyperliquid", positions=(Position("BTC", Side.LONG, 0.5, 60_000, 20),)), 0.0004),
     ("binance", Account("binance", wallet_usd=3_000.0, positions=(
         Position("BTCUSDT", Side.LONG, 1.0, 60_000, 20, mode=MarginMode.CROSS),
-        Position("BTCUSDT", Side.SHORT, 0.4, 60_000, 20, mode=MarginMode.CROSS))), 0.002),
+        Position("BTCUSDT", Side.SHORT, 0.4, 60_000, 20, mode=MarginMode.CROSS)),
+        position_mode=PositionMode.HEDGE), 0.002),
 ]
 
 

@@ -77,7 +77,7 @@ def _random_book(tiers: TierTable, n: int, seed: int) -> tuple[np.ndarray, ...]:
     return s, q, ep, wb
 
 
-def _plain_in_pieces(fn, n: int, piece: int = 5_000, **arrays: np.ndarray) -> np.ndarray:
+def _plain_in_pieces(fn, n: int, piece: int = 1_000, **arrays: np.ndarray) -> np.ndarray:
     assert piece < liq._FAST_MIN_SIZE
     parts = [fn(**{k: v[i:i + piece] for k, v in arrays.items()}) for i in range(0, n, piece)]
     return np.concatenate(parts)
@@ -122,30 +122,46 @@ def test_liquidation_notional_lies_in_the_tier_used(profiles):
 def _edge_targets(tiers: TierTable) -> np.ndarray:
     keys = np.concatenate([tiers._key_long, tiers._key_short])
     edges = [keys, np.nextafter(keys, np.inf), np.nextafter(keys, -np.inf), -keys]
-    # Bucket edges: every 1/16 of an octave across the keys' range, and the values either side.
-    powers = np.ldexp(1.0 + np.arange(16) / 16, np.arange(-2, 36)[:, None]).ravel()
+    # Bucket edges: every bucket boundary (1/2**m of an octave, m mantissa bits in the bucket)
+    # across the keys' range, and the values either side.
+    m = 1 << (52 - liq._BUCKET_SHIFT)
+    powers = np.ldexp(1.0 + np.arange(m) / m, np.arange(-2, 36)[:, None]).ravel()
     edges += [powers, np.nextafter(powers, -np.inf), -powers]
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 5e-324, -5e-324, 1e300, -1e300])
     return np.concatenate([*edges, special])
 
 
 @pytest.mark.parametrize("name", ["binance BTCUSDT", "crowded", "classic BTCUSDT"])
-def test_tier_lookup_at_keys_bucket_edges_and_special_values(profiles, name):
+def test_bucket_rates_at_keys_bucket_edges_and_special_values(profiles, name):
+    # The lookup reads u = s*T: with the sign bit clear the long keys are counted at or below u,
+    # with it set the short keys at or below -u (module notes, "Fast path"). At every key, next to
+    # it, at bucket edges and at special values it must give the rates of that count.
     tiers = _tables(profiles)[name]
+    look = liq._table(tiers).lookup()
+    assert look is not None
     base = _edge_targets(tiers)
-    reps = -(-N // (2 * base.size))
-    target = np.tile(base, 2 * reps)
-    s = np.repeat([1.0, -1.0], target.size // 2)
-    fast = liq._mark_basis_tier(tiers, s, target)
-    plain = _plain_in_pieces(lambda s, t: liq._mark_basis_tier(tiers, s, t), target.size, s=s, t=target)
-    np.testing.assert_array_equal(fast, plain)
-    long_k = [_brute_tier(tiers._key_long, t) if not math.isnan(t) else len(tiers) - 1 for t in base.tolist()]
-    np.testing.assert_array_equal(fast[: base.size], long_k)
+    u = np.concatenate([base, -base])
+    m = u.size
+    buffers = (np.empty(m, dtype=np.intp), np.empty(m), np.empty(m), np.empty(m, dtype=bool))
+    s_cum, one_minus = look.lookup(u, *buffers)
+    expect = []
+    for x in u.tolist():
+        sign = math.copysign(1.0, x)
+        if math.isnan(x):
+            k = len(tiers) - 1  # NaN counts every key (as np.searchsorted does); no price follows
+        else:
+            k = _brute_tier(tiers._key_short if sign < 0 else tiers._key_long, abs(x))
+        expect.append((sign * float(tiers.cum[k]), 1.0 - sign * float(tiers.mmr[k])))
+    np.testing.assert_array_equal(s_cum, [e[0] for e in expect])
+    np.testing.assert_array_equal(one_minus, [e[1] for e in expect])
 
 
-def test_several_keys_in_one_bucket_need_several_comparisons(profiles):
-    look = liq._mark_lookup(_tables(profiles)["crowded"])
-    assert look is not None and look.steps >= 2
+def test_several_keys_in_one_bucket_are_all_counted(profiles):
+    # The crowded table puts several keys in one bucket (floors 1 % apart): its elements are
+    # resolved by counting every key, and the test above checks them at each key and between.
+    tiers = _tables(profiles)["crowded"]
+    buckets = np.concatenate([tiers._key_long, tiers._key_short]).view(np.uint64) >> np.uint64(liq._BUCKET_SHIFT)
+    assert np.unique(buckets, return_counts=True)[1].max() >= 2
 
 
 def test_unsorted_keys_fall_back_to_searchsorted(profiles):
@@ -155,7 +171,7 @@ def test_unsorted_keys_fall_back_to_searchsorted(profiles):
     odd = TierTable.from_rows(floor=[0, 50_000, 600_000], cap=[50_000, 600_000, 3e6],
                               max_leverage=[125, 100, 75], mmr=[0.004, 0.005, 0.0065])
     object.__setattr__(odd, "_key_long", np.array([0.0, 60_000.0, 50_000.0]))
-    assert liq._mark_lookup(odd) is None
+    assert liq._table(odd).lookup() is None
     s, q, ep, wb = _random_book(odd, N, seed=3)
     fast = liquidation_price(side=s, qty=q, entry=ep, wallet=wb, tiers=odd)
 

@@ -144,17 +144,19 @@ def test_several_positions_in_a_cross_account(window):
     s = window.session
     window.table.add_button.click()
     assert window.table.table.rowCount() == 2 and s.selected == 1
+    # one symbol is held, so the added position is its other leg (hedge mode; core refuses two longs)
+    assert s.position.side.value == "short" and s.account.position_mode.value == "hedge"
     window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
     assert s.position.mode.value == "cross"
-    # Cross on a 20,000 wallet: LP = 68,000 - (20,000 - 3,400) / 5 = 64,680 (entry basis).
-    assert window.results.values["liquidation_price"].text() == "64,680.0"
+    # Cross on a 20,000 wallet: LP = 68,000 + (20,000 - 3,400) / 5 = 71,320 (entry basis).
+    assert window.results.values["liquidation_price"].text() == "71,320.0"
     assert "cross equity" in window.table.account_label.text()
     window.table.table.selectRow(0)
     assert s.selected == 0 and window.results.values["liquidation_price"].text() == "61,880.0"
     window.form.wallet.setValue(100_000.0)
     s.select(1)
-    # 100,000 covers 5 BTC down to 68,000 - (100,000 - 3,400) / 5 = 48,680.
-    assert window.results.values["liquidation_price"].text() == "48,680.0"
+    # 100,000 covers 5 BTC up to 68,000 + (100,000 - 3,400) / 5 = 87,320.
+    assert window.results.values["liquidation_price"].text() == "87,320.0"
 
 
 def test_no_liquidation_price_shows_dashes(window):
