@@ -633,7 +633,7 @@ def hold_lines(profile: Profile, res: WhatIf) -> list[str]:
     f = res.funding
     assert f is not None
     c = profile.contract(res.before.position.symbol)
-    ccy, tick = c.quote, c.tick_size
+    ccy, tick = c.settle, c.tick_size
     pays = "pays" if f.per_interval >= 0 else "receives"
     lines = ["", f"Funding at {fmt.pct(f.rate, 4)} every {f.interval_h:g} h (the mark standing still):",
              f"  the position {pays} {fmt.money(abs(f.per_interval))} {ccy} per payment "
