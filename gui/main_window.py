@@ -52,6 +52,9 @@ if TYPE_CHECKING:  # built on first use (gui.main_window imports them lazily)
 
 AUTOSAVE_DELAY_MS = 1000
 LAZY_TABS = (
+    ("Payoff", "gui.widgets.payoff", "QtPayoffView",
+     "PnL if the selected position were closed at each exit price, with entry, mark, liquidation and "
+     "bankruptcy marked."),
     ("Compare", "gui.widgets.compare", "QtCompareView",
      "The selected position under every exchange profile, side by side, and why they differ."),
     ("Calculators", "gui.widgets.calculators", "QtCalculatorPanel",
@@ -544,10 +547,10 @@ class MainWindow(QMainWindow):
                 "entry_price": fmt.price(q.position.entry_price, tick), "mark_price": fmt.price(q.mark, tick),
                 "liquidation_price": fmt.price(q.liquidation_price, tick),
                 "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
-                "initial_margin": fmt.money(q.initial_margin), "maintenance_margin": fmt.money(q.maintenance_margin),
+                "initial_margin": s.money(q.initial_margin), "maintenance_margin": s.money(q.maintenance_margin),
                 "tier": str(q.tier.index + 1), "margin_ratio": fmt.pct(q.margin_ratio),
-                "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": fmt.money(q.unrealized_pnl),
-                "equity": fmt.money(q.equity),
+                "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": s.money(q.unrealized_pnl),
+                "equity": s.money(q.equity),
             }
             ev = next((e for e in s.live.liquidations if e.index == i), None)
             values["fill_price"] = fmt.price(None if ev is None else ev.fill_price, tick)

@@ -112,8 +112,22 @@ class Session(QObject):
 
     @property
     def quote_ccy(self) -> str:
+        """The currency prices are in (the selected contract's quote currency)."""
         sym = self.chart_symbol
         return self.profile.contract(sym).quote if sym else "USDT"
+
+    @property
+    def settle_ccy(self) -> str:
+        """The asset margins, PnL and the wallet are in (the selected contract's settlement asset)."""
+        return self.quote_ccy
+
+    def money(self, x: float | None, *, signed: bool = False, unit: bool = False) -> str:
+        """An amount in the settlement asset as every widget shows it (``core.fmt``): "+" before a
+        gain when ``signed``, the asset's name after it when ``unit``."""
+        text = fmt.money(x)
+        if signed and x is not None and x > 0 and text != fmt.money(0.0):
+            text = "+" + text
+        return f"{text} {self.settle_ccy}" if unit else text
 
     def max_leverage(self, index: int | None = None) -> tuple[float, int]:
         """(highest leverage the profile accepts for the position's entry notional, its tier index)."""
@@ -442,7 +456,7 @@ class Session(QObject):
         if res.after is None:
             return "position closed"
         return (f"LP {fmt.price(res.before.liquidation_price, tick)} -> {fmt.price(res.after.liquidation_price, tick)}, "
-                f"IM {fmt.money(res.before.initial_margin)} -> {fmt.money(res.after.initial_margin)}")
+                f"IM {self.money(res.before.initial_margin)} -> {self.money(res.after.initial_margin)}")
 
     # ================================================================== the feed's source (edits of the workspace)
 

@@ -117,12 +117,12 @@ class QtPositionTable(QWidget):
             self.remove_button.setEnabled(len(positions) > 1)
             q = s.quote
             if q is None:
-                self.account_label.setText(f"Wallet (excl. isolated) {fmt.money(s.account.wallet_usd)}")
+                self.account_label.setText(f"Wallet (excl. isolated) {s.money(s.account.wallet_usd, unit=True)}")
             else:
-                text = (f"Wallet balance {fmt.money(q.wallet_balance)} = wallet {fmt.money(s.account.wallet_usd)} "
-                        f"+ isolated margins {fmt.money(q.isolated_margins)}")
+                text = (f"Wallet balance {s.money(q.wallet_balance, unit=True)} = wallet {s.money(s.account.wallet_usd)} "
+                        f"+ isolated margins {s.money(q.isolated_margins)}")
                 if any(p.mode.value == "cross" for p in positions):
-                    text += (f" · cross equity {fmt.money(q.cross_equity)}, MM {fmt.money(q.cross_maintenance)}, "
+                    text += (f" · cross equity {s.money(q.cross_equity)}, MM {s.money(q.cross_maintenance)}, "
                              f"ratio {fmt.pct(q.cross_margin_ratio)}")
                 self.account_label.setText(text)
                 self.account_label.setToolTip(

@@ -163,7 +163,6 @@ class QtResults(QWidget):
             self._set_status(s.problem, "danger" if s.problem else "")
             return
         tick = s.tick
-        ccy = s.quote_ccy
         ev = next((e for e in reversed(s.live.liquidations) if e.index == s.selected
                    or (e.cross and q.position.mode.value == "cross")), None)
         t = q.tier
@@ -173,13 +172,13 @@ class QtResults(QWidget):
             "liquidation_price": fmt.price(q.liquidation_price, tick),
             "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
             "fill_price": fmt.price(None if ev is None else ev.fill_price, tick),
-            "initial_margin": f"{fmt.money(q.initial_margin)} {ccy}",
-            "maintenance_margin": f"{fmt.money(q.maintenance_margin)} {ccy}",
+            "initial_margin": s.money(q.initial_margin, unit=True),
+            "maintenance_margin": s.money(q.maintenance_margin, unit=True),
             # the tier's notional range is in its tooltip (the maintenance margin's arithmetic)
             "tier": f"{t.index + 1}: MMR {fmt.pct(t.mmr)}, max {fmt.num(t.max_leverage)}x",
             "distance": fmt.pct(q.distance_to_liquidation),
-            "unrealized_pnl": f"{fmt.money(q.unrealized_pnl)} {ccy}",
-            "equity": f"{fmt.money(q.equity)} {ccy}",
+            "unrealized_pnl": s.money(q.unrealized_pnl, unit=True),
+            "equity": s.money(q.equity, unit=True),
         }
         explain = dict(q.explain)
         explain_key = {"entry_price": None, "mark_price": "notional", "fill_price": None, "tier": "maintenance_margin",

@@ -49,10 +49,6 @@ DELTA_ROWS: Final = (
 )
 
 
-def _signed_money(x: float) -> str:
-    return ("+" if x > 0 else "") + fmt.money(x)
-
-
 def _spin(decimals: int, hi: float = MAX_AMOUNT, suffix: str = "") -> QDoubleSpinBox:
     w = QDoubleSpinBox()
     w.setDecimals(decimals)
@@ -238,8 +234,9 @@ class QtWhatIfPanel(QWidget):
             self.add_qty.spin.setValue(0.0)
             self.add_qty.set_bounds(0.0, lim["qty"])
             self.add_price.setValue(lim["mark"])
-            self.note.setText(f"Free balance {fmt.money(lim['free_balance'])}; removable margin "
-                              f"{fmt.money(lim['max_removable'])}")
+            s = self.session
+            self.note.setText(f"Free balance {s.money(lim['free_balance'], unit=True)}; removable margin "
+                              f"{s.money(lim['max_removable'], unit=True)}")
         finally:
             self._quiet = False
         self.message.setVisible(False)
@@ -301,16 +298,16 @@ class QtWhatIfPanel(QWidget):
         if result is None:
             return ""
         s = self.session
-        ccy, tick = s.quote_ccy, s.tick
+        tick = s.tick
         lines = []
         if result.action == "partial_close":
-            lines.append(f"Realised PnL {_signed_money(result.realized_pnl)} {ccy} at "
+            lines.append(f"Realised PnL {s.money(result.realized_pnl, signed=True, unit=True)} at "
                          f"{fmt.price(self.close_price.value(), tick)} (before fees)")
         if result.action == "add_to_position" and result.position is not None:
             lines.append(f"New size {fmt.num(result.position.qty_base)}, average entry "
                          f"{fmt.price(result.position.entry_price, tick)}")
         if result.balance_change:
-            lines.append(f"Free balance {_signed_money(result.balance_change)} {ccy}")
+            lines.append(f"Free balance {s.money(result.balance_change, signed=True, unit=True)}")
         for j, lp_before, lp_after in result.others:
             p = result.account_before.positions[j]
             lines.append(f"Also moves #{j + 1} {p.side.value} {p.symbol} (shares the wallet): liquidation "
@@ -334,7 +331,7 @@ class QtWhatIfPanel(QWidget):
                 elif kind == "pct":
                     text = fmt.pct(x)
                 else:
-                    text = fmt.money(x)
+                    text = s.money(x)
                 return ("+" + text) if signed and x > 0 else text
             now = None if before is None else self._value(before, key)
             aft = None if after is None else self._value(after, key)
