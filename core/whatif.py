@@ -26,7 +26,7 @@ The quick calculators at the end (:func:`max_open_size`, :func:`target_price_for
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ from core import fmt
 from core.errors import InvalidInputError
 from core.fees import net_pnl, order_fee_rates, with_fee_rates
 from core.funding import (
+    FundingPath,
     available_balance,
     cross_commitment,
     default_funding_rate,
@@ -68,10 +69,10 @@ ArrayLike = npt.ArrayLike
 DELTA_KEYS: Final = (
     "qty", "entry", "leverage", "notional", "margin", "initial_margin", "maintenance_margin",
     "equity", "unrealized_pnl", "margin_ratio", "liquidation_price", "bankruptcy_price",
-    "distance_to_liquidation",
+    "distance_to_liquidation", "net_unrealized_pnl", "break_even_price",
 )
 _PRICE_KEYS: Final = frozenset({"entry", "liquidation_price", "bankruptcy_price", "distance_to_liquidation",
-                                "margin_ratio", "leverage"})
+                                "margin_ratio", "leverage", "break_even_price"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,7 @@ def _values(q: PositionQuote | None) -> dict[str, float]:
         "unrealized_pnl": q.unrealized_pnl, "margin_ratio": q.margin_ratio,
         "liquidation_price": q.liquidation_price, "bankruptcy_price": q.bankruptcy_price,
         "distance_to_liquidation": q.distance_to_liquidation,
+        "net_unrealized_pnl": q.net_unrealized_pnl, "break_even_price": q.break_even_price,
     }
 
 
@@ -535,22 +537,13 @@ def hold_with_funding(profile: Profile, account: Account, index: int, days: floa
     profile = with_fee_rates(profile, account.fees)
     n = math.floor(d * 24.0 / ih + 1e-9)
     horizon = math.floor(MAX_DURATION_S / 3_600.0 / ih + 1e-9)
-    ps = account.positions
-    payments = [float(funding_payment(side=q.sign, value=position_value(profile, q.symbol, qty=q.qty_base,
-                                                                        price=account.mark_of(q)), rate=r))
-                if q.symbol == p.symbol else 0.0 for q in ps]
-    cross = [q.mode is MarginMode.CROSS for q in ps]
-    path = funding_path(payments=payments, cross=cross, booking=profile.rules.funding_booking,
-                        wallet=account.wallet_usd, margins=[0.0 if c else position_margin(profile, q)
-                                                            for q, c in zip(ps, cross, strict=True)],
-                        commitment=_commitment(profile, account), n=max(n, horizon))
+    payments = funding_payments(profile, account, symbol=p.symbol, rate=r)
+    path = _path(profile, account, payments, max(n, horizon))
 
     def funded(k: int) -> Account:
-        new = tuple(q if c else q.with_(margin_usd=max(float(path.margin[k, i]), _TINY_MARGIN))
-                    for i, (q, c) in enumerate(zip(ps, cross, strict=True)))
-        new = tuple(q.with_(funding_paid=q.funding_paid + float(path.paid[k, i])) if payments[i] else q
-                    for i, q in enumerate(new))
-        return _with_wallet(account.with_(positions=new), float(path.wallet[k]))
+        return funded_account(profile, account, wallet=float(path.wallet[k]),
+                              margins={i: float(path.margin[k, i]) for i in _isolated(account)},
+                              paid={i: float(path.paid[k, i]) for i, c in enumerate(payments) if c})
 
     def liquidated(k: int) -> bool:
         return quote_account(profile, funded(k)).positions[index].liquidatable_now
@@ -575,6 +568,72 @@ def hold_with_funding(profile: Profile, account: Account, index: int, days: floa
 #: The margin the engine is given for an isolated position that funding has drained to zero or
 #: below (a Position needs a margin > 0): it is liquidatable there anyway, as in the simulator.
 _TINY_MARGIN: Final = 1e-9
+
+
+def _isolated(account: Account) -> list[int]:
+    return [i for i, q in enumerate(account.positions) if q.mode is MarginMode.ISOLATED]
+
+
+def _path(profile: Profile, account: Account, payments: list[float], n: int) -> FundingPath:
+    """:func:`core.funding.funding_path` of ``payments`` from the account's balances."""
+    cross = [q.mode is MarginMode.CROSS for q in account.positions]
+    return funding_path(payments=payments, cross=cross, booking=profile.rules.funding_booking,
+                        wallet=account.wallet_usd,
+                        margins=[0.0 if c else position_margin(profile, q) for q, c in zip(account.positions, cross,
+                                                                                          strict=True)],
+                        commitment=_commitment(profile, account), n=n)
+
+
+def funding_payments(profile: Profile, account: Account, *, symbol: str, rate: float,
+                     skip: Collection[int] = ()) -> list[float]:
+    """What each position pays at one funding time at its mark (:func:`core.funding.funding_payment`
+    of its value, :func:`core.funding.position_value`); 0 for a position on another symbol or in
+    ``skip`` (one the live feed has closed). docs/domain.md §9.1."""
+    return [float(funding_payment(side=q.sign, value=position_value(profile, q.symbol, qty=q.qty_base,
+                                                                    price=account.mark_of(q)), rate=rate))
+            if q.symbol == symbol and i not in skip else 0.0 for i, q in enumerate(account.positions)]
+
+
+@dataclass(frozen=True, slots=True)
+class BookedFunding:
+    """One funding time booked on an account: each position's payment, and how the wallet and each
+    isolated margin changed (index -> change; negative: money out)."""
+
+    paid: tuple[float, ...]
+    wallet_change: float
+    margin_changes: Mapping[int, float]
+
+
+def book_funding(profile: Profile, account: Account, *, symbol: str, rate: float,
+                 skip: Collection[int] = ()) -> BookedFunding:
+    """One funding time on ``account`` at its marks, booked by the profile's rule exactly as the
+    simulator books it (:func:`core.funding.funding_path` of one interval); the live feed calls it
+    at each funding time of its clock. docs/domain.md §9.2.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> from core.model import Side
+    >>> faq = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),))
+    >>> book_funding(load_profile(exchanges_dir() / "classic.toml"), faq, symbol="BTCUSDT", rate=0.0001)
+    BookedFunding(paid=(34.0,), wallet_change=0.0, margin_changes={0: -34.0})
+    """
+    profile = with_fee_rates(profile, account.fees)
+    payments = funding_payments(profile, account, symbol=symbol, rate=rate, skip=skip)
+    path = _path(profile, account, payments, 1)
+    return BookedFunding(paid=tuple(payments), wallet_change=float(path.wallet[1] - path.wallet[0]),
+                         margin_changes={i: float(path.margin[1, i] - path.margin[0, i]) for i in _isolated(account)})
+
+
+def funded_account(profile: Profile, account: Account, *, wallet: float, margins: Mapping[int, float],
+                   paid: Mapping[int, float]) -> Account:
+    """``account`` with funding booked: ``wallet`` as its wallet (even in debt, :func:`_with_wallet`),
+    ``margins[i]`` as isolated position ``i``'s margin (one drained to zero or below is handed to the
+    engine as a tiny one: it is liquidatable there anyway, as in the simulator), and ``paid[i]`` added
+    to position ``i``'s ``funding_paid``."""
+    new = tuple(q.with_(margin_usd=max(margins[i], _TINY_MARGIN) if i in margins else q.margin_usd,
+                        funding_paid=q.funding_paid + paid.get(i, 0.0))
+                for i, q in enumerate(account.positions))
+    return _with_wallet(account.with_(positions=new), wallet)
 
 
 def _with_wallet(account: Account, wallet: float) -> Account:

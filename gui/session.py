@@ -23,11 +23,19 @@ from PySide6.QtGui import QUndoStack
 
 from core import fmt, whatif
 from core.errors import InvalidInputError
+from core.funding import default_funding_rate
 from core.model import Account, MarginMode, Position, PositionMode, Side, infer_position_mode
 from core.profiles import Profile, ProfileSet
 from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account
 from core.scenario import Scenario
-from core.simspec import Action, ActionKind, simulation_from_dict
+from core.simspec import (
+    MAX_FUNDING_RATE,
+    Action,
+    ActionKind,
+    FundingSpec,
+    SimulationSpec,
+    simulation_from_dict,
+)
 from core.symbols import map_account
 from gui import commands
 from gui.live_feed import LiveFeed
@@ -39,6 +47,7 @@ WHATIF_ACTIONS: Final[dict[str, tuple[str, Callable[..., whatif.WhatIf]]]] = {
     "change_leverage": ("Change leverage", whatif.change_leverage),
     "partial_close": ("Partial close", whatif.partial_close),
     "add_to_position": ("Add to position", whatif.add_to_position),
+    "hold": ("Hold with funding", whatif.hold_with_funding),
 }
 
 _FIELD_LABELS: Final = {"qty": "size", "notional": "size", "entry": "entry", "leverage": "leverage",
@@ -73,6 +82,7 @@ class Session(QObject):
         self.problem = ""
         self.preview_result: whatif.WhatIf | None = None
         self.preview_action = ""
+        self._preview_params: dict[str, Any] = {}
         self.events: list[Event] = []
         self.live = LiveFeed(self, s0=self._scenario_mark(), seed=seed, volatility=volatility, speed=speed,
                              parent=self)
@@ -143,14 +153,44 @@ class Session(QObject):
         p = ps[min(max(i, 0), len(ps) - 1)]
         return sc.account.mark_of(p)
 
+    @property
+    def funding(self) -> FundingSpec:
+        """The workspace's funding rate (its ``simulation.funding``), else the interest component
+        alone, 0.01 % per 8 hours pro rata (:func:`core.funding.default_funding_rate`, docs/domain.md §9.1)."""
+        sim = self.scenario.simulation
+        if sim is not None and sim.funding is not None:
+            return sim.funding
+        return FundingSpec(rate=default_funding_rate(self.profile.rules.funding_interval_h))
+
+    @property
+    def funding_interval_h(self) -> float:
+        """Hours between funding payments: the workspace's ``interval_h``, else the profile's."""
+        return self.funding.interval_h or self.profile.rules.funding_interval_h
+
+    def set_funding_rate(self, rate: float) -> None:
+        """Make ``rate`` (per interval) the workspace's constant funding rate (``simulation.funding``),
+        one undoable step; the live feed and the simulator then pay it."""
+        r = float(rate)
+        lo, hi = -MAX_FUNDING_RATE, MAX_FUNDING_RATE
+        if not (math.isfinite(r) and lo <= r <= hi):
+            raise InvalidInputError("rate", f"must be in [{lo:g}, {hi:g}] per interval, got {r:g}")
+        sim = self.scenario.simulation
+        if sim is not None and sim.funding is not None and not sim.funding.times and sim.funding.rate == r:
+            return
+        sim = sim or self._feed_simulation()
+        spec = FundingSpec(rate=r, interval_h=None if sim.funding is None else sim.funding.interval_h)
+        self._push(commands.EditAccount, replace(self.scenario, simulation=replace(sim, funding=spec)),
+                   "Set funding rate", merge_key="funding")
+
     def account_for_quote(self, scenario: Scenario | None = None) -> Account:
-        """The scenario's account with the streamed mark for the chart symbol once the feed has moved."""
+        """The scenario's account with the streamed mark for the chart symbol once the feed has moved,
+        and the funding the feed has booked (:meth:`gui.live_feed.LiveFeed.funded`)."""
         sc = scenario or self.scenario
         sym = self.chart_symbol
         feed = self.live.feed
         if sym is None or feed.n <= 1:
-            return sc.account
-        return sc.account.with_mark(sym, feed.last_mark)
+            return self.live.funded(sc.account)
+        return self.live.funded(sc.account.with_mark(sym, feed.last_mark))
 
     def quote_at(self, mark: float) -> PositionQuote | None:
         """The selected position quoted at another mark (crosshair read-out, liquidation fill)."""
@@ -352,9 +392,7 @@ class Session(QObject):
                                               f"got {fmt.num(price)}")
         if self.orders(i).get(kind) == price:
             return
-        sim = self.scenario.simulation or simulation_from_dict({
-            "path": {"kind": "gbm", "s0": mark, "sigma": self.live.feed.volatility, "dt": 1.0, "n": 86_400,
-                     "seed": self.live.feed.seed}})
+        sim = self.scenario.simulation or self._feed_simulation(mark)
         actions = [a for a in sim.actions if not (a.kind == kind and a.position == i)]
         if price is not None:
             actions.append(Action(t=0.0, kind=ActionKind(kind), position=i, value=price))
@@ -362,6 +400,14 @@ class Session(QObject):
         label = "stop-loss" if kind == "stop_loss" else "take-profit"
         self._push(commands.EditAccount, replace(self.scenario, simulation=sim),
                    f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}", merge_key=f"{i}.{kind}")
+
+    def _feed_simulation(self, mark: float | None = None) -> SimulationSpec:
+        """A simulation section whose path is the GUI's feed: GBM from the start mark (``mark``, else
+        the selected position's), the feed's volatility and seed (made when a workspace first needs
+        one: an order, a funding rate)."""
+        return simulation_from_dict({
+            "path": {"kind": "gbm", "s0": self._scenario_mark() if mark is None else mark, "sigma": self.live.feed.volatility, "dt": 1.0,
+                     "n": 86_400, "seed": self.live.feed.seed}})
 
     def _without_position_actions(self, scenario: Scenario, removed: int) -> Scenario:
         """Drop the removed position's actions and renumber the later ones."""
@@ -404,12 +450,15 @@ class Session(QObject):
             raise
         self.preview_result = result
         self.preview_action = action
+        self._preview_params = dict(params)
         self.previewChanged.emit(result)
         return result
 
     def whatif_limits(self) -> dict[str, float]:
-        """Bounds for the what-if controls, from core: free balance, removable margin, leverage cap."""
-        out = {"free_balance": 0.0, "max_removable": 0.0, "max_leverage": 1.0, "qty": 0.0, "mark": 0.0}
+        """Bounds for the what-if controls, from core: free balance, removable margin, leverage cap;
+        and the workspace's funding rate now and its interval (the hold page's defaults)."""
+        out = {"free_balance": 0.0, "max_removable": 0.0, "max_leverage": 1.0, "qty": 0.0, "mark": 0.0,
+               "funding_rate": self.funding.rate_at(self.live.feed.last_t), "funding_interval_h": self.funding_interval_h}
         p = self.position
         if p is None:
             return out
@@ -438,6 +487,18 @@ class Session(QObject):
         if res is None:
             raise InvalidInputError("what-if", "nothing to apply: preview a change first")
         label = WHATIF_ACTIONS[self.preview_action][0]
+        f = res.funding
+        if f is not None and f.liquidated_within:
+            raise InvalidInputError("days", f"funding alone liquidates the position at payment "
+                                            f"{f.liquidation_intervals:,} (day {f.liquidation_days:,.2f}), within the "
+                                            f"{f.days:g} days held; hold fewer days")
+        if self.live.funding_events:
+            # The preview counts the funding the feed has booked, which the feed keeps over the
+            # scenario (the plan): the change goes into the plan as it stands, and the feed's
+            # funding stays on top of it, so that the window then shows what the preview showed.
+            plan = self.account_for_quote().with_(positions=self.scenario.account.positions,
+                                                  wallet_usd=self.scenario.account.wallet_usd)
+            res = WHATIF_ACTIONS[self.preview_action][1](self.profile, plan, self.selected, **self._preview_params)
         # The preview was valued at the streamed mark; the scenario keeps its own marks.
         acct = res.account.with_(marks=self.scenario.account.marks)
         after = replace(self.scenario, account=acct)

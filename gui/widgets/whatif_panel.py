@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.errors import InvalidInputError
+from core.simspec import MAX_DURATION_S, MAX_FUNDING_RATE
 from core.validate import MAX_AMOUNT
 from gui.session import WHATIF_ACTIONS, Session
 from gui.widgets.tips import TIPS
@@ -46,7 +47,11 @@ DELTA_ROWS: Final = (
     ("margin", "Margin", "money"),
     ("margin_ratio", "Margin ratio", "pct"),
     ("distance_to_liquidation", "Distance", "pct"),
+    ("break_even_price", "Break-even", "price"),
+    ("net_unrealized_pnl", "Net uPnL", "money"),
 )
+#: The hold page's starting number of days.
+HOLD_DAYS: Final = 30.0
 
 
 def _spin(decimals: int, hi: float = MAX_AMOUNT, suffix: str = "") -> QDoubleSpinBox:
@@ -102,7 +107,8 @@ class _Page(QWidget):
 
 
 class QtWhatIfPanel(QWidget):
-    """Add/remove margin, leverage slider, partial close, add to the position; preview and apply."""
+    """Add/remove margin, leverage slider, partial close, add to the position, hold with funding;
+    preview and apply."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,9 +144,31 @@ class QtWhatIfPanel(QWidget):
         self.add_qty.form.addRow("Add size", self.add_qty.spin)
         self.add_qty.form.addRow("", self.add_qty.slider)
         self.add_qty.form.addRow("At price", self.add_price)
+        self.hold = QWidget()
+        self.hold_days = _spin(2, hi=MAX_DURATION_S / 86_400.0, suffix=" d")
+        self.hold_days.setToolTip(TIPS["hold_days"])
+        self.hold_rate = _spin(5, hi=MAX_FUNDING_RATE * 100, suffix=" %")
+        self.hold_rate.setMinimum(-MAX_FUNDING_RATE * 100)
+        self.hold_rate.setToolTip(TIPS["funding_rate"])
+        self.hold_interval = QLabel()
+        self.hold_use = QPushButton("Use for the workspace")
+        self.hold_use.setToolTip("Make this rate the workspace's funding rate: the live feed and the simulator pay it "
+                                 "(undo with Ctrl+Z).")
+        self.hold_use.clicked.connect(self._use_rate)
+        for w in (self.hold_days, self.hold_rate):
+            w.valueChanged.connect(lambda _v: self.update_preview())
+        rate_row = QHBoxLayout()
+        rate_row.setContentsMargins(0, 0, 0, 0)
+        rate_row.addWidget(self.hold_rate, 1)
+        rate_row.addWidget(self.hold_interval)
+        hold_form = QFormLayout(self.hold)
+        hold_form.setContentsMargins(0, 0, 0, 0)
+        hold_form.addRow("Hold", self.hold_days)
+        hold_form.addRow("Funding rate", rate_row)
+        hold_form.addRow("", self.hold_use)
         self.page_of = {"add_margin": self.add_margin, "remove_margin": self.remove_margin,
                         "change_leverage": self.leverage, "partial_close": self.close_qty,
-                        "add_to_position": self.add_qty}
+                        "add_to_position": self.add_qty, "hold": self.hold}
         for key, page in self.page_of.items():
             page.setToolTip(TIPS[key])
             self.pages.addWidget(page)
@@ -234,6 +262,9 @@ class QtWhatIfPanel(QWidget):
             self.add_qty.spin.setValue(0.0)
             self.add_qty.set_bounds(0.0, lim["qty"])
             self.add_price.setValue(lim["mark"])
+            self.hold_days.setValue(HOLD_DAYS)
+            self.hold_rate.setValue(lim["funding_rate"] * 100)
+            self.hold_interval.setText(f"every {lim['funding_interval_h']:g} h")
             s = self.session
             self.note.setText(f"Free balance {s.money(lim['free_balance'], unit=True)}; removable margin "
                               f"{s.money(lim['max_removable'], unit=True)}")
@@ -254,7 +285,16 @@ class QtWhatIfPanel(QWidget):
             return {"leverage": self.leverage.spin.value()}
         if a == "partial_close":
             return {"qty": self.close_qty.spin.value(), "exit_price": self.close_price.value()}
+        if a == "hold":
+            return {"days": self.hold_days.value(), "rate": self.hold_rate.value() / 100.0}
         return {"qty": self.add_qty.spin.value(), "price": self.add_price.value()}
+
+    def _use_rate(self) -> None:
+        try:
+            self.session.set_funding_rate(self.hold_rate.value() / 100.0)
+        except InvalidInputError as exc:
+            self.message.setText(f"{exc.field}: {exc.reason}")
+            self.message.setVisible(True)
 
     def update_preview(self) -> None:
         if self._quiet:
@@ -302,7 +342,19 @@ class QtWhatIfPanel(QWidget):
         lines = []
         if result.action == "partial_close":
             lines.append(f"Realised PnL {s.money(result.realized_pnl, signed=True, unit=True)} at "
-                         f"{fmt.price(self.close_price.value(), tick)} (before fees)")
+                         f"{fmt.price(self.close_price.value(), tick)} before fees; "
+                         f"{s.money(result.realized_net_pnl, signed=True, unit=True)} after both fees and funding")
+        f = result.funding
+        if f is not None:
+            pays = "paid" if f.paid >= 0 else "received"
+            lines.append(f"{f.days:g} d = {f.intervals:,} payments at {fmt.pct(f.rate, 4)}: "
+                         f"{s.money(abs(f.paid), unit=True)} {pays}")
+            if f.liquidation_intervals is None:
+                lines.append("Funding alone does not liquidate it within ten years.")
+            else:
+                within = ", within the hold" if f.liquidated_within else ""
+                lines.append(f"Funding alone liquidates it on day {f.liquidation_days:,.2f} "
+                             f"(payment {f.liquidation_intervals:,}{within}).")
         if result.action == "add_to_position" and result.position is not None:
             lines.append(f"New size {fmt.num(result.position.qty_base)}, average entry "
                          f"{fmt.price(result.position.entry_price, tick)}")

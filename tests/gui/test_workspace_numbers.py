@@ -362,7 +362,7 @@ def test_the_wallet_line_says_what_it_holds_with_the_cores_numbers(window):
     # FAQ example: wallet 20,000 outside the position, isolated margin 34,000 -> balance 54,000
     assert (s.account.wallet_usd, q.isolated_margins, q.wallet_balance) == (20_000.0, 34_000.0, 54_000.0)
     assert label.text().startswith(
-        f"Wallet balance {fmt.money(q.wallet_balance)} = wallet {fmt.money(s.account.wallet_usd)} "
+        f"Wallet balance {fmt.money(q.wallet_balance)} {s.settle_ccy} = wallet {fmt.money(s.account.wallet_usd)} "
         f"+ isolated margins {fmt.money(q.isolated_margins)}")
     assert "isolated" in label.toolTip() and "cross collateral" in label.toolTip()
     assert "isolated" in window.form.fields["wallet"].toolTip()
