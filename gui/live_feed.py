@@ -41,7 +41,7 @@ from core.profiles import Profile
 from core.quote import AccountQuote, position_margin, quote_account
 from core.scenario import Scenario
 from core.simspec import FundingSpec
-from core.whatif import book_funding, funded_account
+from core.whatif import BookedFunding, book_funding, funded_account
 from gui.feed import Feed
 from gui.playback import PlaybackController
 
@@ -140,9 +140,7 @@ class FundingEvent:
     t_s: float
     rate: float
     mark: float
-    paid: tuple[float, ...]
-    wallet_change: float
-    margin_changes: dict[int, float]
+    booked: BookedFunding  # each position's payment, the wallet's and each isolated margin's change
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,8 +274,7 @@ class LiveFeed(QObject):
         for i, c in enumerate(booked.paid):
             if c:
                 self._fund_paid[i] = self._fund_paid.get(i, 0.0) + c
-        ev = FundingEvent(t_s=t_s, rate=rate, mark=mark, paid=booked.paid, wallet_change=booked.wallet_change,
-                          margin_changes=dict(booked.margin_changes))
+        ev = FundingEvent(t_s=t_s, rate=rate, mark=mark, booked=booked)
         self.funding_events.append(ev)
         s.requote()
         for i, c in enumerate(booked.paid):
@@ -288,10 +285,14 @@ class LiveFeed(QObject):
     def _funding_text(self, ev: FundingEvent, i: int, before: AccountQuote | None) -> str:
         s = self.session
         p = s.account.positions[i]
-        c = ev.paid[i]
-        dm = ev.margin_changes.get(i, 0.0)
-        where = ("its isolated margin" if dm and abs(dm - (-c)) <= 1e-9 * abs(c) else
-                 "the wallet" if not dm else "the available balance, then its margin")
+        c = ev.booked.paid[i]
+        dm = ev.booked.margin_changes.get(i, 0.0)
+        if p.mode is MarginMode.CROSS:
+            where = "the wallet"
+        elif not dm:
+            where = "the available balance"
+        else:
+            where = "its isolated margin" if abs(dm + c) <= 1e-9 * abs(c) else "the available balance, then its margin"
         text = (f"Funding at t = {feed_clock(ev.t_s)}, rate {fmt.pct(ev.rate, 4)}: #{i + 1} {p.side.value} "
                 f"{fmt.num(p.qty_base)} {p.symbol} {'paid' if c > 0 else 'received'} {s.money(abs(c), unit=True)} "
                 f"at the mark {fmt.price(ev.mark, s.tick)}, {'from' if c > 0 else 'into'} {where}")

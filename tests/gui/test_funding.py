@@ -44,7 +44,7 @@ def test_the_live_feed_pays_funding_into_the_isolated_margin_and_moves_the_lp(wi
     # the default rate, 0.01 % per 8 h (docs/domain.md §9.1): 5 x 68,000 x 0.0001 = 34 a payment,
     # from the classic profile's isolated margin (§9.2); three payments by 24 h
     assert [ev.t_s for ev in seen] == [H8, 2 * H8, 3 * H8]
-    assert all(ev.paid == (pytest.approx(34.0),) for ev in seen)
+    assert all(ev.booked.paid == (pytest.approx(34.0),) for ev in seen)
     k = len(seen)
     q = s.position_quote
     assert q.margin == pytest.approx(34_000 - 34 * k)
