@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from core import fees, fmt, validate, whatif
 from core.errors import InvalidInputError
+from core.margin import average_entry_price, quote_value
 from core.model import Side
-from core.profiles import Profile
+from core.profiles import Contract, Profile
 
 
 def number(field: str, value: object, *, lo: float | None = None, hi: float | None = None,
@@ -212,12 +213,15 @@ class AverageEntry:
     notional: float
 
 
-def average_entry(prices: Sequence[object], qtys: Sequence[object]) -> AverageEntry:
-    """Average entry over several fills: ``sum(p_i * q_i) / sum(q_i)``.
+def average_entry(prices: Sequence[object], qtys: Sequence[object], *, contract: Contract | None = None) -> AverageEntry:
+    """Average entry over several fills: ``sum(p_i * q_i) / sum(q_i)``
+    (:func:`core.margin.average_entry_price`; on an inverse ``contract``, quantities in contracts, the
+    harmonic mean ``sum(C_i) / sum(C_i / p_i)``, and ``notional`` is the quote value ``sum(C_i) x size``).
 
     Parameters
     ----------
     prices, qtys : one price (> 0) and one quantity (> 0) per fill, same length, at least one.
+    contract : the contract the fills are on (None: linear).
 
     Raises
     ------
@@ -238,6 +242,6 @@ def average_entry(prices: Sequence[object], qtys: Sequence[object]) -> AverageEn
         raise InvalidInputError("fills", "enter at least one fill (a price and a quantity)")
     ps = [number(f"fills[{i}].price", p, lo=0, lo_open=True) for i, p in enumerate(prices)]
     qs = [number(f"fills[{i}].qty", q, lo=0, lo_open=True) for i, q in enumerate(qtys)]
-    total_q = math.fsum(qs)
-    notional = math.fsum(p * q for p, q in zip(ps, qs, strict=True))
-    return AverageEntry(price=notional / total_q, qty=total_q, notional=notional)
+    notional = math.fsum(float(quote_value(contract, q, p)) if contract is not None else p * q
+                         for p, q in zip(ps, qs, strict=True))
+    return AverageEntry(price=average_entry_price(contract, qs, ps), qty=math.fsum(qs), notional=notional)

@@ -9,6 +9,7 @@ an inverse contract goes through them in its linear frame (:mod:`core.contracts`
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 import numpy as np
@@ -142,7 +143,7 @@ def margin_ratio(*, maintenance: ArrayLike, equity: ArrayLike) -> Any:
     """
     mm = np.asarray(maintenance, dtype=float)
     eq = np.asarray(equity, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a denormal equity: +inf
         r = np.where(eq > 0, mm / np.where(eq > 0, eq, 1.0), np.inf)
     return _out(r)
 
@@ -280,6 +281,6 @@ def average_entry_price(contract: Contract | None, qtys: ArrayLike, prices: Arra
     """
     kind = ContractType.LINEAR if contract is None else contract.type
     size = 1.0 if contract is None else contract.size
-    q = np.asarray(frame_qty(kind, size, np.asarray(qtys, dtype=float)), dtype=float)
-    x = np.asarray(frame_price(kind, np.asarray(prices, dtype=float)), dtype=float)
-    return float(frame_price(kind, float(np.sum(q * x) / np.sum(q))))
+    q = np.asarray(frame_qty(kind, size, np.asarray(qtys, dtype=float)), dtype=float).ravel().tolist()
+    x = np.asarray(frame_price(kind, np.asarray(prices, dtype=float)), dtype=float).ravel().tolist()
+    return float(frame_price(kind, math.fsum(a * b for a, b in zip(q, x, strict=True)) / math.fsum(q)))

@@ -150,6 +150,23 @@ class Contract:
         """``qty`` in this contract's whole lots (:func:`round_to_lot`)."""
         return round_to_lot(qty, self.lot_size, up=up)
 
+    def round_price_toward_mark(self, price: Any, side: int) -> Any:
+        """A liquidation or bankruptcy price on the tick, rounded towards the mark: a long's up, a
+        short's down (the conservative side: the trigger comes no later than the exact price).
+
+        Rounding is done on the price itself, after an inverse contract's frame price is mapped back
+        (docs/domain.md §7): an inverse long is a short in its frame, yet its price is rounded as a
+        long's. Bybit rounds long bankruptcy prices up and short ones down to 0.5; its classic cross
+        example's 5,739.08 is published as 5,739.5.
+
+        >>> from core.contracts import ContractType
+        >>> c = Contract("BTCUSD", TierTable.single(mmr=0.005, max_leverage=100), quote="USD", tick_size=0.5,
+        ...              type=ContractType.INVERSE, settle="BTC")
+        >>> c.round_price_toward_mark(5_739.08, 1), c.round_price_toward_mark(8_163.27, -1)
+        (5739.5, 8163.0)
+        """
+        return round_to_lot(price, self.tick_size, up=side > 0)
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -569,7 +586,9 @@ NOT_REFRESHED: Final = frozenset({"classic"})
 #: The public response a profile's tables are refreshed from (``marginlab-cli profiles import``).
 REFRESH_SOURCES: Final = {
     "binance": "GET /fapi/v1/leverageBracket",
+    "binance-coinm": "GET /dapi/v2/leverageBracket",
     "bybit": "GET /v5/market/risk-limit?category=linear",
+    "bybit-inverse": "GET /v5/market/risk-limit?category=inverse",
     "okx": "GET /api/v5/public/position-tiers?instType=SWAP&tdMode=isolated",
     "hyperliquid": 'POST /info {"type": "meta"}',
 }

@@ -336,6 +336,30 @@ def required_initial_margin(profile: Profile, *, side: Any, qty: Any, entry: Any
     return float(out) if out.ndim == 0 else out
 
 
+def order_cost(profile: Profile, p: Position) -> float:
+    """What opening ``p`` takes from the balance: its opening requirement (:func:`opening_requirement`,
+    with the fee to close under ``close_fee``) plus the taker fee to open on its entry notional,
+    ``f * N(EP)``, in the settle asset.
+
+    Examples
+    --------
+    Bybit's order-cost article (taker 0.055 %), inverse: 10,000 ETHUSD (1 USD) long at 2,000, 25x:
+    IM 5 / 25 = 0.2 ETH, fee to open 5 x 0.00055 = 0.00275, fee to close 5 x (1 + 1/25) x 0.00055 =
+    0.00286: 0.20561 ETH.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> bybit_inverse = load_profile(exchanges_dir() / "bybit-inverse.toml")
+    >>> round(order_cost(bybit_inverse, Position("ETHUSD", "long", 10_000, 2_000, 25)), 8)
+    0.20561
+
+    References
+    ----------
+    https://testnet.bybit.com/en/help-center/article/Order-Cost-USDT-Contract
+    """
+    return opening_requirement(profile, p) + profile.rules.taker_fee * entry_notional(profile, p)
+
+
 def position_margin(profile: Profile, p: Position) -> float:
     """The margin an isolated position holds: ``margin_usd``, or :func:`opening_requirement`."""
     return opening_requirement(profile, p) if p.margin_usd is None else p.margin_usd
@@ -747,7 +771,8 @@ def _explain_inverse(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, 
     if p.mode is MarginMode.ISOLATED:
         coll_word, coll_nums = "margin", n(q.bankruptcy_collateral - q.close_fee)
     else:
-        coll_word, coll_nums = "(wallet + others' uPnL - fee to close)", n(q.bankruptcy_collateral - q.close_fee)
+        coll_word = "(wallet + others' uPnL" + (" - fee to close)" if r.fee_model is FeeModel.CLOSE_FEE else ")")
+        coll_nums = n(q.bankruptcy_collateral - q.close_fee)
     if r.fee_model is FeeModel.CLOSE_FEE and p.mode is MarginMode.ISOLATED:
         ex["bankruptcy_price"] = (f"BP = contracts x size x (1 + side x taker fee) / (contracts x size / entry + "
                                   f"side x margin) = {n(value)} x (1 {sgn} {n(r.taker_fee)}) / ({n(coin_value)} {sgn} "

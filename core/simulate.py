@@ -33,15 +33,16 @@ import numpy as np
 
 from core import fmt
 from core.book import BookModel
+from core.contracts import frame_price
 from core.errors import InvalidInputError
 from core.fees import with_fee_rates
 from core.funding import funding_times
 from core.ledger import PartyBalance, Transfer
-from core.margin import maintenance_margin, unrealized_pnl
+from core.margin import contract_pnl, maintenance_margin
 from core.model import Account, MarginMode, Position, Side
 from core.orders import stop_hit
 from core.prices import PricePath
-from core.profiles import MMBasis, Profile
+from core.profiles import Contract, MMBasis, Profile
 from core.quote import quote_account, validate_position
 from core.scenario import Scenario
 from core.simevents import (
@@ -72,6 +73,7 @@ from core.waterfall import (
     RunState,
     adl_ranking,
     adl_score,
+    contract_adl_ranking,
     liquidate,
     pay_funding,
     position_names,
@@ -84,8 +86,8 @@ from core.waterfall import (
 __all__ = [
     "FEES", "FUND", "FUNDING", "MARKET", "SPOT", "VAULT", "WALLET", "Action", "ActionKind", "Counterparty", "Event",
     "EventKind", "FundingSpec", "LiquidationRecord", "OpenPosition", "SimulationResult", "SimulationSpec",
-    "adl_ranking",
-    "adl_score", "build_path", "position_names", "run_scenario", "simulate", "simulation_from_dict",
+    "adl_ranking", "adl_score", "build_path", "contract_adl_ranking", "position_names", "run_scenario", "simulate",
+    "simulation_from_dict",
     "simulation_to_dict",
 ]
 
@@ -118,6 +120,12 @@ class SimulationResult:
     liquidations: tuple[LiquidationRecord, ...]
     open_positions: tuple[OpenPosition, ...] = ()
     tick_size: float = 0.01  # the contract's price tick, for rounding prices shown to people
+    contract: Contract | None = None  # the path symbol's contract (None: a linear one, in USDT)
+
+    @property
+    def settle_asset(self) -> str:
+        """The asset every amount of the run is in (an inverse contract's coin)."""
+        return "USDT" if self.contract is None else self.contract.settle
 
     def events_of(self, kind: EventKind | str) -> tuple[Event, ...]:
         k = EventKind(kind)
@@ -145,7 +153,10 @@ class SimulationResult:
 
     def summary(self) -> str:
         """A short account for people: the events, the five prices, who gained and lost."""
-        n = fmt.money
+        asset = self.settle_asset
+
+        def n(x: float) -> str:
+            return fmt.amount(x, asset)
 
         def px(x: float) -> str:
             return fmt.price(x, self.tick_size)
@@ -165,7 +176,7 @@ class SimulationResult:
             lines.append(f"  {r.kind} liquidation of {r.position} at t={r.t:g}: entry {px(r.entry_price)}, "
                          f"mark {px(r.mark_at_trigger)}, liquidation {px(r.liquidation_price)}, "
                          f"bankruptcy {px(r.bankruptcy_price)}, fill {px(r.fill_price)}")
-        lines.append("Balances (start -> end):")
+        lines.append(f"Balances (start -> end, {asset}):")
         for p in self.parties:
             lines.append(f"  {p.name:<28} {n(p.start):>18} -> {n(p.end):>18}  ({'+' if p.change >= 0 else ''}"
                          f"{n(p.change)})")
@@ -210,7 +221,8 @@ class _Driver:
             for p in run.scope_positions(key):
                 if not p.on_path:
                     continue
-                d_e += np.asarray(unrealized_pnl(side=p.sign, qty=p.qty, entry=p0, mark=prices))
+                # the PnL from the segment's start: entry p0 (additive in 1/P too, for an inverse contract)
+                d_e += np.asarray(contract_pnl(p.contract, side=p.sign, qty=p.qty, entry=p0, exit_price=prices))
                 if run.rules.mm_basis is MMBasis.MARK:
                     d_mm += np.asarray(self._mm_curve(p, prices)) - float(self._mm_curve(p, np.float64(p0)))
             eq = e0 + d_e
@@ -237,8 +249,11 @@ class _Driver:
         return best
 
     def _mm_curve(self, p: Pos, prices: Any) -> Any:
-        """The position's maintenance margin as the mark moves (engine's margin function)."""
-        return maintenance_margin(qty=p.qty, price=prices, tiers=self.run.profile.effective_tiers(p.symbol))
+        """The position's maintenance margin as the mark moves (engine's margin function, in the
+        contract's linear frame: docs/domain.md §7)."""
+        c = p.contract
+        return maintenance_margin(qty=p.qty * c.size if c.is_inverse else p.qty, price=frame_price(c.type, prices),
+                                  tiers=self.run.profile.effective_tiers(p.symbol))
 
     def first_stop(self, a: int, b: int) -> int | None:
         """First tick in [a, b) at which a resting order fires (:func:`core.orders.stop_hit`)."""
@@ -370,7 +385,7 @@ class _Driver:
             raise InvalidInputError(f"{where}.leverage", exc.reason) from None
         delta = 0.0
         if p.mode is MarginMode.ISOLATED:
-            delta = p.qty * p.entry / leverage - p.qty * p.entry / old
+            delta = p.notional(p.entry) / leverage - p.notional(p.entry) / old
             wallet = run.ledger.balance(WALLET)
             if delta > wallet + 1e-9:
                 raise InvalidInputError(f"{where}.leverage", f"{leverage:g}x needs {delta:,.2f} more margin but "
@@ -497,6 +512,7 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     return SimulationResult(path=path, symbol=sym, profile_id=profile.id, events=tuple(run.events),
                             transfers=run.ledger.transfers, parties=run.ledger.parties(),
                             liquidations=tuple(run.records), tick_size=profile.contract(sym).tick_size,
+                            contract=profile.contract(sym),
                             open_positions=tuple(OpenPosition(p.label, p.party, p.side, p.qty, p.entry)
                                                  for p in run.alive()))
 
