@@ -24,9 +24,17 @@ from PySide6.QtGui import QUndoStack
 from core import fmt, whatif
 from core.errors import InvalidInputError
 from core.funding import default_funding_rate
-from core.model import Account, MarginMode, Position, PositionMode, Side, infer_position_mode
+from core.margin import qty_from_quote_value
+from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.profiles import Profile, ProfileSet
-from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account
+from core.quote import (
+    AccountQuote,
+    PositionQuote,
+    account_settle_asset,
+    entry_notional,
+    leverage_limit,
+    quote_account,
+)
 from core.scenario import Scenario
 from core.simspec import (
     MAX_FUNDING_RATE,
@@ -128,21 +136,23 @@ class Session(QObject):
 
     @property
     def settle_ccy(self) -> str:
-        """The asset margins, PnL and the wallet are in (the selected contract's settlement asset)."""
-        return self.quote_ccy
+        """The asset margins, PnL and the wallet are in: the account's settlement asset (USDT for a
+        linear USDT contract, BTC for an inverse BTCUSD contract; :func:`core.quote.account_settle_asset`)."""
+        return account_settle_asset(self.profile, self.scenario.account)
 
     def money(self, x: float | None, *, signed: bool = False, unit: bool = False) -> str:
-        """An amount in the settlement asset as every widget shows it (``core.fmt``): "+" before a
-        gain when ``signed``, the asset's name after it when ``unit``."""
-        text = fmt.money(x)
-        if signed and x is not None and x > 0 and text != fmt.money(0.0):
+        """An amount in the settlement asset as every widget shows it (:func:`core.fmt.amount`: cents
+        for USDT, 8 decimals for BTC): "+" before a gain when ``signed``, the asset after it when ``unit``."""
+        asset = self.settle_ccy
+        text = fmt.amount(x, asset)
+        if signed and x is not None and x > 0 and text != fmt.amount(0.0, asset):
             text = "+" + text
-        return f"{text} {self.settle_ccy}" if unit else text
+        return f"{text} {asset}" if unit else text
 
     def max_leverage(self, index: int | None = None) -> tuple[float, int]:
         """(highest leverage the profile accepts for the position's entry notional, its tier index)."""
         p = self.scenario.account.positions[self.selected if index is None else index]
-        return leverage_limit(self.profile, p.symbol, p.entry_notional)
+        return leverage_limit(self.profile, p.symbol, entry_notional(self.profile, p))
 
     def _scenario_mark(self, scenario: Scenario | None = None, index: int | None = None) -> float:
         sc = scenario or self.scenario
@@ -250,8 +260,10 @@ class Session(QObject):
     def edit_position(self, index: int, **changes: Any) -> None:
         """Change fields of position ``index``: symbol, side, qty, notional, entry, leverage, mode, margin.
 
-        ``notional`` (quote currency at the entry price) is turned into ``qty``; ``margin=None``
-        means the opening requirement. Raises InvalidInputError (nothing changes).
+        ``notional`` (the position's value in the quote currency: at the entry price for a linear
+        contract, contracts x contract size for an inverse one) is turned into ``qty``
+        (:func:`core.margin.qty_from_quote_value`); ``margin=None`` means the opening requirement.
+        Raises InvalidInputError (nothing changes).
         """
         positions = list(self.scenario.account.positions)
         if not 0 <= index < len(positions):
@@ -280,7 +292,8 @@ class Session(QObject):
             notional = float(changes["notional"])
             if not (notional > 0 and math.isfinite(notional)):
                 raise InvalidInputError("notional", f"must be > 0, got {notional:g}")
-            kw["qty_base"] = notional / kw.get("entry_price", p.entry_price)
+            contract = self.profile.contract(kw.get("symbol", p.symbol))
+            kw["qty_base"] = float(qty_from_quote_value(contract, notional, kw.get("entry_price", p.entry_price)))
         new = p.with_(**kw)
         if new == p:
             return
@@ -327,26 +340,79 @@ class Session(QObject):
         target = self.profiles.get(profile_id)
 
         try:
-            acct = map_account(self.scenario.account, target)
+            acct = map_account(self.scenario.account, target, source=self.profile)
         except InvalidInputError as exc:
             raise InvalidInputError("exchange", exc.reason) from None
         after = replace(self.scenario, exchange=profile_id, account=acct)
         self._push(commands.EditAccount, after, f"Use {target.name}")
 
-    def add_position(self, position: Position | None = None) -> None:
-        """Append a position (default: a copy of the selected one) and select it."""
-        src = position or self.position
+    def set_position_mode(self, mode: str) -> None:
+        """One-way (one position per symbol) or hedge (a long and a short per symbol): an undoable edit.
+
+        A mode the positions break (one-way with both legs of a symbol held) is refused with core's
+        message (field ``position_mode``, naming the symbol and both positions); nothing changes.
+        """
+        new = PositionMode(mode)
+        if new is self.scenario.account.position_mode:
+            return
+        words = "hedge mode" if new is PositionMode.HEDGE else "one-way mode"
+        self._push(commands.EditAccount, self._with_account(position_mode=new), f"Use {words}")
+
+    def new_position(self) -> tuple[Position, str]:
+        """What Add appends, and a sentence saying what it is.
+
+        What a trader expects of Add in each position mode:
+
+        * hedge mode, the selected symbol held on one side only: its other leg (the same size,
+          leverage and margin mode, opened at the symbol's start mark) -- hedging the position;
+        * otherwise (one-way mode, or both legs held): a copy of the selected position on the first
+          of the profile's contracts that the account does not hold yet and that settles in the
+          account's asset (an account settles in one asset), at that symbol's start mark if the
+          workspace has one, else at the selected entry, to be edited in the form.
+
+        Raises InvalidInputError (field ``positions``) when every such contract is held already.
+        """
+        acct = self.scenario.account
+        src = self.position
         if src is None:
             sym = self.profile.symbols[0]
-            src = Position(symbol=sym, side=Side.LONG, qty_base=1.0, entry_price=self.live.live_mark, leverage=10.0)
-        if position is None and any((p.symbol, p.side) == (src.symbol, src.side) for p in self.scenario.account.positions):
-            src = src.with_(side=src.side.opposite)  # core refuses a second leg on one side: the other leg
+            return (Position(symbol=sym, side=Side.LONG, qty_base=1.0, entry_price=self.live.live_mark, leverage=10.0),
+                    f"a {sym} long")
+        held = {(p.symbol, p.side) for p in acct.positions}
+        if acct.position_mode is PositionMode.HEDGE and (src.symbol, src.side.opposite) not in held:
+            start = acct.mark_of(src)
+            leg = src.with_(side=src.side.opposite, entry_price=start, margin_usd=None)
+            return leg, (f"the {leg.side.value} leg of {src.symbol} at its start mark {fmt.price(start, self.tick)} "
+                         "(hedge mode: a long and a short on one symbol)")
+        symbols = {p.symbol for p in acct.positions}
+        asset = self.settle_ccy
+        free = [sym for sym in self.profile.symbols if sym not in symbols and self.profile.contract(sym).settle == asset]
+        if not free:
+            mode = ("hedge mode holds one long and one short per symbol" if acct.position_mode is PositionMode.HEDGE
+                    else "one-way mode holds one position per symbol; hedge mode adds the other leg")
+            raise InvalidInputError("positions", f"every {self.profile.id} contract settling in {asset} is held "
+                                                 f"already ({mode}); edit a position instead")
+        sym = free[0]
+        mark = next((m for s, m in acct.marks if s == sym), None)
+        where = "its start mark" if mark is not None else "the selected entry (set its entry and size in the form)"
+        return (src.with_(symbol=sym, entry_price=src.entry_price if mark is None else mark, margin_usd=None),
+                f"a {src.side.value} {sym}, the next contract not held, at {where}")
+
+    def add_position(self, position: Position | None = None) -> str:
+        """Append ``position`` (default: :meth:`new_position`), select it, and say what was added.
+
+        Raises InvalidInputError (nothing changes) when the account cannot hold it.
+        """
+        if position is None:
+            src, what = self.new_position()
+        else:
+            src, what = position, f"a {position.side.value} {position.symbol}"
         positions = (*self.scenario.account.positions, src)
-        hedge = infer_position_mode(positions) is PositionMode.HEDGE  # a long and a short on one symbol
-        after = self._with_account(positions=positions, **({"position_mode": PositionMode.HEDGE} if hedge else {}))
+        after = self._with_account(positions=positions)
         if all(s != src.symbol for s, _ in after.account.marks):
             after = replace(after, account=after.account.with_mark(src.symbol, src.entry_price))
         self._push(commands.AddPosition, after, "Add position", selected=len(positions) - 1)
+        return f"Added #{len(positions)}: {what}."
 
     def remove_position(self, index: int | None = None) -> None:
         i = self.selected if index is None else index

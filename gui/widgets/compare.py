@@ -94,11 +94,12 @@ def cell_texts(row: ComparisonRow) -> dict[str, str]:
     if row.quote is None:
         return {"contract": "not available", **{k: fmt.NONE_TEXT for k, _ in METRICS[1:-1]},
                 "rules": _rules(row)}
-    q, t, tick = row.quote, row.quote.tier, row.tick_size
+    q, t, tick, asset = row.quote, row.quote.tier, row.tick_size, row.settle_asset
+    settles = "" if asset == row.quote_currency else f", margin in {asset}"
     return {
-        "contract": f"{row.symbol} ({row.quote_currency})",
-        "initial_margin": fmt.money(q.initial_margin),
-        "maintenance_margin": fmt.money(q.maintenance_margin),
+        "contract": f"{row.symbol} ({row.quote_currency}{settles})",
+        "initial_margin": fmt.amount(q.initial_margin, asset),
+        "maintenance_margin": fmt.amount(q.maintenance_margin, asset),
         "tier": f"{t.index + 1}: MMR {fmt.pct(t.mmr, 3)}, {t.max_leverage:g}x",
         "liquidation_price": fmt.price(q.liquidation_price, tick),
         "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
@@ -187,7 +188,7 @@ class QtCompareView(QWidget):
     # ------------------------------------------------------------------ drawing
 
     def _show(self) -> None:
-        c = self.comparison
+        c, s = self.comparison, self.session
         self.table.clearSpans()
         if c is None:
             self.heading.setText("No position selected.")
@@ -198,9 +199,9 @@ class QtCompareView(QWidget):
         text = (f"{p.side.value} {fmt.num(p.qty_base)} {p.symbol} @ {fmt.num(p.entry_price)}, "
                 f"{p.leverage:g}x {p.mode.value}, mark {fmt.num(c.mark)}")
         if c.wallet is not None:
-            text += f", wallet {fmt.money(c.wallet)}"
+            text += f", wallet {s.money(c.wallet, unit=True)}"
         elif p.margin_usd is not None:
-            text += f", margin {fmt.money(p.margin_usd)}"
+            text += f", margin {s.money(p.margin_usd, unit=True)}"
         self.heading.setText(f"{text} — compared under every profile as it is in the account (the other "
                              "positions at their marks)")
         self.table.setColumnCount(len(c.rows))

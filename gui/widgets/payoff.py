@@ -39,8 +39,9 @@ from PySide6.QtWidgets import (
 )
 
 from core import fmt
-from core.margin import pnl_at_exit
+from core.margin import position_pnl_at_exit
 from core.model import Position
+from core.profiles import Profile
 from gui.palette import colors, follow_palette, style_plot
 from gui.session import Session
 from gui.throttle import Throttle
@@ -59,19 +60,21 @@ CURVE_COLOR: Final = "#5b8def"
 
 # name: (colour, caption, pen style, label position along the line (0 bottom .. 1 top), tooltip)
 _LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
-    # all high up, one above the other: past the liquidation price the curve is low (the position
-    # loses there), and a label of its own height each keeps close lines' labels apart
+    # all in the upper part, clear of the zero line and the curve: between the liquidation price and
+    # the entry the position loses, so the curve is low there. The entry's and the mark's labels sit
+    # on opposite sides of their lines at one height; the liquidation and bankruptcy labels, which
+    # both point towards the entry, one below the other.
     "entry": (ENTRY_COLOR, "entry", Qt.PenStyle.SolidLine, 0.93, tips.TIPS["entry_price"]),
-    "mark": (MARK_COLOR, "mark", Qt.PenStyle.DashLine, 0.79, tips.TIPS["mark_price"]),
-    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.65, tips.TIPS["liquidation_price"]),
-    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.51, tips.TIPS["bankruptcy_price"]),
+    "mark": (MARK_COLOR, "mark", Qt.PenStyle.DashLine, 0.93, tips.TIPS["mark_price"]),
+    "liquidation": (LIQ_COLOR, "liquidation", Qt.PenStyle.SolidLine, 0.79, tips.TIPS["liquidation_price"]),
+    "bankruptcy": (BANKRUPT_COLOR, "bankruptcy", Qt.PenStyle.DotLine, 0.65, tips.TIPS["bankruptcy_price"]),
 }
 
 
-def payoff_pnl(position: Position, exit_price: npt.ArrayLike) -> Any:
-    """The position's PnL closing at ``exit_price`` (scalar or array), before fees: the core call."""
-    return pnl_at_exit(side=position.sign, qty=position.qty_base, entry=position.entry_price,
-                       exit_price=exit_price)
+def payoff_pnl(profile: Profile, position: Position, exit_price: npt.ArrayLike) -> Any:
+    """The position's PnL closing at ``exit_price`` (scalar or array), in its settlement asset, before
+    fees: :func:`core.margin.position_pnl_at_exit` (an inverse contract's ``s*C*S*(1/EP - 1/P)``)."""
+    return position_pnl_at_exit(profile, position, exit_price)
 
 
 def price_range(entry: float, levels: list[float]) -> tuple[float, float]:
@@ -110,10 +113,12 @@ def payoff_for(session: Session) -> Payoff | None:
               "bankruptcy": q.bankruptcy_price}
     lo, hi = price_range(p.entry_price, list(prices.values()))
     xs = np.linspace(lo, hi, N_POINTS)
-    levels = {k: (x, float(payoff_pnl(p, x)) if math.isfinite(x) and x > 0 else math.nan) for k, x in prices.items()}
-    moves = tuple((f, p.entry_price * (1.0 + f), float(payoff_pnl(p, p.entry_price * (1.0 + f)))) for f in MOVES)
+    pr = session.profile
+    levels = {k: (x, float(payoff_pnl(pr, p, x)) if math.isfinite(x) and x > 0 else math.nan)
+              for k, x in prices.items()}
+    moves = tuple((f, p.entry_price * (1.0 + f), float(payoff_pnl(pr, p, p.entry_price * (1.0 + f)))) for f in MOVES)
     return Payoff(position=p, ccy=session.settle_ccy, quote_ccy=session.quote_ccy, tick=session.tick, prices=xs,
-                  pnl=np.asarray(payoff_pnl(p, xs), dtype=float), levels=levels, moves=moves)
+                  pnl=np.asarray(payoff_pnl(pr, p, xs), dtype=float), levels=levels, moves=moves)
 
 
 def level_text(pay: Payoff, name: str) -> str:
@@ -160,6 +165,8 @@ class QtPayoffView(QWidget):
         pi = self.plot.getPlotItem()
         pi.showGrid(x=False, y=False)
         pi.setMenuEnabled(False)
+        for name in ("left", "bottom"):  # "-0.4 BTC", not "-400 (x0.001)"
+            pi.getAxis(name).enableAutoSIPrefix(False)
         self.region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(QColor(229, 72, 77, 40)),
                                           pen=pg.mkPen(None))
         self.region.setZValue(-10)
@@ -332,7 +339,7 @@ class QtPayoffView(QWidget):
             return self.readout.text()
         self.cross_v.setPos(exit_price)
         self.cross_v.setVisible(True)
-        pnl = float(payoff_pnl(pay.position, exit_price))
+        pnl = float(payoff_pnl(self.session.profile, pay.position, exit_price))
         text = f"exit {fmt.price(exit_price, pay.tick)}: PnL {self.session.money(pnl, signed=True, unit=True)}"
         region = liquidated_region(pay)
         if region is not None and region[0] <= exit_price <= region[1]:

@@ -7,11 +7,14 @@ TIPS: Final[dict[str, str]] = {
     "profile": "The exchange whose rules (tier table, maintenance basis, fees) turn the position into margins and prices.",
     "symbol": "The perpetual contract; its tier table sets the maximum leverage and maintenance rate by position size.",
     "side": "Long gains when the price rises, short gains when it falls; liquidation lies below a long's entry and above a short's.",
-    "qty": "Position size in the base asset (5 means 5 BTC), or its value in the quote currency at the entry price.",
+    "qty": ("Position size in the base asset (5 means 5 BTC), or its value in the quote currency at the entry "
+            "price. An inverse (coin-margined) contract is sized in contracts, each worth a fixed amount of the "
+            "quote currency (100 USD on Binance COIN-M), or in that value."),
     "entry": "Entry price: the average price at which the position was opened.",
     "leverage": "Leverage sets the initial margin to notional / leverage; the tier at this size caps it.",
     "mode": "Isolated risks only the position's own margin; cross shares the whole wallet with every cross position.",
-    "margin": "Isolated margin: the collateral assigned to this position alone (blank = the opening requirement).",
+    "margin": ("Isolated margin: the collateral assigned to this position alone (blank = the opening requirement), "
+               "in the contract's settlement asset (USDT, or the coin of an inverse contract)."),
     "wallet": ("Wallet, excluding the isolated margins: the collateral every cross position shares, and where "
                "added margin comes from. An exchange's 'wallet balance' also counts the margins of isolated "
                "positions; MarginLab keeps each isolated margin with its position (the account line below the "

@@ -360,10 +360,14 @@ class QtWhatIfPanel(QWidget):
                          f"{fmt.price(result.position.entry_price, tick)}")
         if result.balance_change:
             lines.append(f"Free balance {s.money(result.balance_change, signed=True, unit=True)}")
+        shared = result.before.shares_lp_with
         for j, lp_before, lp_after in result.others:
             p = result.account_before.positions[j]
-            lines.append(f"Also moves #{j + 1} {p.side.value} {p.symbol} (shares the wallet): liquidation "
-                         f"{fmt.price(lp_before, tick)} → {fmt.price(lp_after, tick)}")
+            why = ("the other leg: in cross both legs of a symbol share one liquidation price, so it moves with "
+                   "this one" if j in shared else "shares the wallet")
+            its_tick = s.profile.contract(p.symbol).tick_size
+            lines.append(f"Also moves #{j + 1} {p.side.value} {p.symbol} ({why}): liquidation "
+                         f"{fmt.price(lp_before, its_tick)} → {fmt.price(lp_after, its_tick)}")
         return "\n".join(lines)
 
     def _fill_table(self, result: Any) -> None:

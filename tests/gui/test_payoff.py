@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from core import fmt
-from core.margin import pnl_at_exit
+from core.margin import position_pnl_at_exit
 from core.model import MarginMode, Side
 from gui.widgets.payoff import MOVES, TABLE_LEVELS, QtPayoffView, level_text, price_range
 
@@ -22,8 +22,8 @@ def _view(qtbot, session) -> QtPayoffView:
     return w
 
 
-def _core_pnl(p, x):
-    return pnl_at_exit(side=p.side.sign, qty=p.qty_base, entry=p.entry_price, exit_price=x)
+def _core_pnl(session, x):
+    return position_pnl_at_exit(session.profile, session.position, x)
 
 
 def _signed(x: float) -> str:
@@ -36,13 +36,13 @@ def _assert_matches_core(w: QtPayoffView, session) -> None:
     assert pay is not None and pay.position == p
     xs, ys = w.curve.getData()
     np.testing.assert_array_equal(xs, pay.prices)
-    np.testing.assert_array_equal(ys, _core_pnl(p, pay.prices))
+    np.testing.assert_array_equal(ys, _core_pnl(session, pay.prices))
     levels = {"entry": p.entry_price, "mark": q.mark, "liquidation": q.liquidation_price,
               "bankruptcy": q.bankruptcy_price}
     for name, price in levels.items():
         assert pay.levels[name][0] == price or (math.isnan(price) and math.isnan(pay.levels[name][0]))
         if math.isfinite(price):
-            assert pay.levels[name][1] == _core_pnl(p, price)
+            assert pay.levels[name][1] == _core_pnl(session, price)
             assert w.lines[name].value() == price
             assert w.lines[name].label.toPlainText() == level_text(pay, name) == f"{name} {fmt.price(price, tick)}"
         else:
@@ -51,11 +51,11 @@ def _assert_matches_core(w: QtPayoffView, session) -> None:
     for c, name in enumerate(TABLE_LEVELS):
         price = levels[name]
         assert w.move_cell(0, c) == fmt.price(price, tick)
-        assert w.move_cell(1, c) == _signed(_core_pnl(p, price))
+        assert w.move_cell(1, c) == _signed(_core_pnl(session, price))
     for c, f in enumerate(MOVES, start=len(TABLE_LEVELS)):
         x = p.entry_price * (1 + f)
         assert w.move_cell(0, c) == fmt.price(x, tick)
-        assert w.move_cell(1, c) == _signed(_core_pnl(p, x))
+        assert w.move_cell(1, c) == _signed(_core_pnl(session, x))
     # every level and every move lies inside the drawn range, which never reaches zero
     lo, hi = float(pay.prices[0]), float(pay.prices[-1])
     assert lo > 0 and all(lo <= x <= hi for x in [*levels.values(), *(p.entry_price * (1 + f) for f in MOVES)]
@@ -79,16 +79,15 @@ def test_curve_levels_and_table_are_the_core_calls(qtbot, session):
 
 def test_readout_is_the_core_pnl_at_the_mouse(qtbot, session):
     w = _view(qtbot, session)
-    p = session.position
     text = w.show_readout(70_000.0)
-    assert text == f"exit 70,000.0: PnL {_signed(_core_pnl(p, 70_000.0))} USDT"
+    assert text == f"exit 70,000.0: PnL {_signed(_core_pnl(session, 70_000.0))} USDT"
     assert w.show_readout(60_000.0).endswith("(past the liquidation price: liquidated before this exit)")
     # through the scene, as a mouse move would
     scene = w.plot.getPlotItem().vb.mapViewToScene(QPointF(66_000.0, 0.0))
     w.plot.scene().sigMouseMoved.emit(scene)
     x = w.cross_v.value()
     assert abs(x - 66_000.0) < 0.01 * 66_000
-    assert w.readout.text() == f"exit {fmt.price(x, session.tick)}: PnL {_signed(_core_pnl(p, x))} USDT"
+    assert w.readout.text() == f"exit {fmt.price(x, session.tick)}: PnL {_signed(_core_pnl(session, x))} USDT"
 
 
 def test_follows_edits_through_the_throttle(qtbot, session):
