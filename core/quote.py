@@ -357,7 +357,8 @@ def order_cost(profile: Profile, p: Position) -> float:
     ----------
     https://testnet.bybit.com/en/help-center/article/Order-Cost-USDT-Contract
     """
-    return opening_requirement(profile, p) + profile.rules.taker_fee * entry_notional(profile, p)
+    leg = position_leg(profile, p)
+    return opening_requirement(profile, p) + float(trade_fee(qty=leg.q, price=leg.ep, rate=profile.rules.taker_fee))
 
 
 def position_margin(profile: Profile, p: Position) -> float:

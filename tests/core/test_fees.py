@@ -198,21 +198,14 @@ def test_cross_position_quote_has_fees():
 # ------------------------------------------------------------------------------------ inverse contracts
 
 
-def _bybit_inverse(symbol: str, max_leverage: float = 100.0):
-    """Bybit's rules (close_fee, taker 0.055 %, maker 0.02 %) on a 1 USD inverse contract, one tier."""
-    from core.contracts import ContractType
-    from core.profiles import Contract, custom_tiers
-    coin = symbol.removesuffix("USD")
-    contract = Contract(symbol=symbol, tiers=custom_tiers(mmr=0.005, max_leverage=max_leverage), quote="USD",
-                        type=ContractType.INVERSE, size=1.0, settle=coin)
-    return BYBIT.with_contract(contract)
+BYBIT_INVERSE = PROFILES.get("bybit-inverse")
 
 
 def test_bybit_inverse_fee_example():
     # Bybit's trading fee article (copy http://refeshop.com/fanyong/futuojituan/2015/1112/277.html,
     # 2024-07-31): 10,000 BTCUSD contracts at 8,000: taker (10,000 / 8,000) x 0.055 % = 0.0006875 BTC,
     # maker x 0.02 % = 0.00025 BTC -- the fee is on the value in coin (docs/domain.md §9.6)
-    prof = _bybit_inverse("BTCUSD")
+    prof = BYBIT_INVERSE
     pos = Position("BTCUSD", Side.LONG, 10_000, 8_000, 10)
     taker = quote_position(prof, pos)
     maker = quote_position(prof, pos, fees=FeeRates(open=Liquidity.MAKER, close=Liquidity.MAKER))
@@ -225,7 +218,7 @@ def test_bybit_inverse_order_cost_example():
     # Bybit "Order Cost" (copy https://ukcamo.com/14820.html, taker 0.055 %): a 10,000 USD ETHUSD long
     # at 2,000, 25x: IM 5 / 25 = 0.2 ETH, fee to open 5 x 0.00055 = 0.00275, fee to close at the
     # bankruptcy price 5 x 1.04 x 0.00055 = 0.00286: order cost 0.20561 ETH
-    q = quote_position(_bybit_inverse("ETHUSD"), Position("ETHUSD", Side.LONG, 10_000, 2_000, 25))
+    q = quote_position(BYBIT_INVERSE, Position("ETHUSD", Side.LONG, 10_000, 2_000, 25))
     assert q.open_fee == pytest.approx(0.00275, abs=1e-15)
     assert q.initial_margin - 0.2 == pytest.approx(0.00286, abs=1e-15)  # the fee to close inside IM
     assert q.initial_margin + q.open_fee == pytest.approx(0.20561, abs=1e-12)
@@ -234,7 +227,7 @@ def test_bybit_inverse_order_cost_example():
 def test_inverse_break_even_and_funding_in_coin():
     # docs/domain.md §9.6, derived: an inverse long breaks even at EP (1 + f_c) / (1 - f_o) and pays
     # funding of contracts x size / mark x rate in coin (10,000 / 8,000 x 0.01 % = 0.000125 BTC)
-    prof = _bybit_inverse("BTCUSD")
+    prof = BYBIT_INVERSE
     long_ = Position("BTCUSD", Side.LONG, 10_000, 8_000, 10)
     q = quote_position(prof, long_)
     assert q.break_even_price == pytest.approx(8_000 * 1.00055 / 0.99945, rel=1e-12)

@@ -59,6 +59,9 @@ def test_profiles_state_their_funding_rules():
     assert (BINANCE.rules.funding_interval_h, BINANCE.rules.funding_booking) == (8.0, FundingBooking.ISOLATED_MARGIN)
     assert (BYBIT.rules.funding_interval_h, BYBIT.rules.funding_booking) == (8.0, FundingBooking.AVAILABLE_FIRST)
     assert (HYPER.rules.funding_interval_h, HYPER.rules.funding_booking) == (1.0, FundingBooking.ISOLATED_MARGIN)
+    assert [PROFILES.get(p).rules.funding_booking for p in ("binance-coinm", "bitmex", "bybit-inverse")] == [
+        FundingBooking.ISOLATED_MARGIN, FundingBooking.ISOLATED_MARGIN, FundingBooking.AVAILABLE_FIRST]
+    assert PROFILES.get("bitmex").rules.maker_fee == -0.00025  # a rebate (BitMEX fees page, 2019)
     # docs/domain.md §9.4 table: maker / taker
     assert [(p.rules.maker_fee, p.rules.taker_fee) for p in (BINANCE, BYBIT, HYPER)] == [
         (0.0002, 0.0005), (0.0002, 0.00055), (0.00015, 0.00045)]
@@ -334,3 +337,17 @@ def test_profile_funding_keys_are_checked(key, value, words):
     with pytest.raises(ProfileError) as e:
         parse_profile(data)
     assert f"rules.{key}" in str(e.value) and words in str(e.value)
+
+
+def test_an_inverse_position_pays_funding_in_coin():
+    # research note C12's construction from Binance's formula (docs/domain.md §9.6): 100 BTCUSD_PERP
+    # (100 USD each) long at a mark of 50,000, rate 0.01 %: value 100 x 100 / 50,000 = 0.2 BTC,
+    # funding 0.00002 BTC a payment, out of the isolated margin (in BTC)
+    coinm = PROFILES.get("binance-coinm")
+    acct = Account("binance-coinm", positions=(Position("BTCUSD_PERP", Side.LONG, 100, 50_000, 10),))
+    res = simulate(coinm, acct, flat(50_000, hours=24), funding=FundingSpec(rate=0.0001))
+    pays = res.events_of("funding_payment")
+    assert [e.amount for e in pays] == pytest.approx([0.00002] * 3, abs=1e-15)
+    margin = res.party("trader.isolated.BTCUSD_PERP")
+    assert margin.start - margin.end == pytest.approx(0.00006, abs=1e-15)
+    assert res.party("funding").end == pytest.approx(0.00006, abs=1e-15) and abs(res.imbalance) < 1e-15
