@@ -36,7 +36,7 @@ from core.compare import ComparisonRow, compare_in_account, compare_position, ex
 from core.model import MarginMode, Position
 from core.profiles import stale_notice
 from gui.session import Session
-from gui.throttle import Throttle
+from gui.widgets.session_view import QtSessionView
 
 THROTTLE_MS: Final = 150
 YOURS: Final = " ★"  # marks the workspace's own exchange in the column header
@@ -120,18 +120,14 @@ def error_text(row: ComparisonRow) -> str:
     return row.error if row.error_field in ("", "symbol") else f"{row.error_field}: {row.error}"
 
 
-class QtCompareView(QWidget):
+class QtCompareView(QtSessionView):
     """IM, MM, tier, LP and BP of the selected position under every profile, with explanations."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, THROTTLE_MS, parent)
         self.comparison: Comparison | None = None
-        self._key: object = None
 
-        self.heading = QLabel()
-        self.heading.setObjectName("compare_heading")
-        self.heading.setWordWrap(True)
+        self.heading = self.heading_label("compare_heading")
         self.table = QTableWidget(len(METRICS), 0)
         self.table.setObjectName("compare_table")
         self.table.setVerticalHeaderLabels([caption for _, caption in METRICS])
@@ -163,15 +159,8 @@ class QtCompareView(QWidget):
 
         #: The date tables are aged against (a test sets a fixed one).
         self.today: Callable[[], dt.date] = dt.date.today
-        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
-        session.scenarioChanged.connect(self.schedule)
-        session.selectionChanged.connect(lambda _i: self.schedule())
-        session.resultsChanged.connect(self.schedule)
+        self.follow_session()
         self.refresh()
-
-    def schedule(self) -> None:
-        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
-        self.throttle.schedule()
 
     def refresh(self) -> None:
         self.throttle.cancel()

@@ -44,9 +44,9 @@ from core.model import Position
 from core.profiles import Profile
 from gui.palette import colors, follow_palette, style_plot
 from gui.session import Session
-from gui.throttle import Throttle
 from gui.widgets import tips
 from gui.widgets.chart import BANKRUPT_COLOR, ENTRY_COLOR, LIQ_COLOR, MARK_COLOR
+from gui.widgets.session_view import QtSessionView
 
 THROTTLE_MS: Final = 150
 N_POINTS: Final = 401
@@ -147,18 +147,14 @@ def liquidated_region(pay: Payoff) -> tuple[float, float] | None:
     return (lo, max(lo, lp)) if pay.position.sign > 0 else (min(lp, hi), hi)
 
 
-class QtPayoffView(QWidget):
+class QtPayoffView(QtSessionView):
     """PnL at exit over a range of prices, with entry, mark, liquidation and bankruptcy marked."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, THROTTLE_MS, parent)
         self.payoff: Payoff | None = None
-        self._key: object = None
 
-        self.heading = QLabel()
-        self.heading.setObjectName("payoff_heading")
-        self.heading.setWordWrap(True)
+        self.heading = self.heading_label("payoff_heading")
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("payoff_plot")
         self.plot.setMouseTracking(True)
@@ -224,15 +220,8 @@ class QtPayoffView(QWidget):
         layout.addWidget(self.moves)
 
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
-        session.scenarioChanged.connect(self.schedule)
-        session.selectionChanged.connect(lambda _i: self.schedule())
-        session.resultsChanged.connect(self.schedule)
+        self.follow_session()
         self.refresh()
-
-    def schedule(self) -> None:
-        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
-        self.throttle.schedule()
 
     def _restyle(self) -> None:
         style_plot(self.plot)

@@ -32,7 +32,7 @@ from core.model import MarginMode
 from core.stress import StressGrid, TouchGrid, liquidation_distance_grid, touch_probability_grid
 from gui.palette import follow_palette, style_plot
 from gui.session import Session
-from gui.throttle import Throttle
+from gui.widgets.session_view import QtSessionView
 
 THROTTLE_MS: Final = 200
 #: red (at or past liquidation) -> amber -> green (far away)
@@ -130,17 +130,15 @@ def describe_touch(grid: TouchGrid, i: int, j: int, *, tick: float, horizon_days
             f"{fmt.num(horizon_days)} days {fmt.pct(float(grid.probability[i, j]))}")
 
 
-class QtStressMap(QWidget):
+class QtStressMap(QtSessionView):
     """Heat maps of the selected position's risk: distance to liquidation, or chance of liquidation."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, THROTTLE_MS, parent)
         self.mode = MODES[0][0]
         self.grid: StressGrid | None = None
         self.touch: TouchGrid | None = None
         self.horizon_days = DEFAULT_HORIZON_DAYS
-        self._key: object = None
 
         self.mode_box = QComboBox()
         self.mode_box.setObjectName("stress_mode")
@@ -200,10 +198,7 @@ class QtStressMap(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.mode_box.currentIndexChanged.connect(lambda _i: self.set_mode(self.mode_box.currentData()))
         self.horizon.editingFinished.connect(lambda: self.set_horizon(self.horizon.text()))
-        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
-        session.scenarioChanged.connect(self.schedule)
-        session.selectionChanged.connect(lambda _i: self.schedule())
-        session.resultsChanged.connect(self.schedule)
+        self.follow_session()
         self._show_controls()
         self.refresh()
 
@@ -239,10 +234,6 @@ class QtStressMap(QWidget):
         self.horizon.setVisible(touch)
         self.horizon_label.setVisible(touch)
         self.horizon_error.setVisible(touch)
-
-    def schedule(self) -> None:
-        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
-        self.throttle.schedule()
 
     # ------------------------------------------------------------------ drawing
 

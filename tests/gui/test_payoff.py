@@ -13,13 +13,9 @@ from core.model import MarginMode, Side
 from gui.widgets.payoff import MOVES, TABLE_LEVELS, QtPayoffView, level_text, price_range
 
 
-def _view(qtbot, session) -> QtPayoffView:
-    w = QtPayoffView(session)
-    qtbot.addWidget(w)
-    w.resize(700, 500)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+@pytest.fixture
+def view(shown, session) -> QtPayoffView:
+    return shown(QtPayoffView(session), 700, 500)
 
 
 def _core_pnl(session, x):
@@ -62,8 +58,8 @@ def _assert_matches_core(w: QtPayoffView, session) -> None:
                           if math.isfinite(x) and x > 0)
 
 
-def test_curve_levels_and_table_are_the_core_calls(qtbot, session):
-    w = _view(qtbot, session)
+def test_curve_levels_and_table_are_the_core_calls(view, qtbot, session):
+    w = view
     _assert_matches_core(w, session)
     # the source FAQ's example (docs/domain.md §5): 5 BTC long at 68,000, 10x isolated, LP 61,880;
     # by hand, an exit at the LP loses 5 x (61,880 - 68,000) = -30,600 and at the BP 61,200 -34,000
@@ -77,8 +73,8 @@ def test_curve_levels_and_table_are_the_core_calls(qtbot, session):
     assert w.region.isVisible() and lo == w.payoff.prices[0] and hi == session.position_quote.liquidation_price
 
 
-def test_readout_is_the_core_pnl_at_the_mouse(qtbot, session):
-    w = _view(qtbot, session)
+def test_readout_is_the_core_pnl_at_the_mouse(view, qtbot, session):
+    w = view
     text = w.show_readout(70_000.0)
     assert text == f"exit 70,000.0: PnL {_signed(_core_pnl(session, 70_000.0))} USDT"
     assert w.show_readout(60_000.0).endswith("(past the liquidation price: liquidated before this exit)")
@@ -90,8 +86,8 @@ def test_readout_is_the_core_pnl_at_the_mouse(qtbot, session):
     assert w.readout.text() == f"exit {fmt.price(x, session.tick)}: PnL {_signed(_core_pnl(session, x))} USDT"
 
 
-def test_follows_edits_through_the_throttle(qtbot, session):
-    w = _view(qtbot, session)
+def test_follows_edits_through_the_throttle(view, qtbot, session):
+    w = view
     before = w.lines["liquidation"].value()
     session.edit_position(0, leverage=20.0)
     assert w.throttle.pending  # not redrawn on every signal ...
