@@ -233,7 +233,8 @@ def _scalar_loop(rows: list[tuple[float, ...]], tiers: Any, rules: Any, with_fee
 
 
 def _scalar_loops(n: int) -> dict[str, tuple[Callable[[], None], Callable[[], list[float]]]]:
-    """Per shipped profile and margin mode, :func:`_scalar_loop` over n seeded positions."""
+    """Per shipped linear profile and margin mode, :func:`_scalar_loop` over n seeded positions (the
+    inverse profiles solve the same rules in their linear frame: benchmarks/engine.py times them)."""
     from engine import make_positions
 
     from core.paths import exchanges_dir
@@ -245,6 +246,8 @@ def _scalar_loops(n: int) -> dict[str, tuple[Callable[[], None], Callable[[], li
     for pid in sorted(ps.ids):
         profile = ps.get(pid)
         sym = "BTCUSDT" if "BTCUSDT" in profile.contracts else "BTC"
+        if sym not in profile.contracts or profile.contract(sym).is_inverse:
+            continue
         pos = make_positions(profile.effective_tiers(sym), n, SEED)
         margin = pos["wallet"]
         collateral = margin * rng.uniform(-0.5, 3.0, n)

@@ -35,10 +35,17 @@ from typing import Any, Final
 
 from core import fmt
 from core.errors import InvalidInputError
-from core.model import Account, MarginMode, Position, Side
+from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.positions_import import ImportedAccount, ImportedPosition
 from core.profiles import Contract, FeeModel, Profile, ProfileSet
-from core.quote import AccountQuote, PositionQuote, leverage_limit, quote_account, validate_position
+from core.quote import (
+    AccountQuote,
+    PositionQuote,
+    entry_notional,
+    leverage_limit,
+    quote_account,
+    validate_position,
+)
 from core.reported import AuditRecord, LeftOut, Reported, ReportedEntry
 from core.roots import bracketed_root
 from core.symbols import resolve_symbol
@@ -247,8 +254,14 @@ def account_from_import(imported: ImportedAccount, profile: Profile) -> tuple[Ac
     if wallet < 0:
         notes.append(f"the cross collateral is {fmt.money(wallet)}, below zero; the account holds 0")
         wallet = 0.0
+    # hedge mode where the response says so (Binance positionSide LONG/SHORT, Bybit positionIdx 1/2,
+    # OKX posSide long/short) or where a symbol is held both ways: one-way could not hold it
+    both_ways = {p.symbol for p in positions if p.side is Side.LONG} & {p.symbol for p in positions
+                                                                        if p.side is Side.SHORT}
+    mode = (PositionMode.HEDGE if both_ways or any(ip.hedge_leg for ip in imported.positions)
+            else PositionMode.ONE_WAY)
     account = Account(profile_id=profile.id, wallet_usd=wallet, positions=tuple(positions),
-                      marks=tuple(sorted(marks.items())))
+                      marks=tuple(sorted(marks.items())), position_mode=mode)
     record = AuditRecord(format=imported.format, source=imported.source, time_ms=imported.time_ms,
                          entries=tuple(entries), left_out=tuple(left),
                          account_maintenance=imported.account_maintenance, notes=tuple(dict.fromkeys(notes)))
@@ -269,7 +282,7 @@ def _requote(profile: Profile, account: Account, leverages: Mapping[int, float] 
     for i, p in enumerate(account.positions):
         lev = (leverages or {}).get(i, p.leverage)
         try:
-            cap, _k = leverage_limit(profile, p.symbol, p.entry_notional)
+            cap, _k = leverage_limit(profile, p.symbol, entry_notional(profile, p))
         except InvalidInputError:
             return None
         ps.append(p.with_(leverage=max(1.0, min(lev, cap))))
@@ -301,7 +314,7 @@ def _response_table(profile: Profile, account: Account, entries: Mapping[int, Re
     for i, e in entries.items():
         p = account.positions[i]
         c = profile.contract(p.symbol)
-        k = int(c.tiers.index(p.entry_notional))
+        k = int(c.tiers.index(entry_notional(profile, p)))
         ours = float(profile.effective_tiers(p.symbol).mmr[k])
         r = e.reported
         if r.max_leverage is not None and rules.mmr_from_max_leverage:
@@ -337,7 +350,11 @@ def _uniform_rate(profile: Profile, account: Account, record: AuditRecord, mmr: 
         if x.mode != "cross" or x.mark is None or not x.reason.startswith("unknown_symbol"):
             continue
         name = f"{x.symbol} (left out)"
-        out = out.with_contract(Contract(symbol=name, tiers=TierTable.single(mmr=mmr, max_leverage=1000.0)))
+        # a contract like the account's own (same quote and settlement asset: one account, one asset)
+        like = profile.contract(account.positions[0].symbol) if account.positions else None
+        tiers = TierTable.single(mmr=mmr, max_leverage=1000.0)
+        out = out.with_contract(Contract(symbol=name, tiers=tiers) if like is None else
+                                replace(like, symbol=name, tiers=tiers))
         pos = Position(symbol=name, side=Side(x.side), qty_base=x.qty, entry_price=x.entry, leverage=1.0,
                        mode=MarginMode.CROSS)
         extra.append(pos)
@@ -420,8 +437,8 @@ class _Audit:
 
     def _hedge(self, i: int, theirs: float | None) -> Verdict | None:
         p = self.account.positions[i]
-        if p.mode is not MarginMode.CROSS:
-            return None
+        if p.mode is not MarginMode.CROSS or self.account.position_mode is PositionMode.HEDGE:
+            return None  # hedge mode is modelled: both legs are solved together (docs/domain.md §8)
         other = next((j for j, o in enumerate(self.account.positions) if j != i and o.symbol == p.symbol
                       and o.mode is MarginMode.CROSS and o.side is not p.side), None)
         if other is None:
@@ -526,7 +543,7 @@ class _Audit:
                 "price can be computed; save the account's response too (README)")
         if theirs is not None:
             w = _implied(lambda x: _lp(_requote(self.profile, self.account.with_(wallet_usd=x)), i), theirs, 0.0,
-                         max(self.account.positions[i].entry_notional * 1e3, 1e6))
+                         max(entry_notional(self.profile, self.account.positions[i]) * 1e3, 1e6))
             if math.isfinite(w):
                 text += f"; the exchange's price implies a wallet of {fmt.money(w)}"
         return Verdict("no_wallet", text)

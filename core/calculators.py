@@ -1,7 +1,10 @@
 """The trader's calculators, checked: what exchange calculators and position sizers offer.
 
 The arithmetic lives in :mod:`core.whatif` (``pnl_and_roe_at_exit``, ``target_price_for_roe``,
-``max_open_size``, ``size_from_risk``), which broadcasts and answers NaN where there is no answer.
+``max_open_size``, ``size_from_risk``) and, net of fees, :mod:`core.fees` (``net_pnl``,
+``exit_for_net_roe``, ``size_for_net_risk``), which broadcast and answer NaN where there is no
+answer. Each calculator gives the number before fees and after both fees (the rates of the opening
+and the closing order, :func:`core.fees.order_fee_rates`).
 A calculator a person types into needs the other behaviour: refuse the input that has no answer
 with :class:`~core.errors.InvalidInputError` naming the field and the allowed range. This module
 does that checking, then calls :mod:`core.whatif`, and adds the one calculator it lacks,
@@ -17,10 +20,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import fmt, validate, whatif
+from core import fees, fmt, validate, whatif
 from core.errors import InvalidInputError
+from core.margin import average_entry_price, quote_value
 from core.model import Side
-from core.profiles import Profile
+from core.profiles import Contract, Profile
 
 
 def number(field: str, value: object, *, lo: float | None = None, hi: float | None = None,
@@ -46,20 +50,26 @@ class PnlRoe:
     pnl: float
     roe: float  # a fraction of the opening margin
     margin: float
+    net_pnl: float = math.nan  # after the fee to open at the entry and the fee to close at the exit
+    net_roe: float = math.nan
+    fees: float = 0.0  # the two fees
 
 
 def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: object, leverage: object,
-                max_leverage: float = 1000.0) -> PnlRoe:
-    """PnL and ROE at an exit price, before fees: :func:`core.whatif.pnl_and_roe_at_exit`.
+                max_leverage: float = 1000.0, open_rate: float = 0.0, close_rate: float = 0.0) -> PnlRoe:
+    """PnL and ROE at an exit price, before fees (:func:`core.whatif.pnl_and_roe_at_exit`) and
+    after both (:func:`core.fees.net_pnl`, ``open_rate`` at the entry, ``close_rate`` at the exit).
 
-    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``.
+    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``; net: less both fees.
 
     Examples
     --------
-    5 BTC long at 68,000, 10x, exit 71,400: PnL 5 x 3,400 = 17,000 on a margin of 34,000: ROE 50 %.
+    5 BTC long at 68,000, 10x, exit 71,400: PnL 5 x 3,400 = 17,000 on a margin of 34,000: ROE 50 %;
+    with 0.05 % each way the fees are 170 + 178.50 and the net ROE 48.98 %.
 
-    >>> pnl_and_roe(side="long", qty=5, entry=68_000, exit_price=71_400, leverage=10)
-    PnlRoe(pnl=17000.0, roe=0.5, margin=34000.0)
+    >>> pnl_and_roe(side="long", qty=5, entry=68_000, exit_price=71_400, leverage=10, open_rate=0.0005,
+    ...             close_rate=0.0005)
+    PnlRoe(pnl=17000.0, roe=0.5, margin=34000.0, net_pnl=16651.5, net_roe=0.48975, fees=348.5)
     """
     s = _side(side)
     q = number("qty", qty, lo=0, lo_open=True)
@@ -67,7 +77,10 @@ def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: obj
     ex = number("exit_price", exit_price, lo=0, lo_open=True)
     lev = number("leverage", leverage, lo=1, hi=max_leverage)
     pnl, roe = whatif.pnl_and_roe_at_exit(side=s.sign, qty=q, entry=ep, exit_price=ex, leverage=lev)
-    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=q * ep / lev)
+    margin = q * ep / lev
+    net = float(fees.net_pnl(side=s.sign, qty=q, entry=ep, exit_price=ex, open_rate=open_rate, close_rate=close_rate))
+    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=margin, net_pnl=net, net_roe=net / margin,
+                  fees=float(pnl) - net)
 
 
 def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: object,
@@ -96,6 +109,31 @@ def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: 
         raise InvalidInputError("roe", f"a short at {lev:g}x cannot make {fmt.num(r_pct)} % (the price would "
                                        f"reach zero); allowed below {fmt.num(bound)} %")
     return float(whatif.target_price_for_roe(side=s.sign, entry=ep, leverage=lev, roe=r_pct / 100.0))
+
+
+def target_price_net(*, side: Side | str, entry: object, leverage: object, roe_pct: object, open_rate: float,
+                     close_rate: float, max_leverage: float = 1000.0) -> float:
+    """Exit price for a wanted ROE (in percent) after both fees: :func:`core.fees.exit_for_net_roe`.
+
+    The margin is the opening margin ``q * EP / L`` (the size cancels out):
+    ``P = EP * (roe / L + s + f_open) / (s - f_close)``. Refused like :func:`target_price`, and where
+    the fees leave no positive price.
+
+    >>> round(target_price_net(side="long", entry=68_000, leverage=10, roe_pct=50, open_rate=0.0005,
+    ...                        close_rate=0.0005), 2)   # 68,000 x 1.0505 / 0.9995
+    71469.73
+    """
+    gross = target_price(side=side, entry=entry, leverage=leverage, roe_pct=roe_pct, max_leverage=max_leverage)
+    s = _side(side)
+    ep = number("entry", entry, lo=0, lo_open=True)
+    lev = number("leverage", leverage, lo=1, hi=max_leverage)
+    r = number("roe", roe_pct) / 100.0
+    x = float(fees.exit_for_net_roe(side=s.sign, qty=1.0, entry=ep, margin=ep / lev, roe=r, open_rate=open_rate,
+                                    close_rate=close_rate))
+    if not math.isfinite(x):
+        raise InvalidInputError("roe", f"after fees no positive exit price gives {fmt.num(r * 100)} % "
+                                       f"(before fees: {fmt.num(gross)}); choose a smaller ROE")
+    return x
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +178,19 @@ class RiskSize:
     side: Side  # a stop below the entry means a long
     notional: float
     loss_at_stop: float
+    qty_net: float = math.nan  # the size whose loss at the stop, both fees included, is the risk
 
 
-def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object) -> RiskSize:
-    """Size that loses ``risk_pct`` % of the balance at the stop: :func:`core.whatif.size_from_risk`.
+def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object, open_rate: float = 0.0,
+              close_rate: float = 0.0) -> RiskSize:
+    """Size that loses ``risk_pct`` % of the balance at the stop: :func:`core.whatif.size_from_risk`,
+    and with both fees counted: :func:`core.fees.size_for_net_risk` (``qty_net``).
 
-    ``qty = balance * risk / |entry - stop|``, before fees and slippage.
+    ``qty = balance * risk / |entry - stop|``, before fees and slippage;
+    ``qty_net = balance * risk / (|entry - stop| + f_open * entry + f_close * stop)``.
 
     >>> risk_size(balance=10_000, risk_pct=1, entry=68_000, stop=66_000)   # 100 / 2,000
-    RiskSize(qty=0.05, side=<Side.LONG: 'long'>, notional=3400.0, loss_at_stop=100.0)
+    RiskSize(qty=0.05, side=<Side.LONG: 'long'>, notional=3400.0, loss_at_stop=100.0, qty_net=0.05)
     """
     b = number("balance", balance, lo=0, lo_open=True)
     r = number("risk", risk_pct, lo=0, hi=100, lo_open=True)
@@ -158,8 +200,10 @@ def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object)
         raise InvalidInputError("stop", f"equals the entry {fmt.num(ep)}; allowed any other price > 0 "
                                         "(below the entry for a long, above for a short)")
     q = float(whatif.size_from_risk(balance=b, risk=r / 100.0, entry=ep, stop=st))
+    q_net = float(fees.size_for_net_risk(balance=b, risk=r / 100.0, entry=ep, stop=st, open_rate=open_rate,
+                                         close_rate=close_rate))
     return RiskSize(qty=q, side=Side.LONG if st < ep else Side.SHORT, notional=q * ep,
-                    loss_at_stop=q * abs(ep - st))
+                    loss_at_stop=q * abs(ep - st), qty_net=q_net)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +213,15 @@ class AverageEntry:
     notional: float
 
 
-def average_entry(prices: Sequence[object], qtys: Sequence[object]) -> AverageEntry:
-    """Average entry over several fills: ``sum(p_i * q_i) / sum(q_i)``.
+def average_entry(prices: Sequence[object], qtys: Sequence[object], *, contract: Contract | None = None) -> AverageEntry:
+    """Average entry over several fills: ``sum(p_i * q_i) / sum(q_i)``
+    (:func:`core.margin.average_entry_price`; on an inverse ``contract``, quantities in contracts, the
+    harmonic mean ``sum(C_i) / sum(C_i / p_i)``, and ``notional`` is the quote value ``sum(C_i) x size``).
 
     Parameters
     ----------
     prices, qtys : one price (> 0) and one quantity (> 0) per fill, same length, at least one.
+    contract : the contract the fills are on (None: linear).
 
     Raises
     ------
@@ -195,6 +242,6 @@ def average_entry(prices: Sequence[object], qtys: Sequence[object]) -> AverageEn
         raise InvalidInputError("fills", "enter at least one fill (a price and a quantity)")
     ps = [number(f"fills[{i}].price", p, lo=0, lo_open=True) for i, p in enumerate(prices)]
     qs = [number(f"fills[{i}].qty", q, lo=0, lo_open=True) for i, q in enumerate(qtys)]
-    total_q = math.fsum(qs)
-    notional = math.fsum(p * q for p, q in zip(ps, qs, strict=True))
-    return AverageEntry(price=notional / total_q, qty=total_q, notional=notional)
+    notional = math.fsum(float(quote_value(contract, q, p)) if contract is not None else p * q
+                         for p, q in zip(ps, qs, strict=True))
+    return AverageEntry(price=average_entry_price(contract, qs, ps), qty=math.fsum(qs), notional=notional)

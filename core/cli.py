@@ -48,10 +48,21 @@ import numpy as np
 
 from core import fmt
 from core.compare import compare_position, explain_differences
+from core.contracts import ContractType
 from core.errors import InvalidInputError, MarginEngineError, ScenarioError, UnknownProfileError
-from core.model import Account, MarginMode, Position, Side
+from core.model import (
+    MAKER_FEE_RANGE,
+    TAKER_FEE_RANGE,
+    Account,
+    FeeRates,
+    Liquidity,
+    MarginMode,
+    Position,
+    Side,
+)
 from core.paths import exchanges_dir
 from core.profiles import (
+    MAX_CONTRACT_SIZE,
     Contract,
     FeeModel,
     MMBasis,
@@ -61,11 +72,13 @@ from core.profiles import (
     load_profiles,
     stale_notice,
 )
-from core.quote import AccountQuote, PositionQuote, quote_account, quote_position
+from core.quote import AccountQuote, PositionQuote, quote_account, quote_position, single_account
 from core.scenario import load_scenario
-from core.symbols import resolve_symbol
+from core.simspec import MAX_DURATION_S, MAX_FUNDING_RATE
+from core.symbols import base_asset, resolve_symbol
 from core.tiers import TierTable
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
+from core.whatif import WhatIf, hold_with_funding
 
 PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
@@ -126,7 +139,12 @@ AMOUNT: Final = number_type(lo=0, lo_open=True, hi=MAX_AMOUNT)
 AMOUNT_OR_ZERO: Final = number_type(lo=0, hi=MAX_AMOUNT)
 LEVERAGE: Final = number_type(lo=1, hi=1000)
 RATE: Final = number_type(lo=0, hi=1, lo_open=True, hi_open=True)
-FEE_RATE: Final = number_type(lo=0, hi=0.1)
+FEE_RATE: Final = number_type(lo=TAKER_FEE_RANGE[0], hi=TAKER_FEE_RANGE[1])
+MAKER_RATE: Final = number_type(lo=MAKER_FEE_RANGE[0], hi=MAKER_FEE_RANGE[1])
+FUNDING_RATE: Final = number_type(lo=-MAX_FUNDING_RATE, hi=MAX_FUNDING_RATE)
+HOURS: Final = number_type(lo=0, hi=MAX_DURATION_S / 3_600.0)
+SIGNED_AMOUNT: Final = number_type(lo=-MAX_AMOUNT, hi=MAX_AMOUNT)
+CONTRACT_SIZE: Final = number_type(lo=0, lo_open=True, hi=MAX_CONTRACT_SIZE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,18 +172,19 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, json_help: str = ""
 def _add_position_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--side", required=True, choices=[s.value for s in Side], help="long or short")
     p.add_argument("--qty", required=True, type=QTY, metavar="QTY",
-                   help="size in base units (5 = 5 BTC), > 0")
+                   help="size in base units (5 = 5 BTC), > 0; for an inverse contract, the number of contracts")
     p.add_argument("--entry", required=True, type=PRICE, metavar="PRICE", help="average entry price, > 0")
     p.add_argument("--leverage", required=True, type=LEVERAGE, metavar="X",
                    help="leverage, 1 to the tier's maximum")
     p.add_argument("--mode", choices=[m.value for m in MarginMode], default=MarginMode.ISOLATED.value,
                    help="margin mode (default isolated)")
     p.add_argument("--margin", type=AMOUNT, metavar="AMOUNT",
-                   help="isolated margin (default: the opening requirement, qty*entry/leverage, plus "
+                   help="isolated margin, in the contract's settle asset (the coin for an inverse contract) "
+                        "(default: the opening requirement, qty*entry/leverage, plus "
                         "the fee to close under fee model close_fee); less is accepted, as fees "
                         "make it so")
     p.add_argument("--wallet", type=AMOUNT_OR_ZERO, metavar="AMOUNT",
-                   help="cross collateral (--mode cross; default: the opening requirement)")
+                   help="cross collateral, in the settle asset (--mode cross; default: the opening requirement)")
     p.add_argument("--mark", type=PRICE, metavar="PRICE", help="mark price (default: the entry)")
 
 
@@ -189,12 +208,41 @@ def _register_quote(subparsers: Any) -> None:
                    help="maintenance amount of that one tier (needs --mmr; default 0)")
     g.add_argument("--max-leverage", type=LEVERAGE, metavar="X",
                    help="maximum leverage, 1-1000 (of the custom tier; without --mmr it caps every tier)")
+    g.add_argument("--contract", choices=[t.value for t in ContractType],
+                   help="linear (sizes in base units, amounts in the quote currency) or inverse (a fixed quote "
+                        "value per contract, --qty in contracts, --margin/--wallet in the coin); default: the "
+                        "profile's contract. Changing the type needs --mmr (the tiers are in the other asset)")
+    g.add_argument("--contract-size", type=CONTRACT_SIZE, metavar="N",
+                   help="inverse: the quote value of one contract (Binance BTCUSD_PERP 100 USD); linear: base "
+                        "units per contract (informational)")
     g.add_argument("--mm-basis", choices=[b.value for b in MMBasis], help="maintenance margin on entry or mark")
     g.add_argument("--fee-model", choices=[f.value for f in FeeModel], help="how fees enter the margins")
     g.add_argument("--taker-fee", type=FEE_RATE, metavar="RATE", help="taker fee rate in [0, 0.1]")
+    _add_fee_arguments(p)
+    f = p.add_argument_group("funding (docs/domain.md §9)")
+    f.add_argument("--funding-rate", type=FUNDING_RATE, metavar="RATE",
+                   help="funding rate per interval in [-0.05, 0.05] (0.0001 = 0.01 %%; positive: longs pay); "
+                        "shows the payment, and the payment after which funding alone liquidates at the mark")
+    f.add_argument("--hold-hours", type=HOURS, metavar="H",
+                   help="hold H hours at the funding rate (default 0.01 %% per 8 h, pro rata), the mark "
+                        "standing still: the payments, and the liquidation price after them")
+    f.add_argument("--funding-paid", type=SIGNED_AMOUNT, metavar="AMOUNT",
+                   help="funding the position has paid so far (negative: received); counted by the "
+                        "break-even and net PnL")
     add_common_arguments(p)
     p.add_argument("--explain", action="store_true",
                    help="write out the arithmetic behind each number (with --json: an \"explain\" object)")
+
+
+def _add_fee_arguments(p: argparse.ArgumentParser) -> None:
+    """The account's own fee rates and order types (docs/domain.md §9.4)."""
+    g = p.add_argument_group("trading fees (default: the profile's rates, market orders)")
+    g.add_argument("--maker-fee", type=MAKER_RATE, metavar="RATE",
+                   help="maker fee rate in [-0.01, 0.1] (negative: a rebate)")
+    g.add_argument("--open-as", choices=[x.value for x in Liquidity], default=Liquidity.TAKER.value,
+                   help="the opening order is a maker (limit) or taker (market) order (default taker)")
+    g.add_argument("--close-as", choices=[x.value for x in Liquidity], default=Liquidity.TAKER.value,
+                   help="the closing order is a maker or a taker order (default taker)")
 
 
 def _register_profiles(subparsers: Any) -> None:
@@ -210,8 +258,8 @@ def _register_profiles(subparsers: Any) -> None:
             `import` reads a response you saved from an exchange's public API and writes (or
             updates) the dated profile <ID>.json in your exchanges folder (or in --profiles-dir DIR),
             keeping the previous file as NAME.YYYY-MM-DD.bak. Formats, detected when --format is
-            left out: binance-brackets, ccxt-tiers, bybit-risk-limit, okx-position-tiers,
-            hyperliquid-meta (docs/profiles.md)."""))
+            left out: binance-brackets, binance-coinm-brackets, ccxt-tiers, bybit-risk-limit (linear
+            or inverse), okx-position-tiers, hyperliquid-meta (docs/profiles.md)."""))
     p.add_argument("action", nargs="?", choices=["import"], help="import FILE (see above)")
     p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the saved response (with import)")
     p.add_argument("--symbols", nargs="+", metavar=("ID", "PATTERN"),
@@ -273,6 +321,9 @@ def _register_simulate(subparsers: Any) -> None:
               marginlab-cli simulate my.json --json | jq '.parties'"""))
     add_common_arguments(p, json_help="print one JSON object: events, ledger, parties, liquidations")
     p.add_argument("file", type=Path, metavar="FILE", help="a scenario file with a simulation section")
+    p.add_argument("--funding-rate", type=FUNDING_RATE, metavar="RATE",
+                   help="funding rate per interval in [-0.05, 0.05], paid at every funding time of the path "
+                        "(replaces the file's simulation.funding rate; its interval_h is kept)")
 
 
 def _register_positions(subparsers: Any) -> None:
@@ -412,7 +463,9 @@ _FIELD_FLAGS: Final = {
     "exchange": "--exchange", "symbol": "--symbol", "side": "--side", "qty": "--qty",
     "entry": "--entry", "leverage": "--leverage", "margin": "--margin", "wallet": "--wallet",
     "mode": "--mode", "mmr": "--mmr", "max-leverage": "--max-leverage",
-    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee",
+    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee", "taker_fee": "--taker-fee",
+    "maker_fee": "--maker-fee", "funding_paid": "--funding-paid", "rate": "--funding-rate", "days": "--hold-hours",
+    "contract-size": "--contract-size", "type": "--contract", "position_mode": "account.position_mode",
 }
 
 
@@ -525,11 +578,34 @@ def _custom_profile(profile: Profile, args: argparse.Namespace) -> tuple[Profile
                                      args.max_leverage), mmr=t.mmr, cum=t.cum)
         changed = dataclasses.replace(contract, tiers=capped)
         overrides["max_leverage"] = args.max_leverage
+    changed = _custom_contract_type(profile, symbol, changed, contract, args, overrides)
     if not overrides:
         return profile, symbol, overrides
     if changed is not None:
         profile = profile.with_contract(changed)
     return dataclasses.replace(profile, rules=rules), symbol, overrides
+
+
+def _custom_contract_type(profile: Profile, symbol: str, changed: Contract | None, contract: Contract | None,
+                          args: argparse.Namespace, overrides: dict[str, Any]) -> Contract | None:
+    """``--contract`` and ``--contract-size`` applied to the (possibly custom) contract."""
+    if args.contract is None and args.contract_size is None:
+        return changed
+    base = changed or contract
+    assert base is not None  # resolve_symbol found it, or --mmr made one
+    kind = ContractType(args.contract) if args.contract is not None else base.type
+    if kind is not base.type and args.mmr is None:
+        raise CliError("--contract", f"{profile.id}'s {symbol} is {base.type.value}: its tiers are by notional in "
+                                     f"{base.settle}; give --mmr (one custom tier) to quote it as {kind.value}")
+    size = args.contract_size if args.contract_size is not None else (base.size if kind is base.type else 1.0)
+    if kind is ContractType.INVERSE:
+        quote = base.quote if base.is_inverse else "USD"
+        settle = base.settle if base.is_inverse else base_asset(symbol)
+    else:
+        quote = base.quote if not base.is_inverse else "USDT"
+        settle = quote
+    overrides.update({"contract_type": kind.value, "contract_size": size})
+    return dataclasses.replace(base, type=kind, size=size, quote=quote, settle=settle)
 
 
 def _position(args: argparse.Namespace, symbol: str) -> Position:
@@ -539,24 +615,40 @@ def _position(args: argparse.Namespace, symbol: str) -> Position:
     if mode is MarginMode.ISOLATED and args.wallet is not None:
         raise CliError("--wallet", "applies to --mode cross only; give an isolated position's margin with --margin")
     return Position(symbol=symbol, side=Side(args.side), qty_base=args.qty, entry_price=args.entry,
-                    leverage=args.leverage, mode=mode, margin_usd=args.margin)
+                    leverage=args.leverage, mode=mode, margin_usd=args.margin,
+                    funding_paid=getattr(args, "funding_paid", None) or 0.0)
+
+
+def account_fees(args: argparse.Namespace) -> FeeRates:
+    """The account's fee rates and order types from ``--maker-fee``, ``--open-as``, ``--close-as``
+    (``--taker-fee`` changes the profile's rule itself, as it always has)."""
+    return FeeRates(maker=getattr(args, "maker_fee", None), open=Liquidity(getattr(args, "open_as", "taker")),
+                    close=Liquidity(getattr(args, "close_as", "taker")))
 
 
 def quote_to_json(profile: Profile, q: PositionQuote, *, explain: bool = False,
-                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick."""
+                  overrides: dict[str, Any] | None = None, hold: WhatIf | None = None) -> dict[str, Any]:
+    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick (and,
+    with ``--funding-rate`` / ``--hold-hours``, a ``hold`` object: :func:`core.whatif.hold_with_funding`)."""
     contract = profile.contract(q.position.symbol)
     out: dict[str, Any] = {"exchange": profile.id, "as_of": profile.as_of, **q.as_dict(),
                            "quote_currency": contract.quote, "tick_size": contract.tick_size}
+    # amounts (margins, PnL, notional) are in settle_asset, prices in quote_currency
     if overrides:
         out["overrides"] = overrides
+    if hold is not None and hold.funding is not None:
+        after = hold.after
+        out["hold"] = {**hold.funding.as_dict(), "hours": hold.funding.days * 24.0,
+                       "liquidation_price_after": None if after is None else after.liquidation_price,
+                       "margin_after": None if after is None else after.margin,
+                       "break_even_price_after": None if after is None else after.break_even_price}
     if explain:
         out["explain"] = dict(q.explain)
     return out
 
 
-def _money(x: float) -> str:
-    return fmt.money(x + 0.0)  # + 0.0 turns -0.0 (a short at its entry) into 0.00, not -0.00
+def _money(x: float, asset: str = "USDT") -> str:
+    return fmt.amount(x + 0.0, asset)  # + 0.0 turns -0.0 (a short at its entry) into 0.00, not -0.00
 
 
 def _yes_no(b: bool) -> str:
@@ -570,21 +662,25 @@ def _tier_text(t: Any, ccy: str) -> str:
 
 
 def quote_lines(profile: Profile, q: PositionQuote) -> list[str]:
-    """People's rendering of one quote: prices to the tick, amounts to the cent, "--" for none."""
+    """People's rendering of one quote: prices to the tick, amounts in the settle asset (to the cent,
+    or 8 decimals of a coin: :func:`core.fmt.amount`), "--" for none."""
     p = q.position
     c = profile.contract(p.symbol)
-    ccy, tick = c.quote, c.tick_size
+    ccy, tick = c.settle, c.tick_size
     mode = p.mode.value
+    size = (f"{fmt.num(p.qty_base)} contracts of {fmt.num(c.size)} {c.quote}" if c.is_inverse
+            else fmt.num(p.qty_base))
     lines = [
-        f"{profile.id} {p.symbol}: {p.side.value} {fmt.num(p.qty_base)} @ {fmt.price(p.entry_price, tick)}, "
+        f"{profile.id} {p.symbol}: {p.side.value} {size} @ {fmt.price(p.entry_price, tick)}, "
         f"{p.leverage:g}x {mode}, mark {fmt.price(q.mark, tick)}",
-        f"  {profile.name}, as of {profile.as_of}",
+        f"  {profile.name}, as of {profile.as_of}"
+        + (f"; inverse: margins and PnL in {ccy}, prices in {c.quote}" if c.is_inverse else ""),
         "",
-        f"  {'Notional':<22}{fmt.money(q.notional):>18} {ccy}",
-        f"  {'Initial margin':<22}{fmt.money(q.initial_margin):>18} {ccy}",
-        f"  {'Maintenance margin':<22}{fmt.money(q.maintenance_margin):>18} {ccy}   {_tier_text(q.tier, ccy)}",
-        f"  {'Margin' if p.mode is MarginMode.ISOLATED else 'Wallet (cross)':<22}{fmt.money(q.margin):>18} {ccy}",
-        f"  {'Unrealized PnL':<22}{_money(q.unrealized_pnl):>18} {ccy}",
+        f"  {'Notional':<22}{fmt.amount(q.notional, ccy):>18} {ccy}",
+        f"  {'Initial margin':<22}{fmt.amount(q.initial_margin, ccy):>18} {ccy}",
+        f"  {'Maintenance margin':<22}{fmt.amount(q.maintenance_margin, ccy):>18} {ccy}   {_tier_text(q.tier, ccy)}",
+        f"  {'Margin' if p.mode is MarginMode.ISOLATED else 'Wallet (cross)':<22}{fmt.amount(q.margin, ccy):>18} {ccy}",
+        f"  {'Unrealized PnL':<22}{_money(q.unrealized_pnl, ccy):>18} {ccy}",
         f"  {'Margin ratio':<22}{fmt.pct(q.margin_ratio):>18}   (100 % liquidates)",
         f"  {'Liquidation price':<22}{fmt.price(q.liquidation_price, tick):>18}"
         + (f"   {_tier_text(q.liquidation_tier, ccy)} at the liquidation price"
@@ -592,7 +688,42 @@ def quote_lines(profile: Profile, q: PositionQuote) -> list[str]:
         f"  {'Bankruptcy price':<22}{fmt.price(q.bankruptcy_price, tick):>18}",
         f"  {'Distance to LP':<22}{fmt.pct(q.distance_to_liquidation):>18}",
         f"  {'Liquidatable now':<22}{_yes_no(q.liquidatable_now):>18}",
+        "",
+        f"  {'Fee to open':<22}{_money(q.open_fee, ccy):>18} {ccy}",
+        f"  {'Fee to close at mark':<22}{_money(q.close_fee_at_mark, ccy):>18} {ccy}",
+        f"  {'Net uPnL':<22}{_money(q.net_unrealized_pnl, ccy):>18} {ccy}   after both fees"
+        + (f" and {fmt.amount(q.funding_paid, ccy)} funding paid" if q.funding_paid else ""),
+        f"  {'ROE':<22}{fmt.pct(q.roe):>18}   uPnL / initial margin",
+        f"  {'Net ROE':<22}{fmt.pct(q.net_roe):>18}   net uPnL / initial margin",
+        f"  {'Break-even (fees)':<22}{fmt.price(q.break_even_price, tick):>18}   MarginLab's: both fees"
+        + (" and the funding paid" if q.funding_paid else "") + " counted",
     ]
+    if q.shares_lp_with:
+        lines.append(f"  Shares its liquidation price with position{'s' * (len(q.shares_lp_with) > 1)} "
+                     f"{', '.join(f'#{j}' for j in q.shares_lp_with)} (cross legs of one symbol, hedge mode)")
+    return lines
+
+
+def hold_lines(profile: Profile, res: WhatIf) -> list[str]:
+    """People's rendering of ``--funding-rate`` / ``--hold-hours`` (a :func:`core.whatif.hold_with_funding`)."""
+    f = res.funding
+    assert f is not None
+    c = profile.contract(res.before.position.symbol)
+    ccy, tick = c.settle, c.tick_size
+    pays = "pays" if f.per_interval >= 0 else "receives"
+    lines = ["", f"Funding at {fmt.pct(f.rate, 4)} every {f.interval_h:g} h (the mark standing still):",
+             f"  the position {pays} {fmt.amount(abs(f.per_interval), ccy)} {ccy} per payment "
+             f"(booked: {profile.rules.funding_booking.value.replace('_', ' ')})"]
+    if f.intervals or f.days:
+        after = res.after
+        lp = fmt.price(after.liquidation_price, tick) if after is not None else fmt.NONE_TEXT
+        lines.append(f"  held {f.days * 24:g} h: {f.intervals} payments, {fmt.amount(f.paid, ccy)} {ccy} paid in all; "
+                     f"liquidation price {fmt.price(res.before.liquidation_price, tick)} -> {lp}")
+    if f.liquidation_intervals is None:
+        lines.append("  funding alone does not liquidate it within ten years")
+    else:
+        lines.append(f"  funding alone liquidates it at payment {f.liquidation_intervals:,} "
+                     f"(day {f.liquidation_days:,.2f})" + (" -- within the holding time" if f.liquidated_within else ""))
     return lines
 
 
@@ -609,13 +740,22 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     profile, symbol, overrides = _custom_profile(profiles.get(args.exchange), args)
     warn_if_stale([profile], args)
     position = _position(args, symbol)
-    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet)
+    fees = account_fees(args)
+    if fees.maker is not None:
+        overrides["maker_fee"] = fees.maker
+    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet, fees=fees)
+    hold = None
+    if args.funding_rate is not None or args.hold_hours is not None:
+        acct = single_account(profile, position, mark=args.mark, wallet=args.wallet, fees=fees)
+        hold = hold_with_funding(profile, acct, 0, (args.hold_hours or 0.0) / 24.0, rate=args.funding_rate)
     if args.json:
-        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides))
+        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides, hold=hold))
         return EXIT_OK
     lines = quote_lines(profile, q)
     if overrides:
         lines.insert(2, "  overrides: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    if hold is not None:
+        lines += hold_lines(profile, hold)
     if args.explain:
         lines += explain_lines(q)
     print("\n".join(lines))
@@ -692,15 +832,17 @@ def _print_symbols(profiles: ProfileSet, args: argparse.Namespace) -> int:
     for s in chosen:
         c = profile.contract(s)
         cap = "∞" if not math.isfinite(c.tiers.max_notional) else fmt.num(c.tiers.max_notional)
+        kind = f" inverse {fmt.num(c.size)} {c.quote}, in {c.settle}" if c.is_inverse else ""
         lines.append(f"  {s:<20} {c.quote:<5} max {c.max_leverage:>5g}x  {len(c.tiers):>2} tier"
-                     f"{'s' if len(c.tiers) != 1 else ' '}  up to {cap}")
+                     f"{'s' if len(c.tiers) != 1 else ' '}  up to {cap} {c.settle}{kind}")
     print("\n".join(lines))
     return EXIT_OK
 
 
 def _symbol_json(p: Profile, symbol: str) -> dict[str, Any]:
     c = p.contract(symbol)
-    return {"symbol": c.symbol, "quote": c.quote, "tick_size": c.tick_size, "lot_size": c.lot_size,
+    return {"symbol": c.symbol, "quote": c.quote, "type": c.type.value, "size": c.size, "settle": c.settle,
+            "tick_size": c.tick_size, "lot_size": c.lot_size,
             "tiers": len(c.tiers), "max_leverage": c.max_leverage, "max_notional": c.tiers.max_notional,
             "liquidation_fee": p.liquidation_fee(c.symbol)}
 
@@ -749,10 +891,11 @@ _COMPARE_ROWS: Final = ("contract", "initial margin", "maintenance margin", "tie
 def _compare_cells(profile: Profile, q: PositionQuote) -> list[str]:
     c = profile.contract(q.position.symbol)
     t = q.tier
+    a = c.settle
     return [
-        f"{c.symbol} ({c.quote})",
-        fmt.money(q.initial_margin),
-        fmt.money(q.maintenance_margin),
+        f"{c.symbol} ({c.quote})" if not c.is_inverse else f"{c.symbol} (inverse, {fmt.num(c.size)} {c.quote})",
+        f"{fmt.amount(q.initial_margin, a)} {a}",
+        f"{fmt.amount(q.maintenance_margin, a)} {a}",
         f"{t.index + 1}: MMR {fmt.pct(t.mmr, 3)}, {t.max_leverage:g}x",
         fmt.price(q.liquidation_price, c.tick_size),
         fmt.price(q.bankruptcy_price, c.tick_size),
@@ -778,7 +921,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                          "leverage": args.leverage, "mode": args.mode, "margin": args.margin,
                          "wallet": args.wallet, "mark": args.mark},
             "profiles": [
-                {**_profile_summary(r.profile), "ok": r.ok,
+                {**_profile_summary(r.profile), "ok": r.ok, **({"converted": r.converted} if r.converted else {}),
                  **({"quote": quote_to_json(r.profile, r.quote)} if r.quote is not None else
                     {"error": {"field": flag_for(r.error_field), "message": r.error}})}
                 for r in rows],
@@ -808,6 +951,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             text = col[i] if i < len(col) else ""
             cells.append(text.rjust(w) if r.ok else text.ljust(w))
         lines.append(f"{label:<{label_w}}" + "  ".join(cells).rstrip())
+    notes = [f"{r.profile.id}: {r.converted}" for r in rows if r.converted]
+    if notes:
+        lines += ["", "Sizes are in base units and amounts in the quote currency; an inverse contract's column is"
+                      " the same position:", *(f"  {n}" for n in notes)]
     if explanations:
         lines += ["", "Why they differ:"]
         for text in explanations:
@@ -870,31 +1017,37 @@ def _evaluate_lines(path: str, name: str, profile: Profile, aq: AccountQuote, *,
     for i, q in enumerate(aq.positions):
         p = q.position
         tick = profile.contract(p.symbol).tick_size
+        a = q.settle_asset
         rows.append((str(i), p.symbol, p.side.value, fmt.num(p.qty_base), fmt.price(p.entry_price, tick),
-                     f"{p.leverage:g}x", p.mode.value, fmt.price(q.mark, tick), fmt.money(q.initial_margin),
-                     fmt.money(q.maintenance_margin), _money(q.unrealized_pnl),
-                     fmt.price(q.liquidation_price, tick), fmt.price(q.bankruptcy_price, tick),
-                     _yes_no(q.liquidatable_now)))
+                     f"{p.leverage:g}x", p.mode.value, fmt.price(q.mark, tick), fmt.amount(q.initial_margin, a),
+                     fmt.amount(q.maintenance_margin, a), _money(q.unrealized_pnl, a),
+                     fmt.price(q.liquidation_price, tick) + ("*" if q.shares_lp_with else ""),
+                     fmt.price(q.bankruptcy_price, tick), _yes_no(q.liquidatable_now)))
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
     left = {1, 2, 6}
 
     def fmt_row(r: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
 
-    ccy = profile.contract(aq.positions[0].position.symbol).quote
+    ccy = aq.settle_asset
+    inverse = any(profile.contract(q.position.symbol).is_inverse for q in aq.positions)
     lines = [f"{name or Path(path).name}: {len(aq.positions)} position{'s' * (len(aq.positions) != 1)} on "
-             f"{profile.id} ({profile.name}, as of {profile.as_of})", "", fmt_row(header), *map(fmt_row, rows), ""]
+             f"{profile.id} ({profile.name}, as of {profile.as_of}), {aq.account.position_mode.value.replace('_', '-')} "
+             "mode" + (f"; qty in contracts, amounts in {ccy}" if inverse else ""),
+             "", fmt_row(header), *map(fmt_row, rows), ""]
     if any(q.position.mode is MarginMode.CROSS for q in aq.positions):
         lines += [
-            f"  {'Wallet (cross)':<26}{fmt.money(aq.account.wallet_usd):>16} {ccy}",
-            f"  {'Cross equity':<26}{fmt.money(aq.cross_equity):>16} {ccy}",
-            f"  {'Cross maintenance margin':<26}{fmt.money(aq.cross_maintenance):>16} {ccy}",
+            f"  {'Wallet (cross)':<26}{fmt.amount(aq.account.wallet_usd, ccy):>16} {ccy}",
+            f"  {'Cross equity':<26}{fmt.amount(aq.cross_equity, ccy):>16} {ccy}",
+            f"  {'Cross maintenance margin':<26}{fmt.amount(aq.cross_maintenance, ccy):>16} {ccy}",
             f"  {'Cross margin ratio':<26}{fmt.pct(aq.cross_margin_ratio):>16}   (100 % liquidates)",
             f"  {'Cross liquidatable now':<26}{_yes_no(aq.cross_liquidatable_now):>16}",
-            "  Each cross liquidation price holds the other positions at their marks.",
+            "  Each cross liquidation price holds the other symbols' positions at their marks.",
         ]
+        if any(q.shares_lp_with for q in aq.positions):
+            lines.append("  * cross legs of one symbol (hedge mode) share one liquidation price, solved together.")
     else:
-        lines.append(f"  Wallet {fmt.money(aq.account.wallet_usd)} {ccy}; every position is isolated.")
+        lines.append(f"  Wallet {fmt.amount(aq.account.wallet_usd, ccy)} {ccy}; every position is isolated.")
     if explain:
         for i, q in enumerate(aq.positions):
             lines += ["", f"#{i} {q.position.symbol} {q.position.side.value}:", *explain_lines(q)[2:]]

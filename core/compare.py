@@ -37,8 +37,9 @@ from typing import Final
 
 from core import fmt
 from core.errors import InvalidInputError
+from core.margin import qty_from_quote_value, quote_value
 from core.model import Account, MarginMode, Position
-from core.profiles import FeeModel, MMBasis, Profile
+from core.profiles import Contract, FeeModel, MMBasis, Profile
 from core.quote import PositionQuote, TierInfo, quote_account, quote_position
 from core.symbols import map_account, resolve_symbol
 
@@ -61,6 +62,7 @@ class ComparisonRow:
     error_field: str = ""
     error: str = ""
     alone: bool = False  # the position quoted alone on the wallet, not inside its account
+    converted: str = ""  # how the position was converted to this contract's type ("" if it was not)
 
     @property
     def ok(self) -> bool:
@@ -101,9 +103,69 @@ class ComparisonRow:
     def quote_currency(self) -> str:
         return self.profile.contract(self.symbol).quote if self.symbol else ""
 
+    @property
+    def settle_asset(self) -> str:
+        """The asset this row's margins are in (the contract's settle asset)."""
+        return self.profile.contract(self.symbol).settle if self.symbol else ""
+
+
+def convert_amount(amount: float, source: Contract | None, target: Contract, price: float) -> float:
+    """An amount in ``source``'s settle asset as ``target``'s, at ``price`` (a linear contract's
+    quote currency is taken as worth one of the inverse contract's quote currency: USDT = USD).
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> t = TierTable.single(mmr=0.004, max_leverage=125)
+    >>> coinm = Contract("BTCUSD_PERP", t, quote="USD", type=ContractType.INVERSE, size=100, settle="BTC")
+    >>> convert_amount(34_000.0, None, coinm, 68_000.0)
+    0.5
+    """
+    was_inverse = source is not None and source.is_inverse
+    if was_inverse == target.is_inverse:
+        return amount
+    return amount * price if was_inverse else amount / price
+
+
+def convert_position(position: Position, source: Contract | None, target: Contract) -> tuple[Position, str]:
+    """``position`` (sized for ``source``; None: linear, base units, amounts in the quote currency)
+    restated for ``target`` by its notional at entry, and a sentence saying how; unchanged (and "")
+    where both are of one type.
+
+    The quote value ``qty x entry`` (linear) or ``contracts x size`` (inverse) is kept
+    (:func:`core.margin.quote_value`, :func:`core.margin.qty_from_quote_value`); an isolated margin
+    is converted at the entry price (:func:`convert_amount`). Entry, leverage and mode are kept.
+
+    Examples
+    --------
+    The source FAQ's 5 BTC at 68,000 on Binance COIN-M: 340,000 USD = 3,400 contracts of 100 USD.
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> t = TierTable.single(mmr=0.004, max_leverage=125)
+    >>> coinm = Contract("BTCUSD_PERP", t, quote="USD", type=ContractType.INVERSE, size=100, settle="BTC")
+    >>> p, how = convert_position(Position("BTCUSD_PERP", "long", 5, 68_000, 10), None, coinm)
+    >>> p.qty_base, how
+    (3400.0, 'converted by notional at entry: 5 units x 68,000 = 340,000 USD = 3,400 contracts of 100 USD; amounts in BTC')
+    """
+    was_inverse = source is not None and source.is_inverse
+    if was_inverse == target.is_inverse:
+        return position, ""
+    value = (float(quote_value(source, position.qty_base, position.entry_price)) if source is not None
+             else position.qty_base * position.entry_price)
+    qty = float(qty_from_quote_value(target, value, position.entry_price))
+    margin = (None if position.margin_usd is None else
+              convert_amount(position.margin_usd, source, target, position.entry_price))
+    n = fmt.num
+    held = (f"{n(position.qty_base)} contracts of {n(source.size)} {source.quote}" if was_inverse and source
+            else f"{n(position.qty_base)} units x {n(position.entry_price)}")
+    now = (f"{n(qty)} contracts of {n(target.size)} {target.quote}" if target.is_inverse
+           else f"{n(qty)} units at {n(position.entry_price)}")
+    return (position.with_(qty_base=qty, margin_usd=margin),
+            f"converted by notional at entry: {held} = {n(value)} {target.quote} = {now}; amounts in {target.settle}")
+
 
 def compare_position(profiles: Iterable[Profile], position: Position, *, mark: float | None = None,
-                     wallet: float | None = None) -> tuple[ComparisonRow, ...]:
+                     wallet: float | None = None, source: Contract | None = None) -> tuple[ComparisonRow, ...]:
     """Quote ``position`` alone under every profile, in the order given.
 
     Parameters
@@ -114,6 +176,10 @@ def compare_position(profiles: Iterable[Profile], position: Position, *, mark: f
     wallet : cross collateral for a cross position (default: its opening requirement), as
         ``--wallet``. Ignored for an isolated position, whose margin is ``position.margin_usd`` or
         the profile's opening requirement.
+    source : the contract the position's size and amounts are written for; None: a linear one
+        (base units, amounts in the quote currency). A profile whose contract is of the other type
+        (linear vs inverse) gets the position converted by its notional at entry
+        (:func:`convert_position`; the row's ``converted`` says how).
 
     Returns
     -------
@@ -128,10 +194,16 @@ def compare_position(profiles: Iterable[Profile], position: Position, *, mark: f
         except InvalidInputError as exc:
             rows.append(ComparisonRow(profile, "", None, exc.field, exc.reason))
             continue
+        target = profile.contract(symbol)
+        mine, how = convert_position(position.with_(symbol=symbol), source, target)
+        w = None if wallet is None else convert_amount(wallet, source, target, position.entry_price)
         try:
-            q = quote_position(profile, position.with_(symbol=symbol), mark=mark, wallet=wallet)
+            q = quote_position(profile, mine, mark=mark, wallet=w)
         except InvalidInputError as exc:
-            rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason))
+            rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason, converted=how))
+            continue
+        if how:
+            rows.append(ComparisonRow(profile, symbol, q, converted=how))
             continue
         rows.append(ComparisonRow(profile, symbol, q))
     return tuple(rows)
@@ -162,6 +234,8 @@ def compare_in_account(profiles: Iterable[Profile], account: Account, index: int
     """
     rows: list[ComparisonRow] = []
     position = account.positions[index]
+    profiles = list(profiles)
+    source = next((p for p in profiles if p.id == account.profile_id), None)
     for profile in profiles:
         try:
             symbol = resolve_symbol(profile, position.symbol)
@@ -169,7 +243,7 @@ def compare_in_account(profiles: Iterable[Profile], account: Account, index: int
             rows.append(ComparisonRow(profile, "", None, exc.field, exc.reason))
             continue
         try:
-            q = quote_account(profile, map_account(account, profile)).positions[index]
+            q = quote_account(profile, map_account(account, profile, source=source)).positions[index]
         except InvalidInputError as exc:
             rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason))
             continue
@@ -255,6 +329,16 @@ def _pair_lines(row: ComparisonRow, ref: ComparisonRow) -> list[str]:
         if not math.isfinite(lp_a):
             head += f" ({a.id}: no liquidation price, the collateral covers the whole position)"
     out.append(head)
+    ca, cb = a.contract(row.symbol), b.contract(ref.symbol)
+    if ca.type is not cb.type:
+        # tables and margins are in other units: only the contract itself is named
+        inv, lin = (a, b) if ca.is_inverse else (b, a)
+        coin = (ca if ca.is_inverse else cb).settle
+        out.append(f"{a.id}: contract type {ca.type.value} vs {b.id} {cb.type.value}: {inv.id} settles in {coin}, "
+                   f"so a long's loss per dollar of price grows as the price falls (PnL = side x contracts x "
+                   f"size x (1/entry - 1/P)) and its tiers are by notional in {coin}; {lin.id}'s PnL is linear "
+                   f"in the price (docs/domain.md §7)")
+        return out
 
     # 1. The rates: different tier tables, or MMR derived from the max leverage.
     t_a, t_b = q.liquidation_tier, r.liquidation_tier

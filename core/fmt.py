@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final
 
 NONE_TEXT = "--"
 #: From this magnitude on, numbers are shown in scientific notation ("1.2346e+18"): thousands of
@@ -52,6 +53,30 @@ def money(x: float | None, decimals: int = 2) -> str:
     if x is None or not math.isfinite(x):
         return NONE_TEXT
     return _scientific(x) or _unsigned_zero(f"{x:,.{decimals}f}")
+
+
+#: Assets worth about one US dollar: amounts in them are shown to the cent.
+USD_LIKE: Final = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE", "TUSD", "DAI"})
+
+
+def asset_decimals(asset: str) -> int:
+    """Decimals an amount in ``asset`` is shown with: 2 for a USD-like asset, 8 for a coin (BTC, ETH),
+    so that 0.0036 BTC of PnL is not shown as 0.00.
+
+    >>> asset_decimals("USDT"), asset_decimals("BTC")
+    (2, 8)
+    """
+    return 2 if asset.strip().upper() in USD_LIKE else 8
+
+
+def amount(x: float | None, asset: str) -> str:
+    """An amount in ``asset`` for people: :func:`money` with :func:`asset_decimals` (the CLI and the
+    window format every margin, PnL and wallet figure through this).
+
+    >>> amount(34_000, "USDT"), amount(0.0036, "BTC"), amount(float("nan"), "BTC")
+    ('34,000.00', '0.00360000', '--')
+    """
+    return money(x, asset_decimals(asset))
 
 
 def pct(x: float | None, decimals: int = 2) -> str:

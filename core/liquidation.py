@@ -57,6 +57,7 @@ https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
 """
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from bisect import bisect_right
@@ -617,6 +618,127 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
             if not close:
                 s = _unit_side(s)
         return _out(_solve(table, s, q, ep, wb, basis, tier_at_liquidation, np.where))
+
+
+# ---------------------------------------------------------------------------------------------
+# Several legs of one symbol in cross margin (hedge mode): one price for all of them
+
+
+@dataclass(frozen=True, slots=True)
+class JointPrices:
+    """What :func:`joint_liquidation_price` finds for the legs of one symbol.
+
+    ``liquidation_price`` and ``bankruptcy_price`` are shared by every leg (NaN: none);
+    ``tiers`` is each leg's tier at the liquidation price (at entry where there is none or the
+    profile chooses the tier at entry).
+    """
+
+    liquidation_price: float
+    bankruptcy_price: float
+    tiers: tuple[int, ...]
+
+
+def _leg_tier(table: _Table, q: float, e: float, x: float, at_lp: bool) -> int:
+    """A leg's tier: of its notional at ``x`` (tier at the liquidation price) or at entry."""
+    n = q * x if at_lp and math.isfinite(x) else q * e
+    return min(max(bisect_right(table.floor, n) - 1, 0), table.n - 1)
+
+
+def _joint_line(table: _Table, legs: list[tuple[float, float, float]], wallet: float, x: float,
+                basis: MMBasis, at_lp: bool) -> tuple[float, float]:
+    """``(a, b)`` with equity - MM = a + b*x near ``x``: every leg's tier (and the floor of MM at 0)
+    as it is at ``x``, where it does not change on an open interval between breakpoints."""
+    a = wallet - math.fsum(s * q * e for s, q, e in legs)
+    b = math.fsum(s * q for s, q, _ in legs)
+    for _, q, e in legs:
+        k = _leg_tier(table, q, e, x, at_lp)
+        mmr, cum = table.mmr[k], table.cum[k]
+        if basis is _MARK:
+            if mmr * q * x - cum > 0:  # MM is never negative (core.margin.maintenance_margin)
+                a += cum
+                b -= mmr * q
+        else:
+            a -= max(mmr * q * e - cum, 0.0)
+    return a, b
+
+
+def joint_liquidation_price(*, sides: Any, qtys: Any, entries: Any, wallet: float, tiers: TierTable,
+                            mm_basis: MMBasis | str = MMBasis.MARK, tier_at_liquidation: bool = True,
+                            bankruptcy_wallet: float | None = None) -> JointPrices:
+    """The one liquidation price that several cross legs of one symbol share (hedge mode).
+
+    Every leg moves with the one mark; every other position is held at its mark, inside
+    ``wallet`` (``WB' = wallet + others' uPnL - others' MM``, after any fee to close). The price
+    solves, in the linear frame (docs/domain.md §8)::
+
+        WB' + sum_i s_i*q_i*(P - EP_i) = sum_i MM_i(P)
+
+    each leg with its own tier (at the notional ``q_i*P`` under ``tier_at_liquidation``, as the
+    single-leg solver). This is Binance's USDⓈ-M cross formula with its LONG and SHORT terms::
+
+        LP = (WB' + cum_L + cum_S - q_L*EP_L + q_S*EP_S) / (q_L*MMR_L + q_S*MMR_S - q_L + q_S)
+
+    solved with the tiers consistent at the price (exactly, over the breakpoints where a leg
+    changes tier). With MM convex in P, equity - MM is concave, so a hedged pair may have a root on
+    each side of the mark; the one returned is on the side the **net** position loses: below for
+    a net long (the lowest price where equity - MM turns from negative to positive), above for a
+    net short or a flat book (the highest where it turns negative; a flat book has only the root
+    where MM, growing with the price, reaches the equity). NaN where there is none (a net long
+    backed by more than its notional). The shared bankruptcy price is where the account's equity
+    before fees is zero, ``sum s_i*q_i*(P - EP_i) = -bankruptcy_wallet`` (NaN for a flat book,
+    whose equity does not move). Sides are +1/-1.
+
+    Examples
+    --------
+    The issue's hedge check (binance BTCUSDT, cross, wallet 15,000 USDT, long 4 @ 60,000 and short 2
+    @ 61,000): net long 2, so the price lies below the mark. Both legs in bracket 2 (0.5 %, cum 50)
+    there: LP = (15,000 + 50 + 50 - 240,000 + 122,000) / (4 x 0.005 + 2 x 0.005 - 4 + 2) = 52,233.50.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> t = load_profile(exchanges_dir() / "binance.json").contract("BTCUSDT").tiers
+    >>> j = joint_liquidation_price(sides=[1, -1], qtys=[4, 2], entries=[60_000, 61_000], wallet=15_000.0, tiers=t)
+    >>> round(j.liquidation_price, 2), j.tiers
+    (52233.5, (1, 1))
+    """
+    basis = _basis(mm_basis)
+    table = _table(tiers)
+    legs = [(float(side_sign(s)), float(q), float(e)) for s, q, e in zip(sides, qtys, entries, strict=True)]
+    net = math.fsum(s * q for s, q, _ in legs)
+    # where a leg changes tier, or its MM reaches its floor at 0: equity - MM is linear in between
+    cuts = set()
+    for _, q, _ in legs:
+        for k in range(table.n):
+            if tier_at_liquidation and k > 0:
+                cuts.add(table.floor[k] / q)
+            if basis is _MARK and table.cum[k] > 0:
+                cuts.add(table.cum[k] / (table.mmr[k] * q))
+    edges = [0.0, *sorted(c for c in cuts if 0.0 < c < math.inf), math.inf]
+    lines = []
+    for lo, hi in itertools.pairwise(edges):
+        mid = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * lo + 1.0
+        lines.append(_joint_line(table, legs, wallet, mid, basis, tier_at_liquidation))
+    # prices where equity - MM turns positive (up) or negative (down) as the price rises
+    up: list[float] = []
+    down: list[float] = []
+    for i, ((a, b), (lo, hi)) in enumerate(zip(lines, itertools.pairwise(edges), strict=True)):
+        if b != 0.0:
+            root = -a / b
+            if lo <= root <= hi:
+                (up if b > 0 else down).append(root)
+        if i + 1 < len(lines):  # a jump at the breakpoint hi (a flat rate per tier, entry basis)
+            left, right = a + b * hi, lines[i + 1][0] + lines[i + 1][1] * hi
+            if left < 0.0 < right:
+                up.append(hi)
+            elif left > 0.0 > right:
+                down.append(hi)
+    ref = min(e for _, _, e in legs)
+    lp = min(up) if net > 0 and up else (max(down) if net <= 0 and down else math.nan)
+    lp = _priced(lp, ref, _pick)
+    wb_bp = wallet if bankruptcy_wallet is None else bankruptcy_wallet
+    bp = (math.fsum(s * q * e for s, q, e in legs) - wb_bp) / net if net else math.nan
+    bp = _priced(bp, ref, _pick)
+    return JointPrices(lp, bp, tuple(_leg_tier(table, q, e, lp, tier_at_liquidation) for _, q, e in legs))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,10 +36,11 @@ from collections.abc import Callable
 from typing import Final
 
 from core import fmt, whatif
+from core.contracts import ContractType, frame_price, linear_frame
 from core.errors import InvalidInputError
 from core.model import Account, MarginMode, Position
 from core.profiles import FeeModel, MMBasis, Profile
-from core.quote import leverage_limit, position_margin, quote_account
+from core.quote import entry_notional, leverage_limit, position_margin, quote_account
 from core.roots import bracketed_root
 from core.validate import MAX_PRICE, number
 
@@ -49,8 +50,8 @@ FIELD: Final = "liquidation_price"
 
 
 def _lp(profile: Profile, account: Account, index: int) -> float:
-    lp = quote_account(profile, account).positions[index].liquidation_price
-    return 0.0 if math.isnan(lp) else lp  # a long's "none" is its price reaching 0: monotone still
+    """The position's liquidation price under ``profile`` (NaN: none)."""
+    return quote_account(profile, account).positions[index].liquidation_price
 
 
 def _replace(account: Account, index: int, p: Position) -> Account:
@@ -59,14 +60,26 @@ def _replace(account: Account, index: int, p: Position) -> Account:
     return account.with_(positions=tuple(ps))
 
 
-def _solve(f: Callable[[float], float], target: float, lo: float, hi: float, *, grow: bool = False) -> float:
-    """The root of ``f(x) = target`` on [lo, hi]; with ``grow`` the upper end doubles until it brackets."""
+def _solve(f: Callable[[float], float], target: float, lo: float, hi: float, *,
+           kind: ContractType = ContractType.LINEAR, grow: bool = False) -> float:
+    """The root of ``f(x) = target`` on [lo, hi] for a liquidation price ``f``; with ``grow`` the upper
+    end doubles until it brackets.
+
+    Solved in the linear frame (core.contracts), where "no liquidation price" is the frame price
+    reaching 0 (a linear long's price falling to 0, an inverse short's running away), so that ``f``
+    stays continuous and monotone through it.
+    """
+    def g(x: float) -> float:
+        y = frame_price(kind, f(x))
+        return 0.0 if math.isnan(y) else y
+
+    goal = frame_price(kind, target)
     if grow:
         for _ in range(80):
-            if (f(lo) - target) * (f(hi) - target) <= 0:
+            if (g(lo) - goal) * (g(hi) - goal) <= 0:
                 break
             hi *= 2.0
-    return bracketed_root(f, target, lo, hi)
+    return bracketed_root(g, goal, lo, hi)
 
 
 def closed_form_margin(profile: Profile, position: Position, target: float) -> float | None:
@@ -92,9 +105,12 @@ def closed_form_margin(profile: Profile, position: Position, target: float) -> f
     if rules.mm_basis is not MMBasis.MARK or rules.fee_model is FeeModel.CLOSE_FEE:
         return None
     tiers = profile.effective_tiers(position.symbol)
-    q, s = position.qty_base, position.sign
-    k = int(tiers.index(q * target if rules.tier_at_liquidation else position.entry_notional))
-    return s * q * position.entry_price - float(tiers.cum[k]) - target * q * (s - float(tiers.mmr[k]))
+    c = profile.contract(position.symbol)
+    # in the linear frame (core.contracts): an inverse position is a linear one in 1/price, in coin
+    s, q, ep = linear_frame(c.type, c.size, position.sign, position.qty_base, position.entry_price)
+    t = frame_price(c.type, target)
+    k = int(tiers.index(q * t if rules.tier_at_liquidation else q * ep))
+    return s * q * ep - float(tiers.cum[k]) - t * q * (s - float(tiers.mmr[k]))
 
 
 def target_liquidation_price(profile: Profile, account: Account, index: int, target: float, *,
@@ -155,13 +171,15 @@ def _isolated_margin(profile: Profile, account: Account, index: int, t: float, f
                      tick: float) -> whatif.WhatIf:
     p = account.positions[index]
     now = position_margin(profile, p)
+    kind = profile.contract(p.symbol).type
 
     def lp_at(m: float) -> float:
         return _lp(profile, _replace(account, index, p.with_(margin_usd=m)), index)
 
     m = closed_form_margin(profile, p, t)
-    if m is None or not m > 0 or abs(lp_at(m) - t) > tick / 4:
-        m = _solve(lp_at, t, 1e-9 * p.entry_notional, max(p.entry_notional, now), grow=True)
+    if m is None or not m > 0 or not abs(lp_at(m) - t) <= tick / 4:
+        n = entry_notional(profile, p)  # in the settle asset, as the margin
+        m = _solve(lp_at, t, 1e-9 * n, max(n, now), kind=kind, grow=True)
     if not m > 0 or not math.isfinite(m):
         raise InvalidInputError(FIELD, f"{fmt.price(t, tick)} cannot be reached by the margin of this position")
     delta = m - now
@@ -179,7 +197,8 @@ def _cross_wallet(profile: Profile, account: Account, index: int, t: float, free
     def lp_at(w: float) -> float:
         return _lp(profile, account.with_(wallet_usd=w), index)
 
-    w = _solve(lp_at, t, 0.0, max(account.wallet_usd, account.positions[index].entry_notional), grow=True)
+    w = _solve(lp_at, t, 0.0, max(account.wallet_usd, entry_notional(profile, account.positions[index])),
+               kind=profile.contract(account.positions[index].symbol).type, grow=True)
     if not math.isfinite(w):
         raise InvalidInputError(FIELD, f"{fmt.price(t, tick)} is out of reach: even an empty wallet leaves the "
                                        f"liquidation price at {fmt.price(lp_at(0.0), tick)}")
@@ -195,15 +214,15 @@ def _leverage(profile: Profile, account: Account, index: int, t: float, free: fl
     if p.mode is MarginMode.CROSS:
         raise InvalidInputError("lever", "in cross margin the leverage does not move the liquidation price (the "
                                          "wallet backs the position); move the margin or the size instead")
-    cap, _k = leverage_limit(profile, p.symbol, p.entry_notional)
+    cap, _k = leverage_limit(profile, p.symbol, entry_notional(profile, p))
 
     def lp_at(lev: float) -> float:
         return _lp(profile, _replace(account, index, p.with_(leverage=lev, margin_usd=None)), index)
 
     m = closed_form_margin(profile, p, t)
-    lev = p.entry_notional / m if m is not None and m > 0 else math.nan
-    if not (1.0 <= lev <= cap) or abs(lp_at(lev) - t) > tick / 4:
-        lev = bracketed_root(lp_at, t, 1.0, cap)
+    lev = entry_notional(profile, p) / m if m is not None and m > 0 else math.nan
+    if not (1.0 <= lev <= cap) or not abs(lp_at(lev) - t) <= tick / 4:
+        lev = _solve(lp_at, t, 1.0, cap, kind=profile.contract(p.symbol).type)
     if not math.isfinite(lev):
         raise InvalidInputError(FIELD, f"{fmt.price(t, tick)} is out of reach by the leverage: from 1x to the tier's "
                                        f"maximum {cap:.4g}x it runs from {fmt.price(lp_at(1.0), tick)} to "
@@ -221,10 +240,10 @@ def _size(profile: Profile, account: Account, index: int, t: float, mark: float,
     def lp_at(dq: float) -> float:
         after = cut(dq).after if dq > 0 else quote_account(profile, account).positions[index]
         assert after is not None
-        return 0.0 if math.isnan(after.liquidation_price) else after.liquidation_price
+        return after.liquidation_price
 
     most = p.qty_base * (1 - 1e-9)
-    dq = bracketed_root(lp_at, t, 0.0, most)
+    dq = _solve(lp_at, t, 0.0, most, kind=profile.contract(p.symbol).type)
     if not math.isfinite(dq) or dq <= 0:
         why = ("an isolated position keeps its liquidation price as it shrinks (its margin is released in "
                "proportion)" if p.mode is MarginMode.ISOLATED else "cutting the position moves it only so far")

@@ -2,17 +2,23 @@
 
 Every function accepts scalars or numpy arrays (broadcast together) and returns a float for scalar
 input and an array otherwise, in the manner of numpy-financial. ``side`` is +1 for long and -1 for
-short. Amounts are in the contract's quote currency (USDT, USDC).
+short. The formulas are written for a linear contract, amounts in its quote currency (USDT, USDC);
+an inverse contract goes through them in its linear frame (:mod:`core.contracts`, docs/domain.md
+§7), which the contract-aware functions at the end of this module (:func:`contract_pnl`,
+:func:`settle_notional`, :func:`average_entry_price`, ...) do for a :class:`~core.profiles.Contract`.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from core.contracts import ContractType, frame_price, frame_qty, linear_frame
 from core.errors import InvalidInputError
-from core.profiles import MMBasis, Profile
+from core.model import Position
+from core.profiles import Contract, MMBasis, Profile
 from core.tiers import TierTable
 
 ArrayLike = npt.ArrayLike
@@ -137,7 +143,7 @@ def margin_ratio(*, maintenance: ArrayLike, equity: ArrayLike) -> Any:
     """
     mm = np.asarray(maintenance, dtype=float)
     eq = np.asarray(equity, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a denormal equity: +inf
         r = np.where(eq > 0, mm / np.where(eq > 0, eq, 1.0), np.inf)
     return _out(r)
 
@@ -155,3 +161,126 @@ def roe(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, exit_price: ArrayL
     """
     pnl = np.asarray(pnl_at_exit(side=side, qty=qty, entry=entry, exit_price=exit_price))
     return _out(pnl / np.asarray(margin, dtype=float))
+
+
+# ---------------------------------------------------------------------------------------------
+# Contract-aware: the rules above through the contract's linear frame (core.contracts)
+
+
+def contract_frame(contract: Contract, *, side: Any, qty: ArrayLike, price: ArrayLike) -> tuple[Any, Any, Any]:
+    """``(side, qty, price)`` of a position on ``contract`` in its linear frame (+1/-1 sides).
+
+    :func:`core.contracts.linear_frame` with the contract's type and size; ``side`` may be a word,
+    a ``Side``, a number or an array (:func:`side_sign`).
+    """
+    return linear_frame(contract.type, contract.size, side_sign(side), _number(qty), _number(price))
+
+
+def _number(x: Any) -> Any:
+    """A Python number as a float, anything else as a float array."""
+    return float(x) if isinstance(x, float | int) else np.asarray(x, dtype=float)
+
+
+def contract_pnl(contract: Contract, *, side: Any, qty: ArrayLike, entry: ArrayLike, exit_price: ArrayLike) -> Any:
+    """PnL in the settle asset of closing at ``exit_price`` (before fees); broadcasts over every argument.
+
+    Linear: ``s*q*(P - EP)``; inverse: ``s*C*S*(1/EP - 1/P)`` -- :func:`unrealized_pnl` in the linear
+    frame (docs/domain.md §7).
+
+    Examples
+    --------
+    Bybit's inverse P&L article: long 1,000 BTCUSD (1 USD) at 5,000, last price 5,500:
+    1,000 x (1/5,000 - 1/5,500) = 0.0181818 BTC.
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> btcusd = Contract("BTCUSD", TierTable.single(mmr=0.005, max_leverage=100), quote="USD",
+    ...                   type=ContractType.INVERSE, size=1.0, settle="BTC")
+    >>> round(contract_pnl(btcusd, side=1, qty=1_000, entry=5_000, exit_price=5_500), 7)
+    0.0181818
+    """
+    s, q, x_e = contract_frame(contract, side=side, qty=qty, price=entry)
+    return unrealized_pnl(side=s, qty=q, entry=x_e, mark=frame_price(contract.type, exit_price))
+
+
+def position_pnl_at_exit(profile: Profile, position: Position, exit_price: ArrayLike) -> Any:
+    """PnL of ``position`` closed at ``exit_price`` (a price or an array of them), in its settle
+    asset, before fees (:func:`contract_pnl` on the position's contract).
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> classic = load_profile(exchanges_dir() / "classic.toml")
+    >>> position_pnl_at_exit(classic, Position("BTCUSDT", "long", 5, 68_000, 10), [61_880, 71_400]).tolist()
+    [-30600.0, 17000.0]
+    """
+    return contract_pnl(profile.contract(position.symbol), side=position.sign, qty=position.qty_base,
+                        entry=position.entry_price, exit_price=exit_price)
+
+
+def settle_notional(contract: Contract, qty: ArrayLike, price: ArrayLike) -> Any:
+    """The position's value in the settle asset, what tiers are chosen by: linear ``q*P``, inverse
+    ``C*S/P`` (Binance COIN-M: 100 contracts of 100 USD at 25,000 are 0.4 BTC).
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> btcusd_perp = Contract("BTCUSD_PERP", TierTable.single(mmr=0.004, max_leverage=125), quote="USD",
+    ...                        type=ContractType.INVERSE, size=100.0, settle="BTC")
+    >>> settle_notional(btcusd_perp, 100, 25_000)
+    0.4
+    """
+    return notional(frame_qty(contract.type, contract.size, qty), frame_price(contract.type, price))
+
+
+def quote_value(contract: Contract, qty: ArrayLike, price: ArrayLike) -> Any:
+    """The position's value in the quote currency (USD, USDT): linear ``q*P``; inverse ``C*S``, which
+    no price changes (``price`` is then ignored).
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> btcusd_perp = Contract("BTCUSD_PERP", TierTable.single(mmr=0.004, max_leverage=125), quote="USD",
+    ...                        type=ContractType.INVERSE, size=100.0, settle="BTC")
+    >>> quote_value(btcusd_perp, 100, 25_000)
+    10000.0
+    """
+    if contract.type is ContractType.LINEAR:
+        return notional(qty, price)
+    return _out(np.multiply(qty, contract.size, dtype=float))
+
+
+def qty_from_quote_value(contract: Contract, value: ArrayLike, price: ArrayLike) -> Any:
+    """The size (base units, or contracts for an inverse contract) worth ``value`` of the quote
+    currency at ``price``: the inverse of :func:`quote_value` (linear ``value/P``; inverse ``value/S``)."""
+    v = np.asarray(value, dtype=float)
+    if contract.type is ContractType.LINEAR:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _out(v / np.asarray(price, dtype=float))
+    return _out(v / contract.size)
+
+
+def average_entry_price(contract: Contract | None, qtys: ArrayLike, prices: ArrayLike) -> float:
+    """The average entry of fills ``(qty_i, price_i)``: the quantity-weighted mean of the prices in
+    the linear frame, mapped back.
+
+    Linear: ``sum(q_i*P_i) / sum(q_i)``. Inverse: ``sum(C_i) / sum(C_i/P_i)``, the harmonic mean
+    (weights C_i*S in the frame, prices 1/P_i). ``contract`` None: linear.
+
+    Examples
+    --------
+    Bybit's inverse examples: 50 contracts at 10,000 and 50 at 15,000 -> 12,000; 1,000 at 5,000 and
+    2,000 at 6,000 -> 5,625.
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> btcusd = Contract("BTCUSD", TierTable.single(mmr=0.005, max_leverage=100), quote="USD",
+    ...                   type=ContractType.INVERSE, size=1.0, settle="BTC")
+    >>> round(average_entry_price(btcusd, [50, 50], [10_000, 15_000]), 6), round(average_entry_price(btcusd,
+    ...     [1_000, 2_000], [5_000, 6_000]), 6)
+    (12000.0, 5625.0)
+    >>> average_entry_price(None, [5, 5], [68_000, 70_000])
+    69000.0
+    """
+    kind = ContractType.LINEAR if contract is None else contract.type
+    size = 1.0 if contract is None else contract.size
+    q = np.asarray(frame_qty(kind, size, np.asarray(qtys, dtype=float)), dtype=float).ravel().tolist()
+    x = np.asarray(frame_price(kind, np.asarray(prices, dtype=float)), dtype=float).ravel().tolist()
+    return float(frame_price(kind, math.fsum(a * b for a, b in zip(q, x, strict=True)) / math.fsum(q)))

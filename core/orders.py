@@ -14,8 +14,10 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import InvalidInputError
-from core.margin import unrealized_pnl
+from core.fees import trade_fee
+from core.margin import contract_pnl, settle_notional, unrealized_pnl
 from core.model import Side
+from core.profiles import Contract
 
 ORDER_KINDS: Final = ("stop_loss", "take_profit")
 
@@ -70,7 +72,8 @@ class Close:
     fee: float
 
 
-def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: float) -> Close:
+def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: float,
+             contract: Contract | None = None) -> Close:
     """Close ``qty`` of a position opened at ``entry`` at the fill ``price``.
 
     Notes
@@ -78,7 +81,12 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
     ::
 
         realised PnL = s * qty * (price - entry)          (core.margin.unrealized_pnl at the fill)
-        fee          = fee_rate * qty * price             (taker or liquidation fee on the notional)
+        fee          = fee_rate * qty * price             (core.fees.trade_fee: taker or liquidation fee)
+
+    On an inverse ``contract`` (qty in contracts) both are in the coin, through the linear frame
+    (docs/domain.md §7): ``s * C * S * (1/entry - 1/price)`` and ``fee_rate * C * S / price``
+    (:func:`core.margin.contract_pnl`, :func:`core.margin.settle_notional`). ``contract`` None, or a
+    linear one, is the linear rule above.
 
     Who pays whom, and whether the fee is capped by what is left in an account, is the caller's
     (the simulator charges a fee never more than the collateral left).
@@ -93,5 +101,9 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
     >>> close_at(side=Side.LONG, qty=5, entry=68_000, price=61_500, fee_rate=0.003)
     Close(qty=5, price=61500, realized_pnl=-32500.0, fee=922.5)
     """
+    if contract is not None and contract.is_inverse:
+        pnl = float(contract_pnl(contract, side=_sign(side), qty=qty, entry=entry, exit_price=price))
+        return Close(qty=qty, price=price, realized_pnl=pnl,
+                     fee=fee_rate * float(settle_notional(contract, qty, price)))
     pnl = float(unrealized_pnl(side=_sign(side), qty=qty, entry=entry, mark=price))
-    return Close(qty=qty, price=price, realized_pnl=pnl, fee=fee_rate * qty * price)
+    return Close(qty=qty, price=price, realized_pnl=pnl, fee=float(trade_fee(qty=qty, price=price, rate=fee_rate)))

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from core.contracts import ContractType
 from core.errors import FileFormatError, InvalidInputError, ProfileError, UnknownProfileError
 from core.persistence import read_json_file, read_text_file
 from core.tiers import TierTable
@@ -40,6 +41,16 @@ class FeeModel(StrEnum):
     CLOSE_FEE = "close_fee"  # IM and MM include the fee to close at the bankruptcy price (Bybit UTA)
 
 
+class FundingBooking(StrEnum):
+    """Where an isolated position's funding payment is booked (docs/domain.md §9.2).
+
+    A cross position's funding always moves the shared wallet, whatever this says.
+    """
+
+    ISOLATED_MARGIN = "isolated_margin"  # into/out of the position's own margin: its LP moves (Binance, BitMEX)
+    AVAILABLE_FIRST = "available_first"  # from the available balance first, the margin only when it runs out (Bybit)
+
+
 class PartialLiquidation(StrEnum):
     NONE = "none"  # the whole position is liquidated at once
     TIER_STEP_DOWN = "tier_step_down"  # reduce to a lower tier's size until compliant (Binance, Bybit)
@@ -55,7 +66,10 @@ class Rules:
     tier_at_liquidation: bool = True
     mmr_from_max_leverage: bool = False
     taker_fee: float = 0.0
+    maker_fee: float = 0.0  # fee rate of an order that rests in the book (docs/domain.md §9.4)
     liquidation_fee: float = 0.0
+    funding_interval_h: float = 8.0  # hours between funding payments (docs/domain.md §9.1)
+    funding_booking: FundingBooking = FundingBooking.ISOLATED_MARGIN
     partial_liquidation: PartialLiquidation = PartialLiquidation.NONE
     partial_fraction: float = 0.2
     partial_min_notional: float = 0.0
@@ -84,9 +98,21 @@ def round_to_lot(qty: Any, lot: float, *, up: bool = False) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
+#: Largest contract size accepted (base units or quote value per contract).
+MAX_CONTRACT_SIZE: Final = 1e9
+
+
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """A perpetual contract: its quote currency, price tick, size lot and tier table."""
+    """A perpetual contract: its quote currency, price tick, size lot and tier table, and how it settles.
+
+    ``type`` is linear (settled in the quote currency, sizes in base units) or inverse (settled in
+    the coin, sizes in contracts worth ``size`` of the quote currency each; core.contracts).
+    ``size``: linear, base units per contract (informational: linear quantities stay in base
+    units); inverse, the quote value of one contract (Binance BTCUSD_PERP 100 USD). ``settle`` is
+    the asset margins, PnL and the wallet are in: the quote currency for a linear contract (the
+    default), the coin for an inverse one (required). Tiers are by notional in ``settle``.
+    """
 
     symbol: str
     tiers: TierTable
@@ -94,6 +120,27 @@ class Contract:
     tick_size: float = 0.01
     lot_size: float = 0.001
     liquidation_fee: float | None = None  # overrides rules.liquidation_fee for this contract
+    type: ContractType = ContractType.LINEAR
+    size: float = 1.0
+    settle: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.type, ContractType):
+            try:
+                object.__setattr__(self, "type", ContractType(self.type))
+            except ValueError:
+                raise InvalidInputError("type", f"expected 'linear' or 'inverse', got {self.type!r}") from None
+        object.__setattr__(self, "size", number("contract-size", self.size, lo=0, lo_open=True,
+                                                hi=MAX_CONTRACT_SIZE))
+        if not self.settle:
+            if self.type is ContractType.INVERSE:
+                raise InvalidInputError("settle", f"{self.symbol} is inverse: give the coin it settles in "
+                                                  "(e.g. \"BTC\")")
+            object.__setattr__(self, "settle", self.quote)
+
+    @property
+    def is_inverse(self) -> bool:
+        return self.type is ContractType.INVERSE
 
     @property
     def max_leverage(self) -> float:
@@ -102,6 +149,23 @@ class Contract:
     def round_qty(self, qty: Any, *, up: bool = False) -> Any:
         """``qty`` in this contract's whole lots (:func:`round_to_lot`)."""
         return round_to_lot(qty, self.lot_size, up=up)
+
+    def round_price_toward_mark(self, price: Any, side: int) -> Any:
+        """A liquidation or bankruptcy price on the tick, rounded towards the mark: a long's up, a
+        short's down (the conservative side: the trigger comes no later than the exact price).
+
+        Rounding is done on the price itself, after an inverse contract's frame price is mapped back
+        (docs/domain.md §7): an inverse long is a short in its frame, yet its price is rounded as a
+        long's. Bybit rounds long bankruptcy prices up and short ones down to 0.5; its classic cross
+        example's 5,739.08 is published as 5,739.5.
+
+        >>> from core.contracts import ContractType
+        >>> c = Contract("BTCUSD", TierTable.single(mmr=0.005, max_leverage=100), quote="USD", tick_size=0.5,
+        ...              type=ContractType.INVERSE, settle="BTC")
+        >>> c.round_price_toward_mark(5_739.08, 1), c.round_price_toward_mark(8_163.27, -1)
+        (5739.5, 8163.0)
+        """
+        return round_to_lot(price, self.tick_size, up=side > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,16 +249,19 @@ def _str(path: str, key: str, value: Any) -> str:
 
 
 _RULE_KEYS: Final = {
-    "mm_basis", "fee_model", "tier_at_liquidation", "mmr_from_max_leverage", "taker_fee",
-    "liquidation_fee", "partial_liquidation", "partial_fraction", "partial_min_notional",
-    "cooldown_s", "backstop_mm_fraction",
+    "mm_basis", "fee_model", "tier_at_liquidation", "mmr_from_max_leverage", "taker_fee", "maker_fee",
+    "liquidation_fee", "funding_interval_h", "funding_booking", "partial_liquidation", "partial_fraction",
+    "partial_min_notional", "cooldown_s", "backstop_mm_fraction",
 }
+#: Longest funding interval a profile may state (Binance's 8 h is the longest in use; a day allows
+#: for odd venues, and keeps the simulator's funding schedule a sane length).
+MAX_FUNDING_INTERVAL_H: Final = 24.0
 _TOP_KEYS: Final = {"schema_version", "id", "name", "as_of", "source", "notes", "rules", "contracts"}
 #: Bounds that no real contract comes near: a tick of 1e300 would print every price as 0.
 MAX_TICK_SIZE: Final = 10_000.0
 MAX_LOT_SIZE: Final = 1e9
 _TIER_KEYS: Final = {"floor", "cap", "max_leverage", "mmr", "maintenance_amount"}
-_CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers"}
+_CONTRACT_KEYS: Final = {"quote", "tick_size", "lot_size", "liquidation_fee", "tiers", "type", "size", "settle"}
 
 
 def _parse_rules(path: str, raw: Any) -> Rules:
@@ -208,6 +275,8 @@ def _parse_rules(path: str, raw: Any) -> Rules:
         kw["mm_basis"] = _enum(path, "rules.mm_basis", raw["mm_basis"], MMBasis)
     if "fee_model" in raw:
         kw["fee_model"] = _enum(path, "rules.fee_model", raw["fee_model"], FeeModel)
+    if "funding_booking" in raw:
+        kw["funding_booking"] = _enum(path, "rules.funding_booking", raw["funding_booking"], FundingBooking)
     if "partial_liquidation" in raw:
         kw["partial_liquidation"] = _enum(path, "rules.partial_liquidation", raw["partial_liquidation"],
                                           PartialLiquidation)
@@ -216,7 +285,9 @@ def _parse_rules(path: str, raw: Any) -> Rules:
             kw[key] = _bool(path, f"rules.{key}", raw[key])
     for key, lo, hi, lo_open in (
         ("taker_fee", 0.0, 0.1, False),
+        ("maker_fee", -0.01, 0.1, False),  # a negative maker fee is a rebate (BitMEX -0.025 %)
         ("liquidation_fee", 0.0, 0.1, False),
+        ("funding_interval_h", 0.0, MAX_FUNDING_INTERVAL_H, True),
         ("partial_fraction", 0.0, 1.0, True),
         ("partial_min_notional", 0.0, math.inf, False),
         ("cooldown_s", 0.0, 86_400.0, False),
@@ -286,8 +357,16 @@ def parse_contract(path: str, symbol: str, c: Mapping[str, Any], rules: Rules) -
         tiers.check_ladder()
     except InvalidInputError as exc:
         raise ProfileError(path, f"contracts.{symbol}.{exc.field}", exc.reason) from None
+    kind = _enum(path, f"contracts.{symbol}.type", c.get("type", "linear"), ContractType)
+    settle = c.get("settle")
+    if settle is None and kind is ContractType.INVERSE:
+        raise ProfileError(path, f"contracts.{symbol}.settle",
+                           "missing: an inverse contract settles in its coin; give it (e.g. settle = \"BTC\")")
     return Contract(
         symbol=symbol,
+        type=kind,
+        size=_number(path, f"contracts.{symbol}.size", c.get("size", 1.0), lo=0, lo_open=True, hi=MAX_CONTRACT_SIZE),
+        settle="" if settle is None else _str(path, f"contracts.{symbol}.settle", settle),
         tiers=tiers,
         quote=_str(path, f"contracts.{symbol}.quote", c.get("quote", "USDT")),
         tick_size=_number(path, f"contracts.{symbol}.tick_size", c.get("tick_size", 0.01), lo=0, lo_open=True,
@@ -507,7 +586,9 @@ NOT_REFRESHED: Final = frozenset({"classic"})
 #: The public response a profile's tables are refreshed from (``marginlab-cli profiles import``).
 REFRESH_SOURCES: Final = {
     "binance": "GET /fapi/v1/leverageBracket",
+    "binance-coinm": "GET /dapi/v2/leverageBracket",
     "bybit": "GET /v5/market/risk-limit?category=linear",
+    "bybit-inverse": "GET /v5/market/risk-limit?category=inverse",
     "okx": "GET /api/v5/public/position-tiers?instType=SWAP&tdMode=isolated",
     "hyperliquid": 'POST /info {"type": "meta"}',
 }

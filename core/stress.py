@@ -42,14 +42,17 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from core.contracts import frame_price
 from core.errors import InvalidInputError
 from core.liquidation import liquidation_price
 from core.model import Account, MarginMode, Position
 from core.profiles import Profile
 from core.quote import (
+    entry_notional,
     leverage_limit,
     opening_requirement,
     position_collateral,
+    position_leg,
     quote_account,
     required_initial_margin,
     validate_position,
@@ -110,7 +113,7 @@ def default_axes(profile: Profile, position: Position, *, n_leverage: int = DEFA
 
     Evenly spaced because a heat map draws cells of equal size.
     """
-    lev_hi = max(leverage_limit(profile, position.symbol, position.entry_notional)[0], 1.0 + 1e-9)
+    lev_hi = max(leverage_limit(profile, position.symbol, entry_notional(profile, position))[0], 1.0 + 1e-9)
     _, added = current_point(profile, position)
     hi = max(2.0 * opening_requirement(profile, position), 1.25 * added, 1.0)
     return np.linspace(1.0, lev_hi, n_leverage), np.linspace(min(0.0, 1.25 * added), hi, n_margin)
@@ -182,10 +185,10 @@ def liquidation_distance_grid(profile: Profile, account: Account, index: int = 0
         raise InvalidInputError("grid", f"{lev.size} x {add.size} cells; allowed up to {MAX_CELLS:,}")
     m = account.mark_of(position)
     rules = profile.rules
-    s = float(position.sign)
-    q, ep = position.qty_base, position.entry_price
+    leg = position_leg(profile, position)  # the linear frame of an inverse contract (docs/domain.md §7)
     col = lev[:, None]
-    required = np.asarray(required_initial_margin(profile, side=s, qty=q, entry=ep, leverage=col))
+    required = np.asarray(required_initial_margin(profile, side=position.sign, qty=position.qty_base,
+                                                  entry=position.entry_price, leverage=col, symbol=position.symbol))
     if position.mode is MarginMode.CROSS:
         base = position_collateral(profile, account, index)
         margin = np.broadcast_to(base + add[None, :], (lev.size, add.size)).astype(float)
@@ -194,16 +197,24 @@ def liquidation_distance_grid(profile: Profile, account: Account, index: int = 0
         margin = required + add[None, :]
         fee_margin = None  # an isolated position's fee is taken at the bankruptcy price of its margin
     tiers = profile.effective_tiers(position.symbol)
-    k = int(tiers.index(position.entry_notional))
+    k = int(tiers.index(entry_notional(profile, position)))
     allowed = np.asarray(tiers.allows_leverage(k, lev), dtype=bool)[:, None] & (margin > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lp = np.asarray(liquidation_price(side=s, qty=q, entry=ep, wallet=np.where(allowed, margin, 1.0),
-                                          tiers=profile.contract(position.symbol).tiers,
-                                          mm_basis=rules.mm_basis, fee_model=rules.fee_model,
-                                          taker_fee=rules.taker_fee, fee_margin=fee_margin,
-                                          tier_at_liquidation=rules.tier_at_liquidation), dtype=float)
+        if quote_account(profile, account).positions[index].shares_lp_with:
+            # a cross leg whose symbol's other leg moves with it (hedge mode): the shared price of
+            # core.liquidation.joint_liquidation_price, cell by cell
+            lp = np.array([[scalar_cell_margin(profile, account, index, float(lev[i]), float(add[j]))
+                            if allowed[i, j] else math.nan for j in range(add.size)] for i in range(lev.size)])
+        else:
+            x = np.asarray(liquidation_price(side=leg.s, qty=leg.q, entry=leg.ep, wallet=np.where(allowed, margin, 1.0),
+                                             tiers=profile.contract(position.symbol).tiers,
+                                             mm_basis=rules.mm_basis, fee_model=rules.fee_model,
+                                             taker_fee=rules.taker_fee, fee_margin=fee_margin,
+                                             tier_at_liquidation=rules.tier_at_liquidation), dtype=float)
+            lp = np.asarray(frame_price(leg.contract.type, x), dtype=float)
         lp = np.where(allowed, lp, np.nan)
-        dist = np.asarray(distance_to_liquidation(side=s, mark=m, liquidation_price=lp), dtype=float)
+        dist = np.asarray(distance_to_liquidation(side=float(position.sign), mark=m, liquidation_price=lp),
+                          dtype=float)
     dist = np.where(allowed, np.where(np.isnan(lp), np.inf, dist), np.nan)
     return StressGrid(position=position, profile_id=profile.id, leverage=lev, added_margin=add,
                       margin=np.asarray(margin), liquidation_price=lp, distance=dist, allowed=allowed,
@@ -221,15 +232,20 @@ def scalar_cell(profile: Profile, account: Account, index: int, grid: StressGrid
 
     Raises InvalidInputError where the profile refuses that cell.
     """
-    p = grid.position
-    lev = float(grid.leverage[i])
+    return scalar_cell_margin(profile, account, index, float(grid.leverage[i]), float(grid.added_margin[j]))
+
+
+def scalar_cell_margin(profile: Profile, account: Account, index: int, leverage: float, added: float) -> float:
+    """The liquidation price of ``account.positions[index]`` at ``leverage`` with ``added`` margin
+    (isolated: on top of the opening requirement; cross: on the wallet), by :func:`core.quote.quote_account`."""
+    p = account.positions[index]
     positions = list(account.positions)
     if p.mode is MarginMode.CROSS:
-        positions[index] = p.with_(leverage=lev)
-        acct = account.with_(positions=tuple(positions),
-                             wallet_usd=account.wallet_usd + float(grid.added_margin[j]))
+        positions[index] = p.with_(leverage=leverage)
+        acct = account.with_(positions=tuple(positions), wallet_usd=account.wallet_usd + added)
     else:
-        positions[index] = p.with_(leverage=lev, margin_usd=float(grid.margin[i, j]))
+        fresh = p.with_(leverage=leverage, margin_usd=None)
+        positions[index] = fresh.with_(margin_usd=opening_requirement(profile, fresh) + added)
         acct = account.with_(positions=tuple(positions))
     return quote_account(profile, acct).positions[index].liquidation_price
 

@@ -16,7 +16,7 @@ import difflib
 import re
 from typing import Final
 
-from core.errors import UnknownProfileError
+from core.errors import InvalidInputError, UnknownProfileError
 from core.model import Account
 from core.profiles import Profile
 
@@ -26,7 +26,7 @@ QUOTES: Final = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD")
 QUOTE_PREFERENCE: Final = ("USDT", "USDC", "USD")
 #: Other names of the same asset.
 ALIASES: Final = {"XBT": "BTC"}
-_SUFFIXES: Final = ("-PERPETUAL", "-PERP", "-SWAP", ".P", "PERP")
+_SUFFIXES: Final = ("-PERPETUAL", "-PERP", "_PERP", "-SWAP", ".P", "PERP")
 _SEPARATORS: Final = "-/_:"
 
 
@@ -39,6 +39,8 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     (('BTC', 'USDT'), ('BTC', ''), ('ETH', ''))
     >>> split_symbol("BTC/USDT:USDT"), split_symbol("XBTUSD"), split_symbol("kPEPE")
     (('BTC', 'USDT'), ('BTC', 'USD'), ('1000PEPE', ''))
+    >>> split_symbol("BTCUSD_PERP"), split_symbol("ETHUSD")
+    (('BTC', 'USD'), ('ETH', 'USD'))
     """
     name = symbol.strip()
     # Hyperliquid writes a thousand units with a lower-case k (kPEPE, kSHIB); upper-casing first
@@ -188,10 +190,16 @@ def search_symbols(profile: Profile, text: str, *, limit: int = 50) -> list[str]
     return [s for *_, s in sorted(ranked)[:limit]]
 
 
-def map_account(account: Account, profile: Profile) -> Account:
+def map_account(account: Account, profile: Profile, *, source: Profile | None = None) -> Account:
     """``account`` moved to ``profile``: every position's and mark's symbol mapped by :func:`resolve_symbol`.
 
-    Quantities, prices, margins and the wallet are kept as they are (see the module notes).
+    ``source`` is the profile the account is on now; given, a move between a linear and an inverse
+    contract is refused (below).
+
+    Quantities, prices, margins and the wallet are kept as they are (see the module notes), so a
+    position is not moved between a linear and an inverse contract: its size would be in other
+    units and the wallet in another asset (``marginlab-cli compare`` converts one position by its
+    notional at entry instead, :func:`core.compare.convert_position`).
     Worked: the FAQ account's BTCUSDT long moved to ``hyperliquid`` becomes a BTC long of the same
     5 BTC at 68,000.
 
@@ -199,8 +207,19 @@ def map_account(account: Account, profile: Profile) -> Account:
     ------
     UnknownProfileError
         (field ``symbol``) naming the first contract the profile lacks.
+    InvalidInputError
+        (field ``symbol``) naming the position's contract and the profile's, with their types and
+        settle assets, when they differ in type.
     """
     mapping = {p.symbol: resolve_symbol(profile, p.symbol) for p in account.positions}
+    for p in account.positions:
+        old = source.contracts.get(p.symbol) if source is not None else None
+        new = profile.contract(mapping[p.symbol])
+        if old is not None and old.type is not new.type:
+            raise InvalidInputError(
+                "symbol", f"{p.symbol} is {old.type.value} (settles in {old.settle}) but {profile.id}'s "
+                f"{new.symbol} is {new.type.value} (settles in {new.settle}): sizes and the wallet would be in "
+                "other units; open the position on that contract instead")
     marks = {mapping.get(sym, sym): m for sym, m in account.marks}
     return account.with_(profile_id=profile.id,
                          positions=tuple(p.with_(symbol=mapping[p.symbol]) for p in account.positions),

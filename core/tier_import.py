@@ -10,11 +10,14 @@ format                       response
 ``binance-brackets``         Binance USDⓈ-M ``GET /fapi/v1/leverageBracket``: a list of
                              ``{symbol, brackets: [{bracket, initialLeverage, notionalCap,
                              notionalFloor, maintMarginRatio, cum}]}``
+``binance-coinm-brackets``   Binance COIN-M ``GET /dapi/v2/leverageBracket`` (or v1, keyed by
+                             ``pair``): ``{symbol, brackets: [{bracket, initialLeverage, qtyCap,
+                             qtylFloor (or qtyFloor), maintMarginRatio, cum}]}``, in the coin
 ``ccxt-tiers``               a ccxt ``fetch_leverage_tiers()`` dump: ``{"SOL/USDT:USDT": [{tier,
                              minNotional, maxNotional, maintenanceMarginRate, maxLeverage, info}]}``
-``bybit-risk-limit``         Bybit ``GET /v5/market/risk-limit``: ``result.list`` of ``{symbol,
-                             riskLimitValue, maintenanceMargin, initialMargin, maxLeverage,
-                             mmDeduction}``
+``bybit-risk-limit``         Bybit ``GET /v5/market/risk-limit`` (``category=linear`` or
+                             ``inverse``): ``result.list`` of ``{symbol, riskLimitValue,
+                             maintenanceMargin, initialMargin, maxLeverage, mmDeduction}``
 ``okx-position-tiers``       OKX ``GET /api/v5/public/position-tiers``: ``data`` of ``{instId,
                              tier, minSz, maxSz, mmr, imr, maxLever}``
 ``hyperliquid-meta``         Hyperliquid ``POST /info {"type": "meta"}``: ``universe`` and
@@ -50,8 +53,10 @@ from core.tiers import TierTable, maintenance_amounts
 #: Largest response file read: every Binance bracket table is about 1 MB.
 MAX_IMPORT_BYTES: Final = 32 * 1024 * 1024
 #: A given maintenance amount may differ from the recursion by rounding only: this many quote
-#: units plus this fraction of the amount (Binance prints ``cum`` to 0.1 USDT).
+#: units plus this fraction of the amount (Binance prints ``cum`` to 0.1 USDT); in the coin of an
+#: inverse contract, this many coin units.
 CUM_TOLERANCE_ABS: Final = 1.0
+CUM_TOLERANCE_ABS_COIN: Final = 1e-4
 CUM_TOLERANCE_REL: Final = 1e-6
 #: Tick used where a source carries none: prices are shown to six decimals (docs/profiles.md).
 DEFAULT_TICK: Final = 1e-6
@@ -76,7 +81,9 @@ class TierImportError(ProfileError):
 
 @dataclass(frozen=True, slots=True)
 class ImportedContract:
-    """One contract's ladder as read from a response (amounts in the quote currency)."""
+    """One contract's ladder as read from a response (amounts in the settle asset: the quote
+    currency of a linear contract, the coin of an inverse one, whose ``size`` is the quote value of
+    one contract)."""
 
     symbol: str  # the name the response uses (SOLUSDT, SOL/USDT:USDT, SOL-USDT-SWAP, SOL)
     base: str
@@ -88,6 +95,14 @@ class ImportedContract:
     cum: tuple[float, ...]
     tick_size: float | None = None
     lot_size: float | None = None
+    inverse: bool = False
+    size: float = 1.0
+
+    def contract_keys(self) -> dict[str, Any]:
+        """The profile keys saying how the contract settles (docs/profiles.md): none for a linear one."""
+        if not self.inverse:
+            return {}
+        return {"type": "inverse", "size": self.size, "settle": self.base}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +163,7 @@ def _str(where: str, path: str, value: Any) -> str:
 
 def _ladder(where: str, path: str, *, symbol: str, floor: list[float], cap: list[float], lev: list[float],
             mmr: list[float], cum: list[float | None], tick: float | None = None,
-            lot: float | None = None) -> ImportedContract:
+            lot: float | None = None, coin: bool = False) -> ImportedContract:
     """Rows of one contract, sorted by floor, checked as a ladder; amounts derived or checked."""
     order = sorted(range(len(floor)), key=lambda i: floor[i])
     f, c, lv, r = ([xs[i] for i in order] for xs in (floor, cap, lev, mmr))
@@ -161,7 +176,8 @@ def _ladder(where: str, path: str, *, symbol: str, floor: list[float], cap: list
         raise _fail(where, f"{path}[{order[min(k, len(order) - 1)]}]", f"{symbol}: {name}: {exc.reason}") from None
     derived = maintenance_amounts(f, r).tolist()
     for k, (g, d) in enumerate(zip(given, derived, strict=True)):
-        if g is not None and abs(g - d) > CUM_TOLERANCE_ABS + CUM_TOLERANCE_REL * abs(d):
+        tol = CUM_TOLERANCE_ABS_COIN if coin else CUM_TOLERANCE_ABS
+        if g is not None and abs(g - d) > tol + CUM_TOLERANCE_REL * abs(d):
             raise _fail(where, f"{path}[{order[k]}]",
                         f"{symbol}: maintenance amount {g:g} differs from the continuity recursion's {d:.10g} "
                         "(docs/domain.md §2.2)")
@@ -203,6 +219,56 @@ def parse_binance_brackets(data: Any, where: str) -> ImportedTables:
         out.append(_ladder(where, f"[{i}].brackets", symbol=symbol, floor=rows["floor"], cap=rows["cap"],
                            lev=rows["lev"], mmr=rows["mmr"], cum=rows["cum"]))
     return ImportedTables("binance-brackets", "binance", tuple(out))
+
+
+#: Binance COIN-M contract sizes: 100 USD for BTC, 10 USD for the others (Binance's "Coin-Margined
+#: Futures Contract Specifications", https://www.binance.com/en/support/faq/a4470430e3164c13932be8967961aede).
+COINM_SIZES: Final = {"BTC": 100.0}
+COINM_DEFAULT_SIZE: Final = 10.0
+
+
+def parse_binance_coinm_brackets(data: Any, where: str) -> ImportedTables:
+    """Binance COIN-M ``GET /dapi/v2/leverageBracket`` (a list, or one symbol's object; v1 names the
+    ``pair`` instead of the symbol).
+
+    ``qtylFloor`` (the documented spelling; ``qtyFloor`` is accepted too) -> floor, ``qtyCap`` -> cap,
+    both in the coin (the notional in BTC of BTCUSD_PERP); ``initialLeverage``, ``maintMarginRatio``
+    and ``cum`` (in the coin, checked against the recursion) as for USDⓈ-M. Numbers may be strings.
+    ``notionalCoef``, which appears when an account's brackets were adjusted, is not applied: the
+    caps are read as sent. Dated futures (BTCUSD_250627) are skipped; a v1 ``pair`` is the perpetual
+    (``BTCUSD`` -> ``BTCUSD_PERP``). Contracts are inverse, settled in the base coin, 100 USD (BTC)
+    or 10 USD (others) each (:data:`COINM_SIZES`). Reference:
+    https://developers.binance.com/docs/derivatives/coin-margined-futures/account/rest-api/Notional-Bracket-for-Symbol
+    """
+    items = [data] if isinstance(data, dict) else _list(where, "", data)
+    out, skipped = [], []
+    for i, item in enumerate(items):
+        key = "symbol" if isinstance(item, dict) and "symbol" in item else "pair"
+        name = _str(where, f"[{i}].{key}", _get(where, f"[{i}]", item, key))
+        symbol = name if key == "symbol" else f"{name}_PERP"
+        if not symbol.endswith("_PERP"):
+            skipped.append(f"{symbol} (dated future)")
+            continue
+        brackets = _list(where, f"[{i}].brackets", _get(where, f"[{i}]", item, "brackets"))
+        if not brackets:
+            raise _fail(where, f"[{i}].brackets", f"{symbol}: no brackets")
+        rows: dict[str, list[Any]] = {k: [] for k in ("floor", "cap", "lev", "mmr", "cum")}
+        for j, b in enumerate(brackets):
+            p = f"[{i}].brackets[{j}]"
+            fkey = "qtylFloor" if isinstance(b, dict) and "qtylFloor" in b else "qtyFloor"
+            rows["floor"].append(_num(where, f"{p}.{fkey}", _get(where, p, b, fkey)))
+            rows["cap"].append(_num(where, f"{p}.qtyCap", _get(where, p, b, "qtyCap"), lo_open=True, allow_inf=True))
+            rows["lev"].append(_num(where, f"{p}.initialLeverage", _get(where, p, b, "initialLeverage"), lo=1,
+                                    hi=1000))
+            rows["mmr"].append(_num(where, f"{p}.maintMarginRatio", _get(where, p, b, "maintMarginRatio"),
+                                    lo_open=True, hi=1))
+            rows["cum"].append(_num(where, f"{p}.cum", b["cum"]) if isinstance(b, dict) and b.get("cum") not in
+                               (None, "") else None)
+        c = _ladder(where, f"[{i}].brackets", symbol=symbol, floor=rows["floor"], cap=rows["cap"], lev=rows["lev"],
+                    mmr=rows["mmr"], cum=rows["cum"], lot=1.0, coin=True)
+        out.append(dataclasses.replace(c, quote="USD", inverse=True,
+                                       size=COINM_SIZES.get(c.base, COINM_DEFAULT_SIZE)))
+    return ImportedTables("binance-coinm-brackets", "binance-coinm", tuple(out), skipped=tuple(skipped))
 
 
 def _ccxt_symbol(symbol: str) -> tuple[str, str, str, str]:
@@ -266,21 +332,29 @@ def _unwrap(data: Any, where: str, *keys: str) -> tuple[Any, str]:
 
 
 def parse_bybit_risk_limit(data: Any, where: str) -> ImportedTables:
-    """Bybit ``GET /v5/market/risk-limit?category=linear``: ``result.list`` of risk limits.
+    """Bybit ``GET /v5/market/risk-limit?category=linear`` or ``category=inverse``: ``result.list``.
 
     Grouped by symbol and sorted by ``riskLimitValue``: each limit is a tier's cap, its floor the
-    previous limit (0 for the first); ``maintenanceMargin`` is the MMR as a fraction ("0.005"),
-    ``mmDeduction`` the maintenance amount (checked against the recursion; derived where empty).
-    Reference: https://bybit-exchange.github.io/docs/v5/market/risk-limit
+    previous limit (0 for the first); ``maintenanceMargin`` is the MMR, ``mmDeduction`` the
+    maintenance amount (checked against the recursion; derived where empty). A linear response
+    gives rates as fractions ("0.005") and limits in USDT. An **inverse** one (``result.category``
+    "inverse", or without a category symbols quoted in USD such as BTCUSD) gives rates in
+    **percent** ("0.5" = 0.5 %, the v5 documentation's example: BTCUSD risk limit 1, 150 BTC, MM
+    "0.5", IM "1", 100x, mmDeduction "") and limits in the coin; its contracts are inverse, 1 USD
+    each, settled in the base coin. Reference: https://bybit-exchange.github.io/docs/v5/market/risk-limit
     """
+    category = data.get("result", {}).get("category") if isinstance(data, dict) and isinstance(
+        data.get("result"), dict) else None
     items, path = _unwrap(data, where, "result", "list") if isinstance(data, dict) else (data, "")
     items = _list(where, path, items)
     by_symbol: dict[str, list[tuple[int, Any]]] = {}
     for i, item in enumerate(items):
         symbol = _str(where, f"{path}[{i}].symbol", _get(where, f"{path}[{i}]", item, "symbol"))
         by_symbol.setdefault(symbol, []).append((i, item))
-    out = []
+    out: list[ImportedContract] = []
+    kinds: set[bool] = set()
     for symbol, rows_in in by_symbol.items():
+        inverse = category == "inverse" or (category is None and split_symbol(symbol)[1] == "USD")
         caps = [_num(where, f"{path}[{i}].riskLimitValue", _get(where, f"{path}[{i}]", it, "riskLimitValue"),
                      lo_open=True) for i, it in rows_in]
         ordered = sorted(zip(caps, rows_in, strict=True), key=lambda x: x[0])
@@ -292,11 +366,19 @@ def parse_bybit_risk_limit(data: Any, where: str) -> ImportedTables:
             cap.append(c)
             prev = c
             lev.append(_num(where, f"{q}.maxLeverage", _get(where, q, it, "maxLeverage"), lo=1, hi=1000))
-            mmr.append(_num(where, f"{q}.maintenanceMargin", _get(where, q, it, "maintenanceMargin"), lo_open=True,
-                            hi=1))
+            rate = _num(where, f"{q}.maintenanceMargin", _get(where, q, it, "maintenanceMargin"), lo_open=True,
+                        hi=100 if inverse else 1)
+            mmr.append(rate / 100.0 if inverse else rate)
             d = it.get("mmDeduction")
             cum.append(None if d in (None, "") else _num(where, f"{q}.mmDeduction", d))
-        out.append(_ladder(where, f"{path}", symbol=symbol, floor=floor, cap=cap, lev=lev, mmr=mmr, cum=cum))
+        ladder = _ladder(where, f"{path}", symbol=symbol, floor=floor, cap=cap, lev=lev, mmr=mmr, cum=cum,
+                         lot=1.0 if inverse else None, coin=inverse)
+        out.append(dataclasses.replace(ladder, quote="USD", inverse=True, size=1.0) if inverse else ladder)
+        kinds.add(inverse)
+    if len(kinds) > 1:
+        raise _fail(where, path, "linear and inverse risk limits in one file: import each category on its own")
+    if True in kinds:
+        return ImportedTables("bybit-risk-limit", "bybit-inverse", tuple(out))
     return ImportedTables("bybit-risk-limit", "bybit", tuple(out))
 
 
@@ -425,6 +507,7 @@ def parse_hyperliquid_meta(data: Any, where: str) -> ImportedTables:
 #: The formats, by name: each reads the decoded JSON and the file name (for messages).
 FORMATS: Final[dict[str, Callable[..., ImportedTables]]] = {
     "binance-brackets": parse_binance_brackets,
+    "binance-coinm-brackets": parse_binance_coinm_brackets,
     "ccxt-tiers": parse_ccxt_tiers,
     "bybit-risk-limit": parse_bybit_risk_limit,
     "okx-position-tiers": parse_okx_position_tiers,
@@ -440,7 +523,7 @@ def detect_format(data: Any) -> str | None:
     """
     if isinstance(data, list) and data and isinstance(data[0], dict):
         if "brackets" in data[0]:
-            return "binance-brackets"
+            return _binance_kind(data[0])
         if "universe" in data[0]:
             return "hyperliquid-meta"
         if "riskLimitValue" in data[0]:
@@ -448,8 +531,8 @@ def detect_format(data: Any) -> str | None:
         if "instId" in data[0] and "maxSz" in data[0]:
             return "okx-position-tiers"
     if isinstance(data, dict):
-        if "brackets" in data and "symbol" in data:
-            return "binance-brackets"
+        if "brackets" in data and ("symbol" in data or "pair" in data):
+            return _binance_kind(data)
         if "universe" in data:
             return "hyperliquid-meta"
         if isinstance(data.get("result"), dict) and "list" in data["result"]:
@@ -459,6 +542,13 @@ def detect_format(data: Any) -> str | None:
         if data and all(isinstance(v, list) for v in data.values()) and all("/" in str(k) for k in data):
             return "ccxt-tiers"
     return None
+
+
+def _binance_kind(item: dict[str, Any]) -> str:
+    """USDⓈ-M brackets carry ``notionalCap``, COIN-M ones ``qtyCap`` (in the coin)."""
+    first = item.get("brackets")
+    first = first[0] if isinstance(first, list) and first and isinstance(first[0], dict) else {}
+    return "binance-coinm-brackets" if "qtyCap" in first or "pair" in item else "binance-brackets"
 
 
 def read_response(path: Path | str, *, format: str | None = None, prices: Mapping[str, float] | None = None,
@@ -517,6 +607,8 @@ def _raw_contract(profile: Profile | None, symbol: str) -> dict[str, Any]:
         return {}
     c = profile.contracts[symbol]
     out: dict[str, Any] = {"quote": c.quote, "tick_size": c.tick_size, "lot_size": c.lot_size}
+    if c.is_inverse:
+        out.update(type=c.type.value, size=c.size, settle=c.settle)
     if c.liquidation_fee is not None:
         out["liquidation_fee"] = c.liquidation_fee
     return out
@@ -669,14 +761,16 @@ def import_tables(tables: ImportedTables, *, into: str | None = None, directory:
         if tables.mmr_from_max_leverage:
             raw["rules"]["mmr_from_max_leverage"] = True
     mmr_rule = bool(raw["rules"].get("mmr_from_max_leverage", False))
-    exchange = (base.id if base is not None and base.id in ("binance", "bybit", "okx", "hyperliquid")
+    exchange = (base.id if base is not None and base.id in ("binance", "bybit", "okx", "hyperliquid",
+                                                            "binance-coinm", "bybit-inverse")
                 else tables.exchange) or pid
     added, changed, unchanged = [], {}, 0
     contracts: dict[str, Any] = raw["contracts"]
     for c in tables.contracts:
         symbol = native_symbol(exchange, c)
         old = base.contracts[symbol] if base is not None and symbol in base.contracts else None
-        keys: dict[str, Any] = _raw_contract(base, symbol) if old is not None else {"quote": c.quote}
+        keys: dict[str, Any] = (_raw_contract(base, symbol) if old is not None else
+                                {"quote": c.quote, **c.contract_keys()})
         if c.tick_size is not None:
             keys["tick_size"] = c.tick_size
         keys.setdefault("tick_size", DEFAULT_TICK)
@@ -717,8 +811,10 @@ def import_tables(tables: ImportedTables, *, into: str | None = None, directory:
 
 def tables_source_name(tables: ImportedTables) -> str:
     return {"binance-brackets": "Binance GET /fapi/v1/leverageBracket",
+            "binance-coinm-brackets": "Binance GET /dapi/v2/leverageBracket",
             "ccxt-tiers": "a ccxt fetch_leverage_tiers() dump",
-            "bybit-risk-limit": "Bybit GET /v5/market/risk-limit",
+            "bybit-risk-limit": "Bybit GET /v5/market/risk-limit" + (
+                "?category=inverse" if tables.exchange == "bybit-inverse" else ""),
             "okx-position-tiers": "OKX GET /api/v5/public/position-tiers",
             "hyperliquid-meta": "Hyperliquid POST /info meta"}[tables.format]
 

@@ -31,8 +31,8 @@ import numpy as np
 from core import fmt
 from core.errors import InvalidInputError, MarginEngineError
 from core.ledger import Transfer, replay
-from core.margin import unrealized_pnl
 from core.model import Account, MarginMode, Side
+from core.orders import close_at
 from core.prices import SECONDS_PER_YEAR, gbm_paths
 from core.profiles import Profile, ProfileSet
 from core.quote import position_margin, quote_account
@@ -49,7 +49,7 @@ from core.simulate import (
     EventKind,
     SimulationResult,
     SimulationSpec,
-    adl_ranking,
+    contract_adl_ranking,
     position_names,
     run_scenario,
 )
@@ -194,7 +194,8 @@ class Timeline:
         return float(self.fund_balance[k])
 
     def adl_queue(self, t: float, *, inclusive: bool = True) -> list[AdlRow]:
-        """The counterparties ranked by :func:`core.simulate.adl_ranking` at the mark at ``t``.
+        """The counterparties ranked by :func:`core.simulate.adl_ranking` at the mark at ``t`` (in the
+        linear frame of an inverse contract, :func:`core.waterfall.contract_adl_ranking`).
 
         Sizes and margins are after the events at or before ``t`` (strictly before if not
         ``inclusive``: the queue the simulator ranked when it deleveraged at ``t``).
@@ -209,12 +210,14 @@ class Timeline:
         cps = self.counterparties
         qtys = [max(c.qty - taken.get(c.name, 0.0), 0.0) for c in cps]
         margins = [bal.get(c.party, c.margin) for c in cps]
-        order, scores, eligible = adl_ranking(
-            sides=[c.side.sign for c in cps], qtys=qtys, entries=[c.entry for c in cps], margins=margins,
+        contract = self.result.contract
+        order, scores, eligible = contract_adl_ranking(
+            contract, sides=[c.side.sign for c in cps], qtys=qtys, entries=[c.entry for c in cps], margins=margins,
             mark=mark, against=sorted(open_sides))
         return [AdlRow(rank=r + 1, name=cps[k].name, side=cps[k].side, qty=qtys[k], entry=cps[k].entry,
-                       margin=margins[k], unrealized_pnl=float(unrealized_pnl(side=cps[k].side.sign, qty=qtys[k],
-                                                            entry=cps[k].entry, mark=mark)),
+                       margin=margins[k], unrealized_pnl=float(close_at(
+                           side=cps[k].side.sign, qty=qtys[k], entry=cps[k].entry, price=mark, fee_rate=0.0,
+                           contract=contract).realized_pnl),
                        score=float(scores[k]), eligible=bool(eligible[k]))
                 for r, k in enumerate(order)]
 

@@ -18,10 +18,9 @@ Each stage is a function of that state at one tick ``j``; :func:`liquidate` runs
 6. :func:`backstop` -- the liquidator vault takes over (Hyperliquid).
 7. :func:`deleverage` -- auto-deleveraging at the bankruptcy price against ranked counterparties.
 
-A **funding** stage (interval transfers between the trader and a ``funding`` party, docs/domain.md §9)
-is not simulated. It would be one more function here, ``pay_funding(run, j)``, moving each open
-position's funding between its collateral party and ``funding`` at the funding times, called by the
-driver (:meth:`core.simulate._Driver.run`) at those times like any other event.
+Between liquidations, :func:`pay_funding` books each funding payment between the trader's
+collateral and the ``funding`` party (``funding_payment``, docs/domain.md §9.2); the driver
+(:class:`core.simulate._Driver`) calls it at the funding times, before the margin check of the tick.
 
 The stages call :mod:`core.quote`, :mod:`core.margin` and :mod:`core.liquidation` for every margin
 number and never re-derive a formula; the trader's orders and closes use :mod:`core.orders`.
@@ -37,17 +36,31 @@ from typing import Any
 import numpy as np
 
 from core.book import BookModel
+from core.funding import (
+    available_balance,
+    cross_commitment,
+    funding_payment,
+    funding_split,
+    position_value,
+)
 from core.ledger import Ledger
 from core.liquidation import bankruptcy_price
-from core.margin import unrealized_pnl
+from core.margin import (
+    average_entry_price,
+    contract_frame,
+    contract_pnl,
+    settle_notional,
+    unrealized_pnl,
+)
 from core.model import Account, MarginMode, Position, Side
-from core.orders import close_at
+from core.orders import Close, close_at
 from core.prices import PricePath
-from core.profiles import MMBasis, PartialLiquidation, Profile, round_to_lot
+from core.profiles import Contract, MMBasis, PartialLiquidation, Profile, round_to_lot
 from core.quote import AccountQuote, PositionQuote, position_margin, quote_account
 from core.simevents import (
     FEES,
     FUND,
+    FUNDING,
     MARKET,
     SPOT,
     VAULT,
@@ -143,6 +156,25 @@ def adl_ranking(*, sides: Any, qtys: Any, entries: Any, margins: Any, mark: floa
     return order, scores, eligible
 
 
+def contract_adl_ranking(contract: Contract | None, *, sides: Any, qtys: Any, entries: Any, margins: Any, mark: float,
+                         against: Sequence[int] | int, close_price: float | None = None) -> tuple[list[int], Any, Any]:
+    """:func:`adl_ranking` of counterparties on ``contract``: an inverse contract's positions and
+    prices go through its linear frame (docs/domain.md §7: contracts x size, the other side, 1/P),
+    so PnL%, the bankruptcy price and the solvency test are the ones in the coin. None: linear."""
+    if contract is None or not contract.is_inverse:
+        return adl_ranking(sides=sides, qtys=qtys, entries=entries, margins=margins, mark=mark, against=against,
+                           close_price=close_price)
+    s, q, e = contract_frame(contract, side=np.asarray(sides, dtype=float), qty=np.asarray(qtys, dtype=float),
+                             price=np.asarray(entries, dtype=float))
+    x_mark, x_close = contract_frame(contract, side=1.0, qty=1.0, price=mark)[2], (
+        None if close_price is None else contract_frame(contract, side=1.0, qty=1.0, price=close_price)[2])
+    signs = [against] if isinstance(against, int | float | np.integer) else list(against)
+    frame_against = [int(contract_frame(contract, side=float(a), qty=1.0, price=1.0)[0]) for a in signs]
+    return adl_ranking(sides=s, qtys=q, entries=e, margins=margins, mark=float(x_mark),
+                       against=frame_against[0] if isinstance(against, int | float | np.integer) else frame_against,
+                       close_price=None if x_close is None else float(x_close))
+
+
 def position_names(account: Account) -> list[tuple[str, str]]:
     """(label, ledger party) of every position, as events and the ledger name them.
 
@@ -200,12 +232,22 @@ class Pos:
     mode: MarginMode
     on_path: bool
     const_mark: float
+    contract: Contract  # the position's contract: an inverse one sizes in contracts and settles in the coin
     orders: list[Order] = field(default_factory=list)
     closed: str = ""  # how and when the position went, for an action that comes too late
 
     @property
     def side(self) -> Side:
         return Side.LONG if self.sign > 0 else Side.SHORT
+
+    def notional(self, price: float, qty: float | None = None) -> float:
+        """The value of ``qty`` (default: all) at ``price`` in the settle asset (:func:`core.margin.settle_notional`)."""
+        return float(settle_notional(self.contract, self.qty if qty is None else qty, price))
+
+    def close(self, qty: float, price: float, fee_rate: float) -> Close:
+        """:func:`core.orders.close_at` of ``qty`` of this position at ``price``, on its contract."""
+        return close_at(side=self.sign, qty=qty, entry=self.entry, price=price, fee_rate=fee_rate,
+                        contract=self.contract)
 
 
 @dataclass(slots=True)
@@ -237,6 +279,7 @@ class RunState:
                  spot: float = 0.0) -> None:
         self.profile = profile
         self.rules = profile.rules
+        self.position_mode = account.position_mode
         self.path = path
         self.t, self.mark, self.last = path.t, path.mark, path.last
         self.symbol = symbol
@@ -251,7 +294,8 @@ class RunState:
                 opening[party] = position_margin(profile, p)  # Bybit: the fee to close is part of it
             self.positions.append(Pos(index=i, label=label, party=party, symbol=p.symbol,
                                       sign=p.sign, qty=p.qty_base, entry=p.entry_price, leverage=p.leverage,
-                                      mode=p.mode, on_path=p.symbol == symbol, const_mark=account.mark_of(p)))
+                                      mode=p.mode, on_path=p.symbol == symbol, const_mark=account.mark_of(p),
+                                      contract=profile.contract(p.symbol)))
         if spot > 0:
             opening[SPOT] = spot
         opening[MARKET] = 0.0
@@ -264,7 +308,7 @@ class RunState:
         # float residue of a settlement (1e-12 of a 64,600 price times a lot) moves in the ledger
         # but is not an event: nothing happened that a person could see
         self.dust = 1e-9 * (1.0 + math.fsum(abs(v) for v in opening.values())
-                            + math.fsum(p.qty * p.entry for p in self.positions))
+                            + math.fsum(p.notional(p.entry) for p in self.positions))
         self.scopes: dict[str, Scope] = {}
         self.now = float(self.t[0])
 
@@ -287,7 +331,7 @@ class RunState:
                                       leverage=p.leverage, mode=p.mode, margin_usd=margin))
             marks[p.symbol] = mark if p.on_path else p.const_mark
         acct = Account(profile_id=self.profile.id, wallet_usd=0.0, positions=tuple(positions),
-                       marks=tuple(sorted(marks.items())))
+                       marks=tuple(sorted(marks.items())), position_mode=self.position_mode)
         # The cross wallet as it is, even in debt: a realised loss can take it below zero while the
         # other cross positions' unrealised profit still backs it (equity = wallet + uPnL stays the
         # engine's test). Account refuses a negative wallet as user input; the engine's formulas
@@ -366,6 +410,41 @@ def scope_state(aq: AccountQuote, alive: list[Pos], key: str) -> tuple[float, fl
     return pq.equity, pq.maintenance_margin, pq.liquidatable_now
 
 
+# --------------------------------------------------------------------------------- funding
+
+
+def pay_funding(run: RunState, j: int, rate: float) -> None:
+    """Funding at ``run.now``, valued at the marks of tick ``j``: every open position on the path's
+    symbol pays (or receives) :func:`core.funding.funding_payment`, booked by the profile's rule
+    (:func:`core.funding.funding_split`: its isolated margin, the wallet, or the available balance
+    first) between its collateral and ``funding``; one ``funding_payment`` event each, whose
+    ``amount`` is what the position paid (negative: received).
+
+    The rate is the path symbol's; positions on other symbols pay nothing in a run.
+    """
+    payers = [p for p in run.alive() if p.on_path]
+    if not payers or rate == 0.0:
+        return
+    run.ledger.ensure(FUNDING)
+    aq, alive = run.quote(j)
+    cross = [(q, p) for q, p in zip(aq.positions, alive, strict=True) if p.mode is MarginMode.CROSS]
+    commitment = cross_commitment(initial_margins=[q.initial_margin for q, _ in cross],
+                                  upnls=[q.unrealized_pnl for q, _ in cross])
+    for p in payers:
+        mark = run.mark_of(p, j)
+        pay = float(funding_payment(side=p.sign, value=position_value(run.profile, p.symbol, qty=p.qty, price=mark),
+                                    rate=rate))
+        from_wallet, from_margin = funding_split(
+            pay, cross=p.mode is MarginMode.CROSS, booking=run.rules.funding_booking,
+            available=available_balance(run.ledger.balance(WALLET), commitment))
+        why = f"funding at {rate:.6%}: {p.label}"
+        run.ledger.transfer(run.now, WALLET, FUNDING, from_wallet, why)
+        run.ledger.transfer(run.now, p.party, FUNDING, from_margin, why)
+        run.event(j, EventKind.FUNDING_PAYMENT, p.label, price=mark, qty=p.qty, amount=pay,
+                  detail={"rate": rate, "from_wallet": from_wallet, "from_margin": from_margin,
+                          "balance_after": run.ledger.balance(p.party)})
+
+
 # ----------------------------------------------------------------------------- 1. the margin check
 
 
@@ -416,7 +495,7 @@ def margin_check(run: RunState, j: int, key: str) -> Check | None:
 def trigger(run: RunState, j: int, key: str, check: Check) -> list[Pos]:
     """Stage 2: ``liquidation_triggered`` with the engine's LP and BP of the scope's largest
     position; returns the scope's positions, largest notional first."""
-    members = sorted(run.scope_positions(key), key=lambda p: -p.qty * run.mark_of(p, j))
+    members = sorted(run.scope_positions(key), key=lambda p: -p.notional(run.mark_of(p, j)))
     first = check.of(members[0])
     run.event(j, EventKind.LIQUIDATION_TRIGGERED, key, price=first.liquidation_price,
               qty=math.fsum(p.qty for p in members), amount=check.equity - check.maintenance_margin,
@@ -457,7 +536,7 @@ def fill_in_book(run: RunState, j: int, p: Pos, qty: float, fee_rate: float, rea
     fill = run.book.fill(side=-p.sign, qty=min(qty, p.qty), price=run.last_of(p, j))
     if fill.qty <= 0:
         return NO_FILL
-    c = close_at(side=p.sign, qty=fill.qty, entry=p.entry, price=fill.price, fee_rate=fee_rate)
+    c = p.close(fill.qty, fill.price, fee_rate)
     run.ledger.transfer(run.now, MARKET, p.party, c.realized_pnl, f"{reason}: {p.label} {fill.qty:g} @ {fill.price:.6g}")
     fee = min(c.fee, max(run.ledger.balance(p.party), 0.0))
     run.ledger.transfer(run.now, p.party, FEES, fee, f"{reason} fee: {p.label}")
@@ -494,12 +573,13 @@ def liability(run: RunState, j: int, p: Pos, x: float, adl_qty: float, bp: float
     r = gap = fee = 0.0
     if x > 0:
         price = run.book.price_for(side=-p.sign, qty=x, price=run.last_of(p, j))
-        c = close_at(side=p.sign, qty=x, entry=p.entry, price=price, fee_rate=fee_rate)
+        c = p.close(x, price, fee_rate)
         r = c.realized_pnl
         fee = min(c.fee, max(b + r, 0.0))
-        gap = x * max(p.sign * (bp - price), 0.0) if math.isfinite(bp) else 0.0
+        # what closing at bankruptcy would have realised, beyond what the fill did
+        gap = max(p.close(x, bp, 0.0).realized_pnl - r, 0.0) if math.isfinite(bp) else 0.0
     if adl_qty > 0:
-        r += close_at(side=p.sign, qty=adl_qty, entry=p.entry, price=bp, fee_rate=0.0).realized_pnl
+        r += p.close(adl_qty, bp, 0.0).realized_pnl
     return max(gap, -(b + r - fee) if settles else 0.0, 0.0)
 
 
@@ -561,7 +641,8 @@ def settle_close(run: RunState, j: int, p: Pos, want: float, bp: float, fee_rate
             more = fill_in_book(run, j, p, left, fee_rate, reason)
             if more.qty > 0:
                 show(more, left - more.qty)
-                price = more.price if c.qty <= 0 else (c.qty * c.price + more.qty * more.price) / (c.qty + more.qty)
+                price = more.price if c.qty <= 0 else average_entry_price(p.contract, [c.qty, more.qty],
+                                                                          [c.price, more.price])
                 closed += more.qty
     return closed, price
 
@@ -606,7 +687,7 @@ def partial_liquidation(run: RunState, j: int, key: str, members: list[Pos], che
     (False: the scope is liquidated whole)."""
     rule = run.rules.partial_liquidation
     if rule is PartialLiquidation.FRACTION:
-        notional = math.fsum(p.qty * run.mark_of(p, j) for p in members)
+        notional = math.fsum(p.notional(run.mark_of(p, j)) for p in members)
         if run.scope(key).partial_done or notional <= run.rules.partial_min_notional:
             return False
         partial_fraction(run, j, key, members, check)
@@ -649,13 +730,17 @@ def step_down(run: RunState, j: int, key: str, check: Check) -> bool:
         for p in run.scope_positions(key):
             tiers = run.profile.effective_tiers(p.symbol)
             price = p.entry if run.rules.mm_basis is MMBasis.ENTRY else run.mark_of(p, j)
-            k = int(tiers.index(p.qty * price))
-            if k > 0 and (best is None or p.qty * price > best[0]):
-                best = (p.qty * price, p, float(tiers.floor[k]), price)
+            n = p.notional(price)
+            k = int(tiers.index(n))
+            if k > 0 and (best is None or n > best[0]):
+                best = (n, p, float(tiers.floor[k]), price)
         if best is None:
             return False
         _, p, floor, price = best
-        x = min(max(run.round_lot(p.qty - floor / price, up=True), run.lot), p.qty)
+        # the notional is proportional to the size: keep floor / (notional of one unit)
+        x = min(max(run.round_lot(p.qty - floor / p.notional(price, 1.0), up=True), run.lot), p.qty)
+        if x < p.qty and p.notional(price, p.qty - x) >= floor:
+            x = min(x + run.lot, p.qty)  # exactly at the floor is still the upper tier (docs/domain.md §11)
         q = quotes.pop(id(p), None) or run.position_quote(j, p)
         closed, fprice = settle_close(run, j, p, x, bankruptcy_now(run, j, p), run.liquidation_fee(p),
                                       "tier step-down", EventKind.PARTIAL_LIQUIDATION,
@@ -712,8 +797,8 @@ def adl_pool(run: RunState, p: Pos, mark: float, bp: float) -> list[tuple[Cp, fl
     """
     if not p.on_path or not run.cps or not math.isfinite(bp):
         return []
-    order, scores, eligible = adl_ranking(
-        sides=[c.spec.side.sign for c in run.cps], qtys=[c.qty for c in run.cps],
+    order, scores, eligible = contract_adl_ranking(
+        p.contract, sides=[c.spec.side.sign for c in run.cps], qtys=[c.qty for c in run.cps],
         entries=[c.spec.entry for c in run.cps],
         margins=[run.ledger.balance(c.spec.party) for c in run.cps], mark=mark, against=p.sign,
         close_price=bp)
@@ -731,9 +816,10 @@ def deleverage(run: RunState, j: int, p: Pos, qty: float, bp: float) -> float:
         if left <= 0 or p.qty <= 0:
             break
         z = min(left, c.qty, p.qty)
-        own = close_at(side=p.sign, qty=z, entry=p.entry, price=bp, fee_rate=0.0).realized_pnl
+        own = p.close(z, bp, 0.0).realized_pnl
         run.ledger.transfer(run.now, MARKET, p.party, own, f"adl close at bankruptcy: {p.label} {z:g} @ {bp:.6g}")
-        theirs = close_at(side=c.spec.side, qty=z, entry=c.spec.entry, price=bp, fee_rate=0.0).realized_pnl
+        theirs = close_at(side=c.spec.side, qty=z, entry=c.spec.entry, price=bp, fee_rate=0.0,
+                          contract=p.contract).realized_pnl
         run.ledger.transfer(run.now, MARKET, c.spec.party, theirs,
                             f"adl: {c.spec.name} closed {z:g} @ {bp:.6g} against {p.label}")
         c.qty -= z
@@ -751,8 +837,8 @@ def close_order(run: RunState, j: int, key: str) -> list[Pos]:
     """The scope's positions in the order a liquidation closes them: those in profit at the mark
     first (their gain backs the losers' settlement), then by notional, largest first."""
     def upnl(p: Pos) -> float:
-        return float(unrealized_pnl(side=p.sign, qty=p.qty, entry=p.entry, mark=run.mark_of(p, j)))
-    return sorted(run.scope_positions(key), key=lambda p: (upnl(p) <= 0, -p.qty * run.mark_of(p, j)))
+        return float(contract_pnl(p.contract, side=p.sign, qty=p.qty, entry=p.entry, exit_price=run.mark_of(p, j)))
+    return sorted(run.scope_positions(key), key=lambda p: (upnl(p) <= 0, -p.notional(run.mark_of(p, j))))
 
 
 def liquidate_whole(run: RunState, j: int, key: str) -> None:

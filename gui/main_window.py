@@ -46,6 +46,7 @@ from gui.widgets.position_form import QtPositionForm
 from gui.widgets.position_table import QtPositionTable
 from gui.widgets.results import ROWS, QtResults
 from gui.widgets.settings_dialog import SettingsDialog
+from gui.widgets.tips import TIPS
 from gui.widgets.whatif_panel import QtWhatIfPanel
 from gui.workspace import DamagedAutosave, example_scenario, read_autosave, write_autosave
 
@@ -55,6 +56,9 @@ if TYPE_CHECKING:  # built on first use (gui.main_window imports them lazily)
 
 AUTOSAVE_DELAY_MS = 1000
 LAZY_TABS = (
+    ("Payoff", "gui.widgets.payoff", "QtPayoffView",
+     "PnL if the selected position were closed at each exit price, with entry, mark, liquidation and "
+     "bankruptcy marked."),
     ("Compare", "gui.widgets.compare", "QtCompareView",
      "The selected position under every exchange profile, side by side, and why they differ."),
     ("Calculators", "gui.widgets.calculators", "QtCalculatorPanel",
@@ -146,6 +150,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready")
         #: The date tables are aged against (a test sets a fixed one).
         self.today: Callable[[], dt.date] = dt.date.today
+        # the selected position's next funding payment and its countdown (core's numbers), as a
+        # clock in the status bar: it changes every frame, so its width is fixed (never the window's)
+        self.funding_label = QLabel("")
+        self.funding_label.setObjectName("fundingCountdown")
+        self.funding_label.setFixedWidth(self.fontMetrics().horizontalAdvance("x" * 52))
+        self.funding_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.statusBar().addPermanentWidget(self.funding_label)
+        session.live.marketChanged.connect(self._show_next_funding)
+        session.resultsChanged.connect(self._show_next_funding)
+        session.live.fundingPaid.connect(lambda _ev: self.statusBar().showMessage(session.events[-1].detail))
         self.age_label = QLabel("")
         self.statusBar().addPermanentWidget(self.age_label)
         session.scenarioChanged.connect(self._show_table_age)
@@ -629,6 +643,22 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def _show_next_funding(self) -> None:
+        """The status bar's funding clock: :meth:`gui.live_feed.LiveFeed.next_funding`."""
+        s = self.session
+        nf = s.live.next_funding()
+        text = "" if nf is None else nf.describe(s.money(abs(nf.amount), unit=True))
+        if self.funding_label.text() == text:
+            return
+        self.funding_label.setText(text)
+        if nf is not None:
+            booking = s.profile.rules.funding_booking.value.replace("_", " ")
+            self.funding_label.setToolTip(
+                f"{TIPS['funding']}\n\nEvery {nf.interval_h:g} h of feed time, booked: {booking} "
+                f"(docs/domain.md §9.2). Paid by this position in the feed so far: "
+                f"{s.money(s.live.funding_paid(s.selected), unit=True)} (negative: received). The rate is the "
+                "workspace's (What-if > Hold with funding sets it).")
+
     def results_rows(self) -> list[list[str]]:
         """Every position's numbers (from its quote) with the arithmetic, for CSV export."""
         s = self.session
@@ -641,10 +671,11 @@ class MainWindow(QMainWindow):
                 "entry_price": fmt.price(q.position.entry_price, tick), "mark_price": fmt.price(q.mark, tick),
                 "liquidation_price": fmt.price(q.liquidation_price, tick),
                 "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
-                "initial_margin": fmt.money(q.initial_margin), "maintenance_margin": fmt.money(q.maintenance_margin),
+                "initial_margin": s.money(q.initial_margin), "maintenance_margin": s.money(q.maintenance_margin),
                 "tier": str(q.tier.index + 1), "margin_ratio": fmt.pct(q.margin_ratio),
-                "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": fmt.money(q.unrealized_pnl),
-                "equity": fmt.money(q.equity),
+                "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": s.money(q.unrealized_pnl),
+                "equity": s.money(q.equity), "net_unrealized_pnl": s.money(q.net_unrealized_pnl),
+                "break_even_price": fmt.price(q.break_even_price, tick),
             }
             ev = next((e for e in s.live.liquidations if e.index == i), None)
             values["fill_price"] = fmt.price(None if ev is None else ev.fill_price, tick)

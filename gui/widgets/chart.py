@@ -576,8 +576,9 @@ class QtMarkChart(QWidget):
             self.readout.setText(f"at {fmt.price(mark, tick)}: --")
             return
         verdict = "LIQUIDATED" if q.liquidatable_now else f"ratio {fmt.pct(q.margin_ratio)}"
-        self.readout.setText(f"at mark {fmt.price(mark, tick)}: uPnL {fmt.money(q.unrealized_pnl)}  "
-                             f"equity {fmt.money(q.equity)}  {verdict}")
+        s = self.session
+        self.readout.setText(f"at mark {fmt.price(mark, tick)}: uPnL {s.money(q.unrealized_pnl)}  "
+                             f"equity {s.money(q.equity)}  {verdict}")
 
     # ------------------------------------------------------------------ crosshair
 
@@ -603,5 +604,5 @@ class QtMarkChart(QWidget):
             text += f"  mark then {fmt.price(float(marks[k]), self.session.tick)}"
         q = self.session.quote_at(y)
         if q is not None:
-            text += f"  uPnL {fmt.money(q.unrealized_pnl)}  ratio {fmt.pct(q.margin_ratio)}"
+            text += f"  uPnL {self.session.money(q.unrealized_pnl)}  ratio {fmt.pct(q.margin_ratio)}"
         self.readout.setText(text)

@@ -36,11 +36,13 @@ def isolated_cases(draw, *, profile_id: str | None = None, extra_margin: bool = 
     sym = draw(st.sampled_from(prof.symbols))
     tiers = prof.contract(sym).tiers
     eff = prof.effective_tiers(sym)
+    contract = prof.contract(sym)
     top = min(float(tiers.cap[-1]) * 0.999, 2e9)
-    notional = draw(finite(10.0, top))
+    notional = draw(finite(10.0 if not contract.is_inverse else 1e-4, top))  # in the settle asset
     entry = draw(finite(0.5, 250_000.0))
-    qty = notional / entry
-    k = int(tiers.index(qty * entry))
+    # linear: base units; inverse: contracts of `size` quote units, worth notional x entry / size
+    qty = notional * entry / contract.size if contract.is_inverse else notional / entry
+    k = int(tiers.index(notional))
     max_lev = min(float(tiers.max_leverage[k]), 0.999 / float(eff.mmr[k]))
     lev = draw(finite(1.0, max(1.0, max_lev)))
     side = draw(sides)

@@ -159,12 +159,13 @@ def test_binance_isolated_matches_the_faq_example():
 
 def test_binance_hedge_mode_legs_share_one_price():
     # docs/domain.md §8: 1 BTC long and 1 BTC short from 68,000 at 50x, cross wallet 2,720. Binance's
-    # shared equation: (2,720 + 50 + 50) / (0.005 + 0.005) = 282,000 for both legs (tier 2), while
-    # MarginLab gives each leg its own, 65,849.25 and 70,129.35.
+    # shared equation: (2,720 + 50 + 50) / (0.005 + 0.005) = 282,000 for both legs (tier 2). The
+    # response's positionSide LONG/SHORT puts the account in hedge mode, where MarginLab solves the
+    # legs together (before issue 12 it gave each leg its own, 65,849.25 and 70,129.35).
     a = audit("binance_hedge_cross.json")
-    assert [p.verdict.code for p in a.positions] == ["hedge", "hedge"]
-    assert sorted(round(p.ours, 2) for p in a.positions) == [65849.25, 70129.35]
-    assert "same for both" in a.positions[0].verdict.text
+    assert a.account.position_mode.value == "hedge"
+    assert [p.verdict.code for p in a.positions] == ["match", "match"]
+    assert [round(p.ours, 2) for p in a.positions] == [282_000.0, 282_000.0]
 
 
 def test_binance_v3_cross_needs_the_account_and_reports_the_maintenance_margin():

@@ -184,7 +184,7 @@ def test_max_leverage_alone_caps_every_tier(capsys):
     ([*FAQ[:10], "inf", *FAQ[11:]], ["--entry", "finite"]),
     ([*FAQ[:10], "68,000", *FAQ[11:]], ["--entry", "expected a number"]),
     ([*FAQ[:6], "up", *FAQ[7:]], ["--side", "'long', 'short'"]),
-    (["quote", "--exchange", "kraken", *FAQ[3:]], ["--exchange", "binance, bybit, classic, hyperliquid"]),
+    (["quote", "--exchange", "kraken", *FAQ[3:]], ["--exchange", "binance, binance-coinm, bitmex, bybit, bybit-inverse, classic, hyperliquid"]),
     (["quote", "--exchange", "binance", "--symbol", "SOLANA", *FAQ[5:]], ["--symbol", "closest: SOLUSDT"]),
     (FAQ[:-2], ["required", "--leverage"]),
     ([*FAQ, "--margin", "0"], ["--margin", "in (0, 1e+18]"]),
@@ -229,7 +229,7 @@ CLASSIC_COPY = (exchanges_dir() / "classic.toml").read_text(encoding="utf-8")
 def test_profiles_lists_profiles_symbols_dates_sources(capsys):
     d = run_json(capsys, "profiles")
     by_id = {p["id"]: p for p in d["profiles"]}
-    assert set(by_id) == {"binance", "bybit", "classic", "hyperliquid"}
+    assert set(by_id) == {"binance", "binance-coinm", "bitmex", "bybit", "bybit-inverse", "classic", "hyperliquid"}
     assert by_id["binance"]["as_of"] == "2024-10-24"  # binance.toml
     assert by_id["binance"]["source"].startswith("https://github.com/freqtrade/freqtrade/blob/")
     assert len(by_id["binance"]["symbols"]) == 344  # every USDT/USDC perpetual of the snapshot
@@ -266,12 +266,17 @@ def test_compare_maps_symbols_and_matches_quote(capsys):
     pos = ["--side", "long", "--qty", "5", "--entry", "68000", "--leverage", "10"]
     d = run_json(capsys, "compare", "--symbol", "BTCUSDT", *pos)
     cols = {c["id"]: c for c in d["profiles"]}
-    assert set(cols) == {"binance", "bybit", "classic", "hyperliquid"}
+    assert set(cols) == {"binance", "binance-coinm", "bitmex", "bybit", "bybit-inverse", "classic", "hyperliquid"}
     assert all(c["ok"] for c in cols.values())
+    # the inverse contracts get the same position by notional at entry: 340,000 USD
+    assert cols["binance-coinm"]["quote"]["qty"] == 3_400 and cols["bitmex"]["quote"]["qty"] == 340_000
+    assert cols["binance-coinm"]["quote"]["settle_asset"] == "BTC" and "converted" in cols["binance-coinm"]
     assert cols["hyperliquid"]["quote"]["symbol"] == "BTC"
     assert cols["binance"]["quote"]["symbol"] == "BTCUSDT"
     assert cols["classic"]["quote"]["liquidation_price"] == 61_880  # docs/domain.md §5
     for pid, col in cols.items():  # each column is what `quote` says for that profile
+        if col["quote"]["contract_type"] == "inverse":
+            continue  # sized in contracts: below
         q = run_json(capsys, "quote", "--exchange", pid, "--symbol", "BTC", *pos)
         for key in ("initial_margin", "maintenance_margin", "liquidation_price", "bankruptcy_price", "tier"):
             assert col["quote"][key] == q[key], (pid, key)
@@ -289,7 +294,7 @@ def test_compare_shows_the_reason_where_a_profile_cannot_quote(capsys):
     code, out, _ = run(capsys, "compare", *pos)
     assert code == 0
     header = out.splitlines()[2]
-    assert header.split() == ["binance", "bybit", "classic", "hyperliquid"]
+    assert header.split() == ["binance-coinm", "binance", "bitmex", "bybit-inverse", "bybit", "classic", "hyperliquid"]
     assert "no ETH contract" in " ".join(out.split())
     assert "25x" in out and "(not available)" in out
 
@@ -392,7 +397,7 @@ def _doc(**changes) -> dict:
 @pytest.mark.parametrize(("mutate", "expected"), [
     (lambda d: d["account"]["positions"][1].update(leverage=200), ["account.positions[1].leverage", "allowed 1-"]),
     (lambda d: d["account"]["positions"][0].update(qty=-1), ["account.positions[0].qty", "in (0, 1e+15]"]),
-    (lambda d: d.update(exchange="kraken"), ["exchange", "binance, bybit"]),
+    (lambda d: d.update(exchange="kraken"), ["exchange", "binance, binance-coinm"]),
     (lambda d: d["account"]["positions"][0].update(symbol="SOLANAUSDT"), ["account.positions[0].symbol", "no SOLANA"]),
     (lambda d: d["account"].update(wallet=-5), ["account.wallet", "in [0, 1e+18]"]),
     (lambda d: d["account"].update(positions=[]), ["account.positions", "no positions"]),

@@ -6,6 +6,7 @@ import pytest
 from core import fmt
 from core.errors import InvalidInputError
 from core.lp_target import closed_form_margin, target_liquidation_price
+from core.margin import qty_from_quote_value
 from core.model import Account, MarginMode, Position, Side
 from core.paths import exchanges_dir
 from core.profiles import load_profiles
@@ -18,10 +19,15 @@ IDS = sorted(PROFILES.ids)
 
 def _account(pid: str, side: Side, mode: MarginMode, *, wallet: float = 200_000.0,
              margin: float | None = None) -> Account:
+    """30,000 USD of BTC at 60,000 (0.5 BTC, or 300 / 30,000 contracts of an inverse contract), 10x;
+    amounts given in USD and, for a coin-settled contract, held in the coin at 60,000."""
     profile = PROFILES.get(pid)
     sym = resolve_symbol(profile, "BTC")
-    p = Position(sym, side, 0.5, 60_000.0, 10.0, mode=mode, margin_usd=margin)
-    return Account(pid, wallet_usd=wallet, positions=(p,), marks=((sym, 60_000.0),))
+    c = profile.contract(sym)
+    coin = 60_000.0 if c.is_inverse else 1.0
+    qty = float(qty_from_quote_value(c, 30_000.0, 60_000.0))
+    p = Position(sym, side, qty, 60_000.0, 10.0, mode=mode, margin_usd=None if margin is None else margin / coin)
+    return Account(pid, wallet_usd=wallet / coin, positions=(p,), marks=((sym, 60_000.0),))
 
 
 def _same_to_the_tick(pid: str, sym: str, a: float, b: float) -> bool:

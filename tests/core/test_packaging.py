@@ -97,4 +97,5 @@ def test_wheel_carries_resources(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["core"].startswith(str(target))  # the installed copy, not the checkout
     assert result["res"].startswith(str(target)) and result["binance"]
-    assert result["ids"] == ["binance", "bybit", "classic", "hyperliquid"] and result["errors"] == []
+    assert result["ids"] == ["binance", "binance-coinm", "bitmex", "bybit", "bybit-inverse", "classic",
+                             "hyperliquid"] and result["errors"] == []

@@ -16,7 +16,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "profiles"
 def test_shipped_profiles_load_with_source_and_date():
     ps = load_profiles([exchanges_dir()])
     assert ps.errors == ()
-    assert set(ps.ids) == {"classic", "binance", "bybit", "hyperliquid"}
+    assert set(ps.ids) == {"binance", "binance-coinm", "bitmex", "bybit", "bybit-inverse", "classic", "hyperliquid"}
     for p in ps:
         assert p.as_of[:2] == "20" and p.source
         assert Path(p.path).name in (f"{p.id}.toml", f"{p.id}.json")
@@ -81,7 +81,7 @@ def test_malformed_profile_refused(name, key, words):
 
 def test_bad_files_reported_not_fatal():
     ps = load_profiles([exchanges_dir(), DATA / "bad"])
-    assert set(ps.ids) == {"classic", "binance", "bybit", "hyperliquid"}
+    assert set(ps.ids) == {"binance", "binance-coinm", "bitmex", "bybit", "bybit-inverse", "classic", "hyperliquid"}
     assert sorted(Path(e.path).name for e in ps.errors) == sorted(p.name for p in (DATA / "bad").glob("*.toml"))
 
 

@@ -18,20 +18,45 @@ from tests.core.strategies import PROFILES, cross_accounts, finite, isolated_cas
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def frame(prof: Profile, p: Position) -> tuple[float, float, bool]:
+    """(side, qty, inverse) of ``p`` in its linear frame, written out from docs/domain.md §7: an
+    inverse position of C contracts of size S is a linear one of C*S on the other side at 1/P."""
+    c = prof.contract(p.symbol)
+    if c.is_inverse:
+        return -p.sign, p.qty_base * c.size, True
+    return p.sign, p.qty_base, False
+
+
 def mm_at(prof: Profile, p: Position, price: float, q: PositionQuote) -> float:
-    """Maintenance margin at ``price`` written out from docs/domain.md §1, independent of the solver."""
+    """Maintenance margin at ``price`` written out from docs/domain.md §1 and §7, independent of the solver."""
     tiers = prof.effective_tiers(p.symbol)
     r = prof.rules
-    basis_px = p.entry_price if r.mm_basis is MMBasis.ENTRY else price
-    tier_px = price if r.tier_at_liquidation else p.entry_price
-    k = int(tiers.index(p.qty_base * tier_px))
-    mm = tiers.mmr[k] * p.qty_base * basis_px - tiers.cum[k]
+    s, qty, inverse = frame(prof, p)
+    x, xe = (1.0 / price, 1.0 / p.entry_price) if inverse else (price, p.entry_price)
+    basis_px = xe if r.mm_basis is MMBasis.ENTRY else x
+    tier_px = x if r.tier_at_liquidation else xe
+    k = int(tiers.index(qty * tier_px))
+    mm = tiers.mmr[k] * qty * basis_px - tiers.cum[k]
     if r.fee_model is FeeModel.CLOSE_FEE:
         # fee to close at the bankruptcy price, which leaves room for that fee
-        s, f, m = p.sign, r.taker_fee, q.collateral
-        bp = (p.qty_base * p.entry_price - s * m) / (p.qty_base * (1 - s * f))
-        mm += f * p.qty_base * bp
+        f, m = r.taker_fee, q.collateral
+        bp = (qty * xe - s * m) / (qty * (1 - s * f))
+        mm += f * qty * bp
     return float(mm)
+
+
+def pnl_at(prof: Profile, p: Position, price: float) -> float:
+    """PnL at ``price`` in the settle asset: s*q*(P - EP), or s*C*S*(1/EP - 1/P) (inverse)."""
+    c = prof.contract(p.symbol)
+    if c.is_inverse:
+        return p.sign * p.qty_base * c.size * (1.0 / p.entry_price - 1.0 / price)
+    return p.sign * p.qty_base * (price - p.entry_price)
+
+
+def may_lack_lp(prof: Profile, p: Position) -> bool:
+    """Only a position that gains as the price rises in its frame (a linear long, an inverse short)
+    can be backed beyond any liquidation (docs/domain.md §1.6, §7)."""
+    return frame(prof, p)[0] > 0
 
 
 @SETTINGS
@@ -42,10 +67,10 @@ def test_equity_equals_mm_at_liquidation_price(case):
         q = quote_position(prof, p)
     lp = q.liquidation_price
     if math.isnan(lp):
-        assert p.sign > 0  # only a long can be beyond liquidation
+        assert may_lack_lp(prof, p)  # only a linear long or an inverse short can be beyond liquidation
         return
-    equity = q.margin + p.sign * p.qty_base * (lp - p.entry_price)
-    assert equity == pytest.approx(mm_at(prof, p, lp, q), rel=1e-9, abs=1e-9 * p.entry_notional)
+    equity = q.margin + pnl_at(prof, p, lp)
+    assert equity == pytest.approx(mm_at(prof, p, lp, q), rel=1e-9, abs=1e-9 * q.entry_notional)
 
 
 @SETTINGS
@@ -55,12 +80,13 @@ def test_lp_on_the_losing_side_of_entry_and_bp_beyond(case):
     with np.errstate(all="raise"):
         q = quote_position(prof, p)
     lp, bp = q.liquidation_price, q.bankruptcy_price
+    assert not math.isnan(lp) or may_lack_lp(prof, p)
     if p.sign > 0:
         assert math.isnan(lp) or lp < p.entry_price
         assert math.isnan(bp) or math.isnan(lp) or bp < lp
     else:
-        assert lp > p.entry_price
-        assert bp > lp
+        assert math.isnan(lp) or lp > p.entry_price
+        assert math.isnan(lp) or math.isnan(bp) or bp > lp
     assert not q.liquidatable_now  # margin >= IM > MM at the entry mark
 
 
@@ -68,14 +94,16 @@ def test_lp_on_the_losing_side_of_entry_and_bp_beyond(case):
 @given(isolated_cases(), finite(1e-6, 5.0))
 def test_adding_margin_moves_lp_away(case, frac):
     prof, p = case.profile, case.position
-    extra = frac * p.entry_notional
     with np.errstate(all="raise"):
-        lp0 = quote_position(prof, p).liquidation_price
-        lp1 = quote_position(prof, p.with_(margin_usd=p.margin_usd + extra)).liquidation_price
-    if p.sign > 0:
+        q0 = quote_position(prof, p)
+        lp0 = q0.liquidation_price
+        lp1 = quote_position(prof, p.with_(margin_usd=p.margin_usd + frac * q0.entry_notional)).liquidation_price
+    if math.isnan(lp0):
+        assert math.isnan(lp1)  # backed beyond liquidation, and more so with more margin
+    elif p.sign > 0:
         assert math.isnan(lp1) or lp1 < lp0
     else:
-        assert lp1 > lp0
+        assert (math.isnan(lp1) and may_lack_lp(prof, p)) or lp1 > lp0
 
 
 @SETTINGS

@@ -208,9 +208,12 @@ def test_liquidatable_now_exactly_when_the_mark_is_at_or_past_the_liquidation_pr
     # the mark across the LP flips the test, cross and isolated, on every shipped profile
     prof = PS.get(pid)
     sym = prof.symbols[0]
+    c = prof.contract(sym)
+    # 1 BTC at 60,000 with 3,500 USDT of cross wallet; an inverse contract: the same in contracts and coin
+    qty, cash = (60_000 / c.size, 3_500 / 60_000) if c.is_inverse else (1.0, 3_500.0)
     for mode in (MarginMode.ISOLATED, MarginMode.CROSS):
-        pos = Position(sym, side, 1, 60_000, 20, mode)
-        wallet = 3_500.0 if mode is MarginMode.CROSS else 0.0
+        pos = Position(sym, side, qty, 60_000, 20, mode)
+        wallet = cash if mode is MarginMode.CROSS else 0.0
         lp = quote_account(prof, Account(pid, wallet, (pos,), {sym: 60_000})).positions[0].liquidation_price
         for frac, liquidatable in ((1e-6, False), (-1e-6, True)):
             mark = lp * (1 + side.sign * frac)

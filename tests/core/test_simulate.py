@@ -266,12 +266,13 @@ def test_isolated_versus_cross_hedge():
     # liquidates it although the short gained exactly what the long lost.
     # Cross: wallet 2,720, uPnLs cancel, MM ~ 2 * 0.5 % * 66,000 - 100 = 560: nothing happens.
     path = path_from_points([0, 60, 120], [68_000, 66_000, 68_000], dt=1.0)
-    iso = simulate(BINANCE, Account(profile_id="binance", positions=HEDGE), path)
+    iso = simulate(BINANCE, Account(profile_id="binance", positions=HEDGE, position_mode="hedge"), path)
     assert "liquidation_triggered" in kinds(iso)
     assert iso.party("trader.isolated.BTCUSDT#1").end == 0.0
     assert iso.party("trader.isolated.BTCUSDT#2").end == 1_360.0
     cross_pos = tuple(dataclasses.replace(p, mode=MarginMode.CROSS) for p in HEDGE)
-    cross = simulate(BINANCE, Account(profile_id="binance", wallet_usd=2_720.0, positions=cross_pos), path)
+    cross = simulate(BINANCE, Account(profile_id="binance", wallet_usd=2_720.0, positions=cross_pos,
+                                      position_mode="hedge"), path)
     assert cross.events == ()
     assert cross.party("trader.wallet").end == 2_720.0
     assert_conserved(iso)

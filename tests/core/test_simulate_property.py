@@ -1,6 +1,7 @@
-"""Over random scenarios on every shipped profile: money is conserved, a trader never loses more than
-the collateral, no deleveraged counterparty ends below zero, and the insurance fund goes negative
-only when no eligible counterparty was left to deleverage."""
+"""Over random scenarios on every shipped profile (inverse ones in contracts and coin, hedge legs in
+hedge mode), with or without funding: money is conserved, a trader never loses more than the
+collateral, no deleveraged counterparty ends below zero, and the insurance fund goes negative only
+when no eligible counterparty was left to deleverage."""
 from __future__ import annotations
 
 import math
@@ -12,22 +13,26 @@ from hypothesis import strategies as st
 from core.book import BookModel
 from core.errors import InvalidInputError
 from core.ledger import replay
-from core.model import Account, MarginMode, Position, Side
+from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, gbm_path, time_grid
 from core.profiles import load_profiles
+from core.simspec import MAX_FUNDING_RATE
 from core.simulate import (
     Action,
     ActionKind,
     Counterparty,
     EventKind,
-    adl_ranking,
+    FundingSpec,
+    contract_adl_ranking,
     position_names,
     simulate,
 )
 
 PROFILES = load_profiles([exchanges_dir()])
-SYMBOL = {"classic": "BTCUSDT", "binance": "BTCUSDT", "bybit": "BTCUSDT", "hyperliquid": "BTC"}
+SYMBOL = {"classic": "BTCUSDT", "binance": "BTCUSDT", "bybit": "BTCUSDT", "hyperliquid": "BTC",
+          "binance-coinm": "BTCUSD_PERP", "bybit-inverse": "BTCUSD", "bitmex": "XBTUSD"}
+OTHER = {"binance": ("ETHUSDT", 1_000.0, 5_000.0), "binance-coinm": ("ETHUSD_PERP", 1_000.0, 5_000.0)}
 
 
 @st.composite
@@ -35,21 +40,37 @@ def scenarios(draw):
     pid = draw(st.sampled_from(sorted(SYMBOL)))
     prof = PROFILES.get(pid)
     sym = SYMBOL[pid]
+    contract = prof.contract(sym)
+    # amounts are drawn in USD: an inverse contract sizes in contracts of `size` USD and settles in the
+    # coin, so a quantity q (in BTC) at price P is q*P/size contracts and an amount A is A/P0 coins
+    s0 = draw(st.floats(20_000, 100_000))
+    cash = 1.0 / s0 if contract.is_inverse else 1.0
+
+    def units(q: float, price: float, c=contract) -> float:
+        return q * price / c.size if c.is_inverse else q
+
     n_pos = draw(st.integers(1, 3))
     positions = []
     marks = {}
+    held: set[tuple[str, Side]] = set()  # at most one long and one short per symbol (hedge mode)
     for k in range(n_pos):
-        # on Binance a later position may be on ETHUSDT, off the path: it stays at its account mark
-        other = pid == "binance" and k > 0 and draw(st.booleans())
+        # a later position may be on another symbol, off the path: it stays at its account mark
+        other = pid in OTHER and k > 0 and draw(st.booleans())
+        name, lo, hi = OTHER[pid] if other else (sym, 20_000.0, 100_000.0)
+        side = draw(st.sampled_from([Side.LONG, Side.SHORT]))
+        if (name, side) in held:
+            side = side.opposite
+        if (name, side) in held:
+            continue
+        held.add((name, side))
+        entry = draw(st.floats(lo, hi)) if other or k > 0 else s0 * draw(st.floats(0.95, 1.05))
         positions.append(Position(
-            symbol="ETHUSDT" if other else sym, side=draw(st.sampled_from([Side.LONG, Side.SHORT])),
-            qty_base=draw(st.floats(0.01, 60.0)),
-            entry_price=draw(st.floats(1_000, 5_000)) if other else draw(st.floats(20_000, 100_000)),
-            leverage=draw(st.floats(1.0, 40.0)),
+            symbol=name, side=side, qty_base=units(draw(st.floats(0.01, 60.0)), entry, prof.contract(name)),
+            entry_price=entry, leverage=draw(st.floats(1.0, 40.0)),
             mode=draw(st.sampled_from([MarginMode.ISOLATED, MarginMode.CROSS]))))
         if other:
-            marks["ETHUSDT"] = positions[-1].entry_price * draw(st.floats(0.8, 1.2))
-    wallet = draw(st.floats(0.0, 500_000.0))
+            marks[name] = positions[-1].entry_price * draw(st.floats(0.8, 1.2))
+    wallet = draw(st.floats(0.0, 500_000.0)) * cash
     s0 = positions[0].entry_price * draw(st.floats(0.95, 1.05))
     n = draw(st.integers(5, 400))
     prices = gbm_path(s0=s0, mu=draw(st.floats(-0.5, 0.5)), sigma=draw(st.floats(0.001, 0.05)), dt=1.0, n=n,
@@ -60,35 +81,46 @@ def scenarios(draw):
         prices[k:] *= draw(st.floats(0.6, 1.4))
     path = PricePath.from_mark(time_grid(n=n, dt=1.0), prices)
     depth = draw(st.one_of(st.just(math.inf), st.floats(0.1, 100.0)))
+    if contract.is_inverse and math.isfinite(depth):
+        depth = units(depth, s0)  # the book's depth is in the position's own units per 1 %
     book = BookModel(depth=depth, half_spread=draw(st.floats(0.0, 0.002)), max_slippage=draw(st.floats(0.005, 0.2)))
-    fund = draw(st.one_of(st.just(0.0), st.floats(0.0, 200_000.0)))
-    cps = [Counterparty(f"cp{i}", draw(st.sampled_from([Side.LONG, Side.SHORT])), draw(st.floats(0.01, 50.0)),
-                        draw(st.floats(20_000, 100_000)), draw(st.floats(100.0, 1e6)))
-           for i in range(draw(st.integers(0, 3)))]
+    fund = draw(st.one_of(st.just(0.0), st.floats(0.0, 200_000.0))) * cash
+    cps = []
+    for i in range(draw(st.integers(0, 3))):
+        cp_entry = draw(st.floats(20_000, 100_000))
+        cps.append(Counterparty(f"cp{i}", draw(st.sampled_from([Side.LONG, Side.SHORT])),
+                                units(draw(st.floats(0.01, 50.0)), cp_entry), cp_entry,
+                                draw(st.floats(100.0, 1e6)) * cash))
     actions = []
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(list(ActionKind)))
         # on a tick, or between two (the trader acts before the later tick's margin check)
         t = float(draw(st.one_of(st.integers(0, n), st.floats(0.0, float(n)))))
-        pos = draw(st.integers(0, n_pos - 1))
+        pos = draw(st.integers(0, len(positions) - 1))
         if kind is ActionKind.ADD_MARGIN:
-            value = draw(st.floats(1.0, 50_000.0))
+            value = draw(st.floats(1.0, 50_000.0)) * cash
         elif kind is ActionKind.CHANGE_LEVERAGE:
             value = draw(st.floats(1.0, 40.0))
         elif kind is ActionKind.REDUCE:
-            value = draw(st.floats(0.001, 10.0))
+            value = units(draw(st.floats(0.001, 10.0)), s0)
         else:
             value = s0 * draw(st.floats(0.9, 1.1))
         actions.append(Action(t=t, kind=kind, position=pos, value=value))
-    return prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks), path, book, fund, cps, actions
+    mode = PositionMode.HEDGE if len({p.symbol for p in positions}) < len(positions) else PositionMode.ONE_WAY
+    # funding every 1-5 minutes of the path (so that a few payments fall inside it), or none
+    funding = draw(st.one_of(st.none(), st.builds(
+        FundingSpec, rate=st.floats(-MAX_FUNDING_RATE, MAX_FUNDING_RATE), interval_h=st.floats(1 / 60, 5 / 60))))
+    return (prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks,
+                          position_mode=mode), path, book, fund, cps, actions, funding)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_money_is_conserved_and_traders_never_go_negative(sc):
-    prof, acct, path, book, fund, cps, actions = sc
+    prof, acct, path, book, fund, cps, actions, funding = sc
     try:
-        res = simulate(prof, acct, path, book=book, insurance_fund=fund, counterparties=cps, actions=actions)
+        res = simulate(prof, acct, path, book=book, insurance_fund=fund, counterparties=cps, actions=actions,
+                       funding=funding)
     except InvalidInputError:
         assume(False)  # a leverage the profile refuses, or a leverage change the wallet cannot pay
         return
@@ -142,8 +174,8 @@ def assert_fund_negative_only_without_counterparties(res, acct, cps):
             _, label, bp = last_close
             if not math.isfinite(bp) or not label.startswith(res.symbol):
                 continue  # the counterparties trade the path's symbol: a position on another has none
-            _, _, eligible = adl_ranking(
-                sides=[c.side.sign for c in cps], qtys=[max(qty[c.name], 0.0) for c in cps],
+            _, _, eligible = contract_adl_ranking(
+                res.contract, sides=[c.side.sign for c in cps], qtys=[max(qty[c.name], 0.0) for c in cps],
                 entries=[c.entry for c in cps], margins=[margin[c.name] for c in cps], mark=e.mark,
                 against=1 if label.endswith(" long") else -1, close_price=bp)
             # a counterparty off by less than a lot was used up as far as the lot allows

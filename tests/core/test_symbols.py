@@ -72,6 +72,8 @@ def test_quote_preference_when_one_asset_has_several_contracts():
 def test_contracts_by_asset(profiles):
     table = contracts_by_asset(tuple(profiles))
     assert table["BTC"] == {"binance": "BTCUSDT", "bybit": "BTCUSDT", "classic": "BTCUSDT",
-                            "hyperliquid": "BTC"}
-    assert table["ETH"] == {"binance": "ETHUSDT", "hyperliquid": "ETH"}
+                            "hyperliquid": "BTC", "binance-coinm": "BTCUSD_PERP", "bybit-inverse": "BTCUSD",
+                            "bitmex": "XBTUSD"}
+    assert table["ETH"] == {"binance": "ETHUSDT", "hyperliquid": "ETH", "binance-coinm": "ETHUSD_PERP",
+                            "bybit-inverse": "ETHUSD"}
     assert base_asset("XRP") == "XRP" and "XRP" in table

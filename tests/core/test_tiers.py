@@ -2,6 +2,7 @@
 liquidation price (checked by brute force), vectorised == scalar, and cross accounts."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -241,11 +242,13 @@ def test_short_always_has_a_price():
 def test_cross_two_positions_equity_equals_total_mm(pid):
     prof = PROFILES.get(pid)
     syms = list(prof.symbols)
-    s1, s2 = syms[0], syms[1] if len(syms) > 1 else syms[0]
-    px1, px2 = 60_000.0, (3_000.0 if s2 != s1 else 61_000.0)
+    if len(syms) == 1:  # one contract: a second symbol with the same table (one position per symbol)
+        prof = prof.with_contract(dataclasses.replace(prof.contract(syms[0]), symbol="ALTUSDT"))
+        syms.append("ALTUSDT")
+    s1, s2 = syms[0], syms[1]
+    px1, px2 = 60_000.0, 3_000.0
     p1 = Position(s1, Side.LONG, 2, px1, 10, mode=MarginMode.CROSS)
-    p2 = Position(s2, Side.SHORT if s2 != s1 else Side.LONG, 20 if s2 != s1 else 1, px2, 10,
-                  mode=MarginMode.CROSS)
+    p2 = Position(s2, Side.SHORT, 20, px2, 10, mode=MarginMode.CROSS)
     marks = {s1: px1 * 0.98, s2: px2 * 1.01}
     acc = Account(pid, wallet_usd=15_000, positions=(p1, p2), marks=marks)
     aq = quote_account(prof, acc)

@@ -46,6 +46,18 @@ def profiles():
 
 
 @pytest.fixture
+def shown(qtbot):
+    """Show a widget at a size and wait until it is exposed (its plots have a real geometry)."""
+    def show(widget, width: int, height: int):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+    return show
+
+
+@pytest.fixture
 def session(qapp, profiles):
     s = Session(profiles, example_scenario(profiles.get("classic")), seed=7, volatility=0.8, speed=3_600)
     yield s

@@ -34,6 +34,13 @@ def _assert_table_matches_cli(view, data) -> None:
     assert [view.table.horizontalHeaderItem(i).text().split(" ")[0] for i in range(view.table.columnCount())] == ids
     for prof in data["profiles"]:
         pid = prof["id"]
+        if prof.get("converted"):
+            # the CLI converts one position to a contract of the other type (linear <-> inverse) by its
+            # notional; the tab compares the position inside its account, whose wallet is in another
+            # asset, so that profile is not available, with core's reason naming both contract types
+            assert view.cell("contract", pid) == "not available"
+            assert "inverse" in view.cell("initial_margin", pid) and "linear" in view.cell("initial_margin", pid)
+            continue
         if not prof["ok"]:
             assert view.cell("contract", pid) == "not available"
             assert prof["error"]["message"] in view.cell("initial_margin", pid)  # the spanning reason
