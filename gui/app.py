@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--play-seconds", metavar="N", type=float, default=0.0,
                     help="with --screenshot: play the feed for N seconds of playback first")
     ap.add_argument("--tab", metavar="NAME", help="with --screenshot: show this bottom tab (What-if, Events, "
-                                                  "Compare, Calculators, Stress map)")
+                                                  "Payoff, Compare, Calculators, Stress map)")
     ap.add_argument("--size", metavar="WxH", help="with --screenshot: the window's size, e.g. 1440x900 "
                                                   "(default: its first-launch size)")
     ap.add_argument("--theme", choices=("light", "dark"), help="with --screenshot: render in this theme")
@@ -143,6 +143,7 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
         if session.live.liquidations:
             break
     app.processEvents()
+    window.results.flush_details()  # the Arithmetic pane's throttled update, written now, not in 0.2 s
     window.repaint()
     app.processEvents()
     args.screenshot.parent.mkdir(parents=True, exist_ok=True)

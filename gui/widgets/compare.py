@@ -36,7 +36,7 @@ from core.compare import ComparisonRow, compare_in_account, compare_position, ex
 from core.model import MarginMode, Position
 from core.profiles import stale_notice
 from gui.session import Session
-from gui.throttle import Throttle
+from gui.widgets.session_view import QtSessionView
 
 THROTTLE_MS: Final = 150
 YOURS: Final = " ★"  # marks the workspace's own exchange in the column header
@@ -94,11 +94,12 @@ def cell_texts(row: ComparisonRow) -> dict[str, str]:
     if row.quote is None:
         return {"contract": "not available", **{k: fmt.NONE_TEXT for k, _ in METRICS[1:-1]},
                 "rules": _rules(row)}
-    q, t, tick = row.quote, row.quote.tier, row.tick_size
+    q, t, tick, asset = row.quote, row.quote.tier, row.tick_size, row.settle_asset
+    settles = "" if asset == row.quote_currency else f", margin in {asset}"
     return {
-        "contract": f"{row.symbol} ({row.quote_currency})",
-        "initial_margin": fmt.money(q.initial_margin),
-        "maintenance_margin": fmt.money(q.maintenance_margin),
+        "contract": f"{row.symbol} ({row.quote_currency}{settles})",
+        "initial_margin": fmt.amount(q.initial_margin, asset),
+        "maintenance_margin": fmt.amount(q.maintenance_margin, asset),
         "tier": f"{t.index + 1}: MMR {fmt.pct(t.mmr, 3)}, {t.max_leverage:g}x",
         "liquidation_price": fmt.price(q.liquidation_price, tick),
         "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
@@ -119,18 +120,14 @@ def error_text(row: ComparisonRow) -> str:
     return row.error if row.error_field in ("", "symbol") else f"{row.error_field}: {row.error}"
 
 
-class QtCompareView(QWidget):
+class QtCompareView(QtSessionView):
     """IM, MM, tier, LP and BP of the selected position under every profile, with explanations."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, THROTTLE_MS, parent)
         self.comparison: Comparison | None = None
-        self._key: object = None
 
-        self.heading = QLabel()
-        self.heading.setObjectName("compare_heading")
-        self.heading.setWordWrap(True)
+        self.heading = self.heading_label("compare_heading")
         self.table = QTableWidget(len(METRICS), 0)
         self.table.setObjectName("compare_table")
         self.table.setVerticalHeaderLabels([caption for _, caption in METRICS])
@@ -162,15 +159,8 @@ class QtCompareView(QWidget):
 
         #: The date tables are aged against (a test sets a fixed one).
         self.today: Callable[[], dt.date] = dt.date.today
-        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
-        session.scenarioChanged.connect(self.schedule)
-        session.selectionChanged.connect(lambda _i: self.schedule())
-        session.resultsChanged.connect(self.schedule)
+        self.follow_session()
         self.refresh()
-
-    def schedule(self) -> None:
-        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
-        self.throttle.schedule()
 
     def refresh(self) -> None:
         self.throttle.cancel()
@@ -187,7 +177,7 @@ class QtCompareView(QWidget):
     # ------------------------------------------------------------------ drawing
 
     def _show(self) -> None:
-        c = self.comparison
+        c, s = self.comparison, self.session
         self.table.clearSpans()
         if c is None:
             self.heading.setText("No position selected.")
@@ -198,9 +188,9 @@ class QtCompareView(QWidget):
         text = (f"{p.side.value} {fmt.num(p.qty_base)} {p.symbol} @ {fmt.num(p.entry_price)}, "
                 f"{p.leverage:g}x {p.mode.value}, mark {fmt.num(c.mark)}")
         if c.wallet is not None:
-            text += f", wallet {fmt.money(c.wallet)}"
+            text += f", wallet {s.money(c.wallet, unit=True)}"
         elif p.margin_usd is not None:
-            text += f", margin {fmt.money(p.margin_usd)}"
+            text += f", margin {s.money(p.margin_usd, unit=True)}"
         self.heading.setText(f"{text} — compared under every profile as it is in the account (the other "
                              "positions at their marks)")
         self.table.setColumnCount(len(c.rows))

@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.errors import InvalidInputError
+from core.margin import quote_value
 from core.model import MarginMode, Side
-from core.profiles import Profile, listed_max_leverage
+from core.profiles import Contract, Profile, listed_max_leverage
+from core.quote import entry_notional
 from core.symbols import base_asset, search_symbols
 from core.validate import MAX_AMOUNT, MAX_PRICE
 from gui.session import Session
@@ -109,9 +111,14 @@ class QtPositionForm(QWidget):
         self.side = _narrow(QComboBox(), 10)
         self.side.addItem("Long", Side.LONG.value)
         self.side.addItem("Short", Side.SHORT.value)
-        self.size_field = _spin(6, 0.0, MAX_AMOUNT, step=0.1)  # base units, or the notional in quote currency
+        # base units (linear) or contracts (inverse), or the value in the quote currency
+        self.size_field = _spin(6, 0.0, MAX_AMOUNT, step=0.1)
         self.size_unit = _narrow(QComboBox(), 4)
-        self.size_unit.setToolTip("Enter the size in the base asset or as notional in the quote currency.")
+        self.size_unit.setToolTip("Enter the size in the base asset (an inverse contract: in contracts) or as its "
+                                  "value in the quote currency.")
+        self.contract_info = QLabel()
+        self.contract_info.setObjectName("contractInfo")
+        self.contract_info.setWordWrap(True)
         self.entry = _spin(2, 0.0, MAX_PRICE, step=100.0)
         self.leverage = _spin(2, 0.0, 1000.0, "x", 1.0)
         self.leverage_hint = QLabel()
@@ -147,6 +154,7 @@ class QtPositionForm(QWidget):
         rows: list[tuple[str, str, QWidget, QWidget]] = [
             ("profile", "Exchange", self.profile, self.profile),
             ("symbol", "Symbol", self.symbol, self.symbol),
+            ("contract", "Contract", self.contract_info, self.contract_info),
             ("side", "Side", self.side, self.side),
             ("qty", "Size", size_w, self.size_field),
             ("entry", "Entry", self.entry, self.entry),
@@ -267,7 +275,7 @@ class QtPositionForm(QWidget):
     def symbol_entry(self, profile: Profile, symbol: str) -> str:
         """How a contract is listed: its name and the highest leverage it allows."""
         lev = listed_max_leverage(profile, symbol)
-        return symbol if lev is None else f"{symbol}  ·  max {fmt.num(lev)}x"
+        return symbol if lev is None else f"{symbol}  ·  up to {fmt.num(lev)}x"
 
     def _list_symbols(self, profile: Profile) -> None:
         if profile is self._listed:
@@ -294,6 +302,41 @@ class QtPositionForm(QWidget):
         if symbol is not None:
             self._edit("symbol", symbol=symbol)
 
+    def _show_contract(self, contract: Contract, qty: float, entry: float) -> None:
+        """The contract's type and units, the size unit choices, and the size in the chosen unit.
+
+        A linear contract's size is in its base asset (or the notional in the quote currency at the
+        entry); an inverse contract's in contracts (or their value, contracts x contract size, in the
+        quote currency: :func:`core.margin.quote_value`). Margin and PnL are in the settlement asset.
+        """
+        value = float(quote_value(contract, qty, entry))
+        if contract.is_inverse:
+            units = ["contracts", contract.quote]
+            info = (f"inverse: {fmt.num(contract.size)} {contract.quote} a contract; margin and PnL in "
+                    f"{contract.settle}")
+            tip = f"{fmt.num(qty)} contracts x {fmt.num(contract.size)} {contract.quote} = {fmt.num(value)} {contract.quote}"
+        else:
+            units = [base_asset(contract.symbol), contract.quote]
+            info = f"linear: size in {units[0]}; margin and PnL in {contract.settle}"
+            tip = f"{fmt.num(qty)} {units[0]} x {fmt.num(entry)} = {fmt.num(value)} {contract.quote} at the entry"
+        if self.contract_info.text() != info:
+            self.contract_info.setText(info)
+            self.contract_info.setToolTip(f"{contract.symbol}: {info}. Prices are in {contract.quote}.")
+        unit = self.size_unit.currentIndex()
+        self.size_unit.blockSignals(True)
+        _set_items(self.size_unit, units)
+        self.size_unit.setMinimumContentsLength(max(4, len(units[0])))
+        self.size_unit.setCurrentIndex(max(unit, 0))
+        self.size_unit.blockSignals(False)
+        # contracts in whole lots (BTCUSD_PERP: 1), a value to the cent, base units to 6 decimals
+        in_value = self.size_unit.currentIndex() == 1
+        decimals = 2 if in_value else (max(0, -math.floor(math.log10(contract.lot_size) + 1e-9))
+                                      if contract.is_inverse else 6)
+        if self.size_field.decimals() != decimals:
+            self.size_field.setDecimals(decimals)
+        _set_value(self.size_field, value if in_value else qty)
+        self.size_field.setToolTip(f"{TIPS['qty']}\n\n{tip}")
+
     def refresh(self) -> None:
         s = self.session
         p = s.position
@@ -312,23 +355,22 @@ class QtPositionForm(QWidget):
             if self.symbol.currentData() != p.symbol:
                 self.symbol.setCurrentIndex(self.symbol.findData(p.symbol))
             self.side.setCurrentIndex(self.side.findData(p.side.value))
-            base = base_asset(p.symbol)
-            unit = self.size_unit.currentIndex()
-            self.size_unit.blockSignals(True)
-            _set_items(self.size_unit, [base, contract.quote])
-            self.size_unit.setCurrentIndex(max(unit, 0))
-            self.size_unit.blockSignals(False)
-            _set_value(self.size_field, p.entry_notional if self.size_unit.currentIndex() == 1 else p.qty_base)
+            self._show_contract(contract, p.qty_base, p.entry_price)
             _set_value(self.entry, p.entry_price)
             _set_value(self.leverage, p.leverage)
             max_lev, k = s.max_leverage()
             self.leverage_hint.setText(f"max {fmt.num(max_lev)}x")
             self.leverage_hint.setToolTip(
-                f"At {fmt.num(p.entry_notional)} {contract.quote} the position is in tier {k + 1}, which allows "
-                f"up to {fmt.num(max_lev)}x (at most the tier's maximum, and below 1/MMR so that the initial "
-                "margin exceeds the maintenance margin).")
+                f"At {s.money(entry_notional(s.profile, p), unit=True)} of notional at the entry the position is in "
+                f"tier {k + 1}, which allows up to {fmt.num(max_lev)}x (at most the tier's maximum, and below 1/MMR "
+                "so that the initial margin exceeds the maintenance margin).")
             self.mode.setCurrentIndex(self.mode.findData(p.mode.value))
             self.margin.setEnabled(p.mode is MarginMode.ISOLATED)
+            settle = s.settle_ccy
+            for w in (self.margin, self.wallet):  # amounts in the settlement asset: 0.05 BTC, 2,000.00 USDT
+                if w.suffix() != f" {settle}":
+                    w.setSuffix(f" {settle}")
+                    w.setDecimals(fmt.asset_decimals(settle))
             _set_value(self.margin, 0.0 if p.margin_usd is None else p.margin_usd)
             _set_value(self.wallet, s.account.wallet_usd)
             _set_value(self.mark, s.account.mark_of(p))

@@ -1,4 +1,5 @@
-"""Results of the selected position: the five prices, margins, tier, margin-ratio gauge, distance.
+"""Results of the selected position: the five prices and the break-even, margins, tier, margin-ratio
+gauge, distance, uPnL before and after fees.
 
 Every number is a field of :class:`core.quote.PositionQuote` formatted by ``core.fmt`` (prices to the
 contract tick, "--" where there is none). Hovering a number shows what it means and its arithmetic
@@ -43,11 +44,13 @@ ROWS: Final = (
     ("liquidation_price", "Liquidation"),
     ("bankruptcy_price", "Bankruptcy"),
     ("fill_price", "Liquidation fill"),
+    ("break_even_price", "Break-even (fees)"),
     ("initial_margin", "Initial margin"),
     ("maintenance_margin", "Maintenance margin"),
     ("tier", "Tier"),
     ("distance", "Distance to liq."),
     ("unrealized_pnl", "Unrealised PnL"),
+    ("net_unrealized_pnl", "Net uPnL"),
     ("equity", "Equity"),
 )
 
@@ -163,7 +166,6 @@ class QtResults(QWidget):
             self._set_status(s.problem, "danger" if s.problem else "")
             return
         tick = s.tick
-        ccy = s.quote_ccy
         ev = next((e for e in reversed(s.live.liquidations) if e.index == s.selected
                    or (e.cross and q.position.mode.value == "cross")), None)
         t = q.tier
@@ -173,13 +175,15 @@ class QtResults(QWidget):
             "liquidation_price": fmt.price(q.liquidation_price, tick),
             "bankruptcy_price": fmt.price(q.bankruptcy_price, tick),
             "fill_price": fmt.price(None if ev is None else ev.fill_price, tick),
-            "initial_margin": f"{fmt.money(q.initial_margin)} {ccy}",
-            "maintenance_margin": f"{fmt.money(q.maintenance_margin)} {ccy}",
+            "initial_margin": s.money(q.initial_margin, unit=True),
+            "maintenance_margin": s.money(q.maintenance_margin, unit=True),
             # the tier's notional range is in its tooltip (the maintenance margin's arithmetic)
             "tier": f"{t.index + 1}: MMR {fmt.pct(t.mmr)}, max {fmt.num(t.max_leverage)}x",
             "distance": fmt.pct(q.distance_to_liquidation),
-            "unrealized_pnl": f"{fmt.money(q.unrealized_pnl)} {ccy}",
-            "equity": f"{fmt.money(q.equity)} {ccy}",
+            "unrealized_pnl": s.money(q.unrealized_pnl, unit=True),
+            "net_unrealized_pnl": s.money(q.net_unrealized_pnl, unit=True),
+            "break_even_price": fmt.price(q.break_even_price, tick),
+            "equity": s.money(q.equity, unit=True),
         }
         explain = dict(q.explain)
         explain_key = {"entry_price": None, "mark_price": "notional", "fill_price": None, "tier": "maintenance_margin",

@@ -16,6 +16,7 @@ ImageItem, colour bar, crosshair and marker are created once and updated; the cr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -31,7 +32,7 @@ from core.model import MarginMode
 from core.stress import StressGrid, TouchGrid, liquidation_distance_grid, touch_probability_grid
 from gui.palette import follow_palette, style_plot
 from gui.session import Session
-from gui.throttle import Throttle
+from gui.widgets.session_view import QtSessionView
 
 THROTTLE_MS: Final = 200
 #: red (at or past liquidation) -> amber -> green (far away)
@@ -82,13 +83,14 @@ def cell_index(x_axis: npt.NDArray[np.float64], y_axis: npt.NDArray[np.float64],
     return None if i is None or j is None else (i, j)
 
 
-def describe_cell(grid: StressGrid, i: int, j: int, *, tick: float, ccy: str) -> str:
+def describe_cell(grid: StressGrid, i: int, j: int, *, tick: float, ccy: str,
+                  money: Callable[[float], str] = fmt.money) -> str:
     """The read-out of one cell: leverage, added margin, margin, LP and distance."""
     lev, add = float(grid.leverage[i]), float(grid.added_margin[j])
-    head = f"{lev:.4g}x, {'+' if add >= 0 else ''}{fmt.money(add)} {ccy} added"
+    head = f"{lev:.4g}x, {'+' if add >= 0 else ''}{money(add)} {ccy} added"
     if not grid.allowed[i, j]:
         return f"{head}: refused by the profile (leverage above the tier maximum or at 1/MMR)"
-    body = f"margin {fmt.money(float(grid.margin[i, j]))}"
+    body = f"margin {money(float(grid.margin[i, j]))}"
     lp = float(grid.liquidation_price[i, j])
     if not math.isfinite(lp):
         return f"{head}: {body}, no liquidation price (the margin covers the whole position)"
@@ -128,17 +130,15 @@ def describe_touch(grid: TouchGrid, i: int, j: int, *, tick: float, horizon_days
             f"{fmt.num(horizon_days)} days {fmt.pct(float(grid.probability[i, j]))}")
 
 
-class QtStressMap(QWidget):
+class QtStressMap(QtSessionView):
     """Heat maps of the selected position's risk: distance to liquidation, or chance of liquidation."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, THROTTLE_MS, parent)
         self.mode = MODES[0][0]
         self.grid: StressGrid | None = None
         self.touch: TouchGrid | None = None
         self.horizon_days = DEFAULT_HORIZON_DAYS
-        self._key: object = None
 
         self.mode_box = QComboBox()
         self.mode_box.setObjectName("stress_mode")
@@ -198,10 +198,7 @@ class QtStressMap(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.mode_box.currentIndexChanged.connect(lambda _i: self.set_mode(self.mode_box.currentData()))
         self.horizon.editingFinished.connect(lambda: self.set_horizon(self.horizon.text()))
-        self.throttle = Throttle(self.refresh, THROTTLE_MS, self)
-        session.scenarioChanged.connect(self.schedule)
-        session.selectionChanged.connect(lambda _i: self.schedule())
-        session.resultsChanged.connect(self.schedule)
+        self.follow_session()
         self._show_controls()
         self.refresh()
 
@@ -238,10 +235,6 @@ class QtStressMap(QWidget):
         self.horizon_label.setVisible(touch)
         self.horizon_error.setVisible(touch)
 
-    def schedule(self) -> None:
-        """Refresh soon; bursts within :data:`THROTTLE_MS` give one refresh (:class:`gui.throttle.Throttle`)."""
-        self.throttle.schedule()
-
     # ------------------------------------------------------------------ drawing
 
     def refresh(self) -> None:
@@ -274,7 +267,7 @@ class QtStressMap(QWidget):
         self._draw(img, levels, grid.leverage, grid.added_margin, self.cmap, "distance to liquidation (%)")
         lev, add = grid.current
         self.marker.setData([lev], [add])
-        ccy = s.quote_ccy
+        ccy = s.settle_ccy
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "leverage (x)")
         pi.setLabel("left", f"added margin ({ccy})")
@@ -285,7 +278,7 @@ class QtStressMap(QWidget):
         self.title.setText(
             f"{s.profile.id} {pos.side.value} {fmt.num(pos.qty_base)} {pos.symbol} @ {fmt.num(pos.entry_price)}, "
             f"mark {fmt.num(grid.mark)}: distance to liquidation if opened at another leverage with margin "
-            f"added. The star is the position now ({lev:g}x, {fmt.money(add)} {ccy} added{now_text})."
+            f"added. The star is the position now ({lev:g}x, {s.money(add, unit=True)} added{now_text})."
             + (" Cross: the wallet backs the position, so leverage moves nothing but the fee term."
                if pos.mode is MarginMode.CROSS else ""))
 
@@ -336,7 +329,7 @@ class QtStressMap(QWidget):
         if self.grid is not None:
             ij = cell_index(self.grid.leverage, self.grid.added_margin, x, y)
             if ij is not None:
-                text = describe_cell(self.grid, *ij, tick=tick, ccy=self.session.quote_ccy)
+                text = describe_cell(self.grid, *ij, tick=tick, ccy=self.session.settle_ccy, money=self.session.money)
         elif self.touch is not None:
             ij = cell_index(self.touch.move * 100.0, self.touch.sigma * 100.0, x, y)
             if ij is not None:

@@ -39,6 +39,11 @@ FUTURE: Final = QColor("#a0a4a8")
 NOW_BG: Final = QColor("#dbe8ff")
 
 
+def _amount(res: SimulationResult | None, x: float) -> str:
+    """An amount of the simulation's ledger in its settle asset (USDT, or BTC for an inverse contract)."""
+    return fmt.amount(x, "USDT" if res is None else res.settle_asset)
+
+
 def _item(text: str, *, align_right: bool = False, tip: str = "") -> QTableWidgetItem:
     it = QTableWidgetItem(text)
     it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
@@ -99,7 +104,7 @@ class QtEventLog(QWidget):
             qty = "" if not e.qty or e.kind is EventKind.ORDERS_CANCELLED else fmt.num(round(e.qty, 9))
             detail = "\n".join(f"{k}: {v:,.6g}" for k, v in e.detail.items())
             cells = [f"{e.t:g}", e.kind.value.replace("_", " "), e.position, price, qty,
-                     fmt.money(e.amount) if e.amount else ""]
+                     _amount(res, e.amount) if e.amount else ""]
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, _item(text, align_right=c in (0, 3, 4, 5),
                                                tip=f"mark {fmt.price(e.mark, tick)}, last "
@@ -182,10 +187,11 @@ class QtFundPanel(QWidget):
             return
         ins = math.fsum(tr.amount for tr in tl.transfers_until(t) if tr.dst == FUND)
         outs = math.fsum(tr.amount for tr in tl.transfers_until(t) if tr.src == FUND)
-        self.label.setText(f"Insurance fund at t = {t:g} s: <b>{fmt.money(tl.fund_at(t))}</b> "
-                           f"(start {fmt.money(float(tl.fund_balance[0]))}, inflows so far "
-                           f"{fmt.money(ins)}, payouts so far {fmt.money(outs)}; at the end "
-                           f"{fmt.money(float(tl.fund_balance[-1]))})")
+        a = tl.result.settle_asset
+        self.label.setText(f"Insurance fund at t = {t:g} s: <b>{fmt.amount(tl.fund_at(t), a)} {a}</b> "
+                           f"(start {fmt.amount(float(tl.fund_balance[0]), a)}, inflows so far "
+                           f"{fmt.amount(ins, a)}, payouts so far {fmt.amount(outs, a)}; at the end "
+                           f"{fmt.amount(float(tl.fund_balance[-1]), a)})")
 
 
 # ------------------------------------------------------------------------------------------ ledger
@@ -223,16 +229,18 @@ class QtLedgerPanel(QWidget):
         bold = QFont()
         bold.setBold(True)
         for r, p in enumerate(parties):
-            cells = [p.name, fmt.money(p.start), fmt.money(now[p.name]), fmt.money(p.end),
-                     fmt.money(now[p.name] - p.start)]
+            a = tl.result.settle_asset if tl is not None else "USDT"
+            cells = [p.name, fmt.amount(p.start, a), fmt.amount(now[p.name], a), fmt.amount(p.end, a),
+                     fmt.amount(now[p.name] - p.start, a)]
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, _item(text, align_right=c > 0))
         if parties:
             r = len(parties)
             total_now = math.fsum(now.values())
-            cells = ["sum", fmt.money(math.fsum(p.start for p in parties)), fmt.money(total_now),
-                     fmt.money(math.fsum(p.end for p in parties)),
-                     fmt.money(total_now - math.fsum(p.start for p in parties))]
+            a = tl.result.settle_asset if tl is not None else "USDT"
+            cells = ["sum", fmt.amount(math.fsum(p.start for p in parties), a), fmt.amount(total_now, a),
+                     fmt.amount(math.fsum(p.end for p in parties), a),
+                     fmt.amount(total_now - math.fsum(p.start for p in parties), a)]
             for c, text in enumerate(cells):
                 it = _item(text, align_right=c > 0)
                 it.setFont(bold)
@@ -284,7 +292,8 @@ class QtAdlPanel(QWidget):
         bold.setBold(True)
         for r, row in enumerate(rows):
             cells = [str(row.rank), row.name, row.side.value, fmt.num(round(row.qty, 9)),
-                     fmt.price(row.entry, tick), fmt.money(row.margin), fmt.money(row.unrealized_pnl),
+                     fmt.price(row.entry, tick), _amount(None if tl is None else tl.result, row.margin),
+                     _amount(None if tl is None else tl.result, row.unrealized_pnl),
                      f"{row.score:.4g}" if math.isfinite(row.score) else "--", "yes" if row.eligible else "no",
                      closed.get(row.name, "")]
             for c, text in enumerate(cells):
@@ -313,10 +322,10 @@ def outcome_lines(res: SimulationResult) -> list[str]:
     change = math.fsum(p.change for p in trader)
     n_liq = len({(r.t, r.position) for r in res.liquidations})
     lines = [f"liquidation steps: {n_liq}" if n_liq else "no liquidation",
-             f"trader's money: {'+' if change >= 0 else ''}{fmt.money(change)}"]
+             f"trader's money: {'+' if change >= 0 else ''}{_amount(res, change)} {res.settle_asset}"]
     try:
         fund = res.party(FUND)
-        lines.append(f"insurance fund: {'+' if fund.change >= 0 else ''}{fmt.money(fund.change)}")
+        lines.append(f"insurance fund: {'+' if fund.change >= 0 else ''}{_amount(res, fund.change)} {res.settle_asset}")
     except KeyError:
         pass
     left = ", ".join(f"{o.label} {fmt.num(round(o.qty, 9))}" for o in res.open_positions)
@@ -368,8 +377,8 @@ class QtModeCompare(QWidget):
                 continue
             acct = o.scenario.account if o.scenario is not None else None
             money = "" if acct is None else (
-                f"wallet {fmt.money(acct.wallet_usd)}"
-                + "".join(f", margin {fmt.money(p.margin_usd)}" for p in acct.positions if p.margin_usd))
+                f"wallet {_amount(o.result, acct.wallet_usd)}"
+                + "".join(f", margin {_amount(o.result, p.margin_usd)}" for p in acct.positions if p.margin_usd))
             text = "<br>".join([money, *outcome_lines(o.result)] + ([f"<i>{o.note}</i>"] if o.note else []))
             summary.setText(text)
             tick = o.result.tick_size

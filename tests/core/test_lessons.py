@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
 from core.ledger import replay
+from core.margin import position_pnl_at_exit
 from core.paths import exchanges_dir, scenarios_dir
 from core.profiles import load_profiles
+from core.quote import quote_account
 from core.scenario import load_scenario
 from core.simulate import run_scenario
 
 PROFILES = load_profiles([exchanges_dir()])
+
+
+def _quote(name):
+    sc = load_scenario(scenarios_dir() / f"{name}.json")
+    return quote_account(PROFILES.get(sc.exchange), sc.account)
 
 
 def run(name, **sim_changes):
@@ -70,12 +78,22 @@ def check_step_down(res):
 
 
 def check_hedge_isolated(res):
+    # the story's prices, each leg's LP from its own 1,360 alone, by hand (binance BTCUSDT, mark basis,
+    # tier 2 at either price: MMR 0.5 %, amount 50): long (68,000 - 1,360 - 50) / (1 - 0.005) = 66,924.62,
+    # short (68,000 + 1,360 + 50) / (1 + 0.005) = 69,064.68
+    lp = [round(q.liquidation_price, 2) for q in _quote("lesson-hedge-isolated").positions]
+    assert lp == [66_924.62, 69_064.68]
     assert "liquidation_triggered" in kinds(res)
     assert res.party("trader.isolated.BTCUSDT#1").end == 0.0  # the long is gone
     assert res.party("trader.isolated.BTCUSDT#2").end == 1_360.0  # the short untouched
 
 
 def check_hedge_cross(res):
+    # one liquidation price for both cross legs: the PnL cancels, so equity stays 2,720 and the LP is
+    # where the two legs' MM outgrows it: (2,720 + 50 + 50) / (0.5 % + 0.5 %) = 282,000 (docs/domain.md §8)
+    a, b = _quote("lesson-hedge-cross").positions
+    assert a.liquidation_price == b.liquidation_price == pytest.approx(282_000.0)
+    assert (a.shares_lp_with, b.shares_lp_with) == ((1,), (0,))
     assert res.events == ()
     assert res.party("trader.wallet").end == 2_720.0
 
@@ -99,7 +117,38 @@ def check_loss_vs_upnl(res):
     assert iso.start - iso.end > -upnl + 200  # noticeably more than the uPnL shown at the trigger
 
 
+def check_funding_flat(res):
+    # the story's numbers (docs/domain.md §9.3): 15 a payment out of a 1,000 margin, MM 120; the
+    # 59th payment (t = 59 x 8 h) leaves 115 < 120 and the mark never moved from 60,000
+    assert set(res.path.mark.tolist()) == {60_000.0}
+    pays = res.events_of("funding_payment")
+    assert len(pays) == 59 and all(e.amount == pytest.approx(15.0) for e in pays)
+    (trig,) = res.events_of("liquidation_triggered")
+    assert trig.t == 59 * 8 * 3_600 == pays[-1].t
+    (rec,) = res.liquidations
+    assert rec.liquidation_price == pytest.approx(60_010.0, abs=0.05) and rec.mark_at_trigger == 60_000.0
+    assert res.party("funding").end == pytest.approx(885.0)
+    assert res.party("fees").end == pytest.approx(90.0)
+    assert res.party("insurance_fund").end == pytest.approx(25.0)
+def check_inverse_long(res):
+    # by hand (docs/domain.md §7, mark basis): 1,000 x 100 USD long from 60,000 at 5x, margin
+    # 100,000 / (60,000 x 5) = 0.33333333 BTC; LP = 100,000 x 1.004 / (100,000/60,000 + 0.33333333) = 50,200
+    (rec,) = res.liquidations
+    assert rec.liquidation_price == pytest.approx(50_200.0)
+    assert res.settle_asset == "BTC"
+    iso = res.party("trader.isolated.BTCUSD_PERP")
+    assert iso.start == pytest.approx(1 / 3) and iso.end == 0.0
+    # the story's losses per 2,000 USD step, 100,000 x (1/P_before - 1/P_after), each larger than the last
+    sc = load_scenario(scenarios_dir() / "lesson-inverse-long-accelerating.json")
+    marks = [60_000, 58_000, 56_000, 54_000, 52_000, 50_000]
+    pnl = [position_pnl_at_exit(PROFILES.get(sc.exchange), sc.account.positions[0], m) for m in marks]
+    steps = [round(a - b, 5) for a, b in itertools.pairwise(pnl)]
+    assert steps == [0.05747, 0.06158, 0.06614, 0.07123, 0.07692]
+    assert all(f"{x:.5f}" in sc.description for x in steps)
+
+
 CHECKS = {
+    "lesson-funding-flat-price": check_funding_flat,
     "lesson-faq-crash": check_faq_crash,
     "lesson-gap-through-bankruptcy": check_gap,
     "lesson-fund-exhausted-adl": check_adl,
@@ -110,6 +159,7 @@ CHECKS = {
     "lesson-wick-no-liquidation": check_wick,
     "lesson-add-margin-in-time": check_add_margin,
     "lesson-loss-bigger-than-upnl": check_loss_vs_upnl,
+    "lesson-inverse-long-accelerating": check_inverse_long,
 }
 
 

@@ -15,6 +15,7 @@ from core.paths import scenarios_dir
 from gui import errors, paths
 from gui.app import launch, parse_args
 from gui.main_window import MainWindow
+from tests.gui.conftest import retire
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,9 +51,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.live.pause()
-        w.hide()
-        w.deleteLater()
+        retire(w)
     qapp.processEvents()
 
 
@@ -99,7 +98,7 @@ def test_screenshot_tab_option(tmp_path, capsys):
     from gui.app import main
 
     assert main(["--screenshot", str(tmp_path / "x.png"), "--tab", "Nope"]) == 2
-    assert "--tab: 'Nope' is not a tab; choose one of What-if, Events, Compare" in capsys.readouterr().err
+    assert "--tab: 'Nope' is not a tab; choose one of What-if, Events, Payoff, Compare" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
     assert main(["--screenshot", str(tmp_path / "c.png"), "--tab", "compare"]) == 0
     assert (tmp_path / "c.png").stat().st_size > 10_000
@@ -131,12 +130,14 @@ def test_forced_dark_theme_and_back_to_the_system(qapp):
 def test_other_views_are_built_when_their_tab_is_first_shown(window):
     from gui.widgets.calculators import QtCalculatorPanel
     from gui.widgets.compare import QtCompareView
+    from gui.widgets.payoff import QtPayoffView
     from gui.widgets.stress_map import QtStressMap
 
     tabs = window.tabs
     titles = [tabs.tabText(i) for i in range(tabs.count())]
-    assert titles == ["What-if", "Events", "Compare", "Calculators", "Stress map"]
-    for title, cls in (("Compare", QtCompareView), ("Calculators", QtCalculatorPanel), ("Stress map", QtStressMap)):
+    assert titles == ["What-if", "Events", "Payoff", "Compare", "Calculators", "Stress map"]
+    for title, cls in (("Payoff", QtPayoffView), ("Compare", QtCompareView), ("Calculators", QtCalculatorPanel),
+                       ("Stress map", QtStressMap)):
         i = titles.index(title)
         assert not isinstance(tabs.widget(i), cls)  # not built at start-up
         tabs.setCurrentIndex(i)
@@ -150,7 +151,7 @@ def test_help_lessons_open_in_the_theatre_window(window, qtbot):
         lessons[0].trigger()
         theatre = window.theatre_window
         assert theatre is not None and theatre.isVisible() and theatre.isWindow() and theatre.parent() is window
-        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=10_000):
+        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=120_000):
             pass
         assert window.theatre_session.file_path == Path(lessons[0].data())
     finally:

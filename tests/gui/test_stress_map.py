@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF
 
 from core import fmt
@@ -9,17 +10,13 @@ from core.stress import liquidation_distance_grid
 from gui.widgets.stress_map import QtStressMap, cell_index, display_image
 
 
-def _map(qtbot, session) -> QtStressMap:
-    w = QtStressMap(session)
-    qtbot.addWidget(w)
-    w.resize(800, 500)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+@pytest.fixture
+def stress_map(shown, session) -> QtStressMap:
+    return shown(QtStressMap(session), 800, 500)
 
 
-def test_image_is_the_core_grid(qtbot, session):
-    w = _map(qtbot, session)
+def test_image_is_the_core_grid(stress_map, qtbot, session):
+    w = stress_map
     core_grid = liquidation_distance_grid(session.profile, session.account_for_quote(), session.selected)
     g = w.grid
     assert g is not None
@@ -39,8 +36,8 @@ def test_image_is_the_core_grid(qtbot, session):
     assert (x[0], y[0]) == (10.0, 0.0)
 
 
-def test_hover_reads_out_the_cell(qtbot, session):
-    w = _map(qtbot, session)
+def test_hover_reads_out_the_cell(stress_map, qtbot, session):
+    w = stress_map
     g = w.grid
     # the example: classic, 5 BTC long at 68,000. At 10x with nothing added, LP 61,880 (docs/domain.md §5)
     lev10 = int(np.argmin(np.abs(g.leverage - 10.0)))
@@ -60,8 +57,8 @@ def test_hover_reads_out_the_cell(qtbot, session):
     assert w.show_readout(-100.0, 0.0) == " "  # outside the map
 
 
-def test_follows_the_session_and_shows_refusals(qtbot, session):
-    w = _map(qtbot, session)
+def test_follows_the_session_and_shows_refusals(stress_map, qtbot, session):
+    w = stress_map
     session.edit_position(0, leverage=20.0)
     w.throttle.flush()
     assert w.grid is not None and w.grid.current[0] == 20.0
@@ -71,11 +68,11 @@ def test_follows_the_session_and_shows_refusals(qtbot, session):
     assert w.grid.leverage[-1] == 40.0
 
 
-def test_a_refusal_from_core_becomes_a_message(qtbot, session, monkeypatch):
+def test_a_refusal_from_core_becomes_a_message(stress_map, qtbot, session, monkeypatch):
     import gui.widgets.stress_map as sm
     from core.errors import InvalidInputError
 
-    w = _map(qtbot, session)
+    w = stress_map
 
     def refuse(*_a, **_k):
         raise InvalidInputError("qty", "notional 680,000,000 USDT is above the largest tier")
@@ -88,10 +85,10 @@ def test_a_refusal_from_core_becomes_a_message(qtbot, session, monkeypatch):
     assert w.image.image is None and w.show_readout(10.0, 0.0) == " "
 
 
-def test_volatility_mode_is_the_core_touch_grid(qtbot, session):
+def test_volatility_mode_is_the_core_touch_grid(stress_map, qtbot, session):
     from core.stress import touch_probability_grid
 
-    w = _map(qtbot, session)
+    w = stress_map
     w.mode_box.setCurrentIndex(w.mode_box.findData("volatility"))
     assert w.mode == "volatility" and w.grid is None and w.touch is not None
     core_grid = touch_probability_grid(session.profile, session.account_for_quote(), session.selected,
@@ -121,7 +118,7 @@ def test_volatility_mode_is_the_core_touch_grid(qtbot, session):
     assert w.grid is not None and w.touch is None
 
 
-def test_a_cross_position_is_mapped_inside_its_account(qtbot, profiles):
+def test_a_cross_position_is_mapped_inside_its_account(shown, qtbot, profiles):
     # issue 9: Hyperliquid, cross, wallet 20,650, BTC 0.5 long at 95,000 and ETH 10 short at 3,300
     # with ETH's mark at 3,600. Results say BTC's LP is 61,914; the map's star read 53,969 and its
     # chance-of-liquidation mode used 54,380 (the position alone, as if the ETH loss did not exist).
@@ -133,7 +130,7 @@ def test_a_cross_position_is_mapped_inside_its_account(qtbot, profiles):
                                            Position("ETH", Side.SHORT, 10, 3_300, 20, MarginMode.CROSS)),
                    {"BTC": 95_000, "ETH": 3_600})
     session = Session(profiles, Scenario("hyperliquid", acct), seed=7, volatility=0.8)
-    w = _map(qtbot, session)
+    w = shown(QtStressMap(session), 800, 500)
     results_lp = session.position_quote.liquidation_price
     assert round(results_lp) == 61_914
     assert f"LP {fmt.price(results_lp, session.tick)}" in w.title.text()  # what the star says

@@ -142,16 +142,24 @@ def test_crosshair_reads_price_and_pnl_there(window):
 
 def test_several_positions_in_a_cross_account(window):
     s = window.session
-    window.table.add_button.click()
-    assert window.table.table.rowCount() == 2 and s.selected == 1
-    # one symbol is held, so the added position is its other leg (hedge mode; core refuses two longs)
-    assert s.position.side.value == "short" and s.account.position_mode.value == "hedge"
+    table = window.table
+    # one-way mode on a profile with one contract (classic: BTCUSDT), held already: Add has nothing to add
+    table.add_button.click()
+    assert table.table.rowCount() == 1 and table.message.text().startswith("positions: every classic contract")
+    # hedge mode: Add gives the selected symbol's other leg, same size, at its start mark
+    table.mode_combo.setCurrentIndex(table.mode_combo.findData("hedge"))
+    assert s.account.position_mode.value == "hedge" and table.message.isHidden()
+    table.add_button.click()
+    assert table.table.rowCount() == 2 and s.selected == 1
+    assert (s.position.side.value, s.position.qty_base, s.position.entry_price) == ("short", 5.0, 68_000.0)
+    assert table.note.text().startswith("Added #2: the short leg of BTCUSDT at its start mark 68,000.0")
+    assert [table.table.item(r, 1).text() for r in range(2)] == ["long", "short"]  # the side column
     window.form.mode.setCurrentIndex(window.form.mode.findData("cross"))
     assert s.position.mode.value == "cross"
-    # Cross on a 20,000 wallet: LP = 68,000 + (20,000 - 3,400) / 5 = 71,320 (entry basis).
+    # The short alone in cross on a 20,000 wallet: LP = 68,000 + (20,000 - 3,400) / 5 = 71,320 (entry basis).
     assert window.results.values["liquidation_price"].text() == "71,320.0"
-    assert "cross equity" in window.table.account_label.text()
-    window.table.table.selectRow(0)
+    assert "cross equity" in table.account_label.text()
+    table.table.selectRow(0)
     assert s.selected == 0 and window.results.values["liquidation_price"].text() == "61,880.0"
     window.form.wallet.setValue(100_000.0)
     s.select(1)
@@ -275,8 +283,9 @@ def test_whatif_previews_say_what_matters(window):
     # two cross positions: adding to one moves the other's liquidation price, and the panel says so
     s = window.session
     s.edit_position(0, mode="cross")
-    s.add_position()
-    s.edit_position(1, side="short", qty=1.0)
+    s.set_position_mode("hedge")
+    s.add_position()  # the short leg
+    s.edit_position(1, qty=1.0)
     s.set_wallet(100_000.0)  # the cross initial margins (34,000 + 6,800) leave room to add
     s.select(0)
     panel.set_action("add_to_position")
@@ -286,6 +295,10 @@ def test_whatif_previews_say_what_matters(window):
     text = panel.outcome.text()
     assert panel.message.isHidden(), panel.message.text()
     assert "Also moves #2 short BTCUSDT" in text and fmt.price(other_before, s.tick) in text
+    # both cross legs of BTCUSDT share one liquidation price (core solves them jointly), and the
+    # preview says that is why the other leg moves
+    assert s.quote.positions[0].liquidation_price == other_before and s.quote.positions[0].shares_lp_with == (1,)
+    assert "(the other leg: in cross both legs of a symbol share one liquidation price" in text
 
 
 def test_removing_a_position_drops_its_orders_and_renumbers_the_later_ones(session):
@@ -295,6 +308,7 @@ def test_removing_a_position_drops_its_orders_and_renumbers_the_later_ones(sessi
     from core.model import Position, Side
     from core.simspec import ActionKind
 
+    session.set_position_mode("hedge")
     session.add_position(Position("BTCUSDT", Side.SHORT, 1, 68_000, 10))
     session.set_order("stop_loss", 60_000.0, index=0)
     session.set_order("stop_loss", 70_000.0, index=1)
@@ -322,3 +336,47 @@ def test_a_message_under_a_field_is_read_whole(window, qtbot):
     assert "allowed 1-50" in err.text()
     window.form.leverage.setValue(10.0)  # gone again: nothing left reserved
     assert err.isHidden()
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_the_liquidation_and_bankruptcy_labels_never_stack(window, qtbot, side):
+    # issue 9: at 20x the LP and BP labels were drawn on top of each other. Hand derivation, classic,
+    # 5 BTC at 68,000, 20x: margin 17,000, MM 3,400; long LP = 68,000 - 13,600 / 5 = 65,280 and
+    # BP = 68,000 - 17,000 / 5 = 64,600 (a short mirrors: 70,720 and 71,400), 680 apart.
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.form.side.setCurrentIndex(window.form.side.findText(side.capitalize()))
+    window.form.leverage.setValue(20.0)
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):
+        QApplication.processEvents()
+    chart = window.chart
+    lp, bp = chart.liq_line.value(), chart.bankrupt_line.value()
+    assert abs(lp - bp) == pytest.approx(680.0)
+    # zoomed out, 680 is a few pixels: two labels on the same side of their lines would overlap
+    chart.follow_box.setChecked(False)
+    chart.plot.getViewBox().setYRange(0.0, 140_000.0, padding=0)
+    for _ in range(3):
+        QApplication.processEvents()
+    liq = chart.liq_line.label.sceneBoundingRect()
+    bank = chart.bankrupt_line.label.sceneBoundingRect()
+    assert liq.isValid() and bank.isValid()
+    assert not liq.intersects(bank)
+    # a long's liquidation label above the bankruptcy label (scene y grows downwards); a short's below
+    assert (liq.center().y() < bank.center().y()) == (side == "long")
+
+
+def test_the_wallet_line_says_what_it_holds_with_the_cores_numbers(window):
+    # issue 9 item 15: "Wallet" excluded isolated margins unlike an exchange's wallet balance.
+    s = window.session
+    q = s.quote
+    label = window.table.account_label
+    # FAQ example: wallet 20,000 outside the position, isolated margin 34,000 -> balance 54,000
+    assert (s.account.wallet_usd, q.isolated_margins, q.wallet_balance) == (20_000.0, 34_000.0, 54_000.0)
+    assert label.text().startswith(
+        f"Wallet balance {fmt.money(q.wallet_balance)} {s.settle_ccy} = wallet {fmt.money(s.account.wallet_usd)} "
+        f"+ isolated margins {fmt.money(q.isolated_margins)}")
+    assert "isolated" in label.toolTip() and "cross collateral" in label.toolTip()
+    assert "isolated" in window.form.fields["wallet"].toolTip()
