@@ -21,8 +21,9 @@ the margin as ``wallet``, the margin as ``fee_margin`` under the fee to close). 
 is compared with freqtrade's per-position time; ``scalar_ratio_ml_vs_ft`` is the largest ratio.
 
 Timing is CPU time of the timing thread (in each process), so that other work on a shared machine
-does not count; both processes run on one CPU (Linux), the engines take turns (freqtrade, then
-each MarginLab loop, round after round) and each figure is its best round.
+does not count; both processes run on one CPU (Linux) and the engines take turns (freqtrade, then
+each MarginLab loop, round after round). Each time per position is its best round; each scalar
+ratio is the median over rounds of MarginLab's loop divided by freqtrade's loop of the same round.
 
 Agreement: where freqtrade and MarginLab use the same bracket the prices are the same formula and
 agree to a few units in the last place. freqtrade 2024.10 looks the bracket up with the position's
@@ -319,12 +320,15 @@ def run(n: int = N_POSITIONS, repeats: int = 25, cache_dir: Path | None = None) 
             with np.load(answers) as ft:
                 lp_ft, mmr_ft, cum_ft = ft["lp"], ft["mmr"], ft["cum"]
             t_ft = float("inf")
+            paired: dict[str, list[float]] = {name: [] for name in loops}
             for _ in range(repeats):  # take turns, so that load on a shared machine hits everyone
                 child.stdin.write("time\n")
                 child.stdin.flush()
-                t_ft = min(t_ft, float(child.stdout.readline()))
+                ft_round = float(child.stdout.readline())
+                t_ft = min(t_ft, ft_round)
                 for name, t in best_cpu_interleaved({k: v[0] for k, v in loops.items()}, 1).items():
                     t_scalar[name] = min(t_scalar[name], t)
+                    paired[name].append(t / ft_round)
         finally:
             child.stdin.close()
             child.wait(timeout=60)
@@ -333,7 +337,9 @@ def run(n: int = N_POSITIONS, repeats: int = 25, cache_dir: Path | None = None) 
         arrays = best_cpu_interleaved({"vector": vector, "bare": bare}, rounds=60 * repeats)
     t_vec, t_bare = arrays["vector"], arrays["bare"]
     agree = agreement(lp_ml, tiers.mmr[k], tiers.cum[k], ep, lp_ft, mmr_ft, cum_ft)
-    ratios = {name: t / t_ft for name, t in t_scalar.items()}
+    # Each MarginLab loop against the freqtrade loop of the same round (run just before it, on the
+    # same CPU): the median of those ratios, which a burst of load on either side barely moves.
+    ratios = {name: float(np.median(r)) for name, r in paired.items()}
     return {
         "ft_us_per_pos": t_ft / n * 1e6,
         "ml_scalar_us_per_pos": t_scalar["binance isolated"] / n * 1e6,

@@ -1,7 +1,10 @@
 """The trader's calculators, checked: what exchange calculators and position sizers offer.
 
 The arithmetic lives in :mod:`core.whatif` (``pnl_and_roe_at_exit``, ``target_price_for_roe``,
-``max_open_size``, ``size_from_risk``), which broadcasts and answers NaN where there is no answer.
+``max_open_size``, ``size_from_risk``) and, net of fees, :mod:`core.fees` (``net_pnl``,
+``exit_for_net_roe``, ``size_for_net_risk``), which broadcast and answer NaN where there is no
+answer. Each calculator gives the number before fees and after both fees (the rates of the opening
+and the closing order, :func:`core.fees.order_fee_rates`).
 A calculator a person types into needs the other behaviour: refuse the input that has no answer
 with :class:`~core.errors.InvalidInputError` naming the field and the allowed range. This module
 does that checking, then calls :mod:`core.whatif`, and adds the one calculator it lacks,
@@ -17,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import fmt, validate, whatif
+from core import fees, fmt, validate, whatif
 from core.contracts import frame_price, linear_frame
 from core.errors import InvalidInputError
 from core.margin import average_entry_price, quote_value
@@ -48,6 +51,9 @@ class PnlRoe:
     pnl: float
     roe: float  # a fraction of the opening margin
     margin: float
+    net_pnl: float = math.nan  # after the fee to open at the entry and the fee to close at the exit
+    net_roe: float = math.nan
+    fees: float = 0.0  # the two fees
 
 
 def _frame(contract: Contract | None, sign: float, qty: float, *prices: float) -> tuple[float, float, list[float]]:
@@ -59,18 +65,22 @@ def _frame(contract: Contract | None, sign: float, qty: float, *prices: float) -
 
 
 def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: object, leverage: object,
-                max_leverage: float = 1000.0, contract: Contract | None = None) -> PnlRoe:
-    """PnL and ROE at an exit price, before fees: :func:`core.whatif.pnl_and_roe_at_exit`.
+                max_leverage: float = 1000.0, open_rate: float = 0.0, close_rate: float = 0.0,
+                contract: Contract | None = None) -> PnlRoe:
+    """PnL and ROE at an exit price, before fees (:func:`core.whatif.pnl_and_roe_at_exit`) and
+    after both (:func:`core.fees.net_pnl`, ``open_rate`` at the entry, ``close_rate`` at the exit).
 
-    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``. On an inverse ``contract`` (qty in
-    contracts) both in its linear frame: PnL and margin in the coin (docs/domain.md §7).
+    ``PnL = s * q * (exit - EP)``; ``ROE = PnL / (q * EP / L)``; net: less both fees. On an inverse
+    ``contract`` (qty in contracts) all of it in its linear frame: amounts in the coin (docs/domain.md §7).
 
     Examples
     --------
-    5 BTC long at 68,000, 10x, exit 71,400: PnL 5 x 3,400 = 17,000 on a margin of 34,000: ROE 50 %.
+    5 BTC long at 68,000, 10x, exit 71,400: PnL 5 x 3,400 = 17,000 on a margin of 34,000: ROE 50 %;
+    with 0.05 % each way the fees are 170 + 178.50 and the net ROE 48.98 %.
 
-    >>> pnl_and_roe(side="long", qty=5, entry=68_000, exit_price=71_400, leverage=10)
-    PnlRoe(pnl=17000.0, roe=0.5, margin=34000.0)
+    >>> pnl_and_roe(side="long", qty=5, entry=68_000, exit_price=71_400, leverage=10, open_rate=0.0005,
+    ...             close_rate=0.0005)
+    PnlRoe(pnl=17000.0, roe=0.5, margin=34000.0, net_pnl=16651.5, net_roe=0.48975, fees=348.5)
     """
     s = _side(side)
     q = number("qty", qty, lo=0, lo_open=True)
@@ -79,7 +89,10 @@ def pnl_and_roe(*, side: Side | str, qty: object, entry: object, exit_price: obj
     lev = number("leverage", leverage, lo=1, hi=max_leverage)
     fs, fq, (fe, fx) = _frame(contract, s.sign, q, ep, ex)
     pnl, roe = whatif.pnl_and_roe_at_exit(side=fs, qty=fq, entry=fe, exit_price=fx, leverage=lev)
-    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=fq * fe / lev)
+    margin = fq * fe / lev
+    net = float(fees.net_pnl(side=fs, qty=fq, entry=fe, exit_price=fx, open_rate=open_rate, close_rate=close_rate))
+    return PnlRoe(pnl=float(pnl), roe=float(roe), margin=margin, net_pnl=net, net_roe=net / margin,
+                  fees=float(pnl) - net)
 
 
 def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: object,
@@ -120,6 +133,31 @@ def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: 
         raise InvalidInputError("roe", f"a short at {lev:g}x cannot make {fmt.num(r_pct)} % (the price would "
                                        f"reach zero); allowed below {fmt.num(bound)} %")
     return float(whatif.target_price_for_roe(side=s.sign, entry=ep, leverage=lev, roe=r_pct / 100.0))
+
+
+def target_price_net(*, side: Side | str, entry: object, leverage: object, roe_pct: object, open_rate: float,
+                     close_rate: float, max_leverage: float = 1000.0) -> float:
+    """Exit price for a wanted ROE (in percent) after both fees: :func:`core.fees.exit_for_net_roe`.
+
+    The margin is the opening margin ``q * EP / L`` (the size cancels out):
+    ``P = EP * (roe / L + s + f_open) / (s - f_close)``. Refused like :func:`target_price`, and where
+    the fees leave no positive price.
+
+    >>> round(target_price_net(side="long", entry=68_000, leverage=10, roe_pct=50, open_rate=0.0005,
+    ...                        close_rate=0.0005), 2)   # 68,000 x 1.0505 / 0.9995
+    71469.73
+    """
+    gross = target_price(side=side, entry=entry, leverage=leverage, roe_pct=roe_pct, max_leverage=max_leverage)
+    s = _side(side)
+    ep = number("entry", entry, lo=0, lo_open=True)
+    lev = number("leverage", leverage, lo=1, hi=max_leverage)
+    r = number("roe", roe_pct) / 100.0
+    x = float(fees.exit_for_net_roe(side=s.sign, qty=1.0, entry=ep, margin=ep / lev, roe=r, open_rate=open_rate,
+                                    close_rate=close_rate))
+    if not math.isfinite(x):
+        raise InvalidInputError("roe", f"after fees no positive exit price gives {fmt.num(r * 100)} % "
+                                       f"(before fees: {fmt.num(gross)}); choose a smaller ROE")
+    return x
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +203,21 @@ class RiskSize:
     side: Side  # a stop below the entry means a long
     notional: float
     loss_at_stop: float
+    qty_net: float = math.nan  # the size whose loss at the stop, both fees included, is the risk
 
 
-def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object,
-              contract: Contract | None = None) -> RiskSize:
-    """Size that loses ``risk_pct`` % of the balance at the stop: :func:`core.whatif.size_from_risk`.
+def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object, open_rate: float = 0.0,
+              close_rate: float = 0.0, contract: Contract | None = None) -> RiskSize:
+    """Size that loses ``risk_pct`` % of the balance at the stop: :func:`core.whatif.size_from_risk`,
+    and with both fees counted: :func:`core.fees.size_for_net_risk` (``qty_net``).
 
-    ``qty = balance * risk / |entry - stop|``, before fees and slippage; on an inverse ``contract``
-    in its frame: contracts ``balance * risk / (S * |1/entry - 1/stop|)``, the balance in the coin.
+    ``qty = balance * risk / |entry - stop|``, before fees and slippage;
+    ``qty_net = balance * risk / (|entry - stop| + f_open * entry + f_close * stop)``. On an inverse
+    ``contract`` in its frame: contracts ``balance * risk / (S * |1/entry - 1/stop|)`` (and the fees
+    on ``S/entry``, ``S/stop``), the balance in the coin.
 
     >>> risk_size(balance=10_000, risk_pct=1, entry=68_000, stop=66_000)   # 100 / 2,000
-    RiskSize(qty=0.05, side=<Side.LONG: 'long'>, notional=3400.0, loss_at_stop=100.0)
+    RiskSize(qty=0.05, side=<Side.LONG: 'long'>, notional=3400.0, loss_at_stop=100.0, qty_net=0.05)
     """
     b = number("balance", balance, lo=0, lo_open=True)
     r = number("risk", risk_pct, lo=0, hi=100, lo_open=True)
@@ -186,8 +228,10 @@ def risk_size(*, balance: object, risk_pct: object, entry: object, stop: object,
                                         "(below the entry for a long, above for a short)")
     _, _, (fe, fs) = _frame(contract, 1.0, 1.0, ep, st)
     q = float(whatif.size_from_risk(balance=b, risk=r / 100.0, entry=fe, stop=fs))
+    q_net = float(fees.size_for_net_risk(balance=b, risk=r / 100.0, entry=fe, stop=fs, open_rate=open_rate,
+                                         close_rate=close_rate))
     return RiskSize(qty=q, side=Side.LONG if st < ep else Side.SHORT, notional=q * fe,
-                    loss_at_stop=q * abs(fe - fs))
+                    loss_at_stop=q * abs(fe - fs), qty_net=q_net)
 
 
 @dataclass(frozen=True, slots=True)

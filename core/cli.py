@@ -8,6 +8,7 @@ Commands (documented with examples in ``docs/cli.md``)::
     marginlab-cli compare  one position under every profile, side by side
     marginlab-cli evaluate a portfolio file (the scenario format of core.scenario)
     marginlab-cli simulate a scenario file's liquidation waterfall (core.simulate_cli)
+    marginlab-cli positions your account from a saved exchange response, audited (core.positions_cli)
 
 The output is a contract other tools rely on: ``--json`` prints one JSON object with unrounded
 numbers (``null`` where there is no price); people's output rounds prices to the contract's tick
@@ -49,7 +50,16 @@ from core import fmt
 from core.compare import compare_position, explain_differences
 from core.contracts import ContractType
 from core.errors import InvalidInputError, MarginEngineError, ScenarioError, UnknownProfileError
-from core.model import Account, MarginMode, Position, Side
+from core.model import (
+    MAKER_FEE_RANGE,
+    TAKER_FEE_RANGE,
+    Account,
+    FeeRates,
+    Liquidity,
+    MarginMode,
+    Position,
+    Side,
+)
 from core.paths import exchanges_dir
 from core.profiles import (
     MAX_CONTRACT_SIZE,
@@ -62,11 +72,13 @@ from core.profiles import (
     load_profiles,
     stale_notice,
 )
-from core.quote import AccountQuote, PositionQuote, quote_account, quote_position
+from core.quote import AccountQuote, PositionQuote, quote_account, quote_position, single_account
 from core.scenario import load_scenario
+from core.simspec import MAX_DURATION_S, MAX_FUNDING_RATE
 from core.symbols import base_asset, resolve_symbol
 from core.tiers import TierTable
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
+from core.whatif import WhatIf, hold_with_funding
 
 PROG: Final = "marginlab-cli"
 EXIT_OK: Final = 0
@@ -127,7 +139,11 @@ AMOUNT: Final = number_type(lo=0, lo_open=True, hi=MAX_AMOUNT)
 AMOUNT_OR_ZERO: Final = number_type(lo=0, hi=MAX_AMOUNT)
 LEVERAGE: Final = number_type(lo=1, hi=1000)
 RATE: Final = number_type(lo=0, hi=1, lo_open=True, hi_open=True)
-FEE_RATE: Final = number_type(lo=0, hi=0.1)
+FEE_RATE: Final = number_type(lo=TAKER_FEE_RANGE[0], hi=TAKER_FEE_RANGE[1])
+MAKER_RATE: Final = number_type(lo=MAKER_FEE_RANGE[0], hi=MAKER_FEE_RANGE[1])
+FUNDING_RATE: Final = number_type(lo=-MAX_FUNDING_RATE, hi=MAX_FUNDING_RATE)
+HOURS: Final = number_type(lo=0, hi=MAX_DURATION_S / 3_600.0)
+SIGNED_AMOUNT: Final = number_type(lo=-MAX_AMOUNT, hi=MAX_AMOUNT)
 CONTRACT_SIZE: Final = number_type(lo=0, lo_open=True, hi=MAX_CONTRACT_SIZE)
 
 
@@ -202,9 +218,31 @@ def _register_quote(subparsers: Any) -> None:
     g.add_argument("--mm-basis", choices=[b.value for b in MMBasis], help="maintenance margin on entry or mark")
     g.add_argument("--fee-model", choices=[f.value for f in FeeModel], help="how fees enter the margins")
     g.add_argument("--taker-fee", type=FEE_RATE, metavar="RATE", help="taker fee rate in [0, 0.1]")
+    _add_fee_arguments(p)
+    f = p.add_argument_group("funding (docs/domain.md §9)")
+    f.add_argument("--funding-rate", type=FUNDING_RATE, metavar="RATE",
+                   help="funding rate per interval in [-0.05, 0.05] (0.0001 = 0.01 %%; positive: longs pay); "
+                        "shows the payment, and the payment after which funding alone liquidates at the mark")
+    f.add_argument("--hold-hours", type=HOURS, metavar="H",
+                   help="hold H hours at the funding rate (default 0.01 %% per 8 h, pro rata), the mark "
+                        "standing still: the payments, and the liquidation price after them")
+    f.add_argument("--funding-paid", type=SIGNED_AMOUNT, metavar="AMOUNT",
+                   help="funding the position has paid so far (negative: received); counted by the "
+                        "break-even and net PnL")
     add_common_arguments(p)
     p.add_argument("--explain", action="store_true",
                    help="write out the arithmetic behind each number (with --json: an \"explain\" object)")
+
+
+def _add_fee_arguments(p: argparse.ArgumentParser) -> None:
+    """The account's own fee rates and order types (docs/domain.md §9.4)."""
+    g = p.add_argument_group("trading fees (default: the profile's rates, market orders)")
+    g.add_argument("--maker-fee", type=MAKER_RATE, metavar="RATE",
+                   help="maker fee rate in [-0.01, 0.1] (negative: a rebate)")
+    g.add_argument("--open-as", choices=[x.value for x in Liquidity], default=Liquidity.TAKER.value,
+                   help="the opening order is a maker (limit) or taker (market) order (default taker)")
+    g.add_argument("--close-as", choices=[x.value for x in Liquidity], default=Liquidity.TAKER.value,
+                   help="the closing order is a maker or a taker order (default taker)")
 
 
 def _register_profiles(subparsers: Any) -> None:
@@ -283,6 +321,40 @@ def _register_simulate(subparsers: Any) -> None:
               marginlab-cli simulate my.json --json | jq '.parties'"""))
     add_common_arguments(p, json_help="print one JSON object: events, ledger, parties, liquidations")
     p.add_argument("file", type=Path, metavar="FILE", help="a scenario file with a simulation section")
+    p.add_argument("--funding-rate", type=FUNDING_RATE, metavar="RATE",
+                   help="funding rate per interval in [-0.05, 0.05], paid at every funding time of the path "
+                        "(replaces the file's simulation.funding rate; its interval_h is kept)")
+
+
+def _register_positions(subparsers: Any) -> None:
+    p = add_command(
+        subparsers, "positions", help="your account from the exchange's own response, checked against ours",
+        description=textwrap.dedent("""\
+            Read a response you saved from an exchange's private API (no key is read, asked for or
+            stored: README shows the one request per exchange) and print every open position with the
+            exchange's liquidation price (and maintenance margin, where the response has it) beside
+            MarginLab's, the difference in price and in basis points, and a verdict: a match within one
+            tick, or the first rule or data difference that explains the gap (table date, fee, hedge
+            mode, unknown symbol, inverse contract, missing tier, missing wallet).
+
+            Formats, detected when --format is left out: binance-position-risk (with /fapi/v2/account
+            for cross), bybit-positions (with /v5/account/wallet-balance), okx-positions (with
+            /api/v5/account/balance), hyperliquid-state, ccxt-positions. Two responses that belong
+            together may be two files or one JSON object holding both.
+
+            examples:
+              marginlab-cli positions clearinghouse.json
+              marginlab-cli positions positionRisk.json account.json --save mine.json"""))
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the saved response (and a second one)")
+    p.add_argument("--format", metavar="F", help="the response's format (default: detected)")
+    p.add_argument("--exchange", metavar="ID", help="audit under this profile (default: the response's exchange)")
+    p.add_argument("--save", type=Path, metavar="SCENARIO.json",
+                   help="write the account as imported to a scenario file (the window opens it), the "
+                        "exchange's figures kept in its audit section")
+    p.add_argument("--contract-value", action="append", default=[], metavar="INSTID=VALUE",
+                   help="okx-positions: base units per contract (ctVal) of an instrument")
+    add_common_arguments(p, json_help="print one JSON object: positions (exchange, ours, difference, verdict) "
+                                      "and a summary")
 
 
 #: The commands in help order and the function that runs each, ``"module:function"``: it takes the
@@ -293,6 +365,7 @@ COMMANDS: Final[dict[str, str]] = {
     "compare": "core.cli:_cmd_compare",
     "evaluate": "core.cli:_cmd_evaluate",
     "simulate": "core.simulate_cli:run",
+    "positions": "core.positions_cli:run",
 }
 
 
@@ -307,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for register in (_register_quote, _register_profiles, _register_compare, _register_evaluate,
-                     _register_simulate):
+                     _register_simulate, _register_positions):
         register(sub)
     return parser
 
@@ -390,8 +463,9 @@ _FIELD_FLAGS: Final = {
     "exchange": "--exchange", "symbol": "--symbol", "side": "--side", "qty": "--qty",
     "entry": "--entry", "leverage": "--leverage", "margin": "--margin", "wallet": "--wallet",
     "mode": "--mode", "mmr": "--mmr", "max-leverage": "--max-leverage",
-    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee", "contract-size": "--contract-size",
-    "type": "--contract", "position_mode": "account.position_mode",
+    "maintenance-amount": "--maintenance-amount", "taker-fee": "--taker-fee", "taker_fee": "--taker-fee",
+    "maker_fee": "--maker-fee", "funding_paid": "--funding-paid", "rate": "--funding-rate", "days": "--hold-hours",
+    "contract-size": "--contract-size", "type": "--contract", "position_mode": "account.position_mode",
 }
 
 
@@ -541,18 +615,33 @@ def _position(args: argparse.Namespace, symbol: str) -> Position:
     if mode is MarginMode.ISOLATED and args.wallet is not None:
         raise CliError("--wallet", "applies to --mode cross only; give an isolated position's margin with --margin")
     return Position(symbol=symbol, side=Side(args.side), qty_base=args.qty, entry_price=args.entry,
-                    leverage=args.leverage, mode=mode, margin_usd=args.margin)
+                    leverage=args.leverage, mode=mode, margin_usd=args.margin,
+                    funding_paid=getattr(args, "funding_paid", None) or 0.0)
+
+
+def account_fees(args: argparse.Namespace) -> FeeRates:
+    """The account's fee rates and order types from ``--maker-fee``, ``--open-as``, ``--close-as``
+    (``--taker-fee`` changes the profile's rule itself, as it always has)."""
+    return FeeRates(maker=getattr(args, "maker_fee", None), open=Liquidity(getattr(args, "open_as", "taker")),
+                    close=Liquidity(getattr(args, "close_as", "taker")))
 
 
 def quote_to_json(profile: Profile, q: PositionQuote, *, explain: bool = False,
-                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick."""
+                  overrides: dict[str, Any] | None = None, hold: WhatIf | None = None) -> dict[str, Any]:
+    """The JSON object of ``quote``: the quote's fields plus the profile, currency and tick (and,
+    with ``--funding-rate`` / ``--hold-hours``, a ``hold`` object: :func:`core.whatif.hold_with_funding`)."""
     contract = profile.contract(q.position.symbol)
     out: dict[str, Any] = {"exchange": profile.id, "as_of": profile.as_of, **q.as_dict(),
                            "quote_currency": contract.quote, "tick_size": contract.tick_size}
     # amounts (margins, PnL, notional) are in settle_asset, prices in quote_currency
     if overrides:
         out["overrides"] = overrides
+    if hold is not None and hold.funding is not None:
+        after = hold.after
+        out["hold"] = {**hold.funding.as_dict(), "hours": hold.funding.days * 24.0,
+                       "liquidation_price_after": None if after is None else after.liquidation_price,
+                       "margin_after": None if after is None else after.margin,
+                       "break_even_price_after": None if after is None else after.break_even_price}
     if explain:
         out["explain"] = dict(q.explain)
     return out
@@ -599,10 +688,42 @@ def quote_lines(profile: Profile, q: PositionQuote) -> list[str]:
         f"  {'Bankruptcy price':<22}{fmt.price(q.bankruptcy_price, tick):>18}",
         f"  {'Distance to LP':<22}{fmt.pct(q.distance_to_liquidation):>18}",
         f"  {'Liquidatable now':<22}{_yes_no(q.liquidatable_now):>18}",
+        "",
+        f"  {'Fee to open':<22}{_money(q.open_fee, ccy):>18} {ccy}",
+        f"  {'Fee to close at mark':<22}{_money(q.close_fee_at_mark, ccy):>18} {ccy}",
+        f"  {'Net uPnL':<22}{_money(q.net_unrealized_pnl, ccy):>18} {ccy}   after both fees"
+        + (f" and {fmt.amount(q.funding_paid, ccy)} funding paid" if q.funding_paid else ""),
+        f"  {'ROE':<22}{fmt.pct(q.roe):>18}   uPnL / initial margin",
+        f"  {'Net ROE':<22}{fmt.pct(q.net_roe):>18}   net uPnL / initial margin",
+        f"  {'Break-even (fees)':<22}{fmt.price(q.break_even_price, tick):>18}   MarginLab's: both fees"
+        + (" and the funding paid" if q.funding_paid else "") + " counted",
     ]
     if q.shares_lp_with:
         lines.append(f"  Shares its liquidation price with position{'s' * (len(q.shares_lp_with) > 1)} "
                      f"{', '.join(f'#{j}' for j in q.shares_lp_with)} (cross legs of one symbol, hedge mode)")
+    return lines
+
+
+def hold_lines(profile: Profile, res: WhatIf) -> list[str]:
+    """People's rendering of ``--funding-rate`` / ``--hold-hours`` (a :func:`core.whatif.hold_with_funding`)."""
+    f = res.funding
+    assert f is not None
+    c = profile.contract(res.before.position.symbol)
+    ccy, tick = c.settle, c.tick_size
+    pays = "pays" if f.per_interval >= 0 else "receives"
+    lines = ["", f"Funding at {fmt.pct(f.rate, 4)} every {f.interval_h:g} h (the mark standing still):",
+             f"  the position {pays} {fmt.amount(abs(f.per_interval), ccy)} {ccy} per payment "
+             f"(booked: {profile.rules.funding_booking.value.replace('_', ' ')})"]
+    if f.intervals or f.days:
+        after = res.after
+        lp = fmt.price(after.liquidation_price, tick) if after is not None else fmt.NONE_TEXT
+        lines.append(f"  held {f.days * 24:g} h: {f.intervals} payments, {fmt.amount(f.paid, ccy)} {ccy} paid in all; "
+                     f"liquidation price {fmt.price(res.before.liquidation_price, tick)} -> {lp}")
+    if f.liquidation_intervals is None:
+        lines.append("  funding alone does not liquidate it within ten years")
+    else:
+        lines.append(f"  funding alone liquidates it at payment {f.liquidation_intervals:,} "
+                     f"(day {f.liquidation_days:,.2f})" + (" -- within the holding time" if f.liquidated_within else ""))
     return lines
 
 
@@ -619,13 +740,22 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     profile, symbol, overrides = _custom_profile(profiles.get(args.exchange), args)
     warn_if_stale([profile], args)
     position = _position(args, symbol)
-    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet)
+    fees = account_fees(args)
+    if fees.maker is not None:
+        overrides["maker_fee"] = fees.maker
+    q = quote_position(profile, position, mark=args.mark, wallet=args.wallet, fees=fees)
+    hold = None
+    if args.funding_rate is not None or args.hold_hours is not None:
+        acct = single_account(profile, position, mark=args.mark, wallet=args.wallet, fees=fees)
+        hold = hold_with_funding(profile, acct, 0, (args.hold_hours or 0.0) / 24.0, rate=args.funding_rate)
     if args.json:
-        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides))
+        print_json(quote_to_json(profile, q, explain=args.explain, overrides=overrides, hold=hold))
         return EXIT_OK
     lines = quote_lines(profile, q)
     if overrides:
         lines.insert(2, "  overrides: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    if hold is not None:
+        lines += hold_lines(profile, hold)
     if args.explain:
         lines += explain_lines(q)
     print("\n".join(lines))

@@ -1,6 +1,6 @@
 """Liquidation and bankruptcy prices, solved exactly, for one position or whole arrays.
 
-Every linear (USDT/USDC-settled) liquidation price solves one equation (DOMAIN.md §1):
+Every linear (USDT/USDC-settled) liquidation price solves one equation (docs/domain.md §1):
 
     WB' + s * q * (P - EP) = MM(P) [+ fee to close]
 
@@ -148,11 +148,6 @@ def _bankruptcy(s: Any, q: Any, ep: Any, wb: Any) -> Any:
     return ep - s * wb / q
 
 
-def _bankruptcy_after_close_fee(s: Any, q: Any, ep: Any, wb: Any, fee: Any) -> Any:
-    """``BP = (q*EP - s*WB') / (q*(1 - s*f))``: equity after the taker fee to close there is zero."""
-    return (q * ep - s * wb) / (q * (1.0 - s * fee))
-
-
 def _priced(x: Any, ep: Any, where: Where, none: float = math.nan) -> Any:
     """``x`` where it is a price (above ``_NO_PRICE_BELOW`` of the entry), ``none`` where it is
     not; a NaN stays NaN. (One position makes the choice inline: it is on every quote's path.)"""
@@ -172,9 +167,14 @@ def _not_beyond_bankruptcy(lp: Any, s: Any, q: Any, ep: Any, wb: Any, where: Whe
     return where(s * (lp - bp) < 0, bp, lp)
 
 
-def _close_fee_of(s: Any, q: Any, ep: Any, margin: Any, fee: Any, where: Where) -> Any:
-    """``f * q * BP(margin)``, zero where that bankruptcy price is none (see :func:`close_fee`)."""
-    return fee * q * _priced(_bankruptcy_after_close_fee(s, q, ep, margin, fee), ep, where, 0.0)
+def _after_close_fee(s: Any, q: Any, ep: Any, wb: Any, fee: Any, where: Where, as_fee: bool = False) -> Any:
+    """``BP = (q*EP - s*WB') / (q*(1 - s*f))``: equity after the taker fee to close there is zero;
+    NaN where it is not a price. With ``as_fee``, that fee instead: ``f * q * BP``, zero where the
+    bankruptcy price is none (see :func:`close_fee`; one function, so one call for the fee)."""
+    bp = (q * ep - s * wb) / (q * (1.0 - s * fee))
+    if as_fee:
+        return fee * q * _priced(bp, ep, where, 0.0)
+    return _priced(bp, ep, where)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,10 +252,18 @@ class _Table:
 
     def lookup(self, mirrored: bool = False) -> _BucketLookup | None:
         """The fast path's bucket table (None when a side's keys are not sorted); ``mirrored``: the
-        same read at ``-u`` (:meth:`_BucketLookup.mirror`)."""
+        same read at ``-u`` (:meth:`_BucketLookup.mirror`, for inverse contracts).
+
+        4 MB each, so only the last few tables to need one keep theirs (and their mirror image).
+        """
         if not self._lookup_built:
             self._lookup = _BucketLookup.of(self)
             self._lookup_built = True
+            with _TABLES_LOCK:
+                _WITH_LOOKUP.append(self)
+                while len(_WITH_LOOKUP) > _LOOKUPS_KEPT:
+                    old = _WITH_LOOKUP.pop(0)
+                    old._lookup, old._lookup_built, old._mirrored = None, False, None
         if mirrored and self._lookup is not None:
             if self._mirrored is None:
                 self._mirrored = self._lookup.mirror()
@@ -268,6 +276,8 @@ class _Table:
 _TABLES: dict[Any, _Table] = {}
 _TABLES_LOCK = threading.Lock()
 _TABLE_CACHE_SIZE: Final = 64
+_WITH_LOOKUP: list[_Table] = []  # tables holding a bucket lookup, oldest first
+_LOOKUPS_KEPT: Final = 8
 _LAST_TABLE: tuple[Any, Any] = (None, None)
 
 
@@ -457,7 +467,7 @@ def bankruptcy_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
 
     Examples
     --------
-    The source FAQ: 5 BTC long at 68,000 with 34,000 margin (DOMAIN.md §5):
+    The source FAQ: 5 BTC long at 68,000 with 34,000 margin (docs/domain.md §5):
 
     >>> bankruptcy_price(side=1, qty=5, entry=68_000, wallet=34_000)
     61200.0
@@ -467,14 +477,16 @@ def bankruptcy_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, walle
     if one is not None:
         s, q, ep, wb = one
         try:
-            bp = _bankruptcy_after_close_fee(s, q, ep, wb, taker_fee) if close else _bankruptcy(s, q, ep, wb)
-            return _priced(bp, ep, _pick)
+            if close:
+                return _after_close_fee(s, q, ep, wb, taker_fee, _pick)
+            return _priced(_bankruptcy(s, q, ep, wb), ep, _pick)
         except ZeroDivisionError:
             pass  # a zero size or fee factor: numpy's inf and NaN below
     with np.errstate(divide="ignore", invalid="ignore"):
         s, q, ep, wb = _arrays(side, qty, entry, wallet)
-        bp = _bankruptcy_after_close_fee(s, q, ep, wb, taker_fee) if close else _bankruptcy(s, q, ep, wb)
-        return _out(_priced(bp, ep, np.where))
+        if close:
+            return _out(_after_close_fee(s, q, ep, wb, taker_fee, np.where))
+        return _out(_priced(_bankruptcy(s, q, ep, wb), ep, np.where))
 
 
 def close_fee(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, margin: ArrayLike,
@@ -486,7 +498,7 @@ def close_fee(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, margin: Arra
     margin is the isolated position's own margin, or for a cross position its initial margin
     (opening requirement), so that the fee is a property of the position alone and one number: the
     maintenance margin shown, the margin ratio, the liquidation test and the liquidation price all
-    add the same fee (DOMAIN.md §1). With the opening requirement as margin, ``BP = EP*(1 -/+ 1/L)``.
+    add the same fee (docs/domain.md §1). With the opening requirement as margin, ``BP = EP*(1 -/+ 1/L)``.
     Where that bankruptcy price is none (a long backed by its whole notional), the fee is 0.
 
     Examples
@@ -505,12 +517,12 @@ def close_fee(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, margin: Arra
     if one is not None:
         s, q, ep, mg = one
         try:
-            return _close_fee_of(s, q, ep, mg, taker_fee, _pick)
+            return _after_close_fee(s, q, ep, mg, taker_fee, _pick, True)
         except ZeroDivisionError:
             pass
     with np.errstate(divide="ignore", invalid="ignore"):
         s, q, ep, mg = _arrays(side, qty, entry, margin)
-        return _out(_close_fee_of(s, q, ep, mg, taker_fee, np.where))
+        return _out(_after_close_fee(s, q, ep, mg, taker_fee, np.where, True))
 
 
 def liquidation_tier(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wallet: ArrayLike,
@@ -569,7 +581,7 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
 
     Examples
     --------
-    The source FAQ (entry basis, flat 1 % on 340,000, DOMAIN.md §5): 61,880, not the FAQ's 64,940.
+    The source FAQ (entry basis, flat 1 % on 340,000, docs/domain.md §5): 61,880, not the FAQ's 64,940.
 
     >>> from core.tiers import TierTable
     >>> flat = TierTable.single(mmr=0.01, max_leverage=50)
@@ -604,8 +616,8 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
         s = _UNIT_SIDES.get(side)
         if s is not None:
             try:
-                wb = wallet - _close_fee_of(s, qty, entry, wallet if fee_margin is None else fee_margin,
-                                            taker_fee, _pick) if close else wallet
+                wb = wallet - _after_close_fee(s, qty, entry, wallet if fee_margin is None else fee_margin,
+                                               taker_fee, _pick, True) if close else wallet
                 return _solve(table, s, qty, entry, wb, basis, tier_at_liquidation, _pick)
             except ZeroDivisionError:
                 pass  # a zero size: numpy's inf and NaN below
@@ -620,7 +632,7 @@ def liquidation_price(*, side: ArrayLike, qty: ArrayLike, entry: ArrayLike, wall
         s, q, ep, wb = _arrays(side, qty, entry, wallet, signed=close or not fast)
         if close:
             mg = wb if fee_margin is None else np.asarray(fee_margin, dtype=float)
-            wb = wb - _close_fee_of(s, q, ep, mg, taker_fee, np.where)
+            wb = wb - _after_close_fee(s, q, ep, mg, taker_fee, np.where, True)
         if fast:
             lp = _mark_prices_fast(table, s, q, ep, wb, contract_type, contract_size)
             if lp is not None:
@@ -767,7 +779,8 @@ def _inverse_prices(side: Any, qty: Any, entry: Any, wallet: Any, tiers: TierTab
 # 18 bits of u's float64 pattern (sign, exponent and 6 mantissa bits: 1/64 of an octave) name a
 # bucket: with the sign clear the long keys are counted at or below u, with it set the short keys
 # at or below -u. Per bucket the table holds that count's constants (s*cum, 1 - s*MMR), or NaN
-# ("marked") when a key lies inside the bucket; only marked elements are compared with the key.
+# ("marked") when a key lies inside the bucket; the few marked elements are counted exactly with
+# one searchsorted over the keys' bit patterns (_BucketLookup).
 #
 # Wherever the plain path (_solve) finds a price, this is its tier (T = |u| on the position's own
 # side), so the price is its float, bit for bit. Where T < 0 (a long backed by more than its
@@ -779,7 +792,7 @@ def _inverse_prices(side: Any, qty: Any, entry: Any, wallet: Any, tiers: TierTab
 # plain path and a per-element brute force. The work runs in chunks that stay in cache.
 
 _SIGN_BIT: Final = np.uint64(1 << 63)
-_BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 6 MB of tables
+_BUCKET_SHIFT: Final = 46  # keep the top 64 - 46 = 18 bits: 2**18 buckets, 4 MB of tables
 _N_BUCKETS: Final = 1 << (64 - _BUCKET_SHIFT)
 _FAST_MIN_SIZE: Final = 2_048  # below this the chunk machinery costs more than two searchsorted
 _CHUNK: Final = 12_288

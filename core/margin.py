@@ -87,6 +87,10 @@ def maintenance_margin(*, qty: ArrayLike, price: ArrayLike, tiers: TierTable,
     custom one-tier contract) it is zero, and :func:`core.liquidation.liquidation_price` follows
     the same floor (the liquidation price is then the bankruptcy price).
 
+    Source: docs/domain.md §2.2 (Binance, "Leverage and Margin of USDⓈ-M Futures",
+    https://www.binance.com/en/support/faq/360033162192; the same form for Bybit's and Hyperliquid's
+    maintenance deduction).
+
     >>> from core.tiers import TierTable
     >>> classic = TierTable.from_rows(floor=[0, 50e3, 250e3, 1e6], cap=[50e3, 250e3, 1e6, 5e6],
     ...     max_leverage=[125, 100, 50, 20], mmr=[0.004, 0.005, 0.01, 0.025], cum=[0, 0, 0, 0])

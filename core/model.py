@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import NewType
+from typing import Final, NewType
 
 from core.errors import InvalidInputError, InvalidPositionError
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
@@ -41,6 +41,47 @@ class MarginMode(StrEnum):
     CROSS = "cross"
 
 
+class Liquidity(StrEnum):
+    """How an order meets the book: it rests there (maker) or takes from it (taker); it sets the fee rate."""
+
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+#: Bounds of a fee rate (docs/domain.md §9.4): a maker rate may be a rebate, down to -1 %.
+MAKER_FEE_RANGE: Final = (-0.01, 0.1)
+TAKER_FEE_RANGE: Final = (0.0, 0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRates:
+    """An account's own trading fees: its maker and taker rates (a VIP tier; None keeps the
+    profile's) and whether it opens and closes with maker (limit) or taker (market) orders.
+
+    :func:`core.fees.with_fee_rates` puts the rates into a profile's rules, so every rule that
+    reads a fee rate uses the account's; :func:`core.fees.order_fee_rates` picks the open and close
+    rates. docs/domain.md §9.4.
+    """
+
+    maker: float | None = None
+    taker: float | None = None
+    open: Liquidity = Liquidity.TAKER
+    close: Liquidity = Liquidity.TAKER
+
+    def __post_init__(self) -> None:
+        if self.maker is not None:
+            lo, hi = MAKER_FEE_RANGE
+            object.__setattr__(self, "maker", number("maker_fee", self.maker, lo=lo, hi=hi))
+        if self.taker is not None:
+            lo, hi = TAKER_FEE_RANGE
+            object.__setattr__(self, "taker", number("taker_fee", self.taker, lo=lo, hi=hi))
+        for name in ("open", "close"):
+            value = getattr(self, name)
+            if not isinstance(value, Liquidity):
+                try:
+                    object.__setattr__(self, name, Liquidity(value))
+                except ValueError:
+                    raise InvalidInputError(f"fees.{name}", f"expected 'maker' or 'taker', got {value!r}") from None
 class PositionMode(StrEnum):
     """One-way: one position per symbol. Hedge: at most one long and one short per symbol
     (docs/domain.md §8)."""
@@ -59,7 +100,9 @@ class Position:
     (USDT, or BTC for an inverse BTC contract); it is ignored in cross mode, where the account's
     wallet backs every cross position. ``None`` means "the opening requirement"
     (:func:`core.quote.opening_requirement`: ``q * EP / L``, plus the fee to close where the
-    profile's rules add it).
+    profile's rules add it). ``funding_paid`` is the funding the position has paid since it was
+    opened (negative: received), which its break-even and net PnL count (docs/domain.md §9.5);
+    where it was booked is already in ``margin_usd`` or the wallet.
     """
 
     symbol: str
@@ -69,6 +112,7 @@ class Position:
     leverage: float
     mode: MarginMode = MarginMode.ISOLATED
     margin_usd: float | None = None
+    funding_paid: float = 0.0
 
     def __post_init__(self) -> None:
         # ints from JSON or a form become floats, so every derived number is a float too
@@ -77,6 +121,9 @@ class Position:
         object.__setattr__(self, "leverage", _positive("leverage", self.leverage, lo=1.0, hi=1000.0))
         if self.margin_usd is not None:
             object.__setattr__(self, "margin_usd", _positive("margin", self.margin_usd, hi=MAX_AMOUNT))
+        if self.funding_paid != 0.0:
+            object.__setattr__(self, "funding_paid", _positive("funding_paid", self.funding_paid, lo=-MAX_AMOUNT,
+                                                               hi=MAX_AMOUNT))
         if not isinstance(self.side, Side):
             object.__setattr__(self, "side", Side(self.side))
         if not isinstance(self.mode, MarginMode):
@@ -104,7 +151,8 @@ class Account:
     taken out of the wallet), in the settle asset of the account's contracts. ``marks`` maps symbol
     to the mark price; a symbol without a mark is valued at its entry price. ``position_mode`` says
     how many positions a symbol may have (:func:`check_position_mode`, which
-    :func:`core.quote.quote_account` applies).
+    :func:`core.quote.quote_account` applies). ``fees`` are the account's own fee rates and order
+    types (:class:`FeeRates`; by default the profile's rates, market orders).
     """
 
     profile_id: str
@@ -112,6 +160,7 @@ class Account:
     positions: tuple[Position, ...] = ()
     marks: tuple[tuple[str, float], ...] = field(default=())
     position_mode: PositionMode = PositionMode.ONE_WAY
+    fees: FeeRates = field(default_factory=FeeRates)
 
     def __post_init__(self) -> None:
         if not isinstance(self.position_mode, PositionMode):

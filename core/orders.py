@@ -14,6 +14,7 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.fees import trade_fee
 from core.margin import contract_pnl, settle_notional, unrealized_pnl
 from core.model import Side
 from core.profiles import Contract
@@ -80,7 +81,7 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
     ::
 
         realised PnL = s * qty * (price - entry)          (core.margin.unrealized_pnl at the fill)
-        fee          = fee_rate * qty * price             (taker or liquidation fee on the notional)
+        fee          = fee_rate * qty * price             (core.fees.trade_fee: taker or liquidation fee)
 
     On an inverse ``contract`` (qty in contracts) both are in the coin, through the linear frame
     (docs/domain.md §7): ``s * C * S * (1/entry - 1/price)`` and ``fee_rate * C * S / price``
@@ -89,6 +90,8 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
 
     Who pays whom, and whether the fee is capped by what is left in an account, is the caller's
     (the simulator charges a fee never more than the collateral left).
+    Source: docs/domain.md §4.2 (the fee on the notional of the fill, Binance's and Bybit's
+    liquidation and taker fees).
 
     Examples
     --------
@@ -103,4 +106,4 @@ def close_at(*, side: Any, qty: float, entry: float, price: float, fee_rate: flo
         return Close(qty=qty, price=price, realized_pnl=pnl,
                      fee=fee_rate * float(settle_notional(contract, qty, price)))
     pnl = float(unrealized_pnl(side=_sign(side), qty=qty, entry=entry, mark=price))
-    return Close(qty=qty, price=price, realized_pnl=pnl, fee=fee_rate * qty * price)
+    return Close(qty=qty, price=price, realized_pnl=pnl, fee=float(trade_fee(qty=qty, price=price, rate=fee_rate)))

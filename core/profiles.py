@@ -41,6 +41,16 @@ class FeeModel(StrEnum):
     CLOSE_FEE = "close_fee"  # IM and MM include the fee to close at the bankruptcy price (Bybit UTA)
 
 
+class FundingBooking(StrEnum):
+    """Where an isolated position's funding payment is booked (docs/domain.md §9.2).
+
+    A cross position's funding always moves the shared wallet, whatever this says.
+    """
+
+    ISOLATED_MARGIN = "isolated_margin"  # into/out of the position's own margin: its LP moves (Binance, BitMEX)
+    AVAILABLE_FIRST = "available_first"  # from the available balance first, the margin only when it runs out (Bybit)
+
+
 class PartialLiquidation(StrEnum):
     NONE = "none"  # the whole position is liquidated at once
     TIER_STEP_DOWN = "tier_step_down"  # reduce to a lower tier's size until compliant (Binance, Bybit)
@@ -56,7 +66,10 @@ class Rules:
     tier_at_liquidation: bool = True
     mmr_from_max_leverage: bool = False
     taker_fee: float = 0.0
+    maker_fee: float = 0.0  # fee rate of an order that rests in the book (docs/domain.md §9.4)
     liquidation_fee: float = 0.0
+    funding_interval_h: float = 8.0  # hours between funding payments (docs/domain.md §9.1)
+    funding_booking: FundingBooking = FundingBooking.ISOLATED_MARGIN
     partial_liquidation: PartialLiquidation = PartialLiquidation.NONE
     partial_fraction: float = 0.2
     partial_min_notional: float = 0.0
@@ -69,6 +82,8 @@ def round_to_lot(qty: Any, lot: float, *, up: bool = False) -> Any:
 
     ``floor(qty / lot) * lot`` (``ceil`` with ``up``), with a tolerance of 1e-9 lot so that a quantity
     already on the grid, such as 0.3 / 0.1 = 2.9999999999999996 lots, stays where it is. Broadcasts.
+    The lot is the contract's ``lot_size`` (Binance's LOT_SIZE ``stepSize``, Bybit's ``qtyStep``,
+    Hyperliquid's ``szDecimals``; docs/domain.md §10).
 
     Examples
     --------
@@ -234,10 +249,13 @@ def _str(path: str, key: str, value: Any) -> str:
 
 
 _RULE_KEYS: Final = {
-    "mm_basis", "fee_model", "tier_at_liquidation", "mmr_from_max_leverage", "taker_fee",
-    "liquidation_fee", "partial_liquidation", "partial_fraction", "partial_min_notional",
-    "cooldown_s", "backstop_mm_fraction",
+    "mm_basis", "fee_model", "tier_at_liquidation", "mmr_from_max_leverage", "taker_fee", "maker_fee",
+    "liquidation_fee", "funding_interval_h", "funding_booking", "partial_liquidation", "partial_fraction",
+    "partial_min_notional", "cooldown_s", "backstop_mm_fraction",
 }
+#: Longest funding interval a profile may state (Binance's 8 h is the longest in use; a day allows
+#: for odd venues, and keeps the simulator's funding schedule a sane length).
+MAX_FUNDING_INTERVAL_H: Final = 24.0
 _TOP_KEYS: Final = {"schema_version", "id", "name", "as_of", "source", "notes", "rules", "contracts"}
 #: Bounds that no real contract comes near: a tick of 1e300 would print every price as 0.
 MAX_TICK_SIZE: Final = 10_000.0
@@ -257,6 +275,8 @@ def _parse_rules(path: str, raw: Any) -> Rules:
         kw["mm_basis"] = _enum(path, "rules.mm_basis", raw["mm_basis"], MMBasis)
     if "fee_model" in raw:
         kw["fee_model"] = _enum(path, "rules.fee_model", raw["fee_model"], FeeModel)
+    if "funding_booking" in raw:
+        kw["funding_booking"] = _enum(path, "rules.funding_booking", raw["funding_booking"], FundingBooking)
     if "partial_liquidation" in raw:
         kw["partial_liquidation"] = _enum(path, "rules.partial_liquidation", raw["partial_liquidation"],
                                           PartialLiquidation)
@@ -265,7 +285,9 @@ def _parse_rules(path: str, raw: Any) -> Rules:
             kw[key] = _bool(path, f"rules.{key}", raw[key])
     for key, lo, hi, lo_open in (
         ("taker_fee", 0.0, 0.1, False),
+        ("maker_fee", -0.01, 0.1, False),  # a negative maker fee is a rebate (BitMEX -0.025 %)
         ("liquidation_fee", 0.0, 0.1, False),
+        ("funding_interval_h", 0.0, MAX_FUNDING_INTERVAL_H, True),
         ("partial_fraction", 0.0, 1.0, True),
         ("partial_min_notional", 0.0, math.inf, False),
         ("cooldown_s", 0.0, 86_400.0, False),

@@ -16,6 +16,7 @@ import numpy as np
 from core import fmt
 from core.contracts import ContractType, frame_price, linear_frame
 from core.errors import InvalidInputError, InvalidPositionError
+from core.fees import break_even_price, net_pnl, order_fee_rates, trade_fee, with_fee_rates
 from core.liquidation import (
     JointPrices,
     bankruptcy_price,
@@ -34,6 +35,7 @@ from core.margin import (
 )
 from core.model import (
     Account,
+    FeeRates,
     MarginMode,
     Position,
     PositionMode,
@@ -100,6 +102,16 @@ class PositionQuote:
     # the other cross legs of the same symbol, solved jointly with this one (hedge mode): indices
     # into the account's positions; they share liquidation_price and bankruptcy_price
     shares_lp_with: tuple[int, ...] = ()
+    # fees and funding (docs/domain.md §9.4-§9.5): the fee paid to open at the entry, the fee to
+    # close at the mark (the account's order types and rates), the funding paid so far, uPnL after
+    # all three, MarginLab's fee-inclusive break-even, and ROE gross and net on the initial margin
+    open_fee: float = 0.0
+    close_fee_at_mark: float = 0.0
+    funding_paid: float = 0.0
+    net_unrealized_pnl: float = math.nan
+    break_even_price: float = math.nan
+    roe: float = math.nan
+    net_roe: float = math.nan
 
     @property
     def distance_to_liquidation(self) -> float:
@@ -128,6 +140,9 @@ class PositionQuote:
             "tier": self.tier.as_dict(), "liquidation_tier": self.liquidation_tier.as_dict(),
             "contract_type": self.contract_type.value, "contract_size": self.contract_size,
             "settle_asset": self.settle_asset, "shares_lp_with": list(self.shares_lp_with),
+            "open_fee": self.open_fee, "close_fee_at_mark": self.close_fee_at_mark,
+            "funding_paid": self.funding_paid, "net_unrealized_pnl": self.net_unrealized_pnl,
+            "break_even_price": n(self.break_even_price), "roe": n(self.roe), "net_roe": n(self.net_roe),
         }
 
 
@@ -179,6 +194,7 @@ def leverage_limit(profile: Profile, symbol: str, notional: float) -> tuple[floa
     tier); the limit is :meth:`core.tiers.TierTable.leverage_cap` on the profile's effective rates
     (taker fee included under ``taker_in_mmr``). Every leverage bound shown or enforced (the form's
     hint, the what-if controls, the stress map's axis, :func:`validate_position`) is this one.
+    Source: docs/domain.md §2.4 (each exchange's tier table gives the maximum leverage per notional).
 
     >>> from core.paths import exchanges_dir
     >>> from core.profiles import load_profile
@@ -341,7 +357,8 @@ def order_cost(profile: Profile, p: Position) -> float:
     ----------
     https://testnet.bybit.com/en/help-center/article/Order-Cost-USDT-Contract
     """
-    return opening_requirement(profile, p) + profile.rules.taker_fee * entry_notional(profile, p)
+    leg = position_leg(profile, p)
+    return opening_requirement(profile, p) + float(trade_fee(qty=leg.q, price=leg.ep, rate=profile.rules.taker_fee))
 
 
 def position_margin(profile: Profile, p: Position) -> float:
@@ -350,7 +367,11 @@ def position_margin(profile: Profile, p: Position) -> float:
 
 
 def opening_requirement(profile: Profile, p: Position) -> float:
-    """Initial margin to open ``p`` (:func:`required_initial_margin`)."""
+    """Initial margin to open ``p``: :func:`required_initial_margin` for ``p``'s side, size, entry and leverage.
+
+    ``q x EP / L``, plus the fee to close at the bankruptcy price under Bybit's ``close_fee`` model
+    (docs/domain.md §1.4). Worked: 5 BTC at 68,000 at 10x under ``classic``: 34,000 USDT.
+    """
     return float(required_initial_margin(profile, side=p.sign, qty=p.qty_base, entry=p.entry_price,
                                          leverage=p.leverage, symbol=p.symbol))
 
@@ -360,6 +381,8 @@ def position_close_fee(profile: Profile, p: Position) -> float:
 
     :func:`core.liquidation.close_fee` at the bankruptcy price of the position's own margin:
     its isolated margin, or for a cross position its opening requirement (docs/domain.md §1).
+    Worked (Bybit, https://www.bybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account):
+    1 BTC long at 50,000 at 10x, taker 0.055 %: BP = 45,000, fee = 0.00055 x 45,000 = 24.75 USDT.
     """
     rules = profile.rules
     if rules.fee_model is not FeeModel.CLOSE_FEE:
@@ -382,6 +405,7 @@ class _Terms:
     fee: list[float]  # the fee to close the profile adds to MM
     cross: list[bool]
     groups: dict[int, tuple[int, ...]]  # cross legs of one symbol solved jointly: index -> the group
+    order_rates: tuple[float, float] = (0.0, 0.0)  # fee rates of the opening and the closing order
 
     def req(self, i: int) -> float:
         return self.mm[i][0] + self.fee[i]
@@ -423,7 +447,7 @@ def _terms(profile: Profile, account: Account) -> _Terms:
         mm=[position_maintenance(profile, p.symbol, qty=leg.q, entry=leg.ep, mark=x)
             for p, leg, x in zip(ps, legs, xmarks, strict=True)],
         fee=[position_close_fee(profile, p) for p in ps],
-        cross=cross, groups=groups)
+        cross=cross, groups=groups, order_rates=order_fee_rates(profile, account.fees))
 
 
 def position_collateral(profile: Profile, account: Account, index: int) -> float:
@@ -433,6 +457,8 @@ def position_collateral(profile: Profile, account: Account, index: int) -> float
     maintenance margin, each held at its mark (docs/domain.md §1); the other cross legs of the same
     symbol (hedge mode) are not held: they move with it (§8). Every view of a position inside its
     account (results, compare, the stress map) starts from this number.
+    Worked: the FAQ long isolated with 34,000 of margin has ``WB' = 34,000``; cross in a 20,000
+    wallet with nothing else held, ``WB' = 20,000``.
     """
     p = account.positions[index]
     if p.mode is MarginMode.ISOLATED:
@@ -461,8 +487,11 @@ def quote_account(profile: Profile, account: Account) -> AccountQuote:
 
     The account must be one its exchange could hold (:func:`check_account`). Cross legs of one
     symbol (hedge mode) share one liquidation price (:func:`core.liquidation.joint_liquidation_price`,
-    docs/domain.md §8); every other cross position is held at its mark.
+    docs/domain.md §8); every other cross position is held at its mark. The account's own fee rates
+    (``account.fees``) replace the profile's first (:func:`core.fees.with_fee_rates`);
+    ``AccountQuote.profile`` is that profile.
     """
+    profile = with_fee_rates(profile, account.fees)
     terms = _terms(profile, account)
     cross = terms.cross
     cross_equity = account.wallet_usd + math.fsum(u for u, c in zip(terms.upnl, cross, strict=True) if c)
@@ -520,6 +549,9 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
     im = opening_requirement(profile, p)
     check_mm = mm if account_mm is None else account_mm
     ratio = float(margin_ratio(maintenance=check_mm, equity=equity))
+    f_open, f_close = terms.order_rates
+    net = float(net_pnl(side=s, qty=q_, entry=ep, exit_price=terms.xmarks[i], open_rate=f_open, close_rate=f_close,
+                        funding_paid=p.funding_paid))
     q = PositionQuote(
         position=p, mark=mark, notional=q_ * terms.xmarks[i], entry_notional=q_ * ep,
         initial_margin=im, maintenance_margin=mm, margin=margin, equity=equity, unrealized_pnl=upnl,
@@ -528,6 +560,12 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
         liquidation_tier=TierInfo.of(tiers, k_lp), close_fee=fee, collateral=collateral,
         bankruptcy_collateral=collateral_bp, account_maintenance=account_mm, settle_asset=contract.settle,
         contract_type=contract.type, contract_size=contract.size, shares_lp_with=shares,
+        open_fee=float(trade_fee(qty=q_, price=ep, rate=f_open)),
+        close_fee_at_mark=float(trade_fee(qty=q_, price=terms.xmarks[i], rate=f_close)),
+        funding_paid=p.funding_paid, net_unrealized_pnl=net,
+        break_even_price=leg.price(float(break_even_price(side=s, qty=q_, entry=ep, open_rate=f_open,
+                                                          close_rate=f_close, funding_paid=p.funding_paid))),
+        roe=upnl / im if im > 0 else math.nan, net_roe=net / im if im > 0 else math.nan,
     )
     ex = explain(profile, q, contract.settle)
     if joint is not None:
@@ -537,16 +575,23 @@ def _quote_one(profile: Profile, p: Position, terms: _Terms, i: int, collateral:
     return q
 
 
-def quote_position(profile: Profile, position: Position, *, mark: float | None = None,
-                   wallet: float | None = None) -> PositionQuote:
-    """One position alone: isolated on its margin, or cross on ``wallet`` (default: its margin)."""
+def single_account(profile: Profile, position: Position, *, mark: float | None = None,
+                   wallet: float | None = None, fees: FeeRates | None = None) -> Account:
+    """An account holding ``position`` alone: isolated on its margin, or cross on ``wallet``
+    (default: its margin), at ``mark`` (default: the entry), with the account's ``fees``."""
     if position.mode is MarginMode.CROSS:
         w = position_margin(profile, position) if wallet is None else wallet
     else:
         w = 0.0
-    acct = Account(profile_id=profile.id, wallet_usd=w, positions=(position,),
-                   marks=((position.symbol, position.entry_price if mark is None else mark),))
-    return quote_account(profile, acct).positions[0]
+    return Account(profile_id=profile.id, wallet_usd=w, positions=(position,),
+                   marks=((position.symbol, position.entry_price if mark is None else mark),),
+                   fees=fees or FeeRates())
+
+
+def quote_position(profile: Profile, position: Position, *, mark: float | None = None,
+                   wallet: float | None = None, fees: FeeRates | None = None) -> PositionQuote:
+    """One position alone (:func:`single_account`), quoted."""
+    return quote_account(profile, single_account(profile, position, mark=mark, wallet=wallet, fees=fees)).positions[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -561,8 +606,36 @@ def explain(profile: Profile, q: PositionQuote, ccy: str | None = None) -> dict[
     """
     ccy = q.settle_asset if ccy is None else ccy
     if q.contract_type is ContractType.INVERSE:
-        return _explain_inverse(profile, q, ccy)
-    return _explain_linear(profile, q, ccy)
+        return {**_explain_inverse(profile, q, ccy), **_explain_fees(q, ccy)}
+    return {**_explain_linear(profile, q, ccy), **_explain_fees(q, ccy)}
+
+
+def _explain_fees(q: PositionQuote, ccy: str) -> dict[str, str]:
+    """Net uPnL and the break-even, written out (docs/domain.md §9.5; an inverse contract in coin)."""
+    p = q.position
+    n = fmt.num
+    s = "+" if p.sign > 0 else "-"
+    f_close = q.close_fee_at_mark / q.notional if q.notional > 0 else 0.0
+    ex = {"net_unrealized_pnl": (
+        f"net uPnL = uPnL - fee to open at entry - fee to close at mark - funding paid = "
+        f"{n(q.unrealized_pnl)} - {n(q.open_fee)} - {n(q.close_fee_at_mark)} - {n(q.funding_paid)} = "
+        f"{n(q.net_unrealized_pnl)} {ccy}")}
+    tail = (f" = {fmt.num(q.break_even_price)}: the exit where PnL after both fees and the funding paid is "
+            "zero (MarginLab's; an exchange's \"breakeven\" may leave fees out)")
+    if q.contract_type is ContractType.INVERSE:
+        cs = p.qty_base * q.contract_size
+        ex["break_even_price"] = (
+            f"break-even X solves side x C x S x (1/entry - 1/X) = fee to open + close fee rate x C x S / X + "
+            f"funding paid: X = C x S x (1 {'+' if p.sign > 0 else '-'} close fee rate) / (C x S / entry "
+            f"{'-' if p.sign > 0 else '+'} fee to open {'-' if p.sign > 0 else '+'} funding paid) = {n(cs)} x "
+            f"(1 {'+' if p.sign > 0 else '-'} {n(f_close)}) / ({n(cs / p.entry_price)} {'-' if p.sign > 0 else '+'} "
+            f"{n(q.open_fee)} {'-' if p.sign > 0 else '+'} {n(q.funding_paid)})" + tail)
+    else:
+        ex["break_even_price"] = (
+            f"break-even = (side x qty x entry + fee to open + funding paid) / (qty x (side - close fee rate)) = "
+            f"({s}{n(p.entry_notional)} + {n(q.open_fee)} + {n(q.funding_paid)}) / ({n(p.qty_base)} x ({s}1 - "
+            f"{n(f_close)}))" + tail)
+    return ex
 
 
 def _explain_linear(profile: Profile, q: PositionQuote, ccy: str) -> dict[str, str]:

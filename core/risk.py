@@ -139,7 +139,8 @@ def liquidation_probability(*, side: ArrayLike, mark: ArrayLike, liquidation_pri
 def distance_to_liquidation(*, side: ArrayLike, mark: ArrayLike, liquidation_price: ArrayLike) -> Any:
     """Signed fraction of the mark the price may still move: ``s * (mark - LP) / mark``.
 
-    Negative once the mark is past the liquidation price; NaN where there is none.
+    Negative once the mark is past the liquidation price; NaN where there is none. The FAQ position
+    (docs/domain.md §5): long, mark 68,000, LP 61,880: 6,120 / 68,000 = 9 %.
 
     >>> round(distance_to_liquidation(side=1, mark=68_000, liquidation_price=61_880), 6)
     0.09

@@ -1,9 +1,9 @@
 """The versioned scenario file: one JSON format for the CLI (`evaluate`, `simulate`) and the GUI.
 
-Schema (version 1; documented in ``docs/scenario-format.md``)::
+Schema (version 2; documented in ``docs/scenario-format.md``)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "kind": "marginlab.scenario",
       "name": "...", "description": "...",          # optional
       "exchange": "classic",                          # profile id
@@ -11,10 +11,13 @@ Schema (version 1; documented in ``docs/scenario-format.md``)::
         "position_mode": "one_way",                   # or "hedge"; optional (see below)
         "wallet": 0,                                  # cross collateral, the contracts' settle asset
         "positions": [{"symbol": "BTCUSDT", "side": "long", "qty": 5, "entry": 68000,
-                       "leverage": 10, "mode": "isolated", "margin": 34000}],   # margin optional
-        "marks": {"BTCUSDT": 68000}                   # optional, default: entry
+                       "leverage": 10, "mode": "isolated", "margin": 34000,       # margin optional
+                       "funding_paid": 0}],                                        # optional
+        "marks": {"BTCUSDT": 68000},                  # optional, default: entry
+        "fees": {"maker": 0.0002, "taker": 0.0005, "open": "taker", "close": "taker"}  # optional
       },
-      "simulation": {...}                             # optional: a core.simspec.SimulationSpec
+      "simulation": {...},                            # optional: a core.simspec.SimulationSpec
+      "audit": {...}                                  # optional: core.reported.AuditRecord
     }
 
 A file without ``account.position_mode`` (every file written before it existed) is read with no
@@ -34,7 +37,11 @@ from typing import Any, Final
 
 from core.errors import FileFormatError, InvalidInputError, ScenarioError
 from core.model import (
+    MAKER_FEE_RANGE,
+    TAKER_FEE_RANGE,
     Account,
+    FeeRates,
+    Liquidity,
     MarginMode,
     Position,
     PositionMode,
@@ -43,26 +50,37 @@ from core.model import (
     infer_position_mode,
 )
 from core.persistence import atomic_write_json, read_json_file
+from core.reported import AuditRecord, audit_from_dict, audit_to_dict
 from core.simspec import SimulationSpec, simulation_from_dict, simulation_to_dict
 from core.validate import MAX_AMOUNT, MAX_PRICE, MAX_QTY, number
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 KIND: Final = "marginlab.scenario"
 
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds optional keys only (``account.fees``, ``positions[i].funding_paid``,
+    ``simulation.funding``, ``account.position_mode``): a version-1 document reads unchanged. The number moved so that an older
+    MarginLab refuses a file that uses them ("update MarginLab") instead of ignoring the fees."""
+    return {**doc, "schema_version": 2}
+
+
 # Ordered upgrade steps: MIGRATIONS[n] turns a version-n document into version n+1.
-MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _v1_to_v2}
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A named account on one profile, plus an optional simulation section (validated when read:
-    :func:`core.simspec.simulation_from_dict`; edit it with ``dataclasses.replace``)."""
+    :func:`core.simspec.simulation_from_dict`; edit it with ``dataclasses.replace``) and, for an
+    account imported from an exchange, what the exchange reported (:class:`core.reported.AuditRecord`)."""
 
     exchange: str
     account: Account
     name: str = ""
     description: str = ""
     simulation: SimulationSpec | None = field(default=None)
+    audit: AuditRecord | None = field(default=None)
 
 
 def _num(where: str, raw: Mapping[str, Any], key: str, *, hi: float, default: float | None = None,
@@ -98,6 +116,8 @@ def position_from_dict(raw: Any, where: str = "position") -> Position:
             entry_price=_num(where, raw, "entry", hi=MAX_PRICE),  # type: ignore[arg-type]
             leverage=_num(where, raw, "leverage", lo=1.0, lo_open=False, hi=1000.0),  # type: ignore[arg-type]
             mode=mode, margin_usd=_num(where, raw, "margin", required=False, hi=MAX_AMOUNT),
+            funding_paid=_num(where, raw, "funding_paid", default=0.0, lo=-MAX_AMOUNT, lo_open=False,
+                              hi=MAX_AMOUNT) or 0.0,
         )
     except InvalidInputError as exc:
         if exc.field.startswith(where):
@@ -110,7 +130,36 @@ def position_to_dict(p: Position) -> dict[str, Any]:
                          "leverage": p.leverage, "mode": p.mode.value}
     if p.margin_usd is not None:
         d["margin"] = p.margin_usd
+    if p.funding_paid:
+        d["funding_paid"] = p.funding_paid
     return d
+
+
+def fees_from_dict(raw: Any, where: str = "account.fees") -> FeeRates:
+    """``account.fees``: the account's own ``maker`` and ``taker`` rates (optional) and whether it
+    ``open``s and ``close``s with ``maker`` or ``taker`` orders (default taker)."""
+    if not isinstance(raw, dict):
+        raise InvalidInputError(where, f"expected an object, got {type(raw).__name__}")
+    extra = sorted(set(raw) - {"maker", "taker", "open", "close"})
+    if extra:
+        raise InvalidInputError(f"{where}.{extra[0]}", "unknown key; known keys: close, maker, open, taker")
+    kw: dict[str, Any] = {}
+    for key, (lo, hi) in (("maker", MAKER_FEE_RANGE), ("taker", TAKER_FEE_RANGE)):
+        if raw.get(key) is not None:
+            kw[key] = number(f"{where}.{key}", raw[key], lo=lo, hi=hi)
+    for key in ("open", "close"):
+        if key in raw:
+            try:
+                kw[key] = Liquidity(raw[key])
+            except ValueError:
+                raise InvalidInputError(f"{where}.{key}", f"expected 'maker' or 'taker', got {raw[key]!r}") from None
+    return FeeRates(**kw)
+
+
+def fees_to_dict(fees: FeeRates) -> dict[str, Any]:
+    """The inverse of :func:`fees_from_dict` (rates left to the profile are left out)."""
+    d: dict[str, Any] = {k: v for k, v in (("maker", fees.maker), ("taker", fees.taker)) if v is not None}
+    return {**d, "open": fees.open.value, "close": fees.close.value}
 
 
 def scenario_from_dict(doc: Any) -> Scenario:
@@ -165,14 +214,16 @@ def scenario_from_dict(doc: Any) -> Scenario:
         except InvalidInputError as exc:
             raise InvalidInputError("account.position_mode", f"this file has no position_mode and its "
                                                              f"positions fit neither mode: {exc.reason}") from None
+    fees = FeeRates() if acc.get("fees") is None else fees_from_dict(acc["fees"])
     account = Account(profile_id=exchange, wallet_usd=wallet, positions=positions,
-                      marks=tuple(sorted(marks.items())), position_mode=mode)
+                      marks=tuple(sorted(marks.items())), position_mode=mode, fees=fees)
     sim = doc.get("simulation")
     spec = None if sim is None else simulation_from_dict(sim)
+    audit = None if doc.get("audit") is None else audit_from_dict(doc["audit"], position_from_dict)
     name = doc.get("name", "")
     desc = doc.get("description", "")
     return Scenario(exchange=exchange, account=account, name=name if isinstance(name, str) else "",
-                    description=desc if isinstance(desc, str) else "", simulation=spec)
+                    description=desc if isinstance(desc, str) else "", simulation=spec, audit=audit)
 
 
 def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
@@ -188,8 +239,12 @@ def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
         "positions": [position_to_dict(p) for p in sc.account.positions],
         "marks": dict(sc.account.marks),
     }
+    if sc.account.fees != FeeRates():
+        doc["account"]["fees"] = fees_to_dict(sc.account.fees)
     if sc.simulation is not None:
         doc["simulation"] = simulation_to_dict(sc.simulation)
+    if sc.audit is not None:
+        doc["audit"] = audit_to_dict(sc.audit, position_to_dict)
     return doc
 
 

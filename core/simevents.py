@@ -20,6 +20,9 @@ MARKET: Final = "market"
 FUND: Final = "insurance_fund"
 FEES: Final = "fees"
 VAULT: Final = "liquidator_vault"
+#: The other side of every funding payment (the traders on the other side of the book, pooled):
+#: what the trader pays it receives, what the trader receives it pays (docs/domain.md §9.2).
+FUNDING: Final = "funding"
 
 
 class EventKind(StrEnum):
@@ -37,6 +40,7 @@ class EventKind(StrEnum):
     POSITION_REDUCED = "position_reduced"
     ORDER_PLACED = "order_placed"
     ACTION_SKIPPED = "action_skipped"
+    FUNDING_PAYMENT = "funding_payment"
 
 
 
@@ -50,7 +54,8 @@ class Event:
     """One step of the waterfall. ``price`` is the event's own price (fill, trigger, BP); NaN if none.
 
     ``amount`` is the money the event moved (realised PnL of a fill, a fund flow, a fee-free margin
-    transfer), in quote currency; ``detail`` carries extra numbers (equity, MM, fee, ...); ``note``
+    transfer; a funding payment: what the position paid, negative when it received), in the
+    settlement currency; ``detail`` carries extra numbers (equity, MM, fee, ...); ``note``
     words where a number will not do (an order's kind, why an action was skipped).
     """
 

@@ -8,6 +8,7 @@ waterfall that plays it is :func:`core.simulate.simulate`.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 from collections.abc import Mapping
@@ -45,6 +46,10 @@ MAX_SIGMA: Final = 10.0  # annual volatility, 1,000 %
 MAX_JUMP_RATE: Final = 1e6  # jumps per year (one every 32 s)
 MAX_JUMP_SIZE: Final = 5.0  # mean and std of a jump's log size (a factor of e**5 = 148)
 MAX_WINDOW_S: Final = MAX_DURATION_S
+#: A funding rate per interval is refused beyond +-5 % (Hyperliquid's cap, 4 % an hour, is the
+#: highest any venue documents; docs/domain.md §9.1), an interval outside one minute to a day.
+MAX_FUNDING_RATE: Final = 0.05
+FUNDING_INTERVAL_H: Final = (1.0 / 60.0, 24.0)
 
 
 class ActionKind(StrEnum):
@@ -86,6 +91,32 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingSpec:
+    """The ``simulation.funding`` section: the funding rate per interval, constant or stepped.
+
+    ``rate`` is the rate per interval when ``times`` is empty; otherwise ``rates[k]`` applies from
+    ``times[k]`` (seconds on the path's clock) until the next time, and the first rate before the
+    first time. ``interval_h`` overrides the profile's ``funding_interval_h`` (a symbol that pays
+    every 4 h or every hour on an 8-hour venue). docs/domain.md §9.1.
+    """
+
+    rate: float = 0.0
+    times: tuple[float, ...] = ()
+    rates: tuple[float, ...] = ()
+    interval_h: float | None = None
+
+    def rate_at(self, t: float) -> float:
+        """The rate in force at time ``t``.
+
+        >>> FundingSpec(times=(0.0, 86_400.0), rates=(0.0001, 0.0003)).rate_at(90_000)
+        0.0003
+        """
+        if not self.times:
+            return self.rate
+        return self.rates[max(bisect.bisect_right(self.times, t) - 1, 0)]
+
+
+@dataclass(frozen=True, slots=True)
 class SimulationSpec:
     """The ``simulation`` section of a scenario file, validated. ``path`` stays plain data (built by
     :func:`build_path`), so that a spec round-trips through :func:`simulation_to_dict` unchanged."""
@@ -96,6 +127,7 @@ class SimulationSpec:
     insurance_fund: float = 0.0
     counterparties: tuple[Counterparty, ...] = ()
     actions: tuple[Action, ...] = ()
+    funding: FundingSpec | None = None  # None: no funding is paid in the run
 
 
 _PATH_KINDS: Final = ("gbm", "linear_crash", "gap", "points", "csv")
@@ -273,6 +305,48 @@ def build_path(spec: Mapping[str, Any], *, base_dir: Path | str | None = None) -
     return PricePath(t=base.t, mark=index, last=last)
 
 
+def funding_from_dict(raw: Any, where: str = "simulation.funding") -> FundingSpec:
+    """Validate a ``funding`` section: ``{"rate": r}`` or ``{"series": {"t": [...], "rate": [...]}}``,
+    optionally ``"interval_h"``; every problem names its JSON path.
+
+    >>> funding_from_dict({"rate": 0.2})
+    Traceback (most recent call last):
+    ...
+    core.errors.InvalidInputError: simulation.funding.rate: must be in [-0.05, 0.05], got 0.2
+    """
+    d = _obj(raw, where)
+    _no_unknown(d, {"rate", "series", "interval_h"}, where)
+    if ("rate" in d) == ("series" in d):
+        raise InvalidInputError(where, "give either 'rate' (one rate per interval) or 'series' (rates from times on)")
+    interval = None
+    if "interval_h" in d:
+        lo, hi = FUNDING_INTERVAL_H
+        interval = number(f"{where}.interval_h", d["interval_h"], lo=lo, hi=hi)
+    if "rate" in d:
+        return FundingSpec(rate=number(f"{where}.rate", d["rate"], lo=-MAX_FUNDING_RATE, hi=MAX_FUNDING_RATE),
+                           interval_h=interval)
+    ser = _obj(d["series"], f"{where}.series")
+    _no_unknown(ser, {"t", "rate"}, f"{where}.series")
+    t = _series(_need(ser, "t", f"{where}.series"), f"{where}.series.t", lo=-MAX_DURATION_S, hi=MAX_DURATION_S)
+    r = _series(_need(ser, "rate", f"{where}.series"), f"{where}.series.rate", lo=-MAX_FUNDING_RATE,
+                hi=MAX_FUNDING_RATE)
+    if len(r) != len(t):
+        raise InvalidInputError(f"{where}.series.rate", f"expected {len(t)} numbers (one per time), got {len(r)}")
+    for k in range(1, len(t)):
+        if not t[k] > t[k - 1]:
+            raise InvalidInputError(f"{where}.series.t[{k}]", f"times must increase, got {t[k]:g} after {t[k - 1]:g}")
+    return FundingSpec(times=tuple(t), rates=tuple(r), interval_h=interval)
+
+
+def funding_to_dict(spec: FundingSpec) -> dict[str, Any]:
+    """The inverse of :func:`funding_from_dict`."""
+    d: dict[str, Any] = ({"series": {"t": list(spec.times), "rate": list(spec.rates)}} if spec.times
+                         else {"rate": spec.rate})
+    if spec.interval_h is not None:
+        d["interval_h"] = spec.interval_h
+    return d
+
+
 def simulation_from_dict(raw: Any) -> SimulationSpec:
     """Validate a scenario's ``simulation`` section; every problem names its JSON path.
 
@@ -283,7 +357,7 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
     """
     where = "simulation"
     d = _obj(raw, where)
-    _no_unknown(d, {"path", "symbol", "book", "insurance_fund", "counterparties", "actions"}, where)
+    _no_unknown(d, {"path", "symbol", "book", "insurance_fund", "counterparties", "actions", "funding"}, where)
     path = _validate_path(_need(d, "path", where))
     symbol = d.get("symbol")
     if symbol is not None and (not isinstance(symbol, str) or not symbol):
@@ -346,8 +420,9 @@ def simulation_from_dict(raw: Any) -> SimulationSpec:
         if value_key == "price" and "qty" in a:
             qty = number(f"{w}.qty", a["qty"], lo=0, lo_open=True, hi=MAX_QTY)
         acts.append(Action(t=t, kind=kind, position=pos, value=value, qty=qty))
+    funding = None if d.get("funding") is None else funding_from_dict(d["funding"])
     return SimulationSpec(path=path, symbol=symbol, book=book, insurance_fund=fund,
-                          counterparties=tuple(cps), actions=tuple(acts))
+                          counterparties=tuple(cps), actions=tuple(acts), funding=funding)
 
 
 def simulation_to_dict(spec: SimulationSpec) -> dict[str, Any]:
@@ -370,5 +445,7 @@ def simulation_to_dict(spec: SimulationSpec) -> dict[str, Any]:
             item["qty"] = a.qty
         acts.append(item)
     d["actions"] = acts
+    if spec.funding is not None:
+        d["funding"] = funding_to_dict(spec.funding)
     return d
 

@@ -35,6 +35,8 @@ from core import fmt
 from core.book import BookModel
 from core.contracts import frame_price
 from core.errors import InvalidInputError
+from core.fees import with_fee_rates
+from core.funding import funding_times
 from core.ledger import PartyBalance, Transfer
 from core.margin import contract_pnl, maintenance_margin
 from core.model import Account, MarginMode, Position, Side
@@ -46,6 +48,7 @@ from core.scenario import Scenario
 from core.simevents import (
     FEES,
     FUND,
+    FUNDING,
     MARKET,
     SPOT,
     VAULT,
@@ -58,6 +61,7 @@ from core.simspec import (
     Action,
     ActionKind,
     Counterparty,
+    FundingSpec,
     SimulationSpec,
     build_path,
     simulation_from_dict,
@@ -71,6 +75,7 @@ from core.waterfall import (
     adl_score,
     contract_adl_ranking,
     liquidate,
+    pay_funding,
     position_names,
     scope_state,
     settle_close,
@@ -79,9 +84,10 @@ from core.waterfall import (
 )
 
 __all__ = [
-    "FEES", "FUND", "MARKET", "SPOT", "VAULT", "WALLET", "Action", "ActionKind", "Counterparty", "Event",
-    "EventKind", "LiquidationRecord", "OpenPosition", "SimulationResult", "SimulationSpec", "adl_ranking",
-    "adl_score", "build_path", "contract_adl_ranking", "position_names", "run_scenario", "simulate", "simulation_from_dict",
+    "FEES", "FUND", "FUNDING", "MARKET", "SPOT", "VAULT", "WALLET", "Action", "ActionKind", "Counterparty", "Event",
+    "EventKind", "FundingSpec", "LiquidationRecord", "OpenPosition", "SimulationResult", "SimulationSpec",
+    "adl_ranking", "adl_score", "build_path", "contract_adl_ranking", "position_names", "run_scenario", "simulate",
+    "simulation_from_dict",
     "simulation_to_dict",
 ]
 
@@ -184,10 +190,14 @@ class SimulationResult:
 class _Driver:
     """Plays one run: the search for the next event, the waterfall there, the trader's actions."""
 
-    def __init__(self, run: RunState, actions: Sequence[Action]) -> None:
+    def __init__(self, run: RunState, actions: Sequence[Action], funding: Sequence[tuple[float, float]] = ()) -> None:
         self.run = run
         self.t, self.mark, self.last = run.t, run.mark, run.last
-        self.actions = sorted(enumerate(actions), key=lambda ia: (ia[1].t, ia[0]))
+        # what happens at a set time, in time order: the funding payments (each a (time, rate)), then
+        # at the same time the trader's actions (each (k, action)); a funding time comes first
+        self.schedule: list[tuple[float, int, int, Any]] = sorted(
+            [(t, 0, k, rate) for k, (t, rate) in enumerate(funding)]
+            + [(a.t, 1, k, a) for k, a in enumerate(actions)])
 
     # -- the vectorised search for the next event -------------------------------------------------
 
@@ -286,29 +296,31 @@ class _Driver:
 
     def play(self) -> None:
         n = len(self.t)
-        # An action goes to the first tick at or after its time. One exactly on a tick comes after
-        # the liquidation engine's check there; one between two ticks happened before the later
-        # tick, so it comes before that tick's check, at the earlier tick's prices.
-        slots = [int(np.searchsorted(self.t, a.t, side="left")) for _, a in self.actions]
-        between = [bool(self.t[j] != a.t) for j, (_, a) in zip(slots, self.actions, strict=True)]
+        sched = self.schedule
+        # A scheduled item goes to the first tick at or after its time. A funding payment comes
+        # before the margin check of that tick (at a time between two ticks, at the earlier tick's
+        # prices). An action exactly on a tick comes after the liquidation engine's check there;
+        # one between two ticks happened before the later tick, so it comes before that tick's
+        # check, at the earlier tick's prices.
+        slots = [int(np.searchsorted(self.t, item[0], side="left")) for item in sched]
+        between = [bool(self.t[j] != item[0]) for j, item in zip(slots, sched, strict=True)]
         ptr = 0
         i = 0
         while i < n:
-            while ptr < len(self.actions) and slots[ptr] == i and between[ptr]:
-                self.act(i - 1, *self.actions[ptr])
+            while ptr < len(sched) and slots[ptr] == i and (between[ptr] or sched[ptr][1] == 0):
+                self.do(i - 1 if between[ptr] else i, sched[ptr])
                 ptr += 1
             checked = False
-            if ptr < len(self.actions) and slots[ptr] == i:
+            if ptr < len(sched) and slots[ptr] == i:
                 self.check_all(i)
                 checked = True
-                while ptr < len(self.actions) and slots[ptr] == i:
-                    self.act(i, *self.actions[ptr])
+                while ptr < len(sched) and slots[ptr] == i:
+                    self.do(i, sched[ptr])
                     ptr += 1
             if not self.run.alive():
                 break
-            # The next event: the next action, the first order to fire, or the first liquidation.
-            # (A funding stage would add the next funding time here, core.waterfall's docstring.)
-            seg_end = slots[ptr] if ptr < len(self.actions) else n
+            # The next event: the next scheduled item, the first order to fire, or the first liquidation.
+            seg_end = slots[ptr] if ptr < len(sched) else n
             seg_end = min(max(seg_end, i + 1), n)
             j_stop = self.windowed(self.first_stop, i, seg_end)
             liq = self.windowed(self.first_liquidation, i, seg_end if j_stop is None else j_stop + 1,
@@ -323,8 +335,18 @@ class _Driver:
             if j_stop == j and self.stops_at(j):
                 self.check_all(j)  # a stop's market order can itself leave a scope liquidatable
             i = j + 1
-        for q in range(ptr, len(self.actions)):  # every position is gone: each later action says so
-            self.act(slots[q] - between[q], *self.actions[q])
+        for q in range(ptr, len(sched)):  # every position is gone: each later action says so
+            if sched[q][1] == 1:
+                self.do(slots[q] - between[q], sched[q])
+
+    def do(self, j: int, item: tuple[float, int, int, Any]) -> None:
+        """One scheduled item at the prices of tick ``j``: a funding payment or a trader's action."""
+        t, kind, k, what = item
+        if kind == 0:
+            self.run.now = t
+            pay_funding(self.run, j, what)
+        else:
+            self.act(j, k, what)
 
     # -- the trader's actions -------------------------------------------------------------------
 
@@ -420,8 +442,14 @@ class _Driver:
 
 def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str | None = None,
              book: BookModel | None = None, insurance_fund: float = 0.0,
-             counterparties: Sequence[Counterparty] = (), actions: Sequence[Action] = ()) -> SimulationResult:
+             counterparties: Sequence[Counterparty] = (), actions: Sequence[Action] = (),
+             funding: FundingSpec | None = None) -> SimulationResult:
     """Play the liquidation waterfall for ``account`` over ``path`` (the path's symbol: ``symbol``).
+
+    ``funding``: the rate per interval (constant or stepped); positions on the path's symbol pay
+    it at every multiple of the interval (``funding.interval_h``, else the profile's) within the
+    path, booked by the profile's rule (:func:`core.waterfall.pay_funding`, docs/domain.md §9.2).
+    None: no funding. The account's own fee rates (``account.fees``) replace the profile's.
 
     Positions on other symbols stay at their account marks. Raises :class:`InvalidInputError` for an
     account the profile refuses (via :func:`core.quote.quote_account`) or an action that cannot be
@@ -445,6 +473,7 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     """
     if not account.positions:
         raise InvalidInputError("account.positions", "the simulation needs at least one position")
+    profile = with_fee_rates(profile, account.fees)
     sym = symbol or account.positions[0].symbol
     try:
         profile.contract(sym)
@@ -475,7 +504,11 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
     run = RunState(profile, account, path, symbol=sym, book=book or BookModel(), insurance_fund=insurance_fund,
                    counterparties=counterparties,
                    spot=math.fsum(a.value for a in actions if a.kind is ActionKind.ADD_MARGIN))
-    _Driver(run, actions).play()
+    schedule: list[tuple[float, float]] = []
+    if funding is not None:
+        interval_s = 3_600.0 * (funding.interval_h or profile.rules.funding_interval_h)
+        schedule = [(float(t), funding.rate_at(float(t))) for t in funding_times(t0, t1, interval_s)]
+    _Driver(run, actions, schedule).play()
     return SimulationResult(path=path, symbol=sym, profile_id=profile.id, events=tuple(run.events),
                             transfers=run.ledger.transfers, parties=run.ledger.parties(),
                             liquidations=tuple(run.records), tick_size=profile.contract(sym).tick_size,
@@ -497,4 +530,4 @@ def run_scenario(scenario: Scenario, profiles: Any, *, base_dir: Path | str | No
     path = build_path(spec.path, base_dir=base_dir)
     return simulate(profile, scenario.account, path, symbol=spec.symbol, book=spec.book,
                     insurance_fund=spec.insurance_fund, counterparties=spec.counterparties,
-                    actions=spec.actions)
+                    actions=spec.actions, funding=spec.funding)

@@ -4,18 +4,21 @@
 ``core.cli``). Output for people: the events, the five prices of each liquidation and every party's
 start and end balance. With ``--json``: one object with ``events``, ``ledger`` (each ``t``,
 ``from``, ``to``, ``amount``, ``reason``), ``parties`` (each ``name``, ``start``, ``end``),
-``liquidations`` and ``open_positions``. A bad file exits with status 2 and one line naming the
+``liquidations`` and ``open_positions``. ``--funding-rate R`` plays the run with funding at ``R``
+per interval (docs/domain.md §9). A bad file exits with status 2 and one line naming the
 file and the field path (``s.json: simulation.path.sigma: must be in (0, 10], got -1``).
 """
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from core import cli
 from core.errors import InvalidInputError, ScenarioError, UnknownProfileError
 from core.scenario import load_scenario
+from core.simspec import FundingSpec
 from core.simulate import run_scenario
 
 
@@ -23,6 +26,11 @@ def run(args: argparse.Namespace) -> int:
     """The command: returns the exit status; raises core errors that name the file and field."""
     path = str(args.file)
     scenario = load_scenario(args.file)
+    if args.funding_rate is not None and scenario.simulation is not None:
+        spec = scenario.simulation
+        interval = spec.funding.interval_h if spec.funding is not None else None
+        scenario = replace(scenario, simulation=replace(spec, funding=FundingSpec(rate=args.funding_rate,
+                                                                                 interval_h=interval)))
     profiles = cli.load_profile_set(args)
     try:
         profiles.get(scenario.exchange)

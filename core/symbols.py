@@ -81,6 +81,7 @@ def resolve_symbol(profile: Profile, symbol: str) -> str:
 
     An exact name wins, then a case-insensitive one, then the contract on the same base asset,
     preferring the requested quote currency, then USDT, USDC, USD, then the profile's order.
+    Exchanges' naming (``BTCUSDT`` on Binance and Bybit, ``BTC`` on Hyperliquid): docs/domain.md §10.
 
     Raises
     ------
@@ -199,6 +200,8 @@ def map_account(account: Account, profile: Profile, *, source: Profile | None = 
     position is not moved between a linear and an inverse contract: its size would be in other
     units and the wallet in another asset (``marginlab-cli compare`` converts one position by its
     notional at entry instead, :func:`core.compare.convert_position`).
+    Worked: the FAQ account's BTCUSDT long moved to ``hyperliquid`` becomes a BTC long of the same
+    5 BTC at 68,000.
 
     Raises
     ------

@@ -221,6 +221,9 @@ class TierTable:
     def leverage_cap(self, k: int) -> float:
         """The highest leverage tier ``k`` accepts: ``min(max leverage, just below 1/MMR)``.
 
+        At 1/MMR the opening margin would equal the maintenance margin: liquidated on entry
+        (docs/domain.md §2.4).
+
         >>> TierTable.single(mmr=0.01, max_leverage=125).leverage_cap(0) < 100
         True
         """

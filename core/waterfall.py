@@ -18,10 +18,9 @@ Each stage is a function of that state at one tick ``j``; :func:`liquidate` runs
 6. :func:`backstop` -- the liquidator vault takes over (Hyperliquid).
 7. :func:`deleverage` -- auto-deleveraging at the bankruptcy price against ranked counterparties.
 
-A **funding** stage (interval transfers between the trader and a ``funding`` party, docs/domain.md §9)
-is not simulated. It would be one more function here, ``pay_funding(run, j)``, moving each open
-position's funding between its collateral party and ``funding`` at the funding times, called by the
-driver (:meth:`core.simulate._Driver.run`) at those times like any other event.
+Between liquidations, :func:`pay_funding` books each funding payment between the trader's
+collateral and the ``funding`` party (``funding_payment``, docs/domain.md §9.2); the driver
+(:class:`core.simulate._Driver`) calls it at the funding times, before the margin check of the tick.
 
 The stages call :mod:`core.quote`, :mod:`core.margin` and :mod:`core.liquidation` for every margin
 number and never re-derive a formula; the trader's orders and closes use :mod:`core.orders`.
@@ -37,6 +36,13 @@ from typing import Any
 import numpy as np
 
 from core.book import BookModel
+from core.funding import (
+    available_balance,
+    cross_commitment,
+    funding_payment,
+    funding_split,
+    position_value,
+)
 from core.ledger import Ledger
 from core.liquidation import bankruptcy_price
 from core.margin import (
@@ -54,6 +60,7 @@ from core.quote import AccountQuote, PositionQuote, position_margin, quote_accou
 from core.simevents import (
     FEES,
     FUND,
+    FUNDING,
     MARKET,
     SPOT,
     VAULT,
@@ -173,7 +180,8 @@ def position_names(account: Account) -> list[tuple[str, str]]:
 
     A symbol held once is its own tag (``BTCUSDT long``); a repeated one is numbered
     (``BTCUSDT#1 long``, ``BTCUSDT#2 short``). An isolated position's margin is the party
-    ``trader.isolated.<tag>``; a cross position's is ``trader.wallet``.
+    ``trader.isolated.<tag>``; a cross position's is ``trader.wallet`` (the ledger's parties:
+    docs/domain.md §4.7).
 
     >>> from core.model import Position
     >>> acct = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 1, 60_000, 10),
@@ -400,6 +408,41 @@ def scope_state(aq: AccountQuote, alive: list[Pos], key: str) -> tuple[float, fl
     k = next(i for i, p in enumerate(alive) if p.label == key)
     pq = aq.positions[k]
     return pq.equity, pq.maintenance_margin, pq.liquidatable_now
+
+
+# --------------------------------------------------------------------------------- funding
+
+
+def pay_funding(run: RunState, j: int, rate: float) -> None:
+    """Funding at ``run.now``, valued at the marks of tick ``j``: every open position on the path's
+    symbol pays (or receives) :func:`core.funding.funding_payment`, booked by the profile's rule
+    (:func:`core.funding.funding_split`: its isolated margin, the wallet, or the available balance
+    first) between its collateral and ``funding``; one ``funding_payment`` event each, whose
+    ``amount`` is what the position paid (negative: received).
+
+    The rate is the path symbol's; positions on other symbols pay nothing in a run.
+    """
+    payers = [p for p in run.alive() if p.on_path]
+    if not payers or rate == 0.0:
+        return
+    run.ledger.ensure(FUNDING)
+    aq, alive = run.quote(j)
+    cross = [(q, p) for q, p in zip(aq.positions, alive, strict=True) if p.mode is MarginMode.CROSS]
+    commitment = cross_commitment(initial_margins=[q.initial_margin for q, _ in cross],
+                                  upnls=[q.unrealized_pnl for q, _ in cross])
+    for p in payers:
+        mark = run.mark_of(p, j)
+        pay = float(funding_payment(side=p.sign, value=position_value(run.profile, p.symbol, qty=p.qty, price=mark),
+                                    rate=rate))
+        from_wallet, from_margin = funding_split(
+            pay, cross=p.mode is MarginMode.CROSS, booking=run.rules.funding_booking,
+            available=available_balance(run.ledger.balance(WALLET), commitment))
+        why = f"funding at {rate:.6%}: {p.label}"
+        run.ledger.transfer(run.now, WALLET, FUNDING, from_wallet, why)
+        run.ledger.transfer(run.now, p.party, FUNDING, from_margin, why)
+        run.event(j, EventKind.FUNDING_PAYMENT, p.label, price=mark, qty=p.qty, amount=pay,
+                  detail={"rate": rate, "from_wallet": from_wallet, "from_margin": from_margin,
+                          "balance_after": run.ledger.balance(p.party)})
 
 
 # ----------------------------------------------------------------------------- 1. the margin check

@@ -26,7 +26,7 @@ The quick calculators at the end (:func:`max_open_size`, :func:`target_price_for
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -35,6 +35,16 @@ import numpy.typing as npt
 
 from core import fmt
 from core.errors import InvalidInputError
+from core.fees import net_pnl, order_fee_rates, with_fee_rates
+from core.funding import (
+    FundingPath,
+    available_balance,
+    cross_commitment,
+    default_funding_rate,
+    funding_path,
+    funding_payment,
+    position_value,
+)
 from core.liquidation import bankruptcy_price
 from core.margin import _out, average_entry_price, position_pnl_at_exit, settle_notional, side_sign
 from core.model import Account, MarginMode, Position
@@ -49,6 +59,7 @@ from core.quote import (
     required_initial_margin,
     validate_position,
 )
+from core.simspec import FUNDING_INTERVAL_H, MAX_DURATION_S, MAX_FUNDING_RATE
 from core.tiers import TierTable
 from core.validate import number
 
@@ -58,10 +69,10 @@ ArrayLike = npt.ArrayLike
 DELTA_KEYS: Final = (
     "qty", "entry", "leverage", "notional", "margin", "initial_margin", "maintenance_margin",
     "equity", "unrealized_pnl", "margin_ratio", "liquidation_price", "bankruptcy_price",
-    "distance_to_liquidation",
+    "distance_to_liquidation", "net_unrealized_pnl", "break_even_price",
 )
 _PRICE_KEYS: Final = frozenset({"entry", "liquidation_price", "bankruptcy_price", "distance_to_liquidation",
-                                "margin_ratio", "leverage"})
+                                "margin_ratio", "leverage", "break_even_price"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,9 @@ class WhatIf:
     balance_change : money into (+) or out of (-) the free balance.
     others : the account's other positions whose liquidation price the action moves (cross
         positions share the wallet): ``(index, LP before, LP after)``, index into ``account_before``.
+    realized_net_pnl : ``realized_pnl`` after the fee to close at the exit and the closed share of
+        the fee to open and of the funding paid (docs/domain.md §9.5); equal to it otherwise.
+    funding : what holding at a funding rate does (:func:`hold_with_funding`); None for the others.
     """
 
     action: str
@@ -96,6 +110,8 @@ class WhatIf:
     realized_pnl: float = 0.0
     balance_change: float = 0.0
     others: tuple[tuple[int, float, float], ...] = ()
+    realized_net_pnl: float = 0.0
+    funding: FundingOutlook | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN as None."""
@@ -106,10 +122,55 @@ class WhatIf:
             "action": self.action, "index": self.index, "before": self.before.as_dict(),
             "after": None if self.after is None else self.after.as_dict(),
             "deltas": {k: n(v) for k, v in self.deltas.items()},
-            "realized_pnl": self.realized_pnl, "balance_change": self.balance_change,
+            "realized_pnl": self.realized_pnl, "realized_net_pnl": self.realized_net_pnl,
+            "balance_change": self.balance_change,
             "others": [{"index": i, "liquidation_price_before": n(b), "liquidation_price_after": n(a)}
                        for i, b, a in self.others],
+            "funding": None if self.funding is None else self.funding.as_dict(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FundingOutlook:
+    """Holding a position through funding payments at a constant mark (:func:`hold_with_funding`).
+
+    Attributes
+    ----------
+    rate, interval_h : the rate per interval and the hours between payments.
+    days, intervals : the holding time asked for and the payments it spans.
+    paid : what the position paid in those payments (negative: received).
+    paid_symbol : what every position on its symbol paid together (a hedge's legs net out).
+    per_interval : the position's payment per interval at the mark.
+    liquidation_intervals : the first payment after which funding alone liquidates the position's
+        scope at the current mark; None when that does not happen within ten years.
+    """
+
+    rate: float
+    interval_h: float
+    days: float
+    intervals: int
+    paid: float
+    paid_symbol: float
+    per_interval: float
+    liquidation_intervals: int | None
+
+    @property
+    def liquidation_days(self) -> float:
+        """Days from now to the payment that liquidates (NaN: none within ten years)."""
+        if self.liquidation_intervals is None:
+            return math.nan
+        return self.liquidation_intervals * self.interval_h / 24.0
+
+    @property
+    def liquidated_within(self) -> bool:
+        """Funding alone liquidates the position before the holding time is over."""
+        return self.liquidation_intervals is not None and self.liquidation_intervals <= self.intervals
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rate": self.rate, "interval_h": self.interval_h, "days": self.days, "intervals": self.intervals,
+                "paid": self.paid, "paid_symbol": self.paid_symbol, "per_interval": self.per_interval,
+                "liquidation_intervals": self.liquidation_intervals,
+                "liquidation_days": None if self.liquidation_intervals is None else self.liquidation_days}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,6 +205,7 @@ def _values(q: PositionQuote | None) -> dict[str, float]:
         "unrealized_pnl": q.unrealized_pnl, "margin_ratio": q.margin_ratio,
         "liquidation_price": q.liquidation_price, "bankruptcy_price": q.bankruptcy_price,
         "distance_to_liquidation": q.distance_to_liquidation,
+        "net_unrealized_pnl": q.net_unrealized_pnl, "break_even_price": q.break_even_price,
     }
 
 
@@ -157,15 +219,17 @@ def _deltas(before: PositionQuote, after: PositionQuote | None) -> dict[str, flo
 
 
 def _result(action: str, profile: Profile, account: Account, index: int, new: Position | None,
-            wallet: float, *, realized_pnl: float = 0.0, balance_change: float = 0.0) -> WhatIf:
+            wallet: float, *, realized_pnl: float = 0.0, balance_change: float = 0.0,
+            realized_net_pnl: float | None = None, after_account: Account | None = None,
+            funding: FundingOutlook | None = None) -> WhatIf:
     all_before = quote_account(profile, account).positions
     before = all_before[index]
-    if wallet < 0:
+    if wallet < 0 and after_account is None:
         # Only a cross realised loss can do this: such an account would have been liquidated.
         raise InvalidInputError(
             "exit_price", f"the realised loss {fmt.money(-realized_pnl)} exceeds the wallet "
             f"{fmt.money(account.wallet_usd)}; the account would have been liquidated first")
-    acct = _replace(account, index, new, wallet)
+    acct = _replace(account, index, new, wallet) if after_account is None else after_account
     all_after = quote_account(profile, acct).positions if acct.positions else ()
     after = None if new is None else all_after[index]
     others = []
@@ -178,7 +242,9 @@ def _result(action: str, profile: Profile, account: Account, index: int, new: Po
             others.append((j, lp_b, lp_a))
     return WhatIf(action=action, index=index, before=before, after=after, account_before=account,
                   account=acct, position=new, deltas=_deltas(before, after),
-                  realized_pnl=realized_pnl, balance_change=balance_change, others=tuple(others))
+                  realized_pnl=realized_pnl, balance_change=balance_change, others=tuple(others),
+                  realized_net_pnl=realized_pnl if realized_net_pnl is None else realized_net_pnl,
+                  funding=funding)
 
 
 def free_balance(profile: Profile, account: Account) -> float:
@@ -192,12 +258,14 @@ def free_balance(profile: Profile, account: Account) -> float:
     --------
     An account with 10,000 USDT and only isolated positions has 10,000 free.
     """
-    out = account.wallet_usd
-    for p in account.positions:
-        if p.mode is MarginMode.CROSS:
-            upnl = float(position_pnl_at_exit(profile, p, account.mark_of(p)))
-            out += min(upnl, 0.0) - opening_requirement(profile, p)
-    return float(max(out, 0.0))
+    return available_balance(account.wallet_usd, _commitment(profile, account))
+
+
+def _commitment(profile: Profile, account: Account) -> float:
+    """What the cross positions hold of the wallet (:func:`core.funding.cross_commitment`)."""
+    cross = [p for p in account.positions if p.mode is MarginMode.CROSS]
+    return cross_commitment(initial_margins=[opening_requirement(profile, p) for p in cross],
+                            upnls=[float(position_pnl_at_exit(profile, p, account.mark_of(p))) for p in cross])
 
 
 def _source(profile: Profile, account: Account, free: float | None) -> tuple[float, bool]:
@@ -235,6 +303,41 @@ def add_margin(profile: Profile, account: Account, index: int, amount: float, *,
     new = p.with_(margin_usd=position_margin(profile, p) + amt)
     wallet = account.wallet_usd - amt if wallet_pays else account.wallet_usd
     return _result("add_margin", profile, account, index, new, wallet, balance_change=-amt)
+
+
+def change_wallet(profile: Profile, account: Account, index: int, amount: float, *,
+                  free_balance: float | None = None) -> WhatIf:
+    """Move ``amount`` into the cross wallet (a negative amount takes it out), seen from position ``index``.
+
+    The wallet is every cross position's collateral (docs/domain.md §1.5), so a deposit moves each
+    cross liquidation price away from its mark, a withdrawal towards it. A withdrawal is refused
+    above the free balance (:func:`free_balance`, or the one given): unrealised profit and the
+    cross positions' initial margin stay. The money comes from (or goes to) outside the account.
+
+    Examples
+    --------
+    Cross 1 BTC long at 20,000, 50x, with a 2,200 wallet on the classic profile (entry basis, tier 1
+    at 0.4 %: MM 80): LP = 20,000 - (2,200 - 80) / 1 = 17,880; 500 more in the wallet: 17,380.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> from core.model import Side
+    >>> classic = load_profile(exchanges_dir() / "classic.toml")
+    >>> acct = Account("classic", wallet_usd=2_200,
+    ...                positions=(Position("BTCUSDT", Side.LONG, 1, 20_000, 50, mode=MarginMode.CROSS),))
+    >>> w = change_wallet(classic, acct, 0, 500)
+    >>> w.before.liquidation_price, w.after.liquidation_price, w.balance_change
+    (17880.0, 17380.0, -500.0)
+    """
+    _position(account, index)
+    amt = number("amount", amount)
+    if amt < 0:
+        avail, _ = _source(profile, account, free_balance)
+        if -amt > avail * (1 + 1e-12):
+            raise InvalidInputError("amount", f"withdrawing {fmt.money(-amt)} is more than the free balance; "
+                                              f"allowed up to {fmt.money(avail)}")
+    return _result("change_wallet", profile, account, index, account.positions[index],
+                   max(account.wallet_usd + amt, 0.0), balance_change=-amt)
 
 
 def max_removable_margin(profile: Profile, account: Account, index: int) -> float:
@@ -331,7 +434,9 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
     """Close ``qty`` of the position at ``exit_price`` (before fees).
 
     ``realized PnL = s * qty * (exit - EP)`` (in the settle asset: :func:`core.margin.contract_pnl`,
-    ``s * C * S * (1/EP - 1/exit)`` for an inverse contract). An isolated position releases its margin in proportion,
+    ``s * C * S * (1/EP - 1/exit)`` for an inverse contract); ``realized_net_pnl`` also takes off the
+    fee to close ``qty`` at the exit and the closed share of the fee to open and of the funding paid
+    (:func:`core.fees.net_pnl`; the money moved stays before fees). An isolated position releases its margin in proportion,
     ``margin * qty / q``, so the released margin plus the PnL go to the free balance; the entry price
     and the leverage stay. A cross position's PnL lands in the wallet. ``qty == q`` closes the
     position and removes it from the account (``after`` is None).
@@ -359,7 +464,8 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
         new = None
     else:
         new = p.with_(qty_base=remaining,
-                      margin_usd=None if p.margin_usd is None else p.margin_usd * remaining / p.qty_base)
+                      margin_usd=None if p.margin_usd is None else p.margin_usd * remaining / p.qty_base,
+                      funding_paid=p.funding_paid * remaining / p.qty_base)
     wallet = account.wallet_usd
     if p.mode is MarginMode.ISOLATED:
         released = position_margin(profile, p) * (1.0 if closes else dq / p.qty_base)
@@ -380,8 +486,12 @@ def partial_close(profile: Profile, account: Account, index: int, qty: float, ex
     else:
         change = pnl
         wallet += pnl
+    f_open, f_close = order_fee_rates(profile, account.fees)
+    closed = position_leg(profile, p.with_(qty_base=dq))
+    net = float(net_pnl(side=closed.s, qty=closed.q, entry=closed.ep, exit_price=closed.price(px), open_rate=f_open,
+                        close_rate=f_close, funding_paid=p.funding_paid * dq / p.qty_base))
     return _result("partial_close", profile, account, index, new, wallet, realized_pnl=pnl,
-                   balance_change=change)
+                   balance_change=change, realized_net_pnl=net)
 
 
 def add_to_position(profile: Profile, account: Account, index: int, qty: float, price: float, *,
@@ -418,6 +528,160 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
         wallet -= extra
     return _result("add_to_position", profile, account, index, new, max(wallet, 0.0),
                    balance_change=-extra)
+
+
+def hold_with_funding(profile: Profile, account: Account, index: int, days: float, *, rate: float | None = None,
+                      interval_h: float | None = None) -> WhatIf:
+    """Hold for ``days`` while funding is paid every interval at ``rate``, every mark standing still.
+
+    Every position on the position's symbol pays (or receives) ``s x value at its mark x rate`` at
+    each funding time (:func:`core.funding.funding_payment`), booked by the profile's rule
+    (:func:`core.funding.funding_split` through :func:`core.funding.funding_path`: an isolated
+    margin, the wallet, or Bybit's available balance first) -- the simulator's own booking. The
+    result's ``after`` is the position after the payments within ``days`` (its liquidation price
+    moved wherever the payments came out of its collateral), and ``funding`` says what was paid
+    and after which payment funding alone liquidates the position's scope at today's marks (the
+    engine decides at each step, so Bybit's fee to close and every tier rule count; None when not
+    within ten years). docs/domain.md §9.3.
+
+    ``rate``: per interval, default 0.01 % per 8 hours pro rata
+    (:func:`core.funding.default_funding_rate`); ``interval_h``: default the profile's.
+    Payments fall at the ends of whole intervals from now: ``floor(days x 24 / interval_h)``.
+
+    Examples
+    --------
+    The source FAQ's 5 BTC long at 68,000, 10x, classic (funding booked into the isolated margin):
+    three days at 0.01 % pay 9 x 34 = 306 USDT out of its 34,000 margin, so its liquidation price
+    rises by 306 / 5 = 61.2 (entry basis: MM is fixed); funding alone liquidates it at the 901st
+    payment, when 34,000 - 901 x 34 = 3,366 falls below the 3,400 maintenance margin (day 300.3).
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> from core.model import Side
+    >>> faq = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),))
+    >>> res = hold_with_funding(load_profile(exchanges_dir() / "classic.toml"), faq, 0, 3, rate=0.0001)
+    >>> res.funding.paid, round(res.after.liquidation_price - res.before.liquidation_price, 6), res.funding.liquidation_intervals
+    (306.0, 61.2, 901)
+    """
+    p = _position(account, index)
+    max_days = MAX_DURATION_S / 86_400.0
+    d = number("days", days, lo=0, hi=max_days)
+    lo_h, hi_h = FUNDING_INTERVAL_H
+    ih = profile.rules.funding_interval_h if interval_h is None else number("interval_h", interval_h, lo=lo_h, hi=hi_h)
+    r = default_funding_rate(ih) if rate is None else number("rate", rate, lo=-MAX_FUNDING_RATE, hi=MAX_FUNDING_RATE)
+    profile = with_fee_rates(profile, account.fees)
+    n = math.floor(d * 24.0 / ih + 1e-9)
+    horizon = math.floor(MAX_DURATION_S / 3_600.0 / ih + 1e-9)
+    payments = funding_payments(profile, account, symbol=p.symbol, rate=r)
+    path = _path(profile, account, payments, max(n, horizon))
+
+    def funded(k: int) -> Account:
+        return funded_account(profile, account, wallet=float(path.wallet[k]),
+                              margins={i: float(path.margin[k, i]) for i in _isolated(account)},
+                              paid={i: float(path.paid[k, i]) for i, c in enumerate(payments) if c})
+
+    def liquidated(k: int) -> bool:
+        return quote_account(profile, funded(k)).positions[index].liquidatable_now
+
+    first: int | None = None
+    if liquidated(0):
+        first = 0
+    elif liquidated(horizon):
+        lo, hi = 0, horizon  # not liquidated at lo, liquidated at hi: the payments only drain it
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if liquidated(mid) else (mid, hi)
+        first = hi
+    outlook = FundingOutlook(rate=r, interval_h=ih, days=d, intervals=n, paid=float(path.paid[n, index]),
+                             paid_symbol=float(path.paid[n].sum()), per_interval=payments[index],
+                             liquidation_intervals=first)
+    after = funded(n)
+    return _result("hold", profile, account, index, after.positions[index], after.wallet_usd,
+                   balance_change=after.wallet_usd - account.wallet_usd, after_account=after, funding=outlook)
+
+
+#: The margin the engine is given for an isolated position that funding has drained to zero or
+#: below (a Position needs a margin > 0): it is liquidatable there anyway, as in the simulator.
+_TINY_MARGIN: Final = 1e-9
+
+
+def _isolated(account: Account) -> list[int]:
+    return [i for i, q in enumerate(account.positions) if q.mode is MarginMode.ISOLATED]
+
+
+def _path(profile: Profile, account: Account, payments: list[float], n: int) -> FundingPath:
+    """:func:`core.funding.funding_path` of ``payments`` from the account's balances."""
+    cross = [q.mode is MarginMode.CROSS for q in account.positions]
+    return funding_path(payments=payments, cross=cross, booking=profile.rules.funding_booking,
+                        wallet=account.wallet_usd,
+                        margins=[0.0 if c else position_margin(profile, q) for q, c in zip(account.positions, cross,
+                                                                                          strict=True)],
+                        commitment=_commitment(profile, account), n=n)
+
+
+def funding_payments(profile: Profile, account: Account, *, symbol: str, rate: float,
+                     skip: Collection[int] = ()) -> list[float]:
+    """What each position pays at one funding time at its mark (:func:`core.funding.funding_payment`
+    of its value, :func:`core.funding.position_value`); 0 for a position on another symbol or in
+    ``skip`` (one the live feed has closed). docs/domain.md §9.1."""
+    return [float(funding_payment(side=q.sign, value=position_value(profile, q.symbol, qty=q.qty_base,
+                                                                    price=account.mark_of(q)), rate=rate))
+            if q.symbol == symbol and i not in skip else 0.0 for i, q in enumerate(account.positions)]
+
+
+@dataclass(frozen=True, slots=True)
+class BookedFunding:
+    """One funding time booked on an account: each position's payment, and how the wallet and each
+    isolated margin changed (index -> change; negative: money out)."""
+
+    paid: tuple[float, ...]
+    wallet_change: float
+    margin_changes: Mapping[int, float]
+
+
+def book_funding(profile: Profile, account: Account, *, symbol: str, rate: float,
+                 skip: Collection[int] = ()) -> BookedFunding:
+    """One funding time on ``account`` at its marks, booked by the profile's rule exactly as the
+    simulator books it (:func:`core.funding.funding_path` of one interval); the live feed calls it
+    at each funding time of its clock. docs/domain.md §9.2.
+
+    >>> from core.paths import exchanges_dir
+    >>> from core.profiles import load_profile
+    >>> from core.model import Side
+    >>> faq = Account("classic", positions=(Position("BTCUSDT", Side.LONG, 5, 68_000, 10),))
+    >>> book_funding(load_profile(exchanges_dir() / "classic.toml"), faq, symbol="BTCUSDT", rate=0.0001)
+    BookedFunding(paid=(34.0,), wallet_change=0.0, margin_changes={0: -34.0})
+    """
+    profile = with_fee_rates(profile, account.fees)
+    payments = funding_payments(profile, account, symbol=symbol, rate=rate, skip=skip)
+    path = _path(profile, account, payments, 1)
+    return BookedFunding(paid=tuple(payments), wallet_change=float(path.wallet[1] - path.wallet[0]),
+                         margin_changes={i: float(path.margin[1, i] - path.margin[0, i]) for i in _isolated(account)})
+
+
+def funded_account(profile: Profile, account: Account, *, wallet: float, margins: Mapping[int, float],
+                   paid: Mapping[int, float]) -> Account:
+    """``account`` with funding booked: ``wallet`` as its wallet (even in debt, :func:`_with_wallet`),
+    ``margins[i]`` as isolated position ``i``'s margin (one drained to zero or below is handed to the
+    engine as a tiny one: it is liquidatable there anyway, as in the simulator), and ``paid[i]`` added
+    to position ``i``'s ``funding_paid``."""
+    new = tuple(q.with_(margin_usd=max(margins[i], _TINY_MARGIN) if i in margins else q.margin_usd,
+                        funding_paid=q.funding_paid + paid.get(i, 0.0))
+                for i, q in enumerate(account.positions))
+    return _with_wallet(account.with_(positions=new), wallet)
+
+
+def _with_wallet(account: Account, wallet: float) -> Account:
+    """``account`` with ``wallet`` as its cross wallet, even in debt.
+
+    Funding can take the wallet below zero while cross positions' profit still backs it; the
+    engine's formulas are linear in the wallet, so the account is handed over as it is (the
+    simulator does the same, :meth:`core.waterfall.RunState.quote`). A person's input never gets
+    here: :class:`Account` itself refuses a negative wallet.
+    """
+    out = account.with_(wallet_usd=max(wallet, 0.0))
+    object.__setattr__(out, "wallet_usd", float(wallet))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ def _render(args: argparse.Namespace, app: Any, session: Any, window: Any) -> in
         if session.live.liquidations:
             break
     app.processEvents()
+    window.results.flush_details()  # the Arithmetic pane's throttled update, written now, not in 0.2 s
     window.repaint()
     app.processEvents()
     args.screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ numbers. Dialogs go through a few small methods (``ask``, ``inform``, ``ask_save
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import importlib
 import io
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QSystemTrayIcon,
     QTabWidget,
     QWidget,
 )
@@ -35,6 +37,7 @@ from core.persistence import atomic_write_text
 from core.scenario import Scenario, load_scenario
 from gui import paths, theme
 from gui import settings as S
+from gui.alerts import AlertWatcher
 from gui.errors import show_error
 from gui.saver import BackgroundWriter
 from gui.session import Session
@@ -43,6 +46,7 @@ from gui.widgets.position_form import QtPositionForm
 from gui.widgets.position_table import QtPositionTable
 from gui.widgets.results import ROWS, QtResults
 from gui.widgets.settings_dialog import SettingsDialog
+from gui.widgets.tips import TIPS
 from gui.widgets.whatif_panel import QtWhatIfPanel
 from gui.workspace import DamagedAutosave, example_scenario, read_autosave, write_autosave
 
@@ -146,6 +150,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready")
         #: The date tables are aged against (a test sets a fixed one).
         self.today: Callable[[], dt.date] = dt.date.today
+        # the selected position's next funding payment and its countdown (core's numbers), as a
+        # clock in the status bar: it changes every frame, so its width is fixed (never the window's)
+        self.funding_label = QLabel("")
+        self.funding_label.setObjectName("fundingCountdown")
+        self.funding_label.setFixedWidth(self.fontMetrics().horizontalAdvance("x" * 52))
+        self.funding_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.statusBar().addPermanentWidget(self.funding_label)
+        session.live.marketChanged.connect(self._show_next_funding)
+        session.resultsChanged.connect(self._show_next_funding)
+        session.live.fundingPaid.connect(lambda _ev: self.statusBar().showMessage(session.events[-1].detail))
         self.age_label = QLabel("")
         self.statusBar().addPermanentWidget(self.age_label)
         session.scenarioChanged.connect(self._show_table_age)
@@ -159,10 +173,19 @@ class MainWindow(QMainWindow):
         session.scenarioChanged.connect(self._schedule_autosave)
         session.file.modifiedChanged.connect(self._on_modified)
         session.file.fileChanged.connect(self._update_title)
+        # once laid out (a splitter has no sizes of its own before the window shows)
+        session.file.fileChanged.connect(lambda: QTimer.singleShot(0, self.fit_account_table))
         session.scenarioChanged.connect(self._update_title)
         session.eventsChanged.connect(self._refresh_events)
         session.live.liquidated.connect(self._show_in_status)
         session.live.orderFilled.connect(self._show_in_status)
+        self.chart.liquidationDragged.connect(self._on_liquidation_dragged)
+        self.chart.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.alerts = AlertWatcher(session, ratio_levels=settings.get(S.ALERT_MARGIN_RATIOS),
+                                   distance_levels=settings.get(S.ALERT_DISTANCES), enabled=settings.get(S.ALERTS),
+                                   parent=self)
+        self.alerts.alerted.connect(self.notify)
+        self.tray: QSystemTrayIcon | None = None
         self._update_title()
         self._refresh_recent()
         self._restore_geometry()
@@ -189,6 +212,21 @@ class MainWindow(QMainWindow):
     def open_path(self, title: str, filt: str = SCENARIO_FILTER) -> Path | None:
         path, _ = QFileDialog.getOpenFileName(self, title, str(self._last_dir()), filt)
         return Path(path) if path else None
+
+    def open_paths(self, title: str, filt: str) -> list[Path]:
+        """One or more files (a positions response and its account's)."""
+        names, _ = QFileDialog.getOpenFileNames(self, title, str(self._last_dir()), filt)
+        return [Path(n) for n in names]
+
+    def notify(self, text: str) -> None:
+        """An alert: a desktop notification where the platform has a tray, else the status bar."""
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(self.windowIcon(), self)
+                self.tray.setToolTip("MarginLab")
+                self.tray.show()
+            self.tray.showMessage("MarginLab alert", text, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+        self.statusBar().showMessage(f"Alert: {text}", 15_000)
 
     # *.marginlab.json: the name the desktop knows as a MarginLab scenario (resources/marginlab-scenario.xml)
     def save_path(self, title: str, filt: str = SCENARIO_FILTER,
@@ -234,7 +272,11 @@ class MainWindow(QMainWindow):
         self.act_import_tiers = self._action("&Import Exchange Tiers…", self.import_exchange_tiers, None,
                                              "Read tier tables from a response saved from an exchange's public "
                                              "API into a dated profile (as `marginlab-cli profiles import`).")
-        f.addAction(self.act_import_tiers)
+        self.act_import_positions = self._action(
+            "Import &Positions…", self.import_positions, None,
+            "Open your account from a response saved from your exchange's private API, with the exchange's "
+            "liquidation prices beside MarginLab's (as `marginlab-cli positions`).")
+        f.addActions([self.act_import_tiers, self.act_import_positions])
         f.addSeparator()
         self.act_export_png = self._action("Export Chart as &PNG…", self.export_chart_png, None, "Save the chart as a picture.")
         self.act_export_results = self._action("Export &Results as CSV…", self.export_results_csv, None,
@@ -514,6 +556,72 @@ class MainWindow(QMainWindow):
         self.tell("Exchange tiers imported", summary)
         return summary
 
+    def import_positions(self, paths: list[Path] | None = None) -> str | None:
+        """File > Import Positions…: the account in the saved response(s), as a new workspace.
+
+        What `marginlab-cli positions` reads (core.positions_import), on the exchange's profile, with
+        the exchange's figures kept in the workspace (the account table's "Exch. LP" column). Returns
+        the summary shown in the status bar (None when nothing was imported).
+        """
+        from core.audit import account_from_import, audit_account, choose_profile
+        from core.positions_import import read_positions
+
+        paths = paths or self.open_paths("Import positions (a response, and its account's if saved apart)",
+                                         "Saved API response (*.json);;All files (*)")
+        if not paths:
+            return None
+        try:
+            imported = read_positions(paths)
+            profile, why = choose_profile(self.session.profiles, imported)
+            if profile is None:
+                raise InvalidInputError("exchange", why)
+            account, record = account_from_import(imported, profile)
+            if not account.positions:
+                reasons = "; ".join(f"{x.symbol}: {x.reason}" for x in record.left_out) or "the file holds none"
+                raise InvalidInputError("positions", f"no position could be put in the account ({reasons})")
+        except (MarginEngineError, OSError) as exc:
+            self.inform("Could not import the positions", str(exc))
+            return None
+        if not self.maybe_save():
+            return None
+        names = ", ".join(p.name for p in paths)
+        scenario = Scenario(exchange=profile.id, account=account, name=f"Imported from {paths[0].name}",
+                            description=f"{imported.format}: the account as the exchange reported it",
+                            audit=dataclasses.replace(record, source=names))
+        try:
+            self.session.file.new_workspace(scenario)
+        except MarginEngineError as exc:
+            self.inform("Could not import the positions", str(exc))
+            return None
+        c = audit_account(profile, account, scenario.audit or record).counts()
+        summary = (f"Imported {len(account.positions)} position{'s' * (len(account.positions) != 1)} from {names} "
+                   f"on {profile.id}: {c['match']} match the exchange's liquidation price, {c['explained']} "
+                   f"differ for a named reason, {c['unexplained']} unexplained"
+                   + (f", {len(record.left_out)} left out" if record.left_out else ""))
+        self.session.log("file", summary)
+        self.statusBar().showMessage(summary, 20_000)
+        return summary
+
+    def fit_account_table(self) -> None:
+        """For an imported account, widen the left pane so that the account table's columns show whole
+        (the exchange's column is the last), never beyond half the window; the window keeps its size."""
+        if self.session.scenario.audit is None:
+            return
+        self.table.refresh()
+        self.table.table.resizeColumnsToContents()
+        t = self.table.table
+        want = t.horizontalHeader().length() + t.verticalScrollBar().sizeHint().width() + 2 * t.frameWidth() + 24
+        main = self.splitters["main"]
+        left, right = main.sizes()
+        new_left = min(want, (left + right) // 2)
+        if new_left > left:
+            main.setSizes([new_left, left + right - new_left])
+
+    def _on_liquidation_dragged(self, price: float, error: str) -> None:
+        """The liquidation line was dragged: the what-if tab shows the change (or why there is none)."""
+        self.whatif.show_target(price, error)
+        self.tabs.setCurrentWidget(self.whatif)
+
     def _show_table_age(self) -> None:
         """A notice in the status bar while the workspace's profile tables are over 180 days old."""
         from core.profiles import stale_notice
@@ -535,6 +643,22 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def _show_next_funding(self) -> None:
+        """The status bar's funding clock: :meth:`gui.live_feed.LiveFeed.next_funding`."""
+        s = self.session
+        nf = s.live.next_funding()
+        text = "" if nf is None else nf.describe(s.money(abs(nf.amount), unit=True))
+        if self.funding_label.text() == text:
+            return
+        self.funding_label.setText(text)
+        if nf is not None:
+            booking = s.profile.rules.funding_booking.value.replace("_", " ")
+            self.funding_label.setToolTip(
+                f"{TIPS['funding']}\n\nEvery {nf.interval_h:g} h of feed time, booked: {booking} "
+                f"(docs/domain.md §9.2). Paid by this position in the feed so far: "
+                f"{s.money(s.live.funding_paid(s.selected), unit=True)} (negative: received). The rate is the "
+                "workspace's (What-if > Hold with funding sets it).")
+
     def results_rows(self) -> list[list[str]]:
         """Every position's numbers (from its quote) with the arithmetic, for CSV export."""
         s = self.session
@@ -550,7 +674,8 @@ class MainWindow(QMainWindow):
                 "initial_margin": s.money(q.initial_margin), "maintenance_margin": s.money(q.maintenance_margin),
                 "tier": str(q.tier.index + 1), "margin_ratio": fmt.pct(q.margin_ratio),
                 "distance": fmt.pct(q.distance_to_liquidation), "unrealized_pnl": s.money(q.unrealized_pnl),
-                "equity": s.money(q.equity),
+                "equity": s.money(q.equity), "net_unrealized_pnl": s.money(q.net_unrealized_pnl),
+                "break_even_price": fmt.price(q.break_even_price, tick),
             }
             ev = next((e for e in s.live.liquidations if e.index == i), None)
             values["fill_price"] = fmt.price(None if ev is None else ev.fill_price, tick)
@@ -595,6 +720,9 @@ class MainWindow(QMainWindow):
             dlg.apply()
             self._save_settings()
             self.apply_theme()
+            self.alerts.configure(ratio_levels=self.settings.get(S.ALERT_MARGIN_RATIOS),
+                                  distance_levels=self.settings.get(S.ALERT_DISTANCES),
+                                  enabled=self.settings.get(S.ALERTS))
 
     def apply_theme(self) -> None:
         theme.apply_theme(self.settings.get(S.THEME))  # every chart and gauge follows (gui.palette)

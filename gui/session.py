@@ -21,8 +21,10 @@ from typing import Any, Final
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from core import fmt, whatif
+from core import fmt, lp_target, whatif
+from core.audit import PositionAudit, position_audits
 from core.errors import InvalidInputError
+from core.funding import default_funding_rate
 from core.margin import qty_from_quote_value
 from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.profiles import Profile, ProfileSet
@@ -35,7 +37,14 @@ from core.quote import (
     quote_account,
 )
 from core.scenario import Scenario
-from core.simspec import Action, ActionKind, simulation_from_dict
+from core.simspec import (
+    MAX_FUNDING_RATE,
+    Action,
+    ActionKind,
+    FundingSpec,
+    SimulationSpec,
+    simulation_from_dict,
+)
 from core.symbols import map_account
 from gui import commands
 from gui.live_feed import LiveFeed
@@ -47,6 +56,8 @@ WHATIF_ACTIONS: Final[dict[str, tuple[str, Callable[..., whatif.WhatIf]]]] = {
     "change_leverage": ("Change leverage", whatif.change_leverage),
     "partial_close": ("Partial close", whatif.partial_close),
     "add_to_position": ("Add to position", whatif.add_to_position),
+    "target_liquidation": ("Move liquidation price", lp_target.target_liquidation_price),
+    "hold": ("Hold with funding", whatif.hold_with_funding),
 }
 
 _FIELD_LABELS: Final = {"qty": "size", "notional": "size", "entry": "entry", "leverage": "leverage",
@@ -81,7 +92,11 @@ class Session(QObject):
         self.problem = ""
         self.preview_result: whatif.WhatIf | None = None
         self.preview_action = ""
+        self._preview_params: dict[str, Any] = {}
         self.events: list[Event] = []
+        #: What a dragged liquidation line changes (core.lp_target.LEVERS); the what-if panel sets it.
+        self.target_lever = "margin"
+        self._audits: tuple[Scenario, dict[int, PositionAudit]] | None = None
         self.live = LiveFeed(self, s0=self._scenario_mark(), seed=seed, volatility=volatility, speed=speed,
                              parent=self)
         self.file = WorkspaceFile(self, parent=self)
@@ -153,14 +168,44 @@ class Session(QObject):
         p = ps[min(max(i, 0), len(ps) - 1)]
         return sc.account.mark_of(p)
 
+    @property
+    def funding(self) -> FundingSpec:
+        """The workspace's funding rate (its ``simulation.funding``), else the interest component
+        alone, 0.01 % per 8 hours pro rata (:func:`core.funding.default_funding_rate`, docs/domain.md §9.1)."""
+        sim = self.scenario.simulation
+        if sim is not None and sim.funding is not None:
+            return sim.funding
+        return FundingSpec(rate=default_funding_rate(self.profile.rules.funding_interval_h))
+
+    @property
+    def funding_interval_h(self) -> float:
+        """Hours between funding payments: the workspace's ``interval_h``, else the profile's."""
+        return self.funding.interval_h or self.profile.rules.funding_interval_h
+
+    def set_funding_rate(self, rate: float) -> None:
+        """Make ``rate`` (per interval) the workspace's constant funding rate (``simulation.funding``),
+        one undoable step; the live feed and the simulator then pay it."""
+        r = float(rate)
+        lo, hi = -MAX_FUNDING_RATE, MAX_FUNDING_RATE
+        if not (math.isfinite(r) and lo <= r <= hi):
+            raise InvalidInputError("rate", f"must be in [{lo:g}, {hi:g}] per interval, got {r:g}")
+        sim = self.scenario.simulation
+        if sim is not None and sim.funding is not None and not sim.funding.times and sim.funding.rate == r:
+            return
+        sim = sim or self._feed_simulation()
+        spec = FundingSpec(rate=r, interval_h=None if sim.funding is None else sim.funding.interval_h)
+        self._push(commands.EditAccount, replace(self.scenario, simulation=replace(sim, funding=spec)),
+                   "Set funding rate", merge_key="funding")
+
     def account_for_quote(self, scenario: Scenario | None = None) -> Account:
-        """The scenario's account with the streamed mark for the chart symbol once the feed has moved."""
+        """The scenario's account with the streamed mark for the chart symbol once the feed has moved,
+        and the funding the feed has booked (:meth:`gui.live_feed.LiveFeed.funded`)."""
         sc = scenario or self.scenario
         sym = self.chart_symbol
         feed = self.live.feed
         if sym is None or feed.n <= 1:
-            return sc.account
-        return sc.account.with_mark(sym, feed.last_mark)
+            return self.live.funded(sc.account)
+        return self.live.funded(sc.account.with_mark(sym, feed.last_mark))
 
     def quote_at(self, mark: float) -> PositionQuote | None:
         """The selected position quoted at another mark (crosshair read-out, liquidation fill)."""
@@ -171,6 +216,35 @@ class Session(QObject):
             return quote_account(self.profile, self.account_for_quote().with_mark(p.symbol, mark)).positions[self.selected]
         except InvalidInputError:
             return None
+
+    def quote_with(self, **changes: Any) -> PositionQuote | None:
+        """The selected position quoted with ``changes`` (``entry_price=...``), nothing changed (a drag's read-out)."""
+        p = self.position
+        if p is None:
+            return None
+        try:
+            acct = self.account_for_quote()
+            ps = list(acct.positions)
+            ps[self.selected] = p.with_(**changes)
+            return quote_account(self.profile, acct.with_(positions=tuple(ps))).positions[self.selected]
+        except (InvalidInputError, TypeError):
+            return None
+
+    def position_audits(self) -> dict[int, PositionAudit]:
+        """For an imported workspace: each position still as imported, against the exchange's figures.
+
+        :func:`core.audit.position_audits` at the scenario's own marks (the moment of the import),
+        computed once per scenario.
+        """
+        sc = self.scenario
+        if sc.audit is None:
+            return {}
+        if self._audits is None or self._audits[0] is not sc:
+            try:
+                self._audits = (sc, position_audits(self.profile, sc.account, sc.audit))
+            except InvalidInputError:
+                self._audits = (sc, {})
+        return self._audits[1]
 
     # ================================================================== quoting
 
@@ -217,13 +291,15 @@ class Session(QObject):
     def _with_account(self, **changes: Any) -> Scenario:
         return replace(self.scenario, account=self.scenario.account.with_(**changes))
 
-    def edit_position(self, index: int, **changes: Any) -> None:
+    def edit_position(self, index: int, *, merge: bool = True, **changes: Any) -> None:
         """Change fields of position ``index``: symbol, side, qty, notional, entry, leverage, mode, margin.
 
         ``notional`` (the position's value in the quote currency: at the entry price for a linear
         contract, contracts x contract size for an inverse one) is turned into ``qty``
         (:func:`core.margin.qty_from_quote_value`); ``margin=None`` means the opening requirement.
-        Raises InvalidInputError (nothing changes).
+        Consecutive edits of one field merge into one undo step (typing, spin-box arrows);
+        ``merge=False`` makes this edit a step of its own (a drag on the chart). Raises
+        InvalidInputError (nothing changes).
         """
         positions = list(self.scenario.account.positions)
         if not 0 <= index < len(positions):
@@ -266,7 +342,8 @@ class Session(QObject):
             after = replace(after, account=after.account.with_mark(kw["symbol"], new.entry_price))
         field = next(iter(changes)) if len(changes) == 1 else "+".join(sorted(changes))
         label = _FIELD_LABELS.get(field, field)
-        self._push(commands.EditPosition, after, f"Set {label} of #{index + 1}", merge_key=f"{index}.{field}")
+        self._push(commands.EditPosition, after, f"Set {label} of #{index + 1}",
+                   merge_key=f"{index}.{field}" if merge else None)
 
     def rename(self, name: str) -> None:
         """Give the workspace a name (shown in the title, saved in the file); "" means untitled."""
@@ -396,8 +473,11 @@ class Session(QObject):
         return {a.kind.value: a.value for a in (sim.actions if sim is not None else ())
                 if a.kind in (ActionKind.STOP_LOSS, ActionKind.TAKE_PROFIT) and a.position == i}
 
-    def set_order(self, kind: str, price: float | None, index: int | None = None) -> None:
+    def set_order(self, kind: str, price: float | None, index: int | None = None, *, merge: bool = True) -> None:
         """Set (or with ``None`` remove) the position's stop-loss or take-profit at ``price``.
+
+        ``merge=False``: one undo step of its own (a line dragged on the chart), else consecutive
+        settings of the same order merge.
 
         A long's stop-loss must lie below its start mark and its take-profit above (a short mirrors);
         the message names the allowed range. Without a simulation section, one is created whose path
@@ -418,16 +498,23 @@ class Session(QObject):
                                               f"got {fmt.num(price)}")
         if self.orders(i).get(kind) == price:
             return
-        sim = self.scenario.simulation or simulation_from_dict({
-            "path": {"kind": "gbm", "s0": mark, "sigma": self.live.feed.volatility, "dt": 1.0, "n": 86_400,
-                     "seed": self.live.feed.seed}})
+        sim = self.scenario.simulation or self._feed_simulation(mark)
         actions = [a for a in sim.actions if not (a.kind == kind and a.position == i)]
         if price is not None:
             actions.append(Action(t=0.0, kind=ActionKind(kind), position=i, value=price))
         sim = replace(sim, actions=tuple(actions))
         label = "stop-loss" if kind == "stop_loss" else "take-profit"
         self._push(commands.EditAccount, replace(self.scenario, simulation=sim),
-                   f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}", merge_key=f"{i}.{kind}")
+                   f"{'Set' if price is not None else 'Remove'} {label} of #{i + 1}",
+                   merge_key=f"{i}.{kind}" if merge else None)
+
+    def _feed_simulation(self, mark: float | None = None) -> SimulationSpec:
+        """A simulation section whose path is the GUI's feed: GBM from the start mark (``mark``, else
+        the selected position's), the feed's volatility and seed (made when a workspace first needs
+        one: an order, a funding rate)."""
+        return simulation_from_dict({
+            "path": {"kind": "gbm", "s0": self._scenario_mark() if mark is None else mark, "sigma": self.live.feed.volatility, "dt": 1.0,
+                     "n": 86_400, "seed": self.live.feed.seed}})
 
     def _without_position_actions(self, scenario: Scenario, removed: int) -> Scenario:
         """Drop the removed position's actions and renumber the later ones."""
@@ -470,12 +557,24 @@ class Session(QObject):
             raise
         self.preview_result = result
         self.preview_action = action
+        self._preview_params = dict(params)
         self.previewChanged.emit(result)
         return result
 
+    def preview_liquidation_price(self, price: float, lever: str | None = None) -> whatif.WhatIf:
+        """What puts the selected position's liquidation price at ``price`` (a dragged line), as a preview.
+
+        :func:`core.lp_target.target_liquidation_price` by :attr:`target_lever` (or ``lever``);
+        Apply (:meth:`apply_preview`) makes it real. Raises InvalidInputError with the reason a
+        place cannot be reached (the preview is cleared).
+        """
+        return self.preview("target_liquidation", target=float(price), lever=lever or self.target_lever)
+
     def whatif_limits(self) -> dict[str, float]:
-        """Bounds for the what-if controls, from core: free balance, removable margin, leverage cap."""
-        out = {"free_balance": 0.0, "max_removable": 0.0, "max_leverage": 1.0, "qty": 0.0, "mark": 0.0}
+        """Bounds for the what-if controls, from core: free balance, removable margin, leverage cap;
+        and the workspace's funding rate now and its interval (the hold page's defaults)."""
+        out = {"free_balance": 0.0, "max_removable": 0.0, "max_leverage": 1.0, "qty": 0.0, "mark": 0.0,
+               "funding_rate": self.funding.rate_at(self.live.feed.last_t), "funding_interval_h": self.funding_interval_h}
         p = self.position
         if p is None:
             return out
@@ -504,6 +603,18 @@ class Session(QObject):
         if res is None:
             raise InvalidInputError("what-if", "nothing to apply: preview a change first")
         label = WHATIF_ACTIONS[self.preview_action][0]
+        f = res.funding
+        if f is not None and f.liquidated_within:
+            raise InvalidInputError("days", f"funding alone liquidates the position at payment "
+                                            f"{f.liquidation_intervals:,} (day {f.liquidation_days:,.2f}), within the "
+                                            f"{f.days:g} days held; hold fewer days")
+        if self.live.funding_events:
+            # The preview counts the funding the feed has booked, which the feed keeps over the
+            # scenario (the plan): the change goes into the plan as it stands, and the feed's
+            # funding stays on top of it, so that the window then shows what the preview showed.
+            plan = self.account_for_quote().with_(positions=self.scenario.account.positions,
+                                                  wallet_usd=self.scenario.account.wallet_usd)
+            res = WHATIF_ACTIONS[self.preview_action][1](self.profile, plan, self.selected, **self._preview_params)
         # The preview was valued at the streamed mark; the scenario keeps its own marks.
         acct = res.account.with_(marks=self.scenario.account.marks)
         after = replace(self.scenario, account=acct)

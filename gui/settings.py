@@ -63,6 +63,13 @@ def _bool(v: Any) -> bool:
     return v
 
 
+def _levels(v: Any) -> tuple[float, ...]:
+    """A few thresholds, each a fraction in (0, 1), sorted; an empty list means none."""
+    if not isinstance(v, list | tuple) or len(v) > 4:
+        raise ValueError("expected a list of at most 4 fractions")
+    return tuple(sorted(number("value", x, lo=0, hi=1, lo_open=True, hi_open=True) for x in v))
+
+
 def _paths(v: Any) -> tuple[str, ...]:
     if not isinstance(v, list | tuple) or not all(isinstance(p, str) for p in v):
         raise ValueError("expected a list of file paths")
@@ -85,8 +92,16 @@ FEED_SPEED: Final = Setting("feed_speed", 3_600, "Simulated seconds per real sec
                             _int_in(1, 86_400))
 AUTOSAVE: Final = Setting("autosave", True, "Keep the workspace in the user data directory as you work.", _bool)
 
+ALERTS: Final = Setting("alerts", True, "During playback, notify when a position crosses an alert threshold.",
+                        _bool)
+ALERT_MARGIN_RATIOS: Final[Setting[tuple[float, ...]]] = Setting(
+    "alert_margin_ratios", (0.5, 0.8), "Margin ratios (100 % liquidates) at which playback alerts, rising.", _levels)
+ALERT_DISTANCES: Final[Setting[tuple[float, ...]]] = Setting(
+    "alert_distances", (0.05,), "Distances to liquidation (share of the mark) at which playback alerts, falling.",
+    _levels)
+
 ALL: Final[tuple[Setting[Any], ...]] = (DEFAULT_PROFILE, THEME, RECENT_FILES, FEED_SEED, FEED_VOLATILITY,
-                                        FEED_SPEED, AUTOSAVE)
+                                        FEED_SPEED, AUTOSAVE, ALERTS, ALERT_MARGIN_RATIOS, ALERT_DISTANCES)
 
 
 class Settings:

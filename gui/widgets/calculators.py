@@ -2,7 +2,7 @@
 
 PnL and ROE at an exit price, the exit price for a wanted ROE, the largest size a balance opens,
 the average entry over several fills, and the size that risks a percentage of the account at a
-stop-loss. The inputs are prefilled from the selected position (side, size, entry, leverage, mark,
+stop-loss; each before fees and after both (the workspace's fee rates, docs/domain.md §9.5). The inputs are prefilled from the selected position (side, size, entry, leverage, mark,
 wallet) and stay editable; every answer comes from :mod:`core.calculators`, which checks the input
 and calls :mod:`core.whatif`. A refused input is marked in place (red frame, the message naming the
 field and the allowed range under its section); the other sections keep working and nothing in the
@@ -37,7 +37,9 @@ from PySide6.QtWidgets import (
 from core import calculators as calc
 from core import fmt
 from core.errors import InvalidInputError
+from core.fees import order_fee_rates
 from core.model import Side
+from core.profiles import Contract
 from core.quote import opening_requirement
 from gui.session import Session
 
@@ -83,11 +85,20 @@ class QtCalculatorPanel(QWidget):
         self.from_position = QPushButton("Fill from position")
         self.from_position.setObjectName("calc_from_position")
         cf.addWidget(self.from_position, 2, 0, 1, 4)
+        self.fee_note = QLabel()
+        self.fee_note.setObjectName("calc_fee_note")
+        self.fee_note.setWordWrap(True)
+        self.fee_note.setToolTip("The fee rates the net figures use: the profile's, or the workspace's own, for a "
+                                 "taker (market) or maker (limit) order as the workspace says.")
+        cf.addWidget(self.fee_note, 3, 0, 1, 4)
 
         pnl = self._section("pnl", "PnL and ROE at an exit price",
-                            [("exit_price", "Exit price")], [("pnl", "PnL"), ("roe", "ROE"), ("pnl_margin", "on margin")])
+                            [("exit_price", "Exit price")], [("pnl", "PnL"), ("roe", "ROE"), ("pnl_margin", "on margin"),
+                                                             ("pnl_fees", "Fees (open + close)"),
+                                                             ("pnl_net", "Net PnL"), ("roe_net", "Net ROE")])
         target = self._section("target", "Exit price for a wanted ROE",
-                               [("roe", "ROE %")], [("target_price", "Exit price")])
+                               [("roe", "ROE %")], [("target_price", "Exit price"),
+                                                    ("target_price_net", "Exit after fees")])
         self.include_fee = QCheckBox("include the taker fee to open")
         self.include_fee.setChecked(True)
         max_open = self._section("max_open", "Max open size for a balance",
@@ -97,8 +108,9 @@ class QtCalculatorPanel(QWidget):
         risk = self._section("risk", "Size from account risk and a stop-loss",
                              [("risk", "Risk % of balance"), ("stop", "Stop-loss")],
                              [("risk_qty", "Size"), ("risk_side", "Side"), ("risk_notional", "Notional"),
-                              ("risk_loss", "Loss at stop")])
-        risk_note = QLabel("Uses the balance above and the entry of the position row.")
+                              ("risk_loss", "Loss at stop"), ("risk_qty_net", "Size after fees")])
+        risk_note = QLabel("Uses the balance above and the entry of the position row. \"After fees\": the fee to "
+                           "open and the fee to close at the stop count in the loss.")
         risk_note.setWordWrap(True)
         risk.layout().addRow(risk_note)  # type: ignore[union-attr]
 
@@ -256,22 +268,21 @@ class QtCalculatorPanel(QWidget):
         self.field_errors.clear()
         side = Side(self.side.currentData())
         p = self.session.position
-        tick = self.session.tick
+        f_open, f_close = self.fee_rates()
         # the selected position's contract: an inverse one sizes in contracts and counts in the coin
         contract = None if p is None else self.session.profile.contract(p.symbol)
         self._run("pnl", lambda: self._show_pnl(calc.pnl_and_roe(
             side=side, qty=self._text("qty"), entry=self._text("entry"), exit_price=self._text("exit_price"),
-            leverage=self._text("leverage"), max_leverage=self._max_leverage(), contract=contract)))
-        self._run("target", lambda: self._set("target_price", fmt.price(calc.target_price(
-            side=side, entry=self._text("entry"), leverage=self._text("leverage"), roe_pct=self._text("roe"),
-            max_leverage=self._max_leverage(), contract=contract), tick)))
+            leverage=self._text("leverage"), max_leverage=self._max_leverage(), open_rate=f_open, close_rate=f_close,
+            contract=contract)))
+        self._run("target", lambda: self._show_target(side, f_open, f_close, contract))
         if p is not None:
             self._run("max_open", lambda: self._show_max(calc.max_open(
                 self.session.profile, p.symbol, balance=self._text("balance"), leverage=self._text("leverage"),
                 price=self._text("price"), include_fee=self.include_fee.isChecked())))
         self._run("risk", lambda: self._show_risk(calc.risk_size(
             balance=self._text("balance"), risk_pct=self._text("risk"), entry=self._text("entry"),
-            stop=self._text("stop"), contract=contract)))
+            stop=self._text("stop"), open_rate=f_open, close_rate=f_close, contract=contract)))
         self._run("average", self._average)
         self._mark_fields()
 
@@ -288,9 +299,10 @@ class QtCalculatorPanel(QWidget):
 
     @staticmethod
     def _outputs(section: str) -> tuple[str, ...]:
-        return {"pnl": ("pnl", "roe", "pnl_margin"), "target": ("target_price",),
+        return {"pnl": ("pnl", "roe", "pnl_margin", "pnl_fees", "pnl_net", "roe_net"),
+                "target": ("target_price", "target_price_net"),
                 "max_open": ("max_qty", "max_notional", "max_cost"),
-                "risk": ("risk_qty", "risk_side", "risk_notional", "risk_loss"),
+                "risk": ("risk_qty", "risk_side", "risk_notional", "risk_loss", "risk_qty_net"),
                 "average": ("avg_price", "avg_qty", "avg_notional")}[section]
 
     def _set(self, key: str, text: str) -> None:
@@ -302,6 +314,34 @@ class QtCalculatorPanel(QWidget):
         self._set("pnl", money(r.pnl + 0.0))
         self._set("roe", fmt.pct(r.roe))
         self._set("pnl_margin", money(r.margin))
+        self._set("pnl_fees", money(r.fees))
+        self._set("pnl_net", money(r.net_pnl + 0.0))
+        self._set("roe_net", fmt.pct(r.net_roe))
+
+    def fee_rates(self) -> tuple[float, float]:
+        """(open, close) fee rates of the workspace (:func:`core.fees.order_fee_rates`), shown in the note."""
+        s = self.session
+        f_open, f_close = order_fee_rates(s.profile, s.account.fees)
+        fees = s.account.fees
+        note = (f"Net figures: fee to open {fmt.pct(f_open, 3)} ({fees.open.value}), to close "
+                f"{fmt.pct(f_close, 3)} ({fees.close.value})")
+        if self.fee_note.text() != note:
+            self.fee_note.setText(note)
+        return f_open, f_close
+
+    def _show_target(self, side: Side, f_open: float, f_close: float, contract: Contract | None) -> None:
+        tick = self.session.tick
+        entry, lev, roe, top = self._text("entry"), self._text("leverage"), self._text("roe"), self._max_leverage()
+        self._set("target_price", fmt.price(calc.target_price(side=side, entry=entry, leverage=lev, roe_pct=roe,
+                                                              max_leverage=top, contract=contract), tick))
+        if contract is not None and contract.is_inverse:
+            # core's net target (after fees) is written for linear contracts only: no number is better
+            # than a linear one for a coin-margined position
+            self._set("target_price_net", fmt.NONE_TEXT)
+            return
+        self._set("target_price_net", fmt.price(calc.target_price_net(
+            side=side, entry=entry, leverage=lev, roe_pct=roe, open_rate=f_open, close_rate=f_close,
+            max_leverage=top), tick))
 
     def _show_max(self, m: calc.MaxOpen) -> None:
         self._set("max_qty", fmt.num(m.qty))
@@ -313,6 +353,7 @@ class QtCalculatorPanel(QWidget):
         self._set("risk_side", r.side.value)
         self._set("risk_notional", self.session.money(r.notional))
         self._set("risk_loss", self.session.money(r.loss_at_stop))
+        self._set("risk_qty_net", fmt.num(round(r.qty_net, 8)))
 
     def _average(self) -> None:
         prices = [self._cell(r, 0) for r in range(self.fills.rowCount())]

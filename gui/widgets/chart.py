@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import fmt
+from core.errors import InvalidInputError
 from gui.feed import Feed
 from gui.live_feed import SPEEDS, LiquidationEvent, feed_clock
 from gui.palette import colors, follow_palette, style_plot
@@ -50,6 +51,12 @@ TP_COLOR = "#3fa7a0"
 
 
 PROBE_COLOR = "#9b7ede"
+_DRAG_WORDS: Final = {
+    "entry": "move the entry (one undo step when released)",
+    "liquidation": "see the margin, leverage or size that puts the liquidation price there (a what-if to apply)",
+    "stop_loss": "move the stop-loss (one undo step when released)",
+    "take_profit": "move the take-profit (one undo step when released)",
+}
 FOLLOW_Y_FILL: Final = 0.6  # following, the price range is refitted once what it must show fills less
 # The horizontal price lines: colour, label, pen style, label position along the line, tooltip.
 _LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
@@ -68,6 +75,10 @@ _LEVELS: Final[dict[str, tuple[str, str, Qt.PenStyle, float, str]]] = {
 # bankruptcy price at high leverage) never stack their labels. A short mirrors it.
 _LABEL_ABOVE_FOR_LONG: Final = {"entry": True, "liquidation": True, "take_profit": True, "ghost": True,
                                 "probe": True, "bankruptcy": False, "fill": False, "stop_loss": False}
+# The lines a person may drag (TradingView's position tool): a dragged entry, stop-loss or
+# take-profit is one edit when released; a dragged liquidation line previews the change that puts
+# the liquidation price there (core.lp_target), which Apply makes real.
+DRAGGABLE: Final = ("entry", "liquidation", "stop_loss", "take_profit")
 _ABOVE: Final = [(0, 1), (0, 1)]  # the label's bottom-left corner on the line
 _BELOW: Final = [(0, 0), (0, 0)]  # its top-left corner on the line
 
@@ -138,11 +149,20 @@ class TimeAxis(pg.AxisItem):
 
 
 class QtMarkChart(QWidget):
-    """Mark price history with labelled price levels, playback controls and a crosshair read-out."""
+    """Mark price history with labelled price levels, playback controls and a crosshair read-out.
+
+    The entry, stop-loss, take-profit and liquidation lines can be dragged (:data:`DRAGGABLE`).
+    """
+
+    #: A dragged liquidation line: (the price it stands at, "" or why no change can put it there).
+    liquidationDragged = Signal(float, str)
+    #: A sentence for the status bar (a drag refused, an order moved).
+    message = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._dragging: str | None = None  # the line under the mouse: refreshes leave it where it is
         self.follow = True
         self._window_s = 6 * 3600.0
 
@@ -255,16 +275,22 @@ class QtMarkChart(QWidget):
             return line
         color, text, style, pos, tip = _LEVELS[name]
         probe = name == "probe"
-        line = pg.InfiniteLine(angle=0, movable=probe, pen=pg.mkPen(color, width=1.5, style=style),
+        drag = name in DRAGGABLE
+        line = pg.InfiniteLine(angle=0, movable=probe or drag, pen=pg.mkPen(color, width=1.5, style=style),
                                label=text + " {value:,.1f}",
                                labelOpts={"position": pos, "color": color, "movable": False,
                                           "fill": (0, 0, 0, 0), "anchors": [(0, 1), (0, 1)]})
         line.setToolTip(tip)
         if name not in ("entry", "liquidation", "bankruptcy"):
             line.setVisible(False)
-        if probe:
+        if probe or drag:
             line.setHoverPen(pg.mkPen(color, width=3))
+        if probe:
             line.sigPositionChanged.connect(self._on_probe_moved)
+        if drag:
+            line.setToolTip(f"{tip} Drag the line to {_DRAG_WORDS[name]}.")
+            line.sigDragged.connect(lambda _line, name=name: self.drag_to(name, float(_line.value())))
+            line.sigPositionChangeFinished.connect(lambda _line, name=name: self.drop(name, float(_line.value())))
         self.plot.getPlotItem().addItem(line, ignoreBounds=True)
         self._lines[name] = line
         return line
@@ -288,6 +314,8 @@ class QtMarkChart(QWidget):
             line.setVisible(False)
             return True
         line = line or self._line(name)
+        if name == self._dragging:
+            return False  # the person holds it: it stays under the mouse
         changed = not line.isVisible()
         if changed:
             line.setVisible(True)  # before relabelling: pyqtgraph skips relabelling a hidden line
@@ -463,6 +491,69 @@ class QtMarkChart(QWidget):
         self.follow = on
         if on:
             self.refresh_curve()
+
+    # ------------------------------------------------------------------ dragging the price lines
+
+    def _snap(self, price: float) -> float:
+        """A dropped price on the contract's tick grid."""
+        tick = self.session.tick
+        return round(round(price / tick) * tick, 12)
+
+    def drag_to(self, name: str, price: float) -> None:
+        """While a line is dragged: its label follows, the read-out says what it would mean."""
+        self._dragging = name
+        line = self._lines[name]
+        tick = self.session.tick
+        price = self._snap(price)
+        line.label.setFormat(f"{_LEVELS[name][1]} {self._fmt_price_label(price, tick)}")
+        if name == "liquidation":
+            self._preview_liquidation(price)
+            return
+        text = f"{_LEVELS[name][1]} {fmt.price(price, tick)}"
+        if name == "entry":
+            q = self.session.quote_with(entry_price=price)
+            if q is not None:
+                text += (f": liquidation {fmt.price(q.liquidation_price, tick)}, uPnL {self.session.money(q.unrealized_pnl)} "
+                         "(release to set the entry)")
+        else:
+            q = self.session.quote_at(price)
+            if q is not None:
+                text += f": PnL {self.session.money(q.unrealized_pnl)} if filled there (before fees); release to move the order"
+        self.readout.setText(text)
+
+    def drop(self, name: str, price: float) -> None:
+        """A line released: one edit (entry, stop-loss, take-profit) or a what-if preview (liquidation)."""
+        self._dragging = None
+        s = self.session
+        price = self._snap(price)
+        try:
+            if name == "liquidation":
+                q = s.position_quote
+                if q is not None and abs(price - q.liquidation_price) < s.tick / 2:
+                    s.clear_preview()  # put back where it was (a right click cancels a drag)
+                else:
+                    self._preview_liquidation(price)
+            elif name == "entry":
+                if s.position is not None and price != s.position.entry_price:
+                    s.edit_position(s.selected, entry=price, merge=False)
+            elif s.orders().get(name) != price:
+                s.set_order(name, price, merge=False)
+        except InvalidInputError as exc:
+            self.readout.setText(exc.reason)
+            self.message.emit(f"{_LEVELS[name][1]} not moved: {exc.reason}")
+        self.refresh_levels()  # every line back where the workspace has it (the liquidation line too)
+
+    def _preview_liquidation(self, price: float) -> None:
+        tick = self.session.tick
+        try:
+            self.session.preview_liquidation_price(price)
+        except InvalidInputError as exc:
+            self.readout.setText(exc.reason)
+            self.liquidationDragged.emit(price, exc.reason)
+            return
+        self.readout.setText(f"liquidation at {fmt.price(price, tick)}: the what-if tab shows the change; "
+                             "Apply makes it real")
+        self.liquidationDragged.emit(price, "")
 
     # ------------------------------------------------------------------ probe (draggable what-if mark)
 

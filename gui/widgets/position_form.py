@@ -275,7 +275,7 @@ class QtPositionForm(QWidget):
     def symbol_entry(self, profile: Profile, symbol: str) -> str:
         """How a contract is listed: its name and the highest leverage it allows."""
         lev = listed_max_leverage(profile, symbol)
-        return symbol if lev is None else f"{symbol}  ·  max {fmt.num(lev)}x"
+        return symbol if lev is None else f"{symbol}  ·  up to {fmt.num(lev)}x"
 
     def _list_symbols(self, profile: Profile) -> None:
         if profile is self._listed:

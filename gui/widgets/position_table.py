@@ -8,6 +8,8 @@ mode (the other leg of the selected symbol in hedge mode, else the next contract
 """
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +33,11 @@ from core.quote import PositionQuote
 from core.symbols import base_asset
 from gui.session import Session
 
-COLUMNS = ("Symbol", "Side", "Size", "Entry", "Lev.", "Mode", "Liq. price")
+COLUMNS = ("Symbol", "Side", "Size", "Entry", "Lev.", "Mode", "Liq. price", "Exch. LP")
+#: The column of the exchange's own liquidation price: shown for a workspace imported from an exchange.
+EXCHANGE_COLUMN = COLUMNS.index("Exch. LP")
+MATCH_MARK = "✓"
+DIFFER_MARK = "⚠"
 
 
 class QtPositionTable(QWidget):
@@ -55,6 +61,10 @@ class QtPositionTable(QWidget):
         self.table.setToolTip("Positions of the account; cross positions share the wallet, so each one's "
                               "liquidation price depends on the others.")
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.table.horizontalHeaderItem(EXCHANGE_COLUMN).setToolTip(  # type: ignore[union-attr]
+            "The liquidation price the exchange reported when the positions were imported, and whether "
+            "MarginLab's matches it (✓ within one tick, ⚠ otherwise: the tooltip says why).")
+        self.table.setColumnHidden(EXCHANGE_COLUMN, True)
         self.add_button = QPushButton("Add")
         self.add_button.setToolTip("Add a position. Hedge mode: the other leg of the selected symbol (same size, "
                                    "at its start mark). One-way mode, or both legs held: a copy of the selected "
@@ -139,10 +149,44 @@ class QtPositionTable(QWidget):
         if rows:
             self.session.select(rows[0].row())
 
+    def exchange_cell(self, row: int) -> tuple[str, str]:
+        """(text, tooltip) of the exchange-LP cell of ``row``: core.audit's verdict, shown."""
+        s = self.session
+        audits = s.position_audits()
+        a = audits.get(row)
+        if a is None:
+            return "", ("Changed since the import: there is no exchange figure for this position as it is now."
+                        if s.scenario.audit is not None else "")
+        tick = a.tick
+        mark = MATCH_MARK if a.verdict.code == "match" else DIFFER_MARK
+        text = f"{fmt.price(a.reported.liquidation_price, tick)} {mark}"
+        tip = f"Exchange {fmt.price(a.reported.liquidation_price, tick)}, MarginLab {fmt.price(a.ours, tick)}"
+        if math.isfinite(a.difference):
+            tip += f", difference {fmt.price(a.difference, tick)} ({a.difference_bp:+.2f} bp)"
+        return text, f"{tip}.\n{a.verdict.text}"
+
+    def _fill_exchange_column(self) -> None:
+        imported = self.session.scenario.audit is not None
+        self.table.setColumnHidden(EXCHANGE_COLUMN, not imported)
+        if not imported:
+            return
+        for r in range(self.table.rowCount()):
+            text, tip = self.exchange_cell(r)
+            item = self.table.item(r, EXCHANGE_COLUMN)
+            if item is None:
+                item = QTableWidgetItem()
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, EXCHANGE_COLUMN, item)
+            if item.text() != text:
+                item.setText(text)
+            if item.toolTip() != tip:
+                item.setToolTip(tip)
+
     def refresh(self) -> None:
         s = self.session
         positions = s.account.positions
         quotes = s.quote.positions if s.quote is not None else ()
+        audits = s.position_audits() if s.scenario.audit is not None else {}
         self._updating = True
         try:
             self.mode_combo.setCurrentIndex(self.mode_combo.findData(s.account.position_mode.value))
@@ -155,14 +199,22 @@ class QtPositionTable(QWidget):
                 liq = ("liquidated" if s.live.is_liquidated(r) else
                        f"closed ({'stop-loss' if fill.kind == 'stop_loss' else 'take-profit'})" if fill is not None else
                        fmt.price(None if q is None else q.liquidation_price, tick))
+                lev_text, lev_tip = f"{fmt.num(p.leverage)}x", ""
+                row_audit = audits.get(r)
+                if row_audit is not None and row_audit.reported.leverage is not None:
+                    # core.audit lowered the exchange's leverage to what this profile's table allows
+                    lev_text += "*"
+                    lev_tip = (f"The exchange reports {fmt.num(row_audit.reported.leverage)}x; the {s.profile.name} "
+                               f"table (as of {s.profile.as_of}) allows at most {fmt.num(p.leverage)}x at this "
+                               "size. Only the initial margin differs.")
                 cells = (p.symbol, p.side.value, fmt.num(p.qty_base), fmt.price(p.entry_price, tick),
-                         f"{fmt.num(p.leverage)}x", p.mode.value, liq)
+                         lev_text, p.mode.value, liq)
                 value = float(quote_value(contract, p.qty_base, p.entry_price))
                 size_tip = (f"{fmt.num(p.qty_base)} contracts of {fmt.num(contract.size)} {contract.quote} = "
                             f"{fmt.num(value)} {contract.quote}" if contract.is_inverse else
                             f"{fmt.num(p.qty_base)} {base_asset(p.symbol)} = {fmt.num(value)} {contract.quote} "
                             "at the entry")
-                tips = {2: size_tip, 6: self._lp_tip(r, q)}
+                tips = {2: size_tip, 4: lev_tip, 6: self._lp_tip(r, q)}
                 for c, text in enumerate(cells):
                     item = self.table.item(r, c)
                     if item is None:
@@ -172,6 +224,7 @@ class QtPositionTable(QWidget):
                     item.setToolTip(tips.get(c, ""))
                     if c >= 2:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._fill_exchange_column()
             if positions:
                 self.table.selectRow(s.selected)
             self.remove_button.setEnabled(len(positions) > 1)
@@ -184,10 +237,16 @@ class QtPositionTable(QWidget):
                 if any(p.mode.value == "cross" for p in positions):
                     text += (f" · cross equity {s.money(aq.cross_equity)}, MM {s.money(aq.cross_maintenance)}, "
                              f"ratio {fmt.pct(aq.cross_margin_ratio)}")
+                tip = ("Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
+                       "comes from) plus the margins held by isolated positions.")
+                audit = s.scenario.audit
+                if audit is not None and audit.left_out:
+                    n = len(audit.left_out)
+                    text += f" · {n} imported position{'s' * (n != 1)} left out"
+                    tip += "\nLeft out of the import: " + "; ".join(
+                        f"{x.side} {x.symbol} ({x.reason.replace('_', ' ')})" for x in audit.left_out)
                 self.account_label.setText(text)
-                self.account_label.setToolTip(
-                    "Wallet balance, as exchanges show it: the wallet (the cross collateral, where new margin "
-                    "comes from) plus the margins held by isolated positions.")
+                self.account_label.setToolTip(tip)
             self._show_note()
         finally:
             self._updating = False

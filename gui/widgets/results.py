@@ -1,4 +1,5 @@
-"""Results of the selected position: the five prices, margins, tier, margin-ratio gauge, distance.
+"""Results of the selected position: the five prices and the break-even, margins, tier, margin-ratio
+gauge, distance, uPnL before and after fees.
 
 Every number is a field of :class:`core.quote.PositionQuote` formatted by ``core.fmt`` (prices to the
 contract tick, "--" where there is none). Hovering a number shows what it means and its arithmetic
@@ -43,11 +44,13 @@ ROWS: Final = (
     ("liquidation_price", "Liquidation"),
     ("bankruptcy_price", "Bankruptcy"),
     ("fill_price", "Liquidation fill"),
+    ("break_even_price", "Break-even (fees)"),
     ("initial_margin", "Initial margin"),
     ("maintenance_margin", "Maintenance margin"),
     ("tier", "Tier"),
     ("distance", "Distance to liq."),
     ("unrealized_pnl", "Unrealised PnL"),
+    ("net_unrealized_pnl", "Net uPnL"),
     ("equity", "Equity"),
 )
 
@@ -178,6 +181,8 @@ class QtResults(QWidget):
             "tier": f"{t.index + 1}: MMR {fmt.pct(t.mmr)}, max {fmt.num(t.max_leverage)}x",
             "distance": fmt.pct(q.distance_to_liquidation),
             "unrealized_pnl": s.money(q.unrealized_pnl, unit=True),
+            "net_unrealized_pnl": s.money(q.net_unrealized_pnl, unit=True),
+            "break_even_price": fmt.price(q.break_even_price, tick),
             "equity": s.money(q.equity, unit=True),
         }
         explain = dict(q.explain)

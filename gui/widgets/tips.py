@@ -40,5 +40,21 @@ TIPS: Final[dict[str, str]] = {
     "remove_margin": "Remove margin: take margin back to the wallet, pulling the liquidation price closer.",
     "change_leverage": "Change leverage: recompute the isolated margin as notional / new leverage.",
     "partial_close": "Partial close: sell part of a long (buy back part of a short) at the mark and release margin in proportion.",
+    "target_liquidation": ("Move liquidation price: where you want the liquidation price (or drag its line on "
+                           "the chart); MarginLab finds the margin, leverage or size that puts it there."),
+    "target_lever": ("What to change to move the liquidation price: margin (for cross, the wallet), the leverage "
+                     "(isolated only) or cutting part of the position at the mark."),
     "add_to_position": "Add to position: buy more of a long (sell more of a short) at a price; the entry becomes the average.",
+    "hold": ("Hold with funding: keep the position for some days while funding is paid every interval at a rate, "
+             "the mark standing still; shows the liquidation price after the payments, what they cost, and the day "
+             "funding alone would liquidate the position."),
+    "break_even_price": ("Break-even (with fees): the exit price at which closing nets zero after the fee to open, the "
+                         "fee to close there and the funding paid so far. MarginLab's own: an exchange's \"breakeven\" "
+                         "may leave fees and funding out."),
+    "net_unrealized_pnl": ("Net uPnL: unrealised PnL less the fee paid to open, the fee to close at the mark and the "
+                           "funding paid so far -- what closing now would really leave you."),
+    "funding": ("Funding: every interval, longs pay shorts (positive rate) the position's value at the mark times the "
+                "rate. Where the exchange books it decides whether the liquidation price moves."),
+    "funding_rate": "Funding rate per interval (0.01 % = 0.0001); positive: longs pay, shorts receive.",
+    "hold_days": "How many days to hold; payments fall at the end of each whole interval from now.",
 }

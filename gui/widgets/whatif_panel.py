@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core import fmt
 from core.errors import InvalidInputError
+from core.simspec import MAX_DURATION_S, MAX_FUNDING_RATE
 from core.validate import MAX_AMOUNT
 from gui.session import WHATIF_ACTIONS, Session
 from gui.widgets.tips import TIPS
@@ -46,7 +47,16 @@ DELTA_ROWS: Final = (
     ("margin", "Margin", "money"),
     ("margin_ratio", "Margin ratio", "pct"),
     ("distance_to_liquidation", "Distance", "pct"),
+    ("break_even_price", "Break-even", "price"),
+    ("net_unrealized_pnl", "Net uPnL", "money"),
 )
+#: The hold page's starting number of days.
+HOLD_DAYS: Final = 30.0
+
+
+def _decimals(tick: float) -> int:
+    """Decimals a price of this tick is shown with (0.1 -> 1, 1e-5 -> 5)."""
+    return max(0, -math.floor(math.log10(tick) + 1e-9)) if tick > 0 else 2
 
 
 def _spin(decimals: int, hi: float = MAX_AMOUNT, suffix: str = "") -> QDoubleSpinBox:
@@ -102,7 +112,8 @@ class _Page(QWidget):
 
 
 class QtWhatIfPanel(QWidget):
-    """Add/remove margin, leverage slider, partial close, add to the position; preview and apply."""
+    """Add/remove margin, leverage slider, partial close, add to the position, hold with funding;
+    preview and apply."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,9 +149,45 @@ class QtWhatIfPanel(QWidget):
         self.add_qty.form.addRow("Add size", self.add_qty.spin)
         self.add_qty.form.addRow("", self.add_qty.slider)
         self.add_qty.form.addRow("At price", self.add_price)
+        self.target = QWidget()
+        self.target_price = _spin(2)
+        self.target_price.valueChanged.connect(lambda _v: self.update_preview())
+        self.target_lever = QComboBox()
+        for key, text in (("margin", "the margin (cross: the wallet)"), ("leverage", "the leverage"),
+                          ("size", "cutting the size")):
+            self.target_lever.addItem(text, key)
+        self.target_lever.setToolTip(TIPS["target_lever"])
+        self.target_lever.currentIndexChanged.connect(self._on_lever)
+        target_form = QFormLayout(self.target)
+        target_form.setContentsMargins(0, 0, 0, 0)
+        target_form.addRow("Liquidation at", self.target_price)
+        target_form.addRow("By", self.target_lever)
+        self.hold = QWidget()
+        self.hold_days = _spin(2, hi=MAX_DURATION_S / 86_400.0, suffix=" d")
+        self.hold_days.setToolTip(TIPS["hold_days"])
+        self.hold_rate = _spin(5, hi=MAX_FUNDING_RATE * 100, suffix=" %")
+        self.hold_rate.setMinimum(-MAX_FUNDING_RATE * 100)
+        self.hold_rate.setToolTip(TIPS["funding_rate"])
+        self.hold_interval = QLabel()
+        self.hold_use = QPushButton("Use for the workspace")
+        self.hold_use.setToolTip("Make this rate the workspace's funding rate: the live feed and the simulator pay it "
+                                 "(undo with Ctrl+Z).")
+        self.hold_use.clicked.connect(self._use_rate)
+        for w in (self.hold_days, self.hold_rate):
+            w.valueChanged.connect(lambda _v: self.update_preview())
+        rate_row = QHBoxLayout()
+        rate_row.setContentsMargins(0, 0, 0, 0)
+        rate_row.addWidget(self.hold_rate, 1)
+        rate_row.addWidget(self.hold_interval)
+        hold_form = QFormLayout(self.hold)
+        hold_form.setContentsMargins(0, 0, 0, 0)
+        hold_form.addRow("Hold", self.hold_days)
+        hold_form.addRow("Funding rate", rate_row)
+        hold_form.addRow("", self.hold_use)
         self.page_of = {"add_margin": self.add_margin, "remove_margin": self.remove_margin,
                         "change_leverage": self.leverage, "partial_close": self.close_qty,
-                        "add_to_position": self.add_qty}
+                        "add_to_position": self.add_qty, "target_liquidation": self.target,
+                        "hold": self.hold}
         for key, page in self.page_of.items():
             page.setToolTip(TIPS[key])
             self.pages.addWidget(page)
@@ -212,8 +259,25 @@ class QtWhatIfPanel(QWidget):
 
     def _on_action(self, _i: int) -> None:
         self.pages.setCurrentWidget(self.page_of[self.current_action])
+        if self._quiet:
+            return
         self.session.clear_preview()
         self.message.setVisible(False)
+
+    def _on_lever(self, _i: int) -> None:
+        self.session.target_lever = str(self.target_lever.currentData())
+        self.update_preview()
+
+    def show_target(self, price: float, error: str = "") -> None:
+        """A liquidation line dragged on the chart: this page shows the price (and the refusal, if any)."""
+        self._quiet = True
+        try:
+            self.set_action("target_liquidation")
+            self.target_price.setValue(price)
+        finally:
+            self._quiet = False
+        self.message.setText(error)
+        self.message.setVisible(bool(error))
 
     def reset_controls(self) -> None:
         """Bounds and starting values from the session (no preview)."""
@@ -240,6 +304,14 @@ class QtWhatIfPanel(QWidget):
             self.add_qty.spin.setValue(0.0)
             self.add_qty.set_bounds(0.0, lim["qty"])
             self.add_price.setValue(lim["mark"])
+            q = self.session.position_quote
+            self.target_price.setRange(0.0, 1e15)
+            self.target_price.setDecimals(max(2, _decimals(self.session.tick)))
+            lp = float("nan") if q is None else q.liquidation_price
+            self.target_price.setValue(lp if math.isfinite(lp) else lim["mark"])
+            self.hold_days.setValue(HOLD_DAYS)
+            self.hold_rate.setValue(lim["funding_rate"] * 100)
+            self.hold_interval.setText(f"every {lim['funding_interval_h']:g} h")
             s = self.session
             self.note.setText(f"Free balance {s.money(lim['free_balance'], unit=True)}; removable margin "
                               f"{s.money(lim['max_removable'], unit=True)}")
@@ -260,7 +332,18 @@ class QtWhatIfPanel(QWidget):
             return {"leverage": self.leverage.spin.value()}
         if a == "partial_close":
             return {"qty": self.close_qty.spin.value(), "exit_price": self.close_price.value()}
+        if a == "target_liquidation":
+            return {"target": self.target_price.value(), "lever": str(self.target_lever.currentData())}
+        if a == "hold":
+            return {"days": self.hold_days.value(), "rate": self.hold_rate.value() / 100.0}
         return {"qty": self.add_qty.spin.value(), "price": self.add_price.value()}
+
+    def _use_rate(self) -> None:
+        try:
+            self.session.set_funding_rate(self.hold_rate.value() / 100.0)
+        except InvalidInputError as exc:
+            self.message.setText(f"{exc.field}: {exc.reason}")
+            self.message.setVisible(True)
 
     def update_preview(self) -> None:
         if self._quiet:
@@ -294,6 +377,12 @@ class QtWhatIfPanel(QWidget):
             self._fill_table(None)
 
     def _show(self, result: Any) -> None:
+        if result is not None and self.session.preview_action != self.current_action:
+            self._quiet = True  # a preview made elsewhere (a line dragged on the chart): show its page
+            try:
+                self.set_action(self.session.preview_action)
+            finally:
+                self._quiet = False
         self._fill_table(result)
         self.outcome.setText(self.outcome_text(result))
         self.outcome.setVisible(bool(self.outcome.text()))
@@ -307,8 +396,23 @@ class QtWhatIfPanel(QWidget):
         tick = s.tick
         lines = []
         if result.action == "partial_close":
+            at = self.close_price.value() if s.preview_action == "partial_close" else result.before.mark
             lines.append(f"Realised PnL {s.money(result.realized_pnl, signed=True, unit=True)} at "
-                         f"{fmt.price(self.close_price.value(), tick)} (before fees)")
+                         f"{fmt.price(at, tick)} before fees; "
+                         f"{s.money(result.realized_net_pnl, signed=True, unit=True)} after both fees and funding")
+        if s.preview_action == "target_liquidation" and result.after is not None:
+            lines.append(self._target_text(result))
+        f = result.funding
+        if f is not None:
+            pays = "paid" if f.paid >= 0 else "received"
+            lines.append(f"{f.days:g} d = {f.intervals:,} payments at {fmt.pct(f.rate, 4)}: "
+                         f"{s.money(abs(f.paid), unit=True)} {pays}")
+            if f.liquidation_intervals is None:
+                lines.append("Funding alone does not liquidate it within ten years.")
+            else:
+                within = ", within the hold" if f.liquidated_within else ""
+                lines.append(f"Funding alone liquidates it on day {f.liquidation_days:,.2f} "
+                             f"(payment {f.liquidation_intervals:,}{within}).")
         if result.action == "add_to_position" and result.position is not None:
             lines.append(f"New size {fmt.num(result.position.qty_base)}, average entry "
                          f"{fmt.price(result.position.entry_price, tick)}")
@@ -323,6 +427,23 @@ class QtWhatIfPanel(QWidget):
             lines.append(f"Also moves #{j + 1} {p.side.value} {p.symbol} ({why}): liquidation "
                          f"{fmt.price(lp_before, its_tick)} → {fmt.price(lp_after, its_tick)}")
         return "\n".join(lines)
+
+    def _target_text(self, result: Any) -> str:
+        """How the dragged liquidation price is reached, in one line."""
+        tick = self.session.tick
+        lp = fmt.price(result.after.liquidation_price, tick)
+        if result.action in ("add_margin", "remove_margin"):
+            return f"Liquidation at {lp}: {'add' if result.action == 'add_margin' else 'remove'} " \
+                   f"{self.session.money(abs(result.balance_change), unit=True)} of margin"
+        if result.action == "change_wallet":
+            verb = "deposit" if result.balance_change < 0 else "withdraw"
+            return f"Liquidation at {lp}: {verb} {self.session.money(abs(result.balance_change), unit=True)} (the cross wallet)"
+        if result.action == "change_leverage" and result.position is not None:
+            return f"Liquidation at {lp}: leverage {result.position.leverage:.4g}x"
+        if result.action == "partial_close" and result.position is not None:
+            cut = result.before.position.qty_base - result.position.qty_base
+            return f"Liquidation at {lp}: close {fmt.num(cut)} at the mark"
+        return f"Liquidation at {lp}"
 
     def _fill_table(self, result: Any) -> None:
         s = self.session

@@ -1,7 +1,7 @@
 """The shipped Binance tables (every USDⓈ-M perpetual of the 2024-10-24 snapshot): for 30 symbols
 drawn from it, the liquidation price MarginLab gives is the root of equity = MM over that symbol's
-own brackets, found here by brute force (bisection on the mark, the bracket looked up at each
-trial notional), independently of the closed form in core.liquidation."""
+own brackets, found by brute force (tests/core/ladders.py: bisection on the mark, the bracket
+looked up at each trial notional), independently of the closed form in core.liquidation."""
 from __future__ import annotations
 
 import zlib
@@ -13,31 +13,11 @@ from core.model import Position, Side
 from core.paths import exchanges_dir
 from core.profiles import load_profiles
 from core.quote import quote_position
+from tests.core.ladders import brute_force_lp
 
 BINANCE = load_profiles([exchanges_dir()]).get("binance")
 RNG = np.random.default_rng(20241024)
 SYMBOLS = sorted(RNG.choice(np.array(BINANCE.symbols), size=30, replace=False).tolist())
-
-
-def _brute_force_lp(symbol: str, side: Side, qty: float, entry: float, margin: float) -> float:
-    """Bisection of f(P) = M + s q (P - EP) - MM(q P) with MM(N) = MMR_k N - cum_k of N's bracket."""
-    t = BINANCE.contract(symbol).tiers
-    s = 1.0 if side is Side.LONG else -1.0
-
-    def f(p: float) -> float:
-        n = qty * p
-        k = int(np.searchsorted(t.floor, n, side="right") - 1)
-        return margin + s * qty * (p - entry) - (t.mmr[k] * n - t.cum[k])
-
-    lo, hi = (entry * 1e-9, entry) if s > 0 else (entry, (t.cap[-1] * (1 - 1e-9)) / qty)
-    assert f(lo) * f(hi) < 0  # a root lies between: unsafe at one end, safe at the entry
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if (f(mid) < 0) == (s > 0):
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
@@ -51,7 +31,7 @@ def test_liquidation_price_is_the_root_of_equity_equals_mm(symbol):
         qty = notional / entry
         leverage = float(min(t.max_leverage[k], 0.9 / t.mmr[k], rng.uniform(1, t.max_leverage[k])))
         q = quote_position(BINANCE, Position(symbol, side, qty, entry, leverage))
-        expected = _brute_force_lp(symbol, side, qty, entry, q.margin)
+        expected = brute_force_lp(t, side, qty, entry, q.margin)
         assert q.liquidation_price == pytest.approx(expected, rel=1e-9), (symbol, side, k, leverage)
 
 

@@ -1,5 +1,5 @@
 """Inverse (coin-margined) contracts: the exchanges' published examples, and the change of
-coordinates that makes them linear positions in 1/P (docs/domain.md §7).
+coordinates that makes them linear positions at size/P (docs/domain.md §7).
 
 Golden numbers name their source; where a page shows no result line, the hand derivation is written
 in the comment (research notes: /work/wt/research-12-13.md, sections A1-A3).

@@ -117,6 +117,19 @@ def check_loss_vs_upnl(res):
     assert iso.start - iso.end > -upnl + 200  # noticeably more than the uPnL shown at the trigger
 
 
+def check_funding_flat(res):
+    # the story's numbers (docs/domain.md §9.3): 15 a payment out of a 1,000 margin, MM 120; the
+    # 59th payment (t = 59 x 8 h) leaves 115 < 120 and the mark never moved from 60,000
+    assert set(res.path.mark.tolist()) == {60_000.0}
+    pays = res.events_of("funding_payment")
+    assert len(pays) == 59 and all(e.amount == pytest.approx(15.0) for e in pays)
+    (trig,) = res.events_of("liquidation_triggered")
+    assert trig.t == 59 * 8 * 3_600 == pays[-1].t
+    (rec,) = res.liquidations
+    assert rec.liquidation_price == pytest.approx(60_010.0, abs=0.05) and rec.mark_at_trigger == 60_000.0
+    assert res.party("funding").end == pytest.approx(885.0)
+    assert res.party("fees").end == pytest.approx(90.0)
+    assert res.party("insurance_fund").end == pytest.approx(25.0)
 def check_inverse_long(res):
     # by hand (docs/domain.md §7, mark basis): 1,000 x 100 USD long from 60,000 at 5x, margin
     # 100,000 / (60,000 x 5) = 0.33333333 BTC; LP = 100,000 x 1.004 / (100,000/60,000 + 0.33333333) = 50,200
@@ -135,6 +148,7 @@ def check_inverse_long(res):
 
 
 CHECKS = {
+    "lesson-funding-flat-price": check_funding_flat,
     "lesson-faq-crash": check_faq_crash,
     "lesson-gap-through-bankruptcy": check_gap,
     "lesson-fund-exhausted-adl": check_adl,

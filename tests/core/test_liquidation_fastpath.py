@@ -213,3 +213,17 @@ def test_side_zero_and_nan_follow_the_plain_path(profiles):
 
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(fast, _plain_in_pieces(plain, N, side=s, qty=q, entry=ep, wallet=wb))
+
+
+def test_only_the_last_few_bucket_tables_are_kept(profiles):
+    # 4 MB each: a session that solves books on many tables keeps the latest eight, and a table
+    # whose lookup was dropped builds it again, with the same answers.
+    base = profiles.get("binance").contract("BTCUSDT").tiers
+    s, q, ep, wb = _random_book(base, N, seed=13)
+    tables = [base.with_mmr_offset(k * 1e-5) for k in range(1, liq._LOOKUPS_KEPT + 3)]
+    first = liquidation_price(side=s, qty=q, entry=ep, wallet=wb, tiers=tables[0])
+    for t in tables[1:]:
+        liquidation_price(side=s, qty=q, entry=ep, wallet=wb, tiers=t)
+    assert len(liq._WITH_LOOKUP) <= liq._LOOKUPS_KEPT
+    assert not liq._table(tables[0])._lookup_built
+    np.testing.assert_array_equal(liquidation_price(side=s, qty=q, entry=ep, wallet=wb, tiers=tables[0]), first)

@@ -144,3 +144,34 @@ def test_save_refuses_nan_and_keeps_old_file(tmp_path):
         save_scenario(path, bad)
     assert path.read_text(encoding="utf-8") == before
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_audit_section_round_trips_and_files_without_it_still_load(tmp_path):
+    # An imported account keeps the exchange's figures (docs/scenario-format.md, "audit"): optional,
+    # read back equal, and a file without it reads as before (GOOD above has none).
+    from core.reported import AuditRecord, LeftOut, Reported, ReportedEntry
+
+    acc = Account("hyperliquid", wallet_usd=1_000.5, positions=(
+        Position("ETH", Side.LONG, 0.0335, 2986.3, 20, margin_usd=4.981226),), marks={"ETH": 2985.9})
+    record = AuditRecord(
+        format="hyperliquid-state", source="state.json", time_ms=1708622398623, account_maintenance=0.0,
+        entries=(ReportedEntry(acc.positions[0], Reported("ETH", 2866.26936529, max_leverage=50.0)),),
+        left_out=(LeftOut("MATIC", "long", 76.6, 1.03483, None, "unknown_symbol: no MATIC", mark=1.036,
+                          mode="cross"),), notes=("one note",))
+    sc = Scenario(exchange="hyperliquid", account=acc, audit=record)
+    path = tmp_path / "imported.json"
+    save_scenario(path, sc)
+    assert load_scenario(path) == sc
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert scenario_to_dict(load_scenario(path)) == doc
+    assert doc["audit"]["entries"][0]["reported"] == {"symbol": "ETH", "liquidation_price": 2866.26936529,
+                                                      "max_leverage": 50.0}
+    assert load_scenario(_write(tmp_path, GOOD)).audit is None
+
+
+def test_a_bad_audit_section_names_its_path(tmp_path):
+    doc = dict(GOOD, audit={"format": "hyperliquid-state", "entries": [
+        {"position": GOOD["account"]["positions"][0], "reported": {"symbol": "BTC", "liquidation_price": -1}}]})
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_write(tmp_path, doc))
+    assert exc.value.field == "audit.entries[0].reported.liquidation_price"

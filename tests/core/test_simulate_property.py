@@ -1,7 +1,7 @@
 """Over random scenarios on every shipped profile (inverse ones in contracts and coin, hedge legs in
-hedge mode): money is conserved, a trader never loses more than the collateral, no deleveraged
-counterparty ends below zero, and the insurance fund goes negative only when no eligible
-counterparty was left to deleverage."""
+hedge mode), with or without funding: money is conserved, a trader never loses more than the
+collateral, no deleveraged counterparty ends below zero, and the insurance fund goes negative only
+when no eligible counterparty was left to deleverage."""
 from __future__ import annotations
 
 import math
@@ -17,11 +17,13 @@ from core.model import Account, MarginMode, Position, PositionMode, Side
 from core.paths import exchanges_dir
 from core.prices import PricePath, gbm_path, time_grid
 from core.profiles import load_profiles
+from core.simspec import MAX_FUNDING_RATE
 from core.simulate import (
     Action,
     ActionKind,
     Counterparty,
     EventKind,
+    FundingSpec,
     contract_adl_ranking,
     position_names,
     simulate,
@@ -105,16 +107,20 @@ def scenarios(draw):
             value = s0 * draw(st.floats(0.9, 1.1))
         actions.append(Action(t=t, kind=kind, position=pos, value=value))
     mode = PositionMode.HEDGE if len({p.symbol for p in positions}) < len(positions) else PositionMode.ONE_WAY
+    # funding every 1-5 minutes of the path (so that a few payments fall inside it), or none
+    funding = draw(st.one_of(st.none(), st.builds(
+        FundingSpec, rate=st.floats(-MAX_FUNDING_RATE, MAX_FUNDING_RATE), interval_h=st.floats(1 / 60, 5 / 60))))
     return (prof, Account(profile_id=pid, wallet_usd=wallet, positions=tuple(positions), marks=marks,
-                          position_mode=mode), path, book, fund, cps, actions)
+                          position_mode=mode), path, book, fund, cps, actions, funding)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_money_is_conserved_and_traders_never_go_negative(sc):
-    prof, acct, path, book, fund, cps, actions = sc
+    prof, acct, path, book, fund, cps, actions, funding = sc
     try:
-        res = simulate(prof, acct, path, book=book, insurance_fund=fund, counterparties=cps, actions=actions)
+        res = simulate(prof, acct, path, book=book, insurance_fund=fund, counterparties=cps, actions=actions,
+                       funding=funding)
     except InvalidInputError:
         assume(False)  # a leverage the profile refuses, or a leverage change the wallet cannot pay
         return

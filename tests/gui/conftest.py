@@ -28,6 +28,18 @@ def _unthrottled_mouse():
     yield
 
 
+def retire(window) -> None:  # type: ignore[no-untyped-def]
+    """Put away a window a test started without closing it (gui.app.launch): deleteLater only acts
+    when the event loop runs again, and until then its pending autosave (1 s after its start)
+    could fire and write into the next test's folders."""
+    window.session.live.pause()
+    window.autosave_enabled = False
+    window._autosave_timer.stop()
+    window.writer.wait()
+    window.hide()
+    window.deleteLater()
+
+
 @pytest.fixture(scope="session")
 def profiles():
     return load_profiles([exchanges_dir()])

@@ -15,6 +15,7 @@ from core.paths import scenarios_dir
 from gui import errors, paths
 from gui.app import launch, parse_args
 from gui.main_window import MainWindow
+from tests.gui.conftest import retire
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,9 +51,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.live.pause()
-        w.hide()
-        w.deleteLater()
+        retire(w)
     qapp.processEvents()
 
 
@@ -152,7 +151,7 @@ def test_help_lessons_open_in_the_theatre_window(window, qtbot):
         lessons[0].trigger()
         theatre = window.theatre_window
         assert theatre is not None and theatre.isVisible() and theatre.isWindow() and theatre.parent() is window
-        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=10_000):
+        with qtbot.waitSignal(window.theatre_session.resultChanged, timeout=120_000):
             pass
         assert window.theatre_session.file_path == Path(lessons[0].data())
     finally:

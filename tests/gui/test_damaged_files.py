@@ -15,6 +15,7 @@ import pytest
 from gui import paths
 from gui.app import launch, parse_args
 from gui.main_window import MainWindow
+from tests.gui.conftest import retire
 
 
 @pytest.fixture
@@ -33,9 +34,7 @@ def start(qapp, monkeypatch):
 
     yield run
     for w in windows:
-        w.session.live.pause()
-        w.hide()
-        w.deleteLater()
+        retire(w)
     qapp.processEvents()
 
 

@@ -18,7 +18,7 @@ def test_typing_sol_offers_solusdt_then_solusdc_with_their_leverage(window):
     form._symbol_typed("sol")
     entries = form._symbol_model.stringList()
     # the 2024-10-24 brackets: SOLUSDT and SOLUSDC both start at 100x
-    assert entries[:2] == ["SOLUSDT  ·  max 100x", "SOLUSDC  ·  max 100x"]
+    assert entries[:2] == ["SOLUSDT  ·  up to 100x", "SOLUSDC  ·  up to 100x"]
     form._symbol_picked(entries[0])
     assert window.session.position.symbol == "SOLUSDT"
 

@@ -336,3 +336,47 @@ def test_a_message_under_a_field_is_read_whole(window, qtbot):
     assert "allowed 1-50" in err.text()
     window.form.leverage.setValue(10.0)  # gone again: nothing left reserved
     assert err.isHidden()
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_the_liquidation_and_bankruptcy_labels_never_stack(window, qtbot, side):
+    # issue 9: at 20x the LP and BP labels were drawn on top of each other. Hand derivation, classic,
+    # 5 BTC at 68,000, 20x: margin 17,000, MM 3,400; long LP = 68,000 - 13,600 / 5 = 65,280 and
+    # BP = 68,000 - 17,000 / 5 = 64,600 (a short mirrors: 70,720 and 71,400), 680 apart.
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.form.side.setCurrentIndex(window.form.side.findText(side.capitalize()))
+    window.form.leverage.setValue(20.0)
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):
+        QApplication.processEvents()
+    chart = window.chart
+    lp, bp = chart.liq_line.value(), chart.bankrupt_line.value()
+    assert abs(lp - bp) == pytest.approx(680.0)
+    # zoomed out, 680 is a few pixels: two labels on the same side of their lines would overlap
+    chart.follow_box.setChecked(False)
+    chart.plot.getViewBox().setYRange(0.0, 140_000.0, padding=0)
+    for _ in range(3):
+        QApplication.processEvents()
+    liq = chart.liq_line.label.sceneBoundingRect()
+    bank = chart.bankrupt_line.label.sceneBoundingRect()
+    assert liq.isValid() and bank.isValid()
+    assert not liq.intersects(bank)
+    # a long's liquidation label above the bankruptcy label (scene y grows downwards); a short's below
+    assert (liq.center().y() < bank.center().y()) == (side == "long")
+
+
+def test_the_wallet_line_says_what_it_holds_with_the_cores_numbers(window):
+    # issue 9 item 15: "Wallet" excluded isolated margins unlike an exchange's wallet balance.
+    s = window.session
+    q = s.quote
+    label = window.table.account_label
+    # FAQ example: wallet 20,000 outside the position, isolated margin 34,000 -> balance 54,000
+    assert (s.account.wallet_usd, q.isolated_margins, q.wallet_balance) == (20_000.0, 34_000.0, 54_000.0)
+    assert label.text().startswith(
+        f"Wallet balance {fmt.money(q.wallet_balance)} {s.settle_ccy} = wallet {fmt.money(s.account.wallet_usd)} "
+        f"+ isolated margins {fmt.money(q.isolated_margins)}")
+    assert "isolated" in label.toolTip() and "cross collateral" in label.toolTip()
+    assert "isolated" in window.form.fields["wallet"].toolTip()
