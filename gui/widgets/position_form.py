@@ -312,16 +312,20 @@ class QtPositionForm(QWidget):
         value = float(quote_value(contract, qty, entry))
         if contract.is_inverse:
             units = ["contracts", contract.quote]
-            info = (f"inverse: {fmt.num(contract.size)} {contract.quote} a contract; margin and PnL in "
-                    f"{contract.settle}")
+            # one short line (the form is narrow at 1024 px); the tooltip says it whole
+            info = f"inverse, {fmt.num(contract.size)} {contract.quote} each, in {contract.settle}"
+            whole = (f"an inverse contract of {fmt.num(contract.size)} {contract.quote} each: the size is in "
+                     f"contracts, margin, wallet and PnL are in {contract.settle}")
             tip = f"{fmt.num(qty)} contracts x {fmt.num(contract.size)} {contract.quote} = {fmt.num(value)} {contract.quote}"
         else:
             units = [base_asset(contract.symbol), contract.quote]
-            info = f"linear: size in {units[0]}; margin and PnL in {contract.settle}"
+            info = f"linear, in {contract.settle}"
+            whole = (f"a linear contract: the size is in {units[0]}, margin, wallet and PnL are in "
+                     f"{contract.settle}")
             tip = f"{fmt.num(qty)} {units[0]} x {fmt.num(entry)} = {fmt.num(value)} {contract.quote} at the entry"
         if self.contract_info.text() != info:
             self.contract_info.setText(info)
-            self.contract_info.setToolTip(f"{contract.symbol}: {info}. Prices are in {contract.quote}.")
+            self.contract_info.setToolTip(f"{contract.symbol}: {whole}; prices are in {contract.quote}.")
         unit = self.size_unit.currentIndex()
         self.size_unit.blockSignals(True)
         _set_items(self.size_unit, units)

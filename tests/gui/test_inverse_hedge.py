@@ -41,7 +41,8 @@ def test_inverse_form_sizes_in_contracts_and_amounts_in_the_coin(window):
     form = window.form
     assert [form.size_unit.itemText(i) for i in range(form.size_unit.count())] == ["contracts", "USD"]
     assert form.size_field.value() == 1_000.0
-    assert form.contract_info.text() == "inverse: 100 USD a contract; margin and PnL in BTC"
+    assert form.contract_info.text() == "inverse, 100 USD each, in BTC"
+    assert "size is in contracts, margin, wallet and PnL are in BTC" in form.contract_info.toolTip()
     assert form.wallet.suffix() == " BTC" and form.wallet.decimals() == 8 and form.margin.suffix() == " BTC"
     assert "1,000 contracts x 100 USD = 100,000 USD" in form.size_field.toolTip()
     # the USD value: contracts x size (core.margin.quote_value), whatever the price
