@@ -443,11 +443,11 @@ class QtWhatIfPanel(QWidget):
     def _fill_table(self, result: Any) -> None:
         s = self.session
         q = s.position_quote
-        key = (q, result, s.settle_ccy)
+        state = (q, result, s.settle_ccy)
         old = self._table_key
-        if old is not None and all(a is b for a, b in zip(key, old, strict=True)):
+        if old is not None and all(a is b for a, b in zip(state, old, strict=True)):
             return  # the same quote and preview objects: every cell already says it
-        self._table_key = key
+        self._table_key = state
         tick = s.tick
         before = q if result is None else result.before
         after = None if result is None else result.after
