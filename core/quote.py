@@ -421,7 +421,11 @@ class _Terms:
         return wallet + upnl - math.fsum(self.req(j) for j in others), wallet + upnl
 
 
-def _terms(profile: Profile, account: Account) -> _Terms:
+def validate_account(profile: Profile, account: Account) -> None:
+    """Refuse what :func:`quote_account` would refuse, without quoting: each position
+    (:func:`validate_position`, field ``positions[i].…`` when there are several) and the account
+    (:func:`check_account`). ``profile`` with the account's fee rates already applied
+    (:func:`core.fees.with_fee_rates`), as :func:`quote_account` applies them."""
     for i, p in enumerate(account.positions):
         try:
             validate_position(profile, p)
@@ -430,6 +434,10 @@ def _terms(profile: Profile, account: Account) -> _Terms:
                 raise
             raise InvalidPositionError(f"positions[{i}].{exc.field}", exc.reason) from None
     check_account(profile, account)
+
+
+def _terms(profile: Profile, account: Account) -> _Terms:
+    validate_account(profile, account)
     ps = account.positions
     marks = [account.mark_of(p) for p in ps]
     legs = [position_leg(profile, p) for p in ps]

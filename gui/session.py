@@ -24,6 +24,7 @@ from PySide6.QtGui import QUndoStack
 from core import fmt, lp_target, whatif
 from core.audit import PositionAudit, position_audits
 from core.errors import InvalidInputError
+from core.fees import with_fee_rates
 from core.funding import default_funding_rate
 from core.margin import qty_from_quote_value
 from core.model import Account, MarginMode, Position, PositionMode, Side
@@ -35,6 +36,7 @@ from core.quote import (
     entry_notional,
     leverage_limit,
     quote_account,
+    validate_account,
 )
 from core.scenario import Scenario
 from core.simspec import (
@@ -259,9 +261,10 @@ class Session(QObject):
         self.resultsChanged.emit()
 
     def _check(self, scenario: Scenario) -> None:
-        """Raise InvalidInputError when ``scenario`` would be refused; touch nothing."""
-        profile = self.profiles.get(scenario.exchange)
-        quote_account(profile, scenario.account)
+        """Raise InvalidInputError when ``scenario`` would be refused; touch nothing. (Core's checks
+        without the quote: the command's redo quotes it, at the live mark, right after.)"""
+        account = scenario.account
+        validate_account(with_fee_rates(self.profiles.get(scenario.exchange), account.fees), account)
 
     # ================================================================== commands (every edit)
 

@@ -119,6 +119,7 @@ class QtWhatIfPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self._quiet = False
+        self._table_key: tuple[Any, ...] | None = None
         self.action = QComboBox()
         self.action.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.action.setMinimumContentsLength(12)
@@ -448,6 +449,11 @@ class QtWhatIfPanel(QWidget):
     def _fill_table(self, result: Any) -> None:
         s = self.session
         q = s.position_quote
+        state = (q, result, s.settle_ccy)
+        old = self._table_key
+        if old is not None and all(a is b for a, b in zip(state, old, strict=True)):
+            return  # the same quote and preview objects: every cell already says it
+        self._table_key = state
         tick = s.tick
         before = q if result is None else result.before
         after = None if result is None else result.after
@@ -474,7 +480,8 @@ class QtWhatIfPanel(QWidget):
                     item = QTableWidgetItem()
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.table.setItem(r, c, item)
-                item.setText(text)
+                if item.text() != text:
+                    item.setText(text)
 
     @staticmethod
     def _value(q: Any, key: str) -> float:
