@@ -129,7 +129,7 @@ def convert_amount(amount: float, source: Contract | None, target: Contract, pri
 def convert_position(position: Position, source: Contract | None, target: Contract) -> tuple[Position, str]:
     """``position`` (sized for ``source``; None: linear, base units, amounts in the quote currency)
     restated for ``target`` by its notional at entry, and a sentence saying how; unchanged (and "")
-    where both are of one type.
+    where both are linear, or both inverse with contracts of one size.
 
     The quote value ``qty x entry`` (linear) or ``contracts x size`` (inverse) is kept
     (:func:`core.margin.quote_value`, :func:`core.margin.qty_from_quote_value`); an isolated margin
@@ -146,10 +146,17 @@ def convert_position(position: Position, source: Contract | None, target: Contra
     >>> p, how = convert_position(Position("BTCUSD_PERP", "long", 5, 68_000, 10), None, coinm)
     >>> p.qty_base, how
     (3400.0, 'converted by notional at entry: 5 units x 68,000 = 340,000 USD = 3,400 contracts of 100 USD; amounts in BTC')
+
+    Between inverse contracts of other sizes the USD value is kept: 1,000 BTCUSD_PERP of 100 USD are
+    100,000 XBTUSD of 1 USD (the margin, in BTC, is the same).
+
+    >>> xbt = Contract("XBTUSD", t, quote="USD", type=ContractType.INVERSE, size=1, settle="BTC")
+    >>> convert_position(Position("BTCUSD_PERP", "long", 1_000, 60_000, 5), coinm, xbt)[0].qty_base
+    100000.0
     """
     was_inverse = source is not None and source.is_inverse
-    if was_inverse == target.is_inverse:
-        return position, ""
+    if was_inverse == target.is_inverse and not (was_inverse and source is not None and source.size != target.size):
+        return position, ""  # the same units (an inverse contract of another size is not: 100 USD vs 1 USD)
     value = (float(quote_value(source, position.qty_base, position.entry_price)) if source is not None
              else position.qty_base * position.entry_price)
     qty = float(qty_from_quote_value(target, value, position.entry_price))

@@ -23,6 +23,7 @@ from PySide6.QtGui import QUndoStack
 
 from core import fmt, lp_target, whatif
 from core.audit import PositionAudit, position_audits
+from core.compare import convert_account
 from core.errors import InvalidInputError
 from core.fees import with_fee_rates
 from core.funding import default_funding_rate
@@ -380,7 +381,9 @@ class Session(QObject):
         target = self.profiles.get(profile_id)
 
         try:
-            acct = map_account(self.scenario.account, target, source=self.profile)
+            map_account(self.scenario.account, target, source=self.profile)  # refuses linear <-> inverse
+            # on the target's contracts; an inverse contract of another size keeps the USD value
+            acct, _how = convert_account(self.scenario.account, self.profile, target, self.selected)
         except InvalidInputError as exc:
             raise InvalidInputError("exchange", exc.reason) from None
         after = replace(self.scenario, exchange=profile_id, account=acct)

@@ -135,3 +135,28 @@ def test_explanations_reference_defaults_to_first_and_skip_it():
     # identical profiles give a headline saying so and no rule lines
     same = compare_position([PS.get("binance"), PS.get("binance")], FAQ)
     assert explain_differences(same) == [f"binance: LP {fmt.price(same[0].liquidation_price, 0.1)}, the same as binance"]
+
+
+def test_inverse_contracts_of_another_size_are_compared_at_the_same_usd_value():
+    # The inverse lesson: 1,000 BTCUSD_PERP of 100 USD (100,000 USD) long at 60,000, 5x, isolated.
+    # Hand: IM = 100,000 / 60,000 / 5 = 0.33333333 BTC on every inverse profile. XBTUSD and Bybit's
+    # BTCUSD are 1 USD contracts, so the same position there is 100,000 contracts (it was once
+    # moved as 1,000 contracts: 1,000 USD, IM 0.00333333 BTC).
+    from core.compare import compare_in_account
+    from core.model import Account, Position, Side
+    from core.paths import exchanges_dir
+    from core.profiles import load_profiles
+
+    ps = load_profiles([exchanges_dir()])
+    acct = Account("binance-coinm", 0.0, (Position("BTCUSD_PERP", Side.LONG, 1_000, 60_000, 5),))
+    rows = {r.profile.id: r for r in compare_in_account([ps.get(i) for i in ("binance-coinm", "bitmex", "bybit-inverse")],
+                                                        acct, 0)}
+    for pid, contracts in (("binance-coinm", 1_000), ("bitmex", 100_000), ("bybit-inverse", 100_000)):
+        q = rows[pid].quote
+        assert q is not None, (pid, rows[pid])
+        assert q.position.qty_base == contracts
+        # Bybit adds the fee to close at the bankruptcy price (its close_fee model): an inverse long at
+        # 5x goes bankrupt at 60,000 x 5 / 6 = 50,000, so 0.00055 x 100,000 / 50,000 = 0.0011 BTC more.
+        fee = 0.00055 * 100_000 / 50_000 if pid == "bybit-inverse" else 0.0
+        assert q.initial_margin == pytest.approx(100_000 / 60_000 / 5 + fee, rel=1e-12), pid
+    assert "100,000 contracts of 1 USD" in rows["bitmex"].converted

@@ -247,3 +247,17 @@ def test_moving_a_linear_workspace_to_an_inverse_exchange_is_refused_in_place(wi
     assert "inverse" in form.error_text("profile") and "linear" in form.error_text("profile")
     # as every refused value of the form, the choice stays visible, marked, until the next edit or undo
     assert form.profile.currentData() == "binance-coinm" and s.scenario.exchange == "classic"
+
+
+def test_switching_between_inverse_exchanges_keeps_the_usd_value(window):
+    # 1,000 BTCUSD_PERP of 100 USD (binance-coinm) are 100,000 USD; on BitMEX, whose XBTUSD is 1 USD a
+    # contract, that is 100,000 contracts, with the isolated margin and wallet in BTC as they were.
+    s = _inverse(window)
+    before = s.position
+    assert (before.symbol, before.qty_base) == ("BTCUSD_PERP", 1_000.0)
+    s.set_profile("bitmex")
+    p = s.position
+    assert (s.scenario.exchange, p.symbol, p.qty_base) == ("bitmex", "XBTUSD", 100_000.0)
+    assert p.margin_usd == before.margin_usd and p.entry_price == before.entry_price
+    s.undo_stack.undo()
+    assert s.scenario.exchange == "binance-coinm" and s.position == before
