@@ -101,10 +101,12 @@ class OpenPosition:
     side: Side
     qty: float
     entry: float
+    mark: float = math.nan  # the mark at the path's last tick (the account's mark off the path)
+    unrealized_pnl: float = math.nan  # at ``mark``, in the settle asset
 
     def as_dict(self) -> dict[str, Any]:
         return {"position": self.label, "party": self.party, "side": self.side.value, "qty": self.qty,
-                "entry": self.entry}
+                "entry": self.entry, "mark": self.mark, "unrealized_pnl": self.unrealized_pnl}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,15 @@ class SimulationResult:
         for p in self.parties:
             lines.append(f"  {p.name:<28} {n(p.start):>18} -> {n(p.end):>18}  ({'+' if p.change >= 0 else ''}"
                          f"{n(p.change)})")
+        if self.open_positions:
+            lines.append("Open at the end (uPnL at the last mark):")
+            for o in self.open_positions:
+                lines.append(f"  {o.label:<22} {fmt.num(round(o.qty, 9))} @ {px(o.entry)}, "
+                             f"mark {px(o.mark)}, uPnL {n(o.unrealized_pnl)}")
+            if any(o.party == WALLET for o in self.open_positions):
+                upnl = math.fsum(o.unrealized_pnl for o in self.open_positions if o.party == WALLET)
+                wallet = self.party(WALLET).end
+                lines.append(f"  cross equity = wallet {n(wallet)} + uPnL {n(upnl)} = {n(wallet + upnl)}")
         lines.append(f"Money conserved: sum of changes = {n(self.imbalance)}")
         return "\n".join(lines)
 
@@ -513,8 +524,13 @@ def simulate(profile: Profile, account: Account, path: PricePath, *, symbol: str
                             transfers=run.ledger.transfers, parties=run.ledger.parties(),
                             liquidations=tuple(run.records), tick_size=profile.contract(sym).tick_size,
                             contract=profile.contract(sym),
-                            open_positions=tuple(OpenPosition(p.label, p.party, p.side, p.qty, p.entry)
-                                                 for p in run.alive()))
+                            open_positions=tuple(_still_open(run, p) for p in run.alive()))
+
+
+def _still_open(run: RunState, p: Pos) -> OpenPosition:
+    """``p`` as the path leaves it, with its uPnL at the last mark (:meth:`RunState.upnl`)."""
+    j = len(run.t) - 1
+    return OpenPosition(p.label, p.party, p.side, p.qty, p.entry, run.mark_of(p, j), run.upnl(p, j))
 
 
 def run_scenario(scenario: Scenario, profiles: Any, *, base_dir: Path | str | None = None) -> SimulationResult:

@@ -369,6 +369,25 @@ class RunState:
         """Where the book is for the position at tick j (last price; off the path: its mark)."""
         return float(self.last[j]) if p.on_path else p.const_mark
 
+    def upnl(self, p: Pos, j: int, qty: float | None = None) -> float:
+        """``p``'s unrealised PnL at its mark of tick ``j`` (of ``qty``, default all), in the settle asset."""
+        return float(contract_pnl(p.contract, side=p.sign, qty=p.qty if qty is None else qty, entry=p.entry,
+                                  exit_price=self.mark_of(p, j)))
+
+    def backing(self, j: int, party: str, *, less: Pos | None = None, closing: float = 0.0) -> float:
+        """What backs ``party``'s balance at tick ``j``: for the cross wallet, the uPnL at the mark of
+        the open cross positions (``closing`` of ``less`` taken away first: a close being weighed),
+        docs/domain.md §4.8; an isolated margin has nothing behind it."""
+        if party != WALLET:
+            return 0.0
+        return math.fsum(self.upnl(o, j, o.qty - (closing if o is less else 0.0))
+                         for o in self.alive() if o.mode is MarginMode.CROSS)
+
+    def collateral(self, j: int, party: str) -> float:
+        """``party``'s balance plus its :meth:`backing`: the most a fee may take (a cross wallet in
+        debt may still be backed by a leg in profit)."""
+        return self.ledger.balance(party) + self.backing(j, party)
+
     def liquidation_fee(self, p: Pos) -> float:
         return self.profile.liquidation_fee(p.symbol)
 
@@ -538,9 +557,9 @@ def fill_in_book(run: RunState, j: int, p: Pos, qty: float, fee_rate: float, rea
         return NO_FILL
     c = p.close(fill.qty, fill.price, fee_rate)
     run.ledger.transfer(run.now, MARKET, p.party, c.realized_pnl, f"{reason}: {p.label} {fill.qty:g} @ {fill.price:.6g}")
-    fee = min(c.fee, max(run.ledger.balance(p.party), 0.0))
-    run.ledger.transfer(run.now, p.party, FEES, fee, f"{reason} fee: {p.label}")
     run.take(p, fill.qty, reason)
+    fee = min(c.fee, max(run.collateral(j, p.party), 0.0))
+    run.ledger.transfer(run.now, p.party, FEES, fee, f"{reason} fee: {p.label}")
     return BookClose(fill.qty, fill.price, c.realized_pnl, fee)
 
 
@@ -575,7 +594,7 @@ def liability(run: RunState, j: int, p: Pos, x: float, adl_qty: float, bp: float
         price = run.book.price_for(side=-p.sign, qty=x, price=run.last_of(p, j))
         c = p.close(x, price, fee_rate)
         r = c.realized_pnl
-        fee = min(c.fee, max(b + r, 0.0))
+        fee = min(c.fee, max(b + r + run.backing(j, p.party, less=p, closing=x), 0.0))
         # what closing at bankruptcy would have realised, beyond what the fill did
         gap = max(p.close(x, bp, 0.0).realized_pnl - r, 0.0) if math.isfinite(bp) else 0.0
     if adl_qty > 0:
@@ -717,6 +736,44 @@ def partial_fraction(run: RunState, j: int, key: str, members: list[Pos], check:
     backstop_if_below(run, j, key)
 
 
+def hedge_partner(run: RunState, p: Pos) -> Pos | None:
+    """The open cross leg on the other side of ``p``'s symbol (hedge mode), or None."""
+    if p.mode is not MarginMode.CROSS:
+        return None
+    return next((o for o in run.alive() if o.mode is MarginMode.CROSS and o.symbol == p.symbol
+                 and o.sign == -p.sign), None)
+
+
+def hedged_reduction(run: RunState, p: Pos, want: float) -> list[tuple[Pos, float]]:
+    """What a partial liquidation closes when it would close ``want`` of ``p``, with ``p``'s
+    hedge partner in cross (docs/domain.md §8): the net part first, the hedged part in pairs.
+
+    Notes
+    -----
+    With a partner of size ``h`` on the other side, ``p``'s excess ``e = max(q - h, 0)`` is the
+    net position. A step closes ``min(want, e)`` of ``p`` alone when ``e`` is at least a lot, and
+    otherwise closes ``want`` from *both* legs (at most ``h``). The net exposure is therefore never
+    turned around: a partial liquidation of a hedged book does not leave the trader short where
+    they were long, with a new price risk on the other side. This is the reading of Bybit's cross
+    rule (only the net position is liquidated; a fully hedged position is not) and of BTSE's
+    (hedged positions are closed together) that fits a step-down which must still reduce a
+    tier-floor notional.
+
+    Examples
+    --------
+    The issue's pair, long 4 and short 2 BTC: a step that wants 3.043 of the long closes the net
+    2 of the long; with 2 and 2 left, a step that wants 1.043 closes 1.043 of each.
+    """
+    partner = hedge_partner(run, p)
+    if partner is None:
+        return [(p, want)]
+    excess = run.round_lot(p.qty - partner.qty)
+    if excess >= run.lot:
+        return [(p, min(want, excess))]
+    pair = min(want, p.qty, partner.qty)
+    return [(p, pair), (partner, pair)]
+
+
 def step_down(run: RunState, j: int, key: str, check: Check) -> bool:
     """Binance / Bybit tier step-down: close just enough of the scope's largest position to bring
     its notional under its tier's floor; stop once the scope is compliant (True), step down again
@@ -741,11 +798,14 @@ def step_down(run: RunState, j: int, key: str, check: Check) -> bool:
         x = min(max(run.round_lot(p.qty - floor / p.notional(price, 1.0), up=True), run.lot), p.qty)
         if x < p.qty and p.notional(price, p.qty - x) >= floor:
             x = min(x + run.lot, p.qty)  # exactly at the floor is still the upper tier (docs/domain.md §11)
-        q = quotes.pop(id(p), None) or run.position_quote(j, p)
-        closed, fprice = settle_close(run, j, p, x, bankruptcy_now(run, j, p), run.liquidation_fee(p),
-                                      "tier step-down", EventKind.PARTIAL_LIQUIDATION,
-                                      {"target_notional": floor}, settles=p.party != WALLET)
-        run.record(j, p, q, "partial", closed, fprice)
+        closed = 0.0
+        for leg, y in hedged_reduction(run, p, x):
+            q = quotes.pop(id(leg), None) or run.position_quote(j, leg)
+            c, fprice = settle_close(run, j, leg, y, bankruptcy_now(run, j, leg), run.liquidation_fee(leg),
+                                     "tier step-down", EventKind.PARTIAL_LIQUIDATION,
+                                     {"target_notional": floor}, settles=leg.party != WALLET)
+            run.record(j, leg, q, "partial", c, fprice)
+            closed += c
         settle_party(run, j, p.party, p.label)
         if not run.scope_positions(key):
             return True
@@ -836,9 +896,7 @@ def deleverage(run: RunState, j: int, p: Pos, qty: float, bp: float) -> float:
 def close_order(run: RunState, j: int, key: str) -> list[Pos]:
     """The scope's positions in the order a liquidation closes them: those in profit at the mark
     first (their gain backs the losers' settlement), then by notional, largest first."""
-    def upnl(p: Pos) -> float:
-        return float(contract_pnl(p.contract, side=p.sign, qty=p.qty, entry=p.entry, exit_price=run.mark_of(p, j)))
-    return sorted(run.scope_positions(key), key=lambda p: (upnl(p) <= 0, -p.notional(run.mark_of(p, j))))
+    return sorted(run.scope_positions(key), key=lambda p: (run.upnl(p, j) <= 0, -p.notional(run.mark_of(p, j))))
 
 
 def liquidate_whole(run: RunState, j: int, key: str) -> None:

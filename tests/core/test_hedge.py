@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidInputError
 from core.liquidation import joint_liquidation_price, liquidation_price
-from core.margin import contract_pnl, maintenance_margin
+from core.margin import contract_pnl, maintenance_margin, settle_notional
 from core.model import Account, MarginMode, Position, PositionMode, Side, check_position_mode
 from core.paths import exchanges_dir, scenarios_dir
 from core.prices import PricePath
@@ -168,6 +169,50 @@ def test_hedge_legs_in_cross_are_liquidated_together():
     assert res.open_positions == () and abs(res.imbalance) < 1e-6
 
 
+def _pair(wallet=15_000.0):
+    return Account("binance", wallet, (Position("BTCUSDT", Side.LONG, 4, 60_000, 10, CROSS),
+                                       Position("BTCUSDT", Side.SHORT, 2, 61_000, 10, CROSS)),
+                   position_mode=PositionMode.HEDGE)
+
+
+def test_a_partial_liquidation_of_a_hedged_pair_closes_the_net_and_never_turns_it_around():
+    # The pair on 58,000 -> 55,000 -> 52,000 -> 54,000 (t 0/60/120/180, dt 1). It triggers
+    # at the shared price 52,233.50 (t = 116, mark 52,200). The step-down would bring the long
+    # (4 x 52,200 = 208,800, bracket 2) under the 50,000 floor: 3.043 BTC, which used to leave the
+    # account net short 1.043 and liquidated again on the way back up (t = 147). Now only the net
+    # 2 BTC of the long go: -2 x 7,800 = -15,600, fee 2 x 52,200 x 0.3 % = 313.20, and the account
+    # is compliant: equity -913.20 + 2 x (-7,800) + 2 x 8,800 = 1,086.80 > MM 2 x (522 - 50) = 944.
+    t = list(range(181))
+    path = PricePath.from_mark(t, [float(x) for x in np.interp(t, [0, 60, 120, 180], [58_000, 55_000, 52_000, 54_000])])
+    res = simulate(BINANCE, _pair(), path)
+    [trig] = res.events_of(EventKind.LIQUIDATION_TRIGGERED)
+    assert trig.t == 116 and trig.price == pytest.approx(52_233.50)
+    [part] = res.events_of(EventKind.PARTIAL_LIQUIDATION)
+    assert part.position == "BTCUSDT#1 long" and part.qty == pytest.approx(2.0)
+    assert part.amount == pytest.approx(-15_600.0) and part.detail["fee"] == pytest.approx(313.20)
+    assert res.party("trader.wallet").end == pytest.approx(-913.20)
+    # the wallet's debt is backed by the hedged pair's locked-in 2,000, shown at the end
+    assert {o.label: o.qty for o in res.open_positions} == {"BTCUSDT#1 long": 2.0, "BTCUSDT#2 short": 2.0}
+    upnl = math.fsum(o.unrealized_pnl for o in res.open_positions)
+    assert upnl == pytest.approx(2 * (54_000 - 60_000) + 2 * (61_000 - 54_000))
+    assert "cross equity = wallet -913.20 + uPnL 2,000.00 = 1,086.80" in res.summary()
+    assert abs(res.imbalance) < 1e-6
+
+
+def test_when_the_net_is_not_enough_the_hedged_part_is_closed_in_pairs():
+    # Gap to 52,100. Net step: 2 long at 52,100, -15,800 and fee 312.60: wallet -1,112.60, the
+    # pair's uPnL 2 x (-7,900) + 2 x 8,900 = 2,000, equity 887.40 < MM 2 x (0.5 % x 104,200 - 50) = 942.
+    # Pair step: both legs to the 50,000 floor, 2 - 50,000 / 52,100 = 1.0403 -> 1.041 each (lot up):
+    # -1.041 x 7,900 + 1.041 x 8,900 = +1,041, fees 2 x 1.041 x 52,100 x 0.3 % = 325.42; wallet
+    # -397.02; the 0.959 pair's uPnL 959, equity 561.98 >= MM 2 x 0.4 % x 49,963.90 = 399.71.
+    res = simulate(BINANCE, _pair(), PricePath.from_mark([0, 1], [58_000, 52_100]))
+    parts = [(e.position, round(e.qty, 9)) for e in res.events_of(EventKind.PARTIAL_LIQUIDATION)]
+    assert parts == [("BTCUSDT#1 long", 2.0), ("BTCUSDT#1 long", 1.041), ("BTCUSDT#2 short", 1.041)]
+    assert res.party("trader.wallet").end == pytest.approx(-397.0166)
+    assert [round(o.qty, 9) for o in res.open_positions] == [0.959, 0.959]
+    assert not res.events_of(EventKind.LIQUIDATION_FILL) and abs(res.imbalance) < 1e-6
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties
 
@@ -250,3 +295,44 @@ def test_joint_prices_follow_the_rule_knobs():
     # MM on entry, bracket 2 both: 4 x 60,000 x 0.5 % - 50 + 2 x 61,000 x 0.5 % - 50 = 1,710;
     # 15,000 + 4 (P - 60,000) - 2 (P - 61,000) = 1,710 -> P = (240,000 - 122,000 - 15,000 + 1,710) / 2
     assert a.liquidation_price == b.liquidation_price == pytest.approx((118_000 - 15_000 + 1_710) / 2)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hedged_accounts(), st.floats(0.005, 0.3), st.floats(0.0, 0.05), st.integers(2, 40), st.floats(-0.1, 0.1))
+def test_a_hedged_book_is_never_turned_around_and_never_ends_in_debt(args, thin, past, n, back):
+    # A healthy hedged book on a wallet of a fraction ``thin`` of its gross notional, walked in
+    # ``n`` steps to its shared liquidation price and ``past`` beyond it, then ``back`` (so a
+    # step-down can leave it alive), linear or inverse: every partial liquidation keeps the sign of
+    # the net position on the hedged symbol (or keeps it flat); money is conserved; the trader ends
+    # with a cross equity (wallet + uPnL at the last mark) of at least zero -- the fund paid any gap.
+    prof, acct, sym = args
+    c = prof.contract(sym)
+    mark = acct.mark_of(acct.positions[0])
+    gross = math.fsum(float(settle_notional(c, p.qty_base, mark)) for p in acct.positions if p.symbol == sym)
+    acct = dataclasses.replace(acct, wallet_usd=thin * gross)
+    try:
+        aq = quote_account(prof, acct)
+    except InvalidInputError:
+        assume(False)
+        return
+    lp = aq.positions[0].liquidation_price
+    assume(not aq.cross_liquidatable_now and math.isfinite(lp) and 0.2 * mark < lp < 5 * mark)
+    beyond = lp + (lp - mark) / abs(lp - mark) * past * lp
+    marks = [float(x) for x in np.linspace(mark, beyond, n)] + [beyond * (1 + back)]
+    res = simulate(prof, acct, PricePath.from_mark(list(range(len(marks))), marks), symbol=sym)
+    held = {f"{p.symbol}#{i + 1} {p.side.value}": p.sign * p.qty_base
+            for i, p in enumerate(acct.positions) if p.symbol == sym}
+    lot = c.lot_size
+    net0 = sum(held.values())
+    sign0 = 0.0 if abs(net0) < lot else math.copysign(1.0, net0)
+    for t in sorted({e.t for e in res.events_of(EventKind.PARTIAL_LIQUIDATION)}):
+        for e in res.events:  # every close up to the end of that tick (a pair is two events)
+            if e.t == t and e.position in held and e.kind in (EventKind.PARTIAL_LIQUIDATION,
+                                                                EventKind.LIQUIDATION_FILL, EventKind.ADL):
+                held[e.position] -= math.copysign(e.qty, held[e.position])
+        net = sum(held.values())
+        assert net * sign0 >= -lot * 1e-6 if sign0 else abs(net) < lot, (t, held)
+    assert abs(res.imbalance) < 1e-6 * (1.0 + acct.wallet_usd)
+    wallet = res.party("trader.wallet").end
+    equity = wallet + math.fsum(o.unrealized_pnl for o in res.open_positions if o.party == "trader.wallet")
+    assert equity >= -1e-6 * (1.0 + acct.wallet_usd), (wallet, res.open_positions)
