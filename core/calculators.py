@@ -136,28 +136,51 @@ def target_price(*, side: Side | str, entry: object, leverage: object, roe_pct: 
 
 
 def target_price_net(*, side: Side | str, entry: object, leverage: object, roe_pct: object, open_rate: float,
-                     close_rate: float, max_leverage: float = 1000.0) -> float:
+                     close_rate: float, max_leverage: float = 1000.0, contract: Contract | None = None) -> float:
     """Exit price for a wanted ROE (in percent) after both fees: :func:`core.fees.exit_for_net_roe`.
 
     The margin is the opening margin ``q * EP / L`` (the size cancels out):
-    ``P = EP * (roe / L + s + f_open) / (s - f_close)``. Refused like :func:`target_price`, and where
+    ``P = EP * (roe / L + s + f_open) / (s - f_close)``. On an inverse ``contract`` the same rule is
+    solved in its linear frame (price ``x = S/P``, the other side, the margin and both fees in the
+    coin: docs/domain.md §7) and the frame's price mapped back, ``P = S/x``; a long then needs
+    ``P = EP * (1 + f_close) / (1 - f_open - roe / L)``. Refused like :func:`target_price`, and where
     the fees leave no positive price.
+
+    Examples
+    --------
+    Linear, 5 BTC long at 68,000, 10x, 50 % net with 0.05 % each way:
 
     >>> round(target_price_net(side="long", entry=68_000, leverage=10, roe_pct=50, open_rate=0.0005,
     ...                        close_rate=0.0005), 2)   # 68,000 x 1.0505 / 0.9995
     71469.73
+
+    Inverse, Binance COIN-M BTCUSD_PERP (100 USD a contract) long at 60,000, 5x, 50 % net with
+    0.05 % each way. In the frame the long is a short at ``x_e = 100/60,000`` BTC a contract with a
+    margin of ``x_e/5``; its net PnL ``(x_e - x) - 0.0005 x_e - 0.0005 x = 0.5 x_e/5`` gives
+    ``x = x_e x (1 - 0.0005 - 0.1) / 1.0005``, so ``P = 100/x = 60,000 x 1.0005 / 0.8995 = 66,737.08``
+    (before fees 60,000 / 0.9 = 66,666.67):
+
+    >>> from core.contracts import ContractType
+    >>> from core.tiers import TierTable
+    >>> coinm = Contract("BTCUSD_PERP", TierTable.single(mmr=0.004, max_leverage=125), quote="USD",
+    ...                  type=ContractType.INVERSE, size=100, settle="BTC")
+    >>> round(target_price_net(side="long", entry=60_000, leverage=5, roe_pct=50, open_rate=0.0005,
+    ...                        close_rate=0.0005, contract=coinm), 2)
+    66737.08
     """
-    gross = target_price(side=side, entry=entry, leverage=leverage, roe_pct=roe_pct, max_leverage=max_leverage)
+    gross = target_price(side=side, entry=entry, leverage=leverage, roe_pct=roe_pct, max_leverage=max_leverage,
+                         contract=contract)
     s = _side(side)
     ep = number("entry", entry, lo=0, lo_open=True)
     lev = number("leverage", leverage, lo=1, hi=max_leverage)
     r = number("roe", roe_pct) / 100.0
-    x = float(fees.exit_for_net_roe(side=s.sign, qty=1.0, entry=ep, margin=ep / lev, roe=r, open_rate=open_rate,
+    fs, _, (fe,) = _frame(contract, s.sign, 1.0, ep)
+    x = float(fees.exit_for_net_roe(side=fs, qty=1.0, entry=fe, margin=fe / lev, roe=r, open_rate=open_rate,
                                     close_rate=close_rate))
     if not math.isfinite(x):
         raise InvalidInputError("roe", f"after fees no positive exit price gives {fmt.num(r * 100)} % "
                                        f"(before fees: {fmt.num(gross)}); choose a smaller ROE")
-    return x
+    return x if contract is None else float(frame_price(contract.type, contract.size, x))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 :func:`compare_position` values one position under each profile (the symbol matched to the
 profile's own contract by :func:`core.symbols.resolve_symbol`, the numbers from
 :func:`core.quote.quote_position`); a profile that lacks the asset or refuses the size or the
-leverage gives a row carrying the reason instead of numbers. ``marginlab-cli compare`` and the
-GUI's Compare tab show the same rows.
+leverage gives a row carrying the reason instead of numbers: ``marginlab-cli compare`` shows these
+rows. The GUI's Compare tab shows :func:`compare_in_account`'s: the position inside its account, the
+whole account moved to each profile (the same numbers when the position is alone in its account).
 
 :func:`explain_differences` names the rule behind each difference against a reference profile and,
 where it can, measures it by a counterfactual: the same position quoted under the other profile
@@ -63,6 +64,8 @@ class ComparisonRow:
     error: str = ""
     alone: bool = False  # the position quoted alone on the wallet, not inside its account
     converted: str = ""  # how the position was converted to this contract's type ("" if it was not)
+    account: Account | None = None  # compare_in_account: the account as quoted here, the position at ``index``
+    index: int = 0
 
     @property
     def ok(self) -> bool:
@@ -258,7 +261,7 @@ def compare_in_account(profiles: Iterable[Profile], account: Account, index: int
         except InvalidInputError as exc:
             rows.append(ComparisonRow(profile, symbol, None, exc.field, exc.reason, converted=how))
             continue
-        rows.append(ComparisonRow(profile, symbol, q, converted=how))
+        rows.append(ComparisonRow(profile, symbol, q, converted=how, account=moved, index=index))
     return tuple(rows)
 
 
@@ -293,11 +296,14 @@ def convert_account(account: Account, source: Profile | None, target: Profile, i
 
 
 def _requote(row: ComparisonRow, profile: Profile) -> PositionQuote | None:
-    """``row``'s position and market under a modified profile; None when that profile refuses it."""
+    """``row``'s position and market under a modified profile (inside its account for a row of
+    :func:`compare_in_account`, as the row was quoted); None when that profile refuses it."""
     q = row.quote
     assert q is not None
     wallet = q.margin if q.position.mode is MarginMode.CROSS else None
     try:
+        if row.account is not None:
+            return quote_account(profile, row.account).positions[row.index]
         return quote_position(profile, q.position, mark=q.mark, wallet=wallet)
     except InvalidInputError:
         return None
@@ -458,7 +464,8 @@ def explain_differences(rows: Sequence[ComparisonRow], *, reference: str | None 
 
     Parameters
     ----------
-    rows : the output of :func:`compare_position`.
+    rows : the output of :func:`compare_position` or :func:`compare_in_account` (a row of the latter
+        is measured inside its account: the whole account re-quoted under the changed profile).
     reference : the profile id to compare against (default: the first row with a quote).
 
     Returns

@@ -153,6 +153,12 @@ class Timeline:
     def t_end(self) -> float:
         return float(self.result.path.t[-1])
 
+    @property
+    def settle_asset(self) -> str:
+        """The asset every amount of the run is in (ledger, fund, margins, PnL): the contract's settle
+        asset, USDT for a linear USDT contract, the coin (BTC) for an inverse one."""
+        return self.result.settle_asset
+
     def tick_at(self, t: float) -> int:
         return max(int(np.searchsorted(self.result.path.t, t, side="right")) - 1, 0)
 
@@ -350,15 +356,28 @@ def build_timeline(scenario: Scenario, profile: Profile, result: SimulationResul
     return replace(tl, steps=liquidation_steps(tl))
 
 
-def event_text(e: Event, tick: float) -> str:
-    """A one-line description of an event for the log (numbers from the event itself)."""
+def amount_text(x: float, asset: str) -> str:
+    """An amount in the theatre's words: :func:`core.fmt.amount` (cents for USDT, 8 decimals for a
+    coin), followed by the coin's name, since a bare 0.00166583 would read as dollars; a USD-like
+    amount stays bare, as the linear lessons have always read.
+
+    >>> amount_text(211_500.0, "USDT"), amount_text(0.0016658, "BTC")
+    ('211,500.00', '0.00166580 BTC')
+    """
+    text = fmt.amount(x, asset)
+    return text if asset.strip().upper() in fmt.USD_LIKE else f"{text} {asset}"
+
+
+def event_text(e: Event, tick: float, asset: str) -> str:
+    """A one-line description of an event for the log (numbers from the event itself; amounts in
+    ``asset``, the run's :attr:`Timeline.settle_asset`)."""
     parts = [e.kind.value.replace("_", " ")]
     if math.isfinite(e.price):
         parts.append(f"@ {fmt.price(e.price, tick)}")
     if e.qty and e.kind is not EventKind.ORDERS_CANCELLED:
         parts.append(f"qty {fmt.num(round(e.qty, 9))}")
     if e.amount:
-        parts.append(f"amount {fmt.money(e.amount)}")
+        parts.append(f"amount {amount_text(e.amount, asset)}")
     return " ".join(parts)
 
 
@@ -403,6 +422,7 @@ class LiquidationStep:
     partial: bool  # the step's book orders were ``partial_liquidation`` events
     still_open: bool  # a position of the scope is open after the step
     margin_left: float  # the party's ledger balance after the step
+    asset: str  # what the amounts are in (:attr:`Timeline.settle_asset`)
 
     @property
     def kind(self) -> str:
@@ -416,25 +436,28 @@ class LiquidationStep:
 
     def lines(self, tick: float) -> list[str]:
         """What happened, in the words the chart uses: the fills against bankruptcy, the ADL
-        closes, the backstop, and what the fund received or paid."""
+        closes, the backstop, and what the fund received or paid (amounts by :func:`amount_text`)."""
+        def amt(x: float) -> str:
+            return amount_text(x, self.asset)
+
         out = [f"{self.kind} of {self.scope} at t = {self.t:g} s"]
         for f in self.fills:
             out.append(f"sold {fmt.num(round(f.qty, 9))} @ {fmt.price(f.price, tick)} "
                        f"(bankruptcy {fmt.price(f.bankruptcy_price, tick)})")
         if self.fees > 0:
-            out.append(f"liquidation fee {fmt.money(self.fees)}")
+            out.append(f"liquidation fee {amt(self.fees)}")
         for e in self.adl:
             out.append(f"ADL'd {fmt.num(round(e.qty, 9))} @ {fmt.price(e.price, tick)} against {e.position}")
         if self.backstop_qty > 0:
             out.append(f"the liquidator vault took {fmt.num(round(self.backstop_qty, 9))} with "
-                       f"{fmt.money(self.to_vault)} of margin")
+                       f"{amt(self.to_vault)} of margin")
         if self.fund_inflow > 0:
-            out.append(f"surplus to the fund {fmt.money(self.fund_inflow)}")
+            out.append(f"surplus to the fund {amt(self.fund_inflow)}")
         if self.fund_payout > 0:
-            out.append(f"gap past bankruptcy paid by the fund {fmt.money(self.fund_payout)}")
+            out.append(f"gap past bankruptcy paid by the fund {amt(self.fund_payout)}")
         if self.fund_inflow <= 0 and self.fund_payout <= 0:
             keeps = "the wallet keeps" if self.party == WALLET else "the position keeps"
-            out.append(f"nothing to the fund; {keeps} {fmt.money(self.margin_left)}" if self.still_open
+            out.append(f"nothing to the fund; {keeps} {amt(self.margin_left)}" if self.still_open
                        else "nothing to the fund")
         return out
 
@@ -489,7 +512,7 @@ def liquidation_steps(timeline: Timeline) -> tuple[LiquidationStep, ...]:
             fund_payout=math.fsum(e.amount for e in evs if e.kind is EventKind.INSURANCE_FUND_PAYOUT),
             partial=any(e.kind is EventKind.PARTIAL_LIQUIDATION for e in evs),
             still_open=any(tr.is_open(t) for tr in timeline.tracks if tr.label in members),
-            margin_left=timeline.balances_at(t).get(party, 0.0)))
+            margin_left=timeline.balances_at(t).get(party, 0.0), asset=timeline.settle_asset))
     return tuple(steps)
 
 

@@ -180,6 +180,11 @@ class TheatreSession(QObject):
         return None if self._run is None else self._run.timeline.result
 
     @property
+    def settle_asset(self) -> str:
+        """What the run's amounts are in (:attr:`core.timeline.Timeline.settle_asset`; USDT before a run)."""
+        return "USDT" if self._run is None else self._run.timeline.settle_asset
+
+    @property
     def outcomes(self) -> tuple[Outcome, ...]:
         return () if self._run is None else self._run.outcomes
 

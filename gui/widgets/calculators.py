@@ -334,14 +334,9 @@ class QtCalculatorPanel(QWidget):
         entry, lev, roe, top = self._text("entry"), self._text("leverage"), self._text("roe"), self._max_leverage()
         self._set("target_price", fmt.price(calc.target_price(side=side, entry=entry, leverage=lev, roe_pct=roe,
                                                               max_leverage=top, contract=contract), tick))
-        if contract is not None and contract.is_inverse:
-            # core's net target (after fees) is written for linear contracts only: no number is better
-            # than a linear one for a coin-margined position
-            self._set("target_price_net", fmt.NONE_TEXT)
-            return
         self._set("target_price_net", fmt.price(calc.target_price_net(
             side=side, entry=entry, leverage=lev, roe_pct=roe, open_rate=f_open, close_rate=f_close,
-            max_leverage=top), tick))
+            max_leverage=top, contract=contract), tick))
 
     def _show_max(self, m: calc.MaxOpen) -> None:
         self._set("max_qty", fmt.num(m.qty))

@@ -157,7 +157,7 @@ class QtTheatreChart(QWidget):
             sym, color = EVENT_STYLE.get(e.kind, ("o", "#444"))
             spots.append({"pos": (e.t, y_ev), "symbol": sym, "brush": pg.mkBrush(color),
                           "pen": pg.mkPen("k", width=0.5), "data": (i, f"t = {e.t:g} s  {e.position}\n"
-                                                                       f"{event_text(e, tick)}")})
+                                                                       f"{event_text(e, tick, tl.settle_asset)}")})
             self._event_pos.append((e.t, y_ev))
         self.events_scatter.setData(spots)
         self.show_all()

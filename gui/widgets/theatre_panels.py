@@ -39,9 +39,18 @@ FUTURE: Final = QColor("#a0a4a8")
 NOW_BG: Final = QColor("#dbe8ff")
 
 
-def _amount(res: SimulationResult | None, x: float) -> str:
+def _amount(res: SimulationResult, x: float) -> str:
     """An amount of the simulation's ledger in its settle asset (USDT, or BTC for an inverse contract)."""
-    return fmt.amount(x, "USDT" if res is None else res.settle_asset)
+    return fmt.amount(x, res.settle_asset)
+
+
+def _name_the_asset(table: QTableWidget, headers: list[str], columns: tuple[int, ...], asset: str) -> None:
+    """Headers with the asset after the amount ``columns`` ("margin (BTC)"); untouched when they say it."""
+    for c in columns:
+        text = f"{headers[c]} ({asset})"
+        item = table.horizontalHeaderItem(c)
+        if item is None or item.text() != text:
+            table.setHorizontalHeaderItem(c, QTableWidgetItem(text))
 
 
 def _item(text: str, *, align_right: bool = False, tip: str = "") -> QTableWidgetItem:
@@ -99,12 +108,14 @@ class QtEventLog(QWidget):
         events = () if res is None else res.events
         self.table.setRowCount(len(events))
         tick = 0.01 if res is None else res.tick_size
+        asset = self.session.settle_asset
+        _name_the_asset(self.table, self.HEADERS, (5,), asset)
         for r, e in enumerate(events):
             price = fmt.price(e.price, tick) if math.isfinite(e.price) else ""
             qty = "" if not e.qty or e.kind is EventKind.ORDERS_CANCELLED else fmt.num(round(e.qty, 9))
             detail = "\n".join(f"{k}: {v:,.6g}" for k, v in e.detail.items())
             cells = [f"{e.t:g}", e.kind.value.replace("_", " "), e.position, price, qty,
-                     _amount(res, e.amount) if e.amount else ""]
+                     fmt.amount(e.amount, asset) if e.amount else ""]
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, _item(text, align_right=c in (0, 3, 4, 5),
                                                tip=f"mark {fmt.price(e.mark, tick)}, last "
@@ -168,6 +179,7 @@ class QtFundPanel(QWidget):
         if tl is None:
             self.balance_curve.setData([], [])
             return
+        self.plot.setLabel("left", f"fund ({tl.settle_asset})")
         x = np.append(tl.fund_t, tl.t_end)
         self.balance_curve.setData(np.repeat(x, 2)[1:-1], np.repeat(tl.fund_balance, 2))  # a step series
         w = max(tl.t_end - tl.t0, 1e-9) * 0.012
@@ -187,7 +199,7 @@ class QtFundPanel(QWidget):
             return
         ins = math.fsum(tr.amount for tr in tl.transfers_until(t) if tr.dst == FUND)
         outs = math.fsum(tr.amount for tr in tl.transfers_until(t) if tr.src == FUND)
-        a = tl.result.settle_asset
+        a = tl.settle_asset
         self.label.setText(f"Insurance fund at t = {t:g} s: <b>{fmt.amount(tl.fund_at(t), a)} {a}</b> "
                            f"(start {fmt.amount(float(tl.fund_balance[0]), a)}, inflows so far "
                            f"{fmt.amount(ins, a)}, payouts so far {fmt.amount(outs, a)}; at the end "
@@ -206,8 +218,7 @@ class QtLedgerPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.table = _table(self.HEADERS)
-        self.note = QLabel("Every change is a transfer between two parties, so the sum never moves: "
-                           "what a trader loses, the market, the fund or a counterparty gains.")
+        self.note = QLabel()
         self.note.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -224,12 +235,16 @@ class QtLedgerPanel(QWidget):
     def _on_cursor(self, *_args: object) -> None:
         tl = self.session.timeline
         parties = () if tl is None else tl.result.parties
+        a = self.session.settle_asset
+        note = (f"Balances in {a}. Every change is a transfer between two parties, so the sum never moves: "
+                "what a trader loses, the market, the fund or a counterparty gains.")
+        if self.note.text() != note:
+            self.note.setText(note)
         now = self.balances_now()
         self.table.setRowCount(len(parties) + (1 if parties else 0))
         bold = QFont()
         bold.setBold(True)
         for r, p in enumerate(parties):
-            a = tl.result.settle_asset if tl is not None else "USDT"
             cells = [p.name, fmt.amount(p.start, a), fmt.amount(now[p.name], a), fmt.amount(p.end, a),
                      fmt.amount(now[p.name] - p.start, a)]
             for c, text in enumerate(cells):
@@ -237,7 +252,6 @@ class QtLedgerPanel(QWidget):
         if parties:
             r = len(parties)
             total_now = math.fsum(now.values())
-            a = tl.result.settle_asset if tl is not None else "USDT"
             cells = ["sum", fmt.amount(math.fsum(p.start for p in parties), a), fmt.amount(total_now, a),
                      fmt.amount(math.fsum(p.end for p in parties), a),
                      fmt.amount(total_now - math.fsum(p.start for p in parties), a)]
@@ -287,13 +301,15 @@ class QtAdlPanel(QWidget):
         rows, adl = ([], ()) if tl is None else tl.adl_queue_at(t)
         self.table.setRowCount(len(rows))
         tick = 0.01 if tl is None else tl.result.tick_size
+        asset = self.session.settle_asset
+        _name_the_asset(self.table, self.HEADERS, (5, 6), asset)
         closed = {e.position: f"{fmt.num(round(e.qty, 9))} @ {fmt.price(e.price, tick)}" for e in adl}
         bold = QFont()
         bold.setBold(True)
         for r, row in enumerate(rows):
             cells = [str(row.rank), row.name, row.side.value, fmt.num(round(row.qty, 9)),
-                     fmt.price(row.entry, tick), _amount(None if tl is None else tl.result, row.margin),
-                     _amount(None if tl is None else tl.result, row.unrealized_pnl),
+                     fmt.price(row.entry, tick), fmt.amount(row.margin, asset),
+                     fmt.amount(row.unrealized_pnl, asset),
                      f"{row.score:.4g}" if math.isfinite(row.score) else "--", "yes" if row.eligible else "no",
                      closed.get(row.name, "")]
             for c, text in enumerate(cells):
@@ -378,7 +394,8 @@ class QtModeCompare(QWidget):
             acct = o.scenario.account if o.scenario is not None else None
             money = "" if acct is None else (
                 f"wallet {_amount(o.result, acct.wallet_usd)}"
-                + "".join(f", margin {_amount(o.result, p.margin_usd)}" for p in acct.positions if p.margin_usd))
+                + "".join(f", margin {_amount(o.result, p.margin_usd)}" for p in acct.positions if p.margin_usd)
+                + f" {o.result.settle_asset}")
             text = "<br>".join([money, *outcome_lines(o.result)] + ([f"<i>{o.note}</i>"] if o.note else []))
             summary.setText(text)
             tick = o.result.tick_size

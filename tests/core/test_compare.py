@@ -160,3 +160,33 @@ def test_inverse_contracts_of_another_size_are_compared_at_the_same_usd_value():
         fee = 0.00055 * 100_000 / 50_000 if pid == "bybit-inverse" else 0.0
         assert q.initial_margin == pytest.approx(100_000 / 60_000 / 5 + fee, rel=1e-12), pid
     assert "100,000 contracts of 1 USD" in rows["bitmex"].converted
+
+
+def test_a_rule_is_measured_inside_the_account_the_row_was_quoted_in():
+    # issue 9's account (Hyperliquid, cross, wallet 20,650: BTC 0.5 long at 95,000 beside ETH 10 short at
+    # 3,300 marked 3,600). Binance's row is the BTC position inside that account; the line that measures
+    # Hyperliquid's tier table on it re-quoted the position alone on the wallet, so "60,228.9 -> 54,379.7"
+    # mixed the account's LP with a lone position's. Measured inside the account, as the row was quoted:
+    import dataclasses
+
+    from core.compare import compare_in_account
+    from core.model import Account
+    from core.quote import quote_account
+
+    acct = Account("hyperliquid", 20_650, (Position("BTC", Side.LONG, 0.5, 95_000, 20, MarginMode.CROSS),
+                                           Position("ETH", Side.SHORT, 10, 3_300, 20, MarginMode.CROSS)),
+                   {"BTC": 95_000, "ETH": 3_600})
+    hl, bn = compare_in_account([PS.get("hyperliquid"), PS.get("binance")], acct, 0)
+    assert bn.account is not None and bn.account.positions[1].symbol == "ETHUSDT"
+    # Binance with Hyperliquid's BTC tier table (MMR 1/(2 x 40x)), ETHUSDT on Binance's own
+    binance = PS.get("binance")
+    changed = dataclasses.replace(
+        binance.with_contract(dataclasses.replace(binance.contract("BTCUSDT"), tiers=PS.get("hyperliquid").contract("BTC").tiers)),
+        rules=dataclasses.replace(binance.rules, mmr_from_max_leverage=True))
+    inside = quote_account(changed, bn.account).positions[0].liquidation_price
+    alone = compare_position([changed], bn.quote.position, mark=95_000, wallet=bn.quote.margin)[0].liquidation_price
+    line = next(line for line in explain_differences((hl, bn), reference="hyperliquid")
+                if line.startswith("binance: mmr_from_max_leverage"))
+    assert f"-> {fmt.price(inside, 0.1)}" in line and fmt.price(alone, 0.1) not in line
+    # the ETH short, still on Binance's 0.4 % where Hyperliquid charges more, keeps it short of Hyperliquid's LP
+    assert bn.liquidation_price < inside < hl.liquidation_price

@@ -380,3 +380,49 @@ def test_calculators_on_an_inverse_contract():
     # risk 1 % of 0.1 BTC with a stop at 45,000 from 50,000: 0.001 / (1/45,000 - 1/50,000) = 450 contracts
     k = calculators.risk_size(balance=0.1, risk_pct=1, entry=50_000, stop=45_000, contract=c)
     assert k.qty == pytest.approx(450.0) and k.loss_at_stop == pytest.approx(0.001) and k.side is Side.LONG
+
+
+def test_net_target_on_an_inverse_contract_by_hand():
+    c = COINM.contract("BTCUSD_PERP")  # 100 USD a contract
+    # long from 60,000 at 5x, +50 % after 0.05 % each way. In the frame a short at x_e = 100/60,000 BTC a
+    # contract on a margin of x_e/5: (x_e - x) - 0.0005 x_e - 0.0005 x = 0.5 x_e/5, so
+    # x = x_e (1 - 0.0005 - 0.1) / 1.0005 and P = 100/x = 60,000 x 1.0005 / 0.8995 = 66,737.08
+    p = calculators.target_price_net(side="long", entry=60_000, leverage=5, roe_pct=50, open_rate=0.0005,
+                                     close_rate=0.0005, contract=c)
+    assert p == pytest.approx(60_000 * 1.0005 / 0.8995, rel=1e-12) and round(p, 2) == 66_737.08
+    # a short: a frame long, (x - x_e) - 0.0005 x_e - 0.0005 x = 0.1 x_e, x = x_e x 1.1005 / 0.9995,
+    # P = 60,000 x 0.9995 / 1.1005 = 54,493.41
+    p = calculators.target_price_net(side="short", entry=60_000, leverage=5, roe_pct=50, open_rate=0.0005,
+                                     close_rate=0.0005, contract=c)
+    assert round(p, 2) == 54_493.41
+    # a long can make less than 5 x (1 - 0.0005) = 499.75 % after the fees, though 499.8 % before them
+    assert calculators.target_price(side="long", entry=60_000, leverage=5, roe_pct=499.8, contract=c) > 0
+    with pytest.raises(InvalidInputError) as ei:
+        calculators.target_price_net(side="long", entry=60_000, leverage=5, roe_pct=499.8, open_rate=0.0005,
+                                     close_rate=0.0005, contract=c)
+    assert ei.value.field == "roe" and "after fees" in ei.value.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.sampled_from([1.0, 10.0, 100.0]), side=st.sampled_from([Side.LONG, Side.SHORT]),
+       qty=st.floats(1, 1e6), entry=st.floats(100, 1e6), leverage=st.floats(1, 125),
+       open_rate=st.floats(0, 0.001), close_rate=st.floats(0, 0.001), roe_pct=st.floats(-2_000, 20_000))
+def test_net_target_round_trips_through_pnl_and_roe_on_an_inverse_contract(size, side, qty, entry, leverage,
+                                                                            open_rate, close_rate, roe_pct):
+    # the net ROE of an exit at the net target, both fees counted, is the ROE asked for; an ROE is refused
+    # exactly where no finite price reaches it: a long's above L (1 - f_open), a short's at or below -L
+    c = dataclasses.replace(COINM.contract("BTCUSD_PERP"), size=size)
+    kw = {"side": side, "entry": entry, "leverage": leverage}
+    bound = leverage * 100 * (1 - open_rate) if side is Side.LONG else -leverage * 100
+    beyond = roe_pct >= bound if side is Side.LONG else roe_pct <= bound
+    assume(abs(roe_pct - bound) > 1e-6 * max(abs(bound), 1.0))  # not on the edge, where rounding decides
+    try:
+        p = calculators.target_price_net(**kw, roe_pct=roe_pct, open_rate=open_rate, close_rate=close_rate,
+                                         contract=c)
+    except InvalidInputError as exc:
+        assert beyond and exc.field == "roe"
+        return
+    assert not beyond and math.isfinite(p) and p > 0
+    back = calculators.pnl_and_roe(**kw, qty=qty, exit_price=p, open_rate=open_rate, close_rate=close_rate,
+                                   contract=c)
+    assert back.net_roe == pytest.approx(roe_pct / 100, rel=1e-9, abs=1e-9)

@@ -85,7 +85,7 @@ def test_events_and_next_event_time(profiles):
     assert tl.next_event_time(0.0, +1) == 11.0 and tl.next_event_time(11.0, +1) == 19.0
     assert tl.next_event_time(19.0, +1) == tl.t_end and tl.next_event_time(11.0, -1) == tl.t0
     partial = tl.result.events[2]
-    assert event_text(partial, tl.result.tick_size) == "partial liquidation @ 96,150.0 qty 10 amount -38,500.00"
+    assert event_text(partial, tl.result.tick_size, tl.settle_asset) == "partial liquidation @ 96,150.0 qty 10 amount -38,500.00"
 
 
 def test_adl_queue_before_the_adl_is_the_simulators_ranking(profiles):
@@ -266,6 +266,26 @@ def test_fees_and_a_surplus_are_what_the_ledger_booked(profiles):
     fees = [tr.amount for tr in res.transfers if tr.dst == "fees"]
     assert [partial.fees, whole.fees] == pytest.approx(fees)
     assert whole.fund_inflow == inflow.amount and f"surplus to the fund {inflow.amount:,.2f}" in whole.lines(0.1)
+
+
+def test_an_inverse_runs_words_are_in_the_coin(profiles):
+    tl = timeline_of(profiles, "lesson-inverse-long-accelerating.json")
+    assert tl.settle_asset == "BTC"
+    (step,) = tl.steps
+    fill = tl.result.events_of(EventKind.LIQUIDATION_FILL)[0]
+    # by hand: 1,000 contracts of 100 USD long from 60,000 at 5x put up 100,000 / 60,000 / 5 = 0.33333333
+    # BTC; sold at the mark at t = 295 s, 52,000 - 2,000 x 55/60 = 50,166.67 (shown to the 0.1 tick), they
+    # lose 100,000 x (1/50,166.67 - 1/60,000) = 1.99335548 - 1.66666667 = 0.32668882 BTC, and the 0.5 %
+    # clearance fee on 1.99 BTC (0.00997) is capped at the 0.00664452 BTC left, so nothing reaches the
+    # fund. At two decimals the fee would read 0.01 and the loss 0.33.
+    assert step.lines(tl.result.tick_size) == ["liquidation of BTCUSD_PERP long at t = 295 s",
+                                               "sold 1,000 @ 50,166.7 (bankruptcy 50,000.0)",
+                                               "liquidation fee 0.00664452 BTC", "nothing to the fund"]
+    assert step.fees == pytest.approx(1 / 3 - 100_000 * (3 / 150_500 - 1 / 60_000), rel=1e-12)
+    assert event_text(fill, tl.result.tick_size, tl.settle_asset) == \
+        "liquidation fill @ 50,166.7 qty 1,000 amount -0.32668882 BTC"
+    # a linear run's amounts stay in cents without a unit (the lessons above)
+    assert timeline_of(profiles, "lesson-fund-exhausted-adl.json").settle_asset == "USDT"
 
 
 def test_the_queue_at_the_adl_is_the_one_the_simulator_ranked(profiles):

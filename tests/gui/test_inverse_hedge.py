@@ -208,6 +208,12 @@ def test_calculators_follow_the_inverse_contract(qtbot, window):
                                                                                   "-250.00 %")
     assert w.result("target_price") == fmt.price(calc.target_price(
         side="long", entry=60_000, leverage=10, roe_pct=float(w.fields["roe"].text()), contract=contract), 0.1)
+    # after both taker fees (0.05 % each, market orders): in the frame x = x_e (1 - 0.0005 - 50 %/10) / 1.0005,
+    # so the net target is 60,000 x 1.0005 / 0.9495 = 63,222.75 (core.calculators.target_price_net)
+    assert w.fee_rates() == (0.0005, 0.0005) and w.fields["roe"].text() == "50"
+    assert w.result("target_price_net") == fmt.price(calc.target_price_net(
+        side="long", entry=60_000, leverage=10, roe_pct=50, open_rate=0.0005, close_rate=0.0005, contract=contract),
+        0.1) == "63,222.7"
     # the average entry follows the contract: contracts average harmonically (Bybit's inverse example,
     # core.margin.average_entry_price: 50 contracts at 10,000 and 50 at 15,000 average 12,000)
     w.fills.item(0, 0).setText("10000")

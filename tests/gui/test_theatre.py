@@ -515,3 +515,30 @@ def test_clicking_an_event_marker_on_the_chart_seeks_to_it(qtbot, theatre):
     greyed = [view.events.table.item(r, 1).foreground().color().name() for r in range(view.events.table.rowCount())]
     assert 0 < n < len(greyed)
     assert all((g == FUTURE.name()) == (r >= n) for r, g in enumerate(greyed))
+
+
+def test_an_inverse_lesson_shows_its_amounts_in_the_coin(qtbot, theatre):
+    session, view = theatre
+    open_lesson(qtbot, session, "lesson-inverse-long-accelerating.json")
+    tl = session.timeline
+    assert session.settle_asset == tl.settle_asset == "BTC"
+    session.seek(tl.t_end)
+    (step,) = tl.steps
+    # the lesson's own numbers: a margin of 0.33333333 BTC, all lost; the 0.00664452 BTC left after the
+    # fill's loss went in fees (tests/core/test_timeline.py derives it by hand)
+    ledger = view.ledger.table
+    rows = {ledger.item(r, 0).text(): [ledger.item(r, c).text() for c in range(1, 5)] for r in range(ledger.rowCount())}
+    assert rows["trader.isolated.BTCUSD_PERP"] == ["0.33333333", "0.00000000", "0.00000000", "-0.33333333"]
+    assert rows["fees"][1] == fmt.amount(step.fees, "BTC") == "0.00664452"
+    assert view.ledger.note.text().startswith("Balances in BTC.")
+    events = view.events.table
+    assert events.horizontalHeaderItem(5).text() == "amount (BTC)"
+    fill = [r for r in range(events.rowCount()) if events.item(r, 1).text() == "liquidation fill"]
+    assert [events.item(r, 5).text() for r in fill] == ["-0.32668882"]
+    assert view.fund.label.text().startswith("Insurance fund at t = 360 s: <b>0.00000000 BTC</b>")
+    assert view.adl.table.horizontalHeaderItem(5).text() == "margin (BTC)"
+    assert view.chart.caption.text() == ("liquidation of BTCUSD_PERP long at t = 295 s: sold 1,000 @ 50,166.7 "
+                                         "(bankruptcy 50,000.0); liquidation fee 0.00664452 BTC; nothing to the fund.")
+    # a linear lesson names USDT where it names the asset and keeps its cents
+    open_lesson(qtbot, session, "lesson-fund-exhausted-adl.json")
+    assert session.settle_asset == "USDT" and view.events.table.horizontalHeaderItem(5).text() == "amount (USDT)"
