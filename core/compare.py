@@ -383,6 +383,7 @@ def _pair_lines(row: ComparisonRow, ref: ComparisonRow) -> list[str]:
                    f"in the price (docs/domain.md §7)")
         return out
 
+    coin = ca.settle  # both contracts are of one type here: amounts in the row's settle asset
     # 1. The rates: different tier tables, or MMR derived from the max leverage.
     t_a, t_b = q.liquidation_tier, r.liquidation_tier
     tables_differ = (a.contract(row.symbol).tiers is not b.contract(ref.symbol).tiers
@@ -398,8 +399,8 @@ def _pair_lines(row: ComparisonRow, ref: ComparisonRow) -> list[str]:
     # 2. The maintenance amount of the tier used at the liquidation price.
     if t_a.maintenance_amount != t_b.maintenance_amount:
         more, less = (a.id, b.id) if t_a.maintenance_amount > t_b.maintenance_amount else (b.id, a.id)
-        out.append(f"{a.id}: maintenance amount {fmt.money(t_a.maintenance_amount)} (tier {t_a.index + 1}) vs "
-                   f"{b.id} {fmt.money(t_b.maintenance_amount)} (tier {t_b.index + 1}), deducted from MM "
+        out.append(f"{a.id}: maintenance amount {fmt.amount_text(t_a.maintenance_amount, coin)} (tier {t_a.index + 1}) vs "
+                   f"{b.id} {fmt.amount_text(t_b.maintenance_amount, coin)} (tier {t_b.index + 1}), deducted from MM "
                    f"(MM = MMR x notional - amount, which keeps MM continuous across tiers): {more}'s "
                    f"smaller MM lets the price go further than {less}'s at the same rate")
 
@@ -407,20 +408,20 @@ def _pair_lines(row: ComparisonRow, ref: ComparisonRow) -> list[str]:
     if ra.mm_basis is not rb.mm_basis:
         if ra.mm_basis is MMBasis.ENTRY:
             what = (f"{a.id}: mm_basis entry: MM fixed on the entry notional "
-                    f"({fmt.money(q.maintenance_margin)} at any price) vs {b.id} mm_basis mark: MM on the "
+                    f"({fmt.amount_text(q.maintenance_margin, coin)} at any price) vs {b.id} mm_basis mark: MM on the "
                     f"mark notional, {'smaller' if q.position.sign > 0 else 'larger'} at a "
                     f"{'long' if q.position.sign > 0 else 'short'}'s liquidation price")
         else:
             what = (f"{a.id}: mm_basis mark: MM moves with the mark notional vs {b.id} mm_basis entry: "
-                    f"MM fixed on the entry notional ({fmt.money(r.maintenance_margin)})")
+                    f"MM fixed on the entry notional ({fmt.amount_text(r.maintenance_margin, coin)})")
         out.append(what + _counterfactual(row, ref, "mm_basis", _with_rules(a, mm_basis=rb.mm_basis)))
 
     # 4. Fees.
     if ra.fee_model is not rb.fee_model or (ra.fee_model is not FeeModel.NONE and ra.taker_fee != rb.taker_fee):
         if ra.fee_model is FeeModel.CLOSE_FEE:
             what = (f"{a.id}: fee_model close_fee: the fee to close at the bankruptcy price, taker "
-                    f"{fmt.pct(ra.taker_fee, 3)} x qty x BP = {fmt.money(q.close_fee)}, is part of IM "
-                    f"({fmt.money(q.initial_margin)}) and MM ({fmt.money(q.maintenance_margin)})")
+                    f"{fmt.pct(ra.taker_fee, 3)} x qty x BP = {fmt.amount_text(q.close_fee, coin)}, is part of IM "
+                    f"({fmt.amount_text(q.initial_margin, coin)}) and MM ({fmt.amount_text(q.maintenance_margin, coin)})")
         elif ra.fee_model is FeeModel.TAKER_IN_MMR:
             what = (f"{a.id}: fee_model taker_in_mmr: every MMR is raised by the taker fee "
                     f"{fmt.pct(ra.taker_fee, 3)}")
@@ -449,7 +450,7 @@ def _pair_lines(row: ComparisonRow, ref: ComparisonRow) -> list[str]:
 
     # 6. IM and BP follow from the fee model and the margin; say so when they differ.
     if abs(q.initial_margin - r.initial_margin) > 1e-9 * max(r.initial_margin, 1.0):
-        out.append(f"{a.id}: IM {fmt.money(q.initial_margin)} vs {b.id} {fmt.money(r.initial_margin)}: "
+        out.append(f"{a.id}: IM {fmt.amount_text(q.initial_margin, coin)} vs {b.id} {fmt.amount_text(r.initial_margin, coin)}: "
                    f"the same qty x entry / leverage, {'plus' if q.initial_margin > r.initial_margin else 'minus'} "
                    f"the fee to close held with the margin")
     bp_a, bp_b = q.bankruptcy_price, r.bankruptcy_price

@@ -79,6 +79,17 @@ def amount(x: float | None, asset: str) -> str:
     return money(x, asset_decimals(asset))
 
 
+def amount_text(x: float | None, asset: str) -> str:
+    """An amount in a sentence: :func:`amount` followed by the coin's name, since a bare 0.00166583
+    would read as dollars; a USD-like amount stays bare, as every linear message has always read.
+
+    >>> amount_text(211_500.0, "USDT"), amount_text(0.0016658, "BTC")
+    ('211,500.00', '0.00166580 BTC')
+    """
+    text = amount(x, asset)
+    return text if asset.strip().upper() in USD_LIKE else f"{text} {asset}"
+
+
 def pct(x: float | None, decimals: int = 2) -> str:
     """A fraction as percent: ``pct(0.1) == "10.00 %"``."""
     if x is None or not math.isfinite(x):

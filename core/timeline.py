@@ -356,18 +356,6 @@ def build_timeline(scenario: Scenario, profile: Profile, result: SimulationResul
     return replace(tl, steps=liquidation_steps(tl))
 
 
-def amount_text(x: float, asset: str) -> str:
-    """An amount in the theatre's words: :func:`core.fmt.amount` (cents for USDT, 8 decimals for a
-    coin), followed by the coin's name, since a bare 0.00166583 would read as dollars; a USD-like
-    amount stays bare, as the linear lessons have always read.
-
-    >>> amount_text(211_500.0, "USDT"), amount_text(0.0016658, "BTC")
-    ('211,500.00', '0.00166580 BTC')
-    """
-    text = fmt.amount(x, asset)
-    return text if asset.strip().upper() in fmt.USD_LIKE else f"{text} {asset}"
-
-
 def event_text(e: Event, tick: float, asset: str) -> str:
     """A one-line description of an event for the log (numbers from the event itself; amounts in
     ``asset``, the run's :attr:`Timeline.settle_asset`)."""
@@ -377,7 +365,7 @@ def event_text(e: Event, tick: float, asset: str) -> str:
     if e.qty and e.kind is not EventKind.ORDERS_CANCELLED:
         parts.append(f"qty {fmt.num(round(e.qty, 9))}")
     if e.amount:
-        parts.append(f"amount {amount_text(e.amount, asset)}")
+        parts.append(f"amount {fmt.amount_text(e.amount, asset)}")
     return " ".join(parts)
 
 
@@ -436,9 +424,9 @@ class LiquidationStep:
 
     def lines(self, tick: float) -> list[str]:
         """What happened, in the words the chart uses: the fills against bankruptcy, the ADL
-        closes, the backstop, and what the fund received or paid (amounts by :func:`amount_text`)."""
+        closes, the backstop, and what the fund received or paid (amounts by :func:`core.fmt.amount_text`)."""
         def amt(x: float) -> str:
-            return amount_text(x, self.asset)
+            return fmt.amount_text(x, self.asset)
 
         out = [f"{self.kind} of {self.scope} at t = {self.t:g} s"]
         for f in self.fills:

@@ -51,6 +51,7 @@ from core.model import Account, MarginMode, Position
 from core.profiles import Profile, round_to_lot
 from core.quote import (
     PositionQuote,
+    account_settle_asset,
     entry_notional,
     opening_requirement,
     position_leg,
@@ -177,6 +178,11 @@ class FundingOutlook:
 # Helpers
 
 
+def _amt(profile: Profile, account: Account, x: float) -> str:
+    """An amount of ``account``'s settle asset in a message (:func:`core.fmt.amount_text`: 0.25000000 BTC)."""
+    return fmt.amount_text(x, account_settle_asset(profile, account))
+
+
 def _position(account: Account, index: int) -> Position:
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(account.positions):
         hi = len(account.positions) - 1
@@ -227,8 +233,8 @@ def _result(action: str, profile: Profile, account: Account, index: int, new: Po
     if wallet < 0 and after_account is None:
         # Only a cross realised loss can do this: such an account would have been liquidated.
         raise InvalidInputError(
-            "exit_price", f"the realised loss {fmt.money(-realized_pnl)} exceeds the wallet "
-            f"{fmt.money(account.wallet_usd)}; the account would have been liquidated first")
+            "exit_price", f"the realised loss {_amt(profile, account, -realized_pnl)} exceeds the wallet "
+            f"{_amt(profile, account, account.wallet_usd)}; the account would have been liquidated first")
     acct = _replace(account, index, new, wallet) if after_account is None else after_account
     all_after = quote_account(profile, acct).positions if acct.positions else ()
     after = None if new is None else all_after[index]
@@ -298,8 +304,8 @@ def add_margin(profile: Profile, account: Account, index: int, amount: float, *,
     amt = number("amount", amount, lo=0, lo_open=True)
     avail, wallet_pays = _source(profile, account, free_balance)
     if amt > avail:
-        raise InvalidInputError("amount", f"{fmt.money(amt)} is more than the free balance; allowed "
-                                          f"up to {fmt.money(avail)}")
+        raise InvalidInputError("amount", f"{_amt(profile, account, amt)} is more than the free balance; allowed "
+                                          f"up to {_amt(profile, account, avail)}")
     new = p.with_(margin_usd=position_margin(profile, p) + amt)
     wallet = account.wallet_usd - amt if wallet_pays else account.wallet_usd
     return _result("add_margin", profile, account, index, new, wallet, balance_change=-amt)
@@ -334,8 +340,8 @@ def change_wallet(profile: Profile, account: Account, index: int, amount: float,
     if amt < 0:
         avail, _ = _source(profile, account, free_balance)
         if -amt > avail * (1 + 1e-12):
-            raise InvalidInputError("amount", f"withdrawing {fmt.money(-amt)} is more than the free balance; "
-                                              f"allowed up to {fmt.money(avail)}")
+            raise InvalidInputError("amount", f"withdrawing {_amt(profile, account, -amt)} is more than the free balance; "
+                                              f"allowed up to {_amt(profile, account, avail)}")
     return _result("change_wallet", profile, account, index, account.positions[index],
                    max(account.wallet_usd + amt, 0.0), balance_change=-amt)
 
@@ -377,12 +383,12 @@ def remove_margin(profile: Profile, account: Account, index: int, amount: float,
     cap = max_removable_margin(profile, account, index)
     if amt > cap * (1 + 1e-12):
         raise InvalidInputError(
-            "amount", f"{fmt.money(amt)} would leave less than the initial margin at the mark "
-            f"(margin + min(uPnL, 0) - IM); allowed up to {fmt.money(cap)}")
+            "amount", f"{_amt(profile, account, amt)} would leave less than the initial margin at the mark "
+            f"(margin + min(uPnL, 0) - IM); allowed up to {_amt(profile, account, cap)}")
     _, wallet_pays = _source(profile, account, free_balance)
     new = p.with_(margin_usd=max(position_margin(profile, p) - amt, 0.0))
     if new.margin_usd == 0.0:
-        raise InvalidInputError("amount", f"would leave no margin; allowed up to {fmt.money(cap)}")
+        raise InvalidInputError("amount", f"would leave no margin; allowed up to {_amt(profile, account, cap)}")
     wallet = account.wallet_usd + amt if wallet_pays else account.wallet_usd
     return _result("remove_margin", profile, account, index, new, wallet, balance_change=amt)
 
@@ -414,8 +420,8 @@ def change_leverage(profile: Profile, account: Account, index: int, leverage: fl
     if need > avail * (1 + 1e-12):
         lo = entry_notional(profile, p) / (old_im + avail)
         raise InvalidInputError(
-            "leverage", f"{lev:g}x needs {fmt.money(need)} more margin than the free balance "
-            f"{fmt.money(avail)} holds; allowed from {lo:.4g}x")
+            "leverage", f"{lev:g}x needs {_amt(profile, account, need)} more margin than the free balance "
+            f"{_amt(profile, account, avail)} holds; allowed from {lo:.4g}x")
     wallet = account.wallet_usd
     if p.mode is MarginMode.ISOLATED and wallet_pays:
         wallet -= need
@@ -424,7 +430,7 @@ def change_leverage(profile: Profile, account: Account, index: int, leverage: fl
     if res.after is not None and res.after.liquidatable_now:
         raise InvalidInputError(
             "leverage", f"at {lev:g}x the position would be liquidated at the current mark "
-            f"(equity {fmt.money(res.after.equity)} < maintenance {fmt.money(res.after.maintenance_margin)}); "
+            f"(equity {_amt(profile, account, res.after.equity)} < maintenance {_amt(profile, account, res.after.maintenance_margin)}); "
             "choose a lower leverage")
     return res
 
@@ -520,8 +526,8 @@ def add_to_position(profile: Profile, account: Account, index: int, qty: float, 
     validate_position(profile, new)
     avail, wallet_pays = _source(profile, account, free_balance)
     if extra > avail * (1 + 1e-12):
-        raise InvalidInputError("qty", f"needs {fmt.money(extra)} margin, more than the free balance "
-                                       f"{fmt.money(avail)}; allowed up to "
+        raise InvalidInputError("qty", f"needs {_amt(profile, account, extra)} margin, more than the free balance "
+                                       f"{_amt(profile, account, avail)}; allowed up to "
                                        f"{dq * avail * p.leverage / float(settle_notional(contract, dq, px)):.6g}")
     wallet = account.wallet_usd
     if p.mode is MarginMode.ISOLATED and wallet_pays:

@@ -31,7 +31,7 @@ from core.paths import exchanges_dir
 from core.profiles import Contract, FeeModel, MMBasis, Profile, Rules, load_profiles
 from core.quote import order_cost, quote_account, quote_position, required_initial_margin
 from core.tiers import TierTable
-from core.whatif import add_to_position
+from core.whatif import add_margin, add_to_position
 
 PS = load_profiles([exchanges_dir()])
 COINM = PS.get("binance-coinm")
@@ -426,3 +426,16 @@ def test_net_target_round_trips_through_pnl_and_roe_on_an_inverse_contract(size,
     back = calculators.pnl_and_roe(**kw, qty=qty, exit_price=p, open_rate=open_rate, close_rate=close_rate,
                                    contract=c)
     assert back.net_roe == pytest.approx(roe_pct / 100, rel=1e-9, abs=1e-9)
+
+
+def test_what_if_refusals_name_coin_amounts_in_the_coin():
+    # 1,000 BTCUSD_PERP (100 USD each) from 50,000 at 10x, isolated, on a 0.05 BTC wallet: IM =
+    # 100,000 / 50,000 / 10 = 0.2 BTC. Adding 0.3 BTC of margin is more than the wallet holds; at
+    # two decimals the message used to read "0.30 ... allowed up to 0.05", which reads as dollars.
+    pos = Position("BTCUSD_PERP", Side.LONG, 1_000, 50_000, 10, MarginMode.ISOLATED)
+    acct = Account("binance-coinm", 0.05, (pos,), {"BTCUSD_PERP": 50_000})
+    with pytest.raises(InvalidInputError) as ei:
+        add_margin(COINM, acct, 0, 0.3)
+    assert ei.value.field == "amount"
+    assert "0.30000000 BTC is more than the free balance" in ei.value.reason
+    assert "allowed up to 0.05000000 BTC" in ei.value.reason
