@@ -23,7 +23,6 @@ from PySide6.QtGui import QUndoStack
 
 from core import fmt, lp_target, whatif
 from core.audit import PositionAudit, position_audits
-from core.compare import convert_account
 from core.errors import InvalidInputError
 from core.fees import with_fee_rates
 from core.funding import default_funding_rate
@@ -379,6 +378,7 @@ class Session(QObject):
         if profile_id == self.scenario.exchange:
             return
         target = self.profiles.get(profile_id)
+        from core.compare import convert_account  # the Compare tab's module: not loaded at start-up
 
         try:
             map_account(self.scenario.account, target, source=self.profile)  # refuses linear <-> inverse
